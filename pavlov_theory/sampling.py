@@ -1,0 +1,83 @@
+"""Random keys and values: uniform on the unit sphere, Gaussian N(0, I/d), Rademacher +-1/sqrt(d).
+
+All three have E[x x^T] = I/d, so E||x||^2 = 1. Draws are reproducible: a seed and a list of
+labels (claim id, parameters, batch index) are hashed into an independent generator seed.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+
+import torch
+
+KEY_DISTS: tuple[str, ...] = ("sphere", "gaussian", "rademacher")
+
+
+def derive_seed(seed: int, *labels: object) -> int:
+    """A 63-bit seed determined by ``seed`` and ``labels``, stable across runs and platforms."""
+    text = "|".join([str(int(seed))] + [repr(label) for label in labels])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+
+def generator(seed: int, device: str) -> torch.Generator:
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    return gen
+
+
+def sample(
+    dist: str,
+    shape: tuple[int, ...],
+    dim: int,
+    gen: torch.Generator,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """A tensor of shape ``(*shape, dim)`` of independent vectors from ``dist``."""
+    device = gen.device
+    full = (*shape, dim)
+    if dist == "sphere":
+        x = torch.randn(full, generator=gen, device=device, dtype=dtype)
+        return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+    if dist == "gaussian":
+        return torch.randn(full, generator=gen, device=device, dtype=dtype) / math.sqrt(dim)
+    if dist == "rademacher":
+        bits = torch.randint(0, 2, full, generator=gen, device=device)
+        return (2 * bits - 1).to(dtype) / math.sqrt(dim)
+    raise ValueError(f"key_dist: expected one of {', '.join(KEY_DISTS)}, got {dist!r}")
+
+
+def unit_with_cosine(anchor: torch.Tensor, cosine: float, gen: torch.Generator) -> torch.Tensor:
+    """Unit vectors whose cosine with each row of ``anchor`` is exactly ``cosine``.
+
+    The orthogonal part is a uniformly random direction orthogonal to the anchor.
+    """
+    a = anchor / torch.linalg.vector_norm(anchor, dim=-1, keepdim=True)
+    u = torch.randn(a.shape, generator=gen, device=a.device, dtype=a.dtype)
+    u = u - (u * a).sum(-1, keepdim=True) * a
+    u = u / torch.linalg.vector_norm(u, dim=-1, keepdim=True)
+    return cosine * a + math.sqrt(max(0.0, 1.0 - cosine**2)) * u
+
+
+def pair_chunks(
+    seed: int,
+    trials: int,
+    n: int,
+    chunk: int,
+    d_k: int,
+    d_v: int,
+    key_dist: str,
+    device: str,
+    dtype: torch.dtype,
+):
+    """Yield ``(keys, values)`` of shapes ``(trials, c, d_k)`` and ``(trials, c, d_v)`` for
+    consecutive chunks of the ``n`` stored pairs; values are on the unit sphere.
+
+    Each chunk has its own seed, so iterating twice yields the same pairs: a memory can be
+    built in one pass and probed in a second without holding all ``n`` pairs at once.
+    """
+    for index, start in enumerate(range(0, n, chunk)):
+        gen = generator(derive_seed(seed, "chunk", index), device)
+        size = min(chunk, n - start)
+        keys = sample(key_dist, (trials, size), d_k, gen, dtype)
+        values = sample("sphere", (trials, size), d_v, gen, dtype)
+        yield keys, values
