@@ -1,0 +1,38 @@
+"""Shared test settings: the family-wise level of the Monte Carlo tests, and GPU skipping.
+
+Every Monte Carlo test is marked ``mc`` and uses ``mc_alpha``: the suite's family-wise level
+``SUITE_FWER`` split evenly over the collected ``mc`` tests, so a run of the whole suite wrongly
+fails a correct claim with probability at most ``SUITE_FWER``.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pavlov_theory.claims import Context
+
+SUITE_FWER = 1e-3
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mc: a Monte Carlo test sharing the suite's error budget")
+
+
+def pytest_collection_modifyitems(config, items):
+    config._mc_count = max(1, sum(1 for item in items if item.get_closest_marker("mc")))
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(reason="needs a CUDA device")
+        for item in items:
+            if item.get_closest_marker("gpu"):
+                item.add_marker(skip)
+
+
+@pytest.fixture
+def mc_alpha(request) -> float:
+    return SUITE_FWER / request.config._mc_count
+
+
+@pytest.fixture
+def ctx(mc_alpha) -> Context:
+    """A ci-scale context on the CPU with this test's share of the error budget."""
+    return Context(device="cpu", seed=0, alpha=mc_alpha, max_trials=100_000, scale="ci")
