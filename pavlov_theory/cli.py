@@ -25,14 +25,14 @@ class _Parser(argparse.ArgumentParser):
         raise ParamError(message)
 
 
-def _positive_int(name: str, low: int = 1):
+def _positive_int(low: int = 1):
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise ParamError(f"{name}: expected an integer >= {low}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
         if value < low:
-            raise ParamError(f"{name}: expected an integer >= {low}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
         return value
     return parse
 
@@ -41,9 +41,9 @@ def _probability(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ParamError(f"fwer: expected a number in (0, 0.5], got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {text!r}") from None
     if not 0 < value <= 0.5:
-        raise ParamError(f"fwer: expected a number in (0, 0.5], got {value}")
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {value}")
     return value
 
 
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list every claim")
 
     common = _Parser(add_help=False)
-    common.add_argument("--seed", type=_positive_int("seed", 0), default=0, help="base seed (default 0)")
+    common.add_argument("--seed", type=_positive_int(0), default=0, help="base seed (default 0)")
     common.add_argument("--fresh", action="store_true", help="draw a fresh random seed and report it")
     common.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
     common.add_argument("--dtype", default="float32", help="float32 or float64")
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", parents=[common], help="check one claim at one parameter point")
     check.add_argument("claim")
     check.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
-    check.add_argument("--trials", type=_positive_int("trials", 2), default=None, help="most Monte Carlo trials")
+    check.add_argument("--trials", type=_positive_int(2), default=None, help="most Monte Carlo trials")
     check.add_argument("--fwer", type=_probability, default=ledger.DEFAULT_FWER, help="error level of the check")
     check.add_argument("--json", action="store_true", help="print the outcome as JSON")
 

@@ -43,11 +43,11 @@ def test_check_is_reproducible_with_a_seed(capsys):
     (["check", "capacity.noise_power", "--set", "gamma=0.5"], "gamma: not a parameter"),
     (["check", "capacity.noise_power", "--set", "key_dist=cube"], "key_dist: expected one of"),
     (["check", "capacity.noise_power", "--set", "n"], "set: expected NAME=VALUE"),
-    (["check", "capacity.noise_power", "--trials", "0"], "trials: expected an integer >= 2"),
+    (["check", "capacity.noise_power", "--trials", "0"], "argument --trials: expected an integer >= 2"),
     (["check", "capacity.noise_power", "--dtype", "float16"], "dtype: expected one of"),
     (["verify", "--scale", "huge"], "scale: expected one of ci, book, paper"),
     (["verify", "--only", "zzz*"], "only: no claim matches"),
-    (["verify", "--fwer", "2"], "fwer: expected a number in (0, 0.5]"),
+    (["verify", "--fwer", "2"], "argument --fwer: expected a number in (0, 0.5]"),
     (["bogus"], "invalid choice"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, fragment):

@@ -1,0 +1,61 @@
+"""Helpers for the book's pages: read the ledger, render SymPy results, plot theory vs estimate."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import sympy as sp
+
+from . import ledger as ledger_mod
+
+DEFAULT_LEDGER = Path("_build") / "ledger.json"
+
+
+def load_ledger() -> dict[str, Any]:
+    """The ledger written by ``pavlov-theory verify --out book/_build/ledger.json``
+    (or the path in ``PAVLOV_LEDGER``)."""
+    path = Path(os.environ.get("PAVLOV_LEDGER", DEFAULT_LEDGER))
+    if not path.exists():
+        raise FileNotFoundError(f"no ledger at {path}: run `pavlov-theory verify --out {path}` first")
+    return ledger_mod.load(path)
+
+
+def results(ledger: dict[str, Any], claim_id: str, **match: Any) -> list[dict[str, Any]]:
+    """The ledger's outcomes for ``claim_id`` whose params include ``match``."""
+    return [r for r in ledger["results"] if r["claim"] == claim_id
+            and all(r["params"].get(k) == v for k, v in match.items())]
+
+
+def verdict(ledger: dict[str, Any], claim_id: str) -> str:
+    return next(c["verdict"] for c in ledger["claims"] if c["claim"] == claim_id)
+
+
+def math(expr: sp.Basic):
+    """A display object MyST-NB can glue as math (``{glue:math}``)."""
+    from IPython.display import Math
+
+    return Math(sp.latex(expr))
+
+
+def steps_markdown(derivation) -> str:
+    """Every checked step of a derivation, as a numbered markdown list with inline math."""
+    lines = [f"{i}. {step.label}: $\\; {sp.latex(step.lhs)} = {sp.latex(step.rhs)}$"
+             if not isinstance(step.lhs, sp.MatrixBase) else f"{i}. {step.label} (checked entry by entry)"
+             for i, step in enumerate(derivation.steps, 1)]
+    return "\n".join(lines)
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    fmt = lambda x: f"{x:.4g}" if isinstance(x, float) else str(x)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(x) for x in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def errorbar(ax, x, outcomes: list[dict[str, Any]], label: str, **kw) -> None:
+    """Estimates with their confidence intervals as error bars."""
+    est = [o["estimate"] for o in outcomes]
+    lo = [o["estimate"] - o["ci"][0] for o in outcomes]
+    hi = [o["ci"][1] - o["estimate"] for o in outcomes]
+    ax.errorbar(x, est, yerr=[lo, hi], fmt="o", capsize=3, label=label, **kw)
