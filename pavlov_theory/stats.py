@@ -38,14 +38,15 @@ def mean_ci(samples: np.ndarray, alpha: float) -> Interval:
 
 
 def ratio_of_means_ci(num: np.ndarray, den: np.ndarray, alpha: float) -> Interval:
-    """Delta-method interval for ``mean(num) / mean(den)`` from paired i.i.d. samples."""
+    """Delta-method interval for ``mean(num) / mean(den)`` from paired i.i.d. samples
+    (Student-t quantile, so small samples get wider intervals)."""
     a = np.asarray(num, dtype=np.float64)
     b = np.asarray(den, dtype=np.float64)
     ma, mb = a.mean(), b.mean()
     ratio = float(ma / mb)
     cov = np.cov(np.stack([a, b])) / a.size
     var = (cov[0, 0] - 2 * ratio * cov[0, 1] + ratio**2 * cov[1, 1]) / mb**2
-    half = stats.norm.ppf(1 - alpha / 2) * math.sqrt(max(float(var), 0.0))
+    half = stats.t.ppf(1 - alpha / 2, max(1, a.size - 1)) * math.sqrt(max(float(var), 0.0))
     return Interval(ratio, ratio - half, ratio + half, a.size)
 
 

@@ -78,3 +78,11 @@ def test_capacity_check_rejects_a_two_percent_error(factor, ctx):
     claim = get_claim("capacity.average_case")
     point = claim.resolve({"d_k": 64, "snr_min": 2.0})
     assert claim.check(point, replace(ctx, theory_factor=factor)).verdict == "fails"
+
+
+@pytest.mark.gpu
+@pytest.mark.mc
+def test_simulated_snr_matches_derivation_on_cuda(ctx):
+    claim = get_claim("capacity.noise_power")
+    outcome = claim.check(claim.resolve({"d_k": 256, "n": 257}), replace(ctx, device="cuda"))
+    assert outcome.verdict == "exact" and outcome.device == "cuda"

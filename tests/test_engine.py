@@ -187,3 +187,17 @@ def test_rmsnorm_output_has_norm_sqrt_dv():
     x = sample("gaussian", (10,), 7, generator(0, "cpu"), torch.float64)
     o = memory.normalize("rmsnorm", 3 * x)
     assert torch.allclose(o.norm(dim=-1) ** 2, torch.full((10,), 7.0, dtype=torch.float64))
+
+
+from hypothesis import given, settings, strategies as st
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(T=st.integers(1, 40), d=st.integers(1, 6), dv=st.integers(1, 5),
+       gamma=st.floats(0.0, 1.0), chunk=st.integers(1, 17))
+def test_three_forms_agree_for_any_shape_and_decay(T, d, dv, gamma, chunk):
+    gen = generator(T * 1000 + d * 10 + dv, "cpu")
+    q, k, v = (sample("gaussian", (2, T), dim, gen, torch.float64) for dim in (d, d, dv))
+    ref = memory.parallel_form(q, k, v, gamma)
+    assert torch.allclose(memory.recurrent_form(q, k, v, gamma), ref, atol=1e-10)
+    assert torch.allclose(memory.chunked_form(q, k, v, gamma, chunk), ref, atol=1e-10)
