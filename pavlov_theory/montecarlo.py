@@ -32,10 +32,16 @@ def sequential_exact(
     interval: Callable[[tuple[np.ndarray, ...], float], Interval] = lambda x, a: mean_ci(x[0], a),
     first: int = 256,
 ) -> tuple[Interval, str]:
-    """Sample until the exact-claim judge decides ``theory`` against the estimate's interval."""
+    """Sample until the exact-claim judge decides ``theory`` against the estimate's interval.
+
+    The interval is widened by a rounding floor of ``1000 eps`` of the dtype (relative), so an
+    estimate with no sampling variance is not failed for float rounding; the floor is far below
+    the 2% error the judge must detect."""
+    floor = 1e3 * eps(ctx) * abs(theory)
+    widen = lambda ci: Interval(ci.estimate, ci.lo - floor, ci.hi + floor, ci.n)
     return sequential(
         lambda index, size: draw(batch_generator(ctx, claim_id, params, index), size),
-        interval,
+        lambda samples, level: widen(interval(samples, level)),
         lambda ci: judge_exact(theory, ci),
         ctx.alpha,
         first,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import sympy as sp
+from sympy import stats
 
 from pavlov_theory.derivation import Derivation
 
@@ -63,4 +64,112 @@ def average_case(dist: str) -> Derivation:
     der.result("capacity", capacity)
     der.result("paper_capacity", 1 + d_k / snr_min)
     der.result("capacity_over_paper_excess", sp.simplify((capacity - 1) / (d_k / snr_min)))
+    return der
+
+
+delta = sp.Symbol("delta", positive=True)
+epsilon = sp.Symbol("epsilon", positive=True)
+
+
+@lru_cache(maxsize=None)
+def worst_case(dist: str) -> Derivation:
+    """Appendix A.1.3 step by step: Markov's bound for one item (eq 36), the union bound over
+    the ``n`` items (eq 37), the capacity it allows (eq 38) and its large-``n`` form (eq 39).
+
+    Results: ``markov`` (bound on P(F_m)), ``union`` (bound on P(any failure)),
+    ``capacity`` (largest real n with union < epsilon) and ``paper_capacity`` = sqrt(eps delta d_k).
+    """
+    noise = signal_noise(dist).results["noise_power"]
+    der = Derivation(f"worst-case capacity, {dist} keys")
+    markov = der.step("eq 36: P(||r_noise||^2 >= delta) <= E||r_noise||^2 / delta", noise / delta,
+                      (n - 1) / (delta * d_k))
+    m = sp.Symbol("m", integer=True, positive=True)
+    union = der.step("eq 37: sum over the n items of the same bound",
+                     sp.summation(markov, (m, 1, n)), n * (n - 1) / (delta * d_k))
+    roots = [r for r in sp.solve(sp.Eq(union, epsilon), n) if sp.simplify(r.subs({d_k: 1, delta: 1, epsilon: 1})) > 0]
+    if len(roots) != 1:
+        raise AssertionError("eq 38 should have one positive root")
+    capacity = der.step("eq 38 solved: n(n-1) = eps delta d_k", roots[0],
+                        (1 + sp.sqrt(1 + 4 * epsilon * delta * d_k)) / 2)
+    paper = sp.sqrt(epsilon * delta * d_k)
+    der.step("eq 39: capacity / sqrt(eps delta d_k) -> 1 as d_k grows",
+             sp.limit(capacity / paper, d_k, sp.oo), 1)
+    der.result("markov", markov)
+    der.result("union", union)
+    der.result("capacity", capacity)
+    der.result("paper_capacity", paper)
+    return der
+
+
+@lru_cache(maxsize=None)
+def concentration() -> Derivation:
+    """The law of the noise power ``X = ||sum_{j != m} c_j v_j||^2`` for sphere keys and values.
+
+    Given the probe, the cosines ``c_j`` are i.i.d. with ``c_j^2 ~ Beta(1/2, (d_k-1)/2)``. Given
+    them, the noise vector is close to Gaussian with covariance ``(A/d_v) I``, ``A = sum c_j^2``.
+    So ``X ~ A * chi2(d_v)/d_v``, with ``A`` a Gamma matched to its exact mean and variance: a
+    product of scaled chi-squares. The derivation checks that this law has the exact mean of X
+    and a second moment that agrees with the exact one up to O(1/n).
+
+    Results: ``mean_A``, ``var_A`` (exact), ``shape_A``, ``scale_A`` (Gamma match),
+    ``second_moment`` (exact E X^2), ``second_moment_product`` (the product law's).
+    """
+    der = Derivation("concentration of the noise power, sphere keys")
+    B = stats.Beta("B", sp.Rational(1, 2), (d_k - 1) / 2)
+    m2 = der.step("E[c^2] = E[B]", stats.E(B), 1 / d_k)
+    m4 = der.step("E[c^4] = E[B^2]", sp.simplify(stats.E(B**2)), 3 / (d_k * (d_k + 2)))
+    mean_A = (n - 1) * m2
+    var_A = (n - 1) * (m4 - m2**2)
+    # E X^2 = sum_{ijkl} E[c_i c_j c_k c_l] E[(v_i.v_j)(v_k.v_l)]: the pairings i=j,k=l and
+    # i=k,j=l and i=l,j=k survive, with E[(v_i.v_j)^2] = 1/d_v for i != j.
+    v_cross2 = key_moments("sphere").results["cos2"].subs(d_k, d_v)
+    exact = der.step("E[X^2]: pairings of the four indices",
+                     (n - 1) * m4 + (n - 1) * (n - 2) * m2**2 * (1 + 2 * v_cross2),
+                     (n - 1) * m4 + (n - 1) * (n - 2) * m2**2 * (1 + 2 / d_v))
+    product = (var_A + mean_A**2) * (1 + 2 / d_v)
+    der.step("the product law has the exact mean: E[A] E[chi2/d_v] = (n-1)/d_k",
+             mean_A * 1, signal_noise("sphere").results["noise_power"])
+    der.step("its second moment agrees with the exact one as n grows",
+             sp.limit(product / exact, n, sp.oo), 1)
+    der.result("mean_A", sp.simplify(mean_A))
+    der.result("var_A", sp.simplify(var_A))
+    der.result("shape_A", sp.simplify(mean_A**2 / var_A))
+    der.result("scale_A", sp.simplify(var_A / mean_A))
+    der.result("second_moment", sp.simplify(exact))
+    der.result("second_moment_product", sp.simplify(product))
+    return der
+
+
+@lru_cache(maxsize=None)
+def designed_keys() -> Derivation:
+    """What the ``d_k`` limit is about: the rank of a ``d_k``-dimensional key space.
+
+    For any ``n`` unit keys, the Gram matrix ``G = K K^T`` has trace ``n`` and rank at most
+    ``d_k``, so by Cauchy-Schwarz on its eigenvalues ``||G||_F^2 >= n^2 / d_k`` (the frame
+    potential bound). Hence the mean interference power per stored item, ``sum_{j != m} G_mj^2``
+    averaged over ``m``, is at least ``(n - d_k)/d_k`` for every key design, with equality for unit-norm
+    tight frames (orthonormal keys when ``n <= d_k``: zero). Welch's bound on the largest squared
+    coherence, ``(n - d_k)/(d_k (n - 1))``, follows. Random keys give ``(n - 1)/d_k``.
+
+    Results: ``designed_noise`` (tight frames, n >= d_k), ``welch`` (squared coherence bound),
+    ``random_noise`` and ``random_excess`` (random over designed).
+    """
+    der = Derivation("designed keys and the Welch bound")
+    lam = sp.symbols("lambda0:3", real=True)
+    r = len(lam)
+    der.step("Cauchy-Schwarz on r = 3 eigenvalues: r sum l^2 - (sum l)^2 = sum_{i<j} (l_i - l_j)^2",
+             r * sum(x**2 for x in lam) - sum(lam) ** 2,
+             sum((lam[i] - lam[j]) ** 2 for i in range(r) for j in range(i + 1, r)))
+    frame_potential = n**2 / d_k
+    designed = der.step("mean over m of sum_{j != m} G_mj^2 >= (||G||_F^2 - n)/n",
+                        (frame_potential - n) / n, (n - d_k) / d_k)
+    welch = der.step("Welch: max_{i != j} G_ij^2 >= (||G||_F^2 - n)/(n(n-1))",
+                     (frame_potential - n) / (n * (n - 1)), (n - d_k) / (d_k * (n - 1)))
+    random = signal_noise("sphere").results["noise_power"]
+    der.step("random keys exceed the designed minimum by (d_k - 1)/d_k, less than one unit of load",
+             random - designed, (d_k - 1) / d_k)
+    der.result("designed_noise", designed)
+    der.result("welch", welch)
+    der.result("random_noise", random)
+    der.result("random_excess", sp.simplify(random - designed))
     return der
