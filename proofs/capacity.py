@@ -173,3 +173,26 @@ def designed_keys() -> Derivation:
     der.result("random_noise", random)
     der.result("random_excess", sp.simplify(random - designed))
     return der
+
+
+@lru_cache(maxsize=None)
+def decoding() -> Derivation:
+    """Nearest-value decoding, sphere keys and values, probe ``k_m``: score ``s_j = r . v_j``.
+
+    ``s_m = 1 + sum_{i != m} c_i u_i`` with ``u_i = v_i . v_m``; a competitor
+    ``s_j = u_j + c_j + sum_{i != m, j} c_i w_i`` with ``w_i = v_i . v_j``. All cosines have mean
+    0 and the products' cross terms vanish, so only squared terms survive. The mean-field model
+    treats the scores as Gaussian and the competitors as independent given ``r`` (regime: many
+    pairs, ``d_v`` not tiny); then ``P(correct) = E_z[Phi((1 + sigma_m z) / sigma_c)^(n-1)]``.
+
+    Results: ``var_right`` (sigma_m^2) and ``var_competitor`` (sigma_c^2).
+    """
+    der = Derivation("nearest-value decoding, mean-field scores")
+    c2 = key_moments("sphere").results["cos2"]
+    u2 = c2.subs(d_k, d_v)
+    right = der.step("Var s_m = (n-1) E[c^2] E[u^2]", (n - 1) * c2 * u2, (n - 1) / (d_k * d_v))
+    competitor = der.step("Var s_j = E[u^2] + E[c^2] + (n-2) E[c^2] E[w^2]", u2 + c2 + (n - 2) * c2 * u2,
+                          1 / d_v + 1 / d_k + (n - 2) / (d_k * d_v))
+    der.result("var_right", right)
+    der.result("var_competitor", competitor)
+    return der

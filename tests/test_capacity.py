@@ -86,3 +86,121 @@ def test_simulated_snr_matches_derivation_on_cuda(ctx):
     claim = get_claim("capacity.noise_power")
     outcome = claim.check(claim.resolve({"d_k": 256, "n": 257}), replace(ctx, device="cuda"))
     assert outcome.verdict == "exact" and outcome.device == "cuda"
+
+
+# ----------------------------------------------------------------------------- worst case and beyond
+
+from pavlov_theory.proofs.capacity import delta, epsilon
+from pavlov_theory.sampling import generator
+from pavlov_theory.simulations import capacity as sim
+import numpy as np
+import torch
+
+
+def test_union_bound_is_n_times_markov():
+    der = proof.worst_case("sphere")
+    assert sp.simplify(der.results["union"] - n * der.results["markov"]) == 0
+
+
+def test_union_capacity_tends_to_the_papers_sqrt_law():
+    der = proof.worst_case("sphere")
+    assert sp.limit(der.results["capacity"] / sp.sqrt(epsilon * delta * d_k), d_k, sp.oo) == 1
+
+
+def test_gaussian_keys_have_the_same_markov_bound():
+    assert sp.simplify(proof.worst_case("gaussian").results["markov"] - proof.worst_case("sphere").results["markov"]) == 0
+
+
+def test_product_law_has_the_exact_mean_noise_power():
+    der = proof.concentration()
+    assert sp.simplify(der.results["shape_A"] * der.results["scale_A"] - (n - 1) / d_k) == 0
+
+
+def test_designed_noise_is_below_random_noise_by_less_than_one():
+    der = proof.designed_keys()
+    assert sp.simplify(der.results["random_excess"] - (d_k - 1) / d_k) == 0
+
+
+def test_noise_curves_match_direct_retrieval():
+    largest, first = sim.noise_curves(2, 9, 6, 4, "gaussian", generator(4, "cpu"), torch.float64)
+    from pavlov_theory.sampling import sample
+    g = generator(4, "cpu")
+    K, V = sample("gaussian", (2, 9), 6, g, torch.float64), sample("sphere", (2, 9), 4, g, torch.float64)
+    for t in range(2):
+        for load in range(1, 10):
+            S = K[t, :load].T @ V[t, :load]
+            noise = K[t, :load] @ S - (K[t, :load] ** 2).sum(-1, keepdim=True) * V[t, :load]
+            powers = (noise**2).sum(-1)
+            assert abs(float(powers.max()) - largest[t, load - 1]) < 1e-12
+            assert abs(float(powers[0]) - first[t, load - 1]) < 1e-12
+
+
+def test_crossing_finds_the_load_before_the_first_exceedance():
+    counts = np.array([0, 0, 1, 3, 60, 400, 1000])
+    est, lo, hi = sim.crossing(counts, 1000, 0.05, 1e-3)
+    assert est == 4 and lo <= est <= hi
+
+
+def test_tight_frame_attains_the_frame_potential_bound():
+    keys = sim.tight_frame(48, 16, "cpu", torch.float64)
+    gram = keys @ keys.T
+    assert torch.allclose(gram.diagonal(), torch.ones(48, dtype=torch.float64))
+    assert abs(float((gram**2).sum()) - 48**2 / 16) < 1e-9
+
+
+@pytest.mark.mc
+def test_worst_case_bounds_hold_but_capacity_grows_faster_than_sqrt(ctx):
+    claim = get_claim("capacity.worst_case")
+    outcome = claim.check(claim.resolve({"d_k": 256}), replace(ctx, scale="ci"))
+    assert outcome.verdict == "loose" and outcome.ci[0] > 0.5
+
+
+@pytest.mark.mc
+def test_worst_case_check_rejects_a_bound_that_is_too_small(ctx):
+    claim = get_claim("capacity.worst_case")
+    outcome = claim.check(claim.resolve({"d_k": 256}), replace(ctx, scale="ci", theory_factor=0.05))
+    assert outcome.verdict == "fails"
+
+
+@pytest.mark.mc
+def test_concentration_law_predicts_the_measured_capacity(ctx):
+    claim = get_claim("capacity.concentration")
+    assert claim.check(claim.resolve({"d_k": 256}), replace(ctx, scale="ci")).verdict == "refined"
+
+
+@pytest.mark.mc
+@pytest.mark.parametrize("factor", [1.1, 0.9])
+def test_concentration_check_rejects_a_capacity_ten_percent_off(factor, ctx):
+    claim = get_claim("capacity.concentration")
+    outcome = claim.check(claim.resolve({"d_k": 256}), replace(ctx, scale="ci", theory_factor=factor))
+    assert outcome.verdict == "fails"
+
+
+@pytest.mark.mc
+@pytest.mark.parametrize("n", [16, 96])
+def test_designed_keys_match_derivation(n, ctx):
+    claim = get_claim("capacity.designed_keys")
+    assert claim.check(claim.resolve({"d_k": 32, "n": n}), ctx).verdict == "exact"
+
+
+@pytest.mark.mc
+@pytest.mark.parametrize("factor", [1.02, 0.98])
+def test_designed_keys_check_rejects_a_two_percent_error(factor, ctx):
+    claim = get_claim("capacity.designed_keys")
+    assert claim.check(claim.resolve({"d_k": 32, "n": 96}), replace(ctx, theory_factor=factor)).verdict == "fails"
+
+
+@pytest.mark.mc
+def test_decoding_mean_field_law_overestimates_the_error(ctx):
+    claim = get_claim("capacity.decoding")
+    outcome = claim.check(claim.resolve({"n": 128}), ctx)
+    assert outcome.verdict == "fails" and outcome.ci[1] < outcome.theory
+
+
+@pytest.mark.mc
+def test_decoding_check_accepts_the_measured_rate_as_theory(ctx):
+    claim = get_claim("capacity.decoding")
+    point = claim.resolve({"n": 192})
+    measured = claim.check(point, ctx).estimate
+    outcome = claim.check(point, replace(ctx, theory_factor=measured / sim.mean_field_error(192, 64, 64)))
+    assert outcome.verdict == "refined"
