@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-SECTIONS: tuple[str, ...] = ("framework", "capacity", "conditioning")
+SECTIONS: tuple[str, ...] = ("framework", "capacity", "conditioning", "propagation")
 SCALES: tuple[str, ...] = ("ci", "book", "paper")
 KINDS: tuple[str, ...] = ("identity", "exact", "bound", "scaling", "statement")
 

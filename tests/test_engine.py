@@ -41,7 +41,7 @@ def test_every_claim_default_and_grid_validate():
 def test_registry_ids_are_unique_and_sectioned():
     ids = list(registry())
     assert len(ids) == len(set(ids))
-    assert all(i.split(".")[0] in ("framework", "capacity", "conditioning") for i in ids)
+    assert all(i.split(".")[0] in ("framework", "capacity", "conditioning", "propagation") for i in ids)
 
 
 def test_worst_verdict_wins():
