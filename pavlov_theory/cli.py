@@ -135,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ParamError as error:
         print(f"pavlov-theory: error: {error}", file=sys.stderr)
         return USAGE_ERROR
+    except BrokenPipeError:  # output piped into a command that stopped reading (e.g. head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:  # an internal failure: one line, the traceback only on request
         if os.environ.get("PAVLOV_DEBUG"):
             raise
