@@ -10,7 +10,7 @@ import sympy as sp
 from pavlov_theory.derivation import Derivation
 
 from .capacity import signal_noise
-from .vectors import d_k, d_v, key_moments, n
+from .vectors import d_v, key_moments, n
 
 s = sp.Symbol("s", real=True)
 beta = sp.Symbol("beta", positive=True)

@@ -8,19 +8,17 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-
-from pavlov_theory.claims import Claim, Context, Outcome, Param
-from pavlov_theory.device import rows_per_chunk
-from pavlov_theory.montecarlo import dtype as ctx_dtype
-from pavlov_theory.montecarlo import batch_generator, eps, sequential_exact
-from pavlov_theory.sampling import KEY_DISTS, pair_chunks, sample
-from pavlov_theory.stats import judge_exact, judge_identity, mean_ci, sequential
-from pavlov_theory.stats import Interval, fit_power_law, proportion_ci, ratio_of_means_ci
 from scipy import integrate
 from scipy import stats as scipy_stats
-from pavlov_theory.claims import worst
 
+from pavlov_theory.claims import Claim, Context, Outcome, Param, worst
+from pavlov_theory.device import rows_per_chunk
+from pavlov_theory.montecarlo import batch_generator, eps, sequential_exact
+from pavlov_theory.montecarlo import dtype as ctx_dtype
 from pavlov_theory.proofs import capacity as proof
+from pavlov_theory.sampling import KEY_DISTS, pair_chunks, sample
+from pavlov_theory.stats import (Interval, fit_power_law, judge_exact, judge_identity, mean_ci,
+                                 proportion_ci, ratio_of_means_ci, sequential)
 
 
 def signal_noise_powers(

@@ -16,9 +16,9 @@ from pavlov_theory.montecarlo import batch_generator, eps, sequential_exact
 from pavlov_theory.montecarlo import dtype as ctx_dtype
 from pavlov_theory.proofs import framework as proof
 from pavlov_theory.sampling import KEY_DISTS, sample, unit_with_cosine
-from pavlov_theory.stats import Interval, judge_identity, judge_positive, mean_ci, sequential
+from pavlov_theory.stats import judge_identity, judge_positive, mean_ci, sequential
 
-from .capacity import D_K, D_V, KEY_DIST, N
+from .capacity import D_V, KEY_DIST, N
 
 FORMS = {"parallel": memory.parallel_form, "recurrent": memory.recurrent_form, "chunked": memory.chunked_form}
 

@@ -8,6 +8,7 @@ import torch
 from pavlov_theory import memory
 from pavlov_theory.claims import get_claim
 from pavlov_theory.proofs import framework as proof
+from pavlov_theory.proofs.vectors import d_k
 from pavlov_theory.sampling import generator
 from pavlov_theory.simulations import framework as sim
 from pavlov_theory.stats import judge_positive, mean_ci
@@ -28,7 +29,7 @@ def test_linear_response_is_the_similarity_for_unit_keys():
 
 def test_gaussian_response_slope_is_the_mean_key_norm():
     slope = proof.generalization("gaussian").results["response"] / proof.s
-    assert abs(float(slope.subs(proof.d_k, 64)) - 0.99610) < 1e-4
+    assert abs(float(slope.subs(d_k, 64)) - 0.99610) < 1e-4
 
 
 def test_softmax_weight_ratio_is_exponential():
@@ -36,7 +37,7 @@ def test_softmax_weight_ratio_is_exponential():
 
 
 def test_raw_power_grows_with_load():
-    assert sp.simplify(proof.normalization("sphere").results["raw_power"] - (1 + (proof.n - 1) / proof.d_k)) == 0
+    assert sp.simplify(proof.normalization("sphere").results["raw_power"] - (1 + (proof.n - 1) / d_k)) == 0
 
 
 @pytest.mark.parametrize("phi,norm,gamma", [("identity", "none", 1.0), ("elu1", "rmsnorm", 0.9),
