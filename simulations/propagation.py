@@ -15,7 +15,7 @@ from pavlov_theory.montecarlo import batch_generator
 from pavlov_theory.montecarlo import dtype as ctx_dtype
 from pavlov_theory.proofs import propagation as proof
 from pavlov_theory.sampling import KEY_DISTS, sample
-from pavlov_theory.stats import judge_bound, proportion_ci
+from pavlov_theory.stats import fit_power_law, judge_bound, proportion_ci
 
 from .capacity import D_V, DELTA, KEY_DIST
 
@@ -65,11 +65,29 @@ def failures(params: Mapping[str, Any], ctx: Context, claim_id: str, trials: int
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
+def network_failures(trials: int, L: int, H: int, n: int, d_k: int, d_v: int, key_dist: str, delta: float,
+                     ctx: Context, claim_id: str, params: Mapping[str, Any]) -> np.ndarray:
+    """Failure counts of networks of depth 1..L (independent layers of H independent heads; a
+    layer fails when all its heads fail, the network when any layer fails), from one run:
+    depth ``l`` uses the first ``l`` layers. Returns an int array of length L."""
+    size = torch.finfo(ctx_dtype(ctx)).bits // 8
+    chunk = rows_per_chunk(4 * L * H * n * (d_k + d_v) * size, ctx.memory_budget)
+    counts = np.zeros(L, dtype=np.int64)
+    for index, start in enumerate(range(0, trials, chunk)):
+        t = min(chunk, trials - start)
+        gen = batch_generator(ctx, claim_id, params, index)
+        noise = head_noise(t * L, H, n, d_k, d_v, key_dist, gen, ctx_dtype(ctx))
+        layer_fails = ((noise**2).sum(-1) >= delta).all(-1).reshape(t, L)
+        counts += layer_fails.cummax(dim=1).values.sum(0).cpu().numpy()
+    return counts
+
+
 # ----------------------------------------------------------------------------- claims
 
 HEADS = Param("H", int, 2, 1, 16, help="heads per layer")
 D_MODEL = Param("d_model", int, 32, 1, 65536, help="width of the shared embedding the heads project")
 FAILURE_TRIALS = {"ci": 20_000, "book": 100_000, "paper": 1_000_000}
+HEAD_COUNT_TRIALS = {"ci": 4_000, "book": 20_000, "paper": 200_000}  # every H of the sweep, L layers each
 
 
 def _bound_outcome(claim_id: str, quantity: str, params, ctx, count: int, trials: int, bound: float,
@@ -111,6 +129,60 @@ def check_layer_failure(params: Mapping[str, Any], ctx: Context, claim_id: str =
         {"name": "summed_heads_markov_bound", "value": averaged_bound},
     ]
     return _bound_outcome(claim_id, "p_layer", params, ctx, int(f["all_heads"].sum()), trials, bound, evidence)
+
+
+def check_network_error(params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """Eq 46 at every depth 1..L against Clopper-Pearson limits, and the growth exponent of the
+    measured failure probability in L (1 where the first-order form of eq 48 applies)."""
+    der = proof.theorem9(params["key_dist"])
+    trials = min(ctx.max_trials, FAILURE_TRIALS.get(ctx.scale, FAILURE_TRIALS["book"]))
+    counts = network_failures(trials, params["L"], params["H"], params["n"], params["d_k"], params["d_v"],
+                              params["key_dist"], params["delta"], ctx, "propagation.network_error", params)
+    depths = np.arange(1, params["L"] + 1)
+    violations, rows = [], []
+    for depth, count in zip(depths, counts):
+        bound = der.evaluate("network", **{**params, "L": depth}) * ctx.theory_factor
+        ci = proportion_ci(int(count), trials, ctx.alpha / (2 * len(depths)))
+        if bound < 1 and ci.lo > bound:
+            violations.append(int(depth))
+        rows.append({"L": int(depth), "measured": ci.estimate, "ci": [ci.lo, ci.hi], "bound": bound,
+                     "first_order": der.evaluate("network_first_order", **{**params, "L": depth})})
+    positive = counts > 0
+    fit = (fit_power_law(depths[positive], counts[positive] / trials, ctx.alpha / 2) if positive.sum() >= 3
+           else None)
+    verdict = "fails" if violations else ("holds" if fit is not None else "undecided")
+    estimate, ci = (fit.estimate, (fit.lo, fit.hi)) if fit is not None else (float("nan"), (float("nan"),) * 2)
+    return Outcome("propagation.network_error", "depth_exponent", dict(params), 1.0, estimate, ci, verdict, trials,
+                   ctx.seed, ctx.device, evidence=[{"name": "by_depth", "value": rows},
+                                                   {"name": "violated_depths", "value": violations}],
+                   note="theory 1 is the first-order exponent of eq 48; the verdict is the bound of eq 46")
+
+
+def check_head_count(params: Mapping[str, Any], ctx: Context) -> Outcome:
+    """Measured network error for every H dividing d_model (d_k = d_model/H), the H that
+    minimises it (with every H whose interval overlaps the best), beside H* of the bound."""
+    der = proof.head_count()
+    trials = min(ctx.max_trials, HEAD_COUNT_TRIALS.get(ctx.scale, HEAD_COUNT_TRIALS["book"]))
+    heads = [h for h in range(1, params["d_model"] + 1) if params["d_model"] % h == 0 and params["d_model"] // h >= 2]
+    heads = [h for h in heads if h <= 16]
+    rows = []
+    for h in heads:
+        point = {**params, "H": h, "d_k": params["d_model"] // h}
+        counts = network_failures(trials, params["L"], h, params["n"], point["d_k"], params["d_v"], params["key_dist"],
+                                  params["delta"], ctx, "propagation.head_count", point)
+        ci = proportion_ci(int(counts[-1]), trials, ctx.alpha / len(heads))
+        rows.append({"H": h, "d_k": point["d_k"], "measured": ci.estimate, "ci": [ci.lo, ci.hi],
+                     "bound": float(min(1.0, der.evaluate("bound", **{**params, "H": h})))})
+    best_hi = min(r["ci"][1] for r in rows)
+    plausible = [r["H"] for r in rows if r["ci"][0] <= best_hi]
+    best = min(rows, key=lambda r: (r["measured"], r["H"]))["H"]
+    h_star = der.evaluate("optimal_H", **params)
+    bound_best = min(rows, key=lambda r: r["bound"])["H"]
+    verdict = "holds" if any(abs(h - h_star) <= max(1.0, 0.5 * h_star) for h in plausible) else "fails"
+    return Outcome("propagation.head_count", "best_H", dict(params), h_star, float(best),
+                   (float(min(plausible)), float(max(plausible))), verdict, trials * len(heads), ctx.seed, ctx.device,
+                   evidence=[{"name": "by_H", "value": rows}, {"name": "bound_best_H_on_grid", "value": bound_best}],
+                   note="holds if a head count within a factor of 1.5 of H* is among the measured best")
 
 
 CLAIMS = (
@@ -161,6 +233,40 @@ CLAIMS = (
             "ci": [{"d_model": m} for m in (16, 64)],
             "book": [{"d_model": m} for m in (16, 32, 64, 128)],
             "paper": [{"d_model": m, "H": 6, "n": 24, "d_k": 64} for m in (32, 64, 128, 384)],
+        },
+    ),
+    Claim(
+        id="propagation.network_error",
+        paper_ref="Theorem 9, appendix A.2.3-A.2.4, eqs 44-50",
+        statement="A network of L layers fails with probability below 1 - (1 - (n/(delta d_k))^H)^L, about "
+                  "L (n/(delta d_k))^H: linear in depth.",
+        kind="bound",
+        quantity="depth_exponent",
+        params=(Param("d_k", int, 32, 2, 4096), D_V, Param("n", int, 12, 2, 4096), KEY_DIST, DELTA,
+                Param("H", int, 2, 1, 16, help="heads per layer"), Param("L", int, 16, 2, 256, help="largest depth")),
+        derive=proof.theorem9,
+        check=lambda params, ctx: check_network_error(params, ctx),
+        grid={
+            "ci": [{"H": 2, "n": 12}, {"H": 1, "n": 12}],
+            "book": [{"H": h, "n": m} for h, m in ((1, 8), (1, 12), (2, 12), (3, 12))],
+            "paper": [{"H": h, "n": m, "L": 32} for h, m in ((1, 8), (1, 12), (2, 12), (3, 12), (4, 16))],
+        },
+    ),
+    Claim(
+        id="propagation.head_count",
+        paper_ref="beyond the paper (section 5.2.1, depth-width trade-off)",
+        statement="At fixed width d_model = H d_k the bound L (n H/(delta d_model))^H is least at "
+                  "H* = delta d_model/(e n); compare with the H that minimises the measured network error.",
+        kind="statement",
+        quantity="best_H",
+        params=(Param("d_model", int, 64, 4, 4096, help="width H d_k"), D_V, Param("n", int, 8, 2, 4096), KEY_DIST,
+                DELTA, Param("L", int, 4, 1, 256, help="depth")),
+        derive=proof.head_count,
+        check=lambda params, ctx: check_head_count(params, ctx),
+        grid={
+            "ci": [{"n": 8}],
+            "book": [{"n": m} for m in (4, 8, 16)],
+            "paper": [{"n": m, "d_model": 128} for m in (4, 8, 16, 24, 32)],
         },
     ),
 )

@@ -72,3 +72,30 @@ def test_layer_bound_holds_for_independent_heads(ctx):
 def test_layer_bound_fails_for_heads_of_a_narrow_shared_embedding(ctx):
     claim = get_claim("propagation.shared_heads")
     assert claim.check(claim.resolve({"d_model": 16}), replace(ctx, scale="ci")).verdict == "fails"
+
+
+def test_network_failures_are_monotone_in_depth(ctx):
+    params = {"d_k": 16, "n": 8, "H": 1, "d_v": 8, "key_dist": "sphere", "delta": 0.5}
+    counts = sim.network_failures(500, 6, 1, 8, 16, 8, "sphere", 0.5, replace(ctx, scale="ci"), "t", params)
+    assert all(a <= b for a, b in zip(counts, counts[1:])) and counts[-1] > counts[0]
+
+
+@pytest.mark.mc
+def test_network_bound_holds_with_linear_growth_in_its_regime(ctx):
+    claim = get_claim("propagation.network_error")
+    outcome = claim.check(claim.resolve({"H": 2, "n": 12}), replace(ctx, scale="ci"))
+    assert outcome.verdict == "holds"
+
+
+@pytest.mark.mc
+def test_network_check_rejects_a_bound_that_is_too_small(ctx):
+    claim = get_claim("propagation.network_error")
+    outcome = claim.check(claim.resolve({"H": 1, "n": 12}), replace(ctx, scale="ci", theory_factor=0.01))
+    assert outcome.verdict == "fails"
+
+
+@pytest.mark.mc
+def test_one_wide_head_minimises_the_measured_error_at_moderate_load(ctx):
+    claim = get_claim("propagation.head_count")
+    outcome = claim.check(claim.resolve({"n": 8}), replace(ctx, scale="ci"))
+    assert outcome.estimate == 1.0
