@@ -21,6 +21,8 @@ def is_zero(expr: sp.Expr) -> bool:
     """True when ``expr`` simplifies to 0 (matrices: every entry)."""
     if isinstance(expr, sp.MatrixBase):
         return all(is_zero(e) for e in expr)
+    if sp.simplify(expr) == 0:
+        return True
     expr = sp.simplify(sp.expand(expr))
     if expr == 0:
         return True

@@ -74,3 +74,133 @@ def multi_hop(dist: str) -> Derivation:
     der.result("per_hop_factor", sp.simplify(factor_n))
     der.result("paper_nsr", (1 + (n - 1) / d_k) ** L - 1)
     return der
+
+
+# ----------------------------------------------------------------------------- residual stream
+
+def _transition_brute_force(dist: str) -> tuple[sp.Matrix, sp.Matrix]:
+    """One residual layer ``r -> r + u X`` averaged over a fresh set ``X`` of ``n=3`` vectors in
+    ``d=2`` explicit coordinates, for a fixed stream ``r`` and fixed scores ``u``: returns the
+    brute-force expectations and the rule's predictions, side by side."""
+    rs, us = sp.symbols(f"r0:{BRUTE_D}"), sp.symbols(f"u0:{BRUTE_N}")
+    s = sp.symbols(f"s0:{BRUTE_D}")
+    xs = [sp.symbols(f"x{i}_0:{BRUTE_D}") for i in range(BRUTE_N)]
+    flat = [v for x in xs for v in x]
+    X = sp.Matrix(BRUTE_N, BRUTE_D, lambda i, j: xs[i][j])
+    r, u, probe = sp.Matrix([rs]), sp.Matrix([us]), sp.Matrix([s])
+    out = r + u * X
+    scores = out * X.T
+    mean = lambda e: independent_expectation(e, flat, dist, BRUTE_D)
+    moments = key_moments(dist)
+    cos2 = moments.results["cos2"].subs(d_k, BRUTE_D)
+    F = 1 + (BRUTE_N - 1) * cos2 + (moments.results["norm4"].subs(d_k, BRUTE_D) - 1)
+    norm2 = lambda v: (v * v.T)[0, 0]
+    brute = sp.Matrix([mean(norm2(out)), mean(norm2(scores)), mean((out * probe.T)[0, 0])]
+                      + [mean(e) for e in scores])
+    rule = sp.Matrix([norm2(r) + norm2(u), BRUTE_N * cos2 * norm2(r) + F * norm2(u), (r * probe.T)[0, 0]] + list(u))
+    return brute, rule
+
+
+@lru_cache(maxsize=None)
+def residual(dist: str) -> Derivation:
+    """The chain with the residual stream of eq 20 (``W_O = I``, no Norm):
+    ``r_l = r_{l-1} + r_{l-1} S_l``, ``r_0 = x_0^1``. Results: ``power = E||r_L||^2`` and
+    ``nsr = E||r_L - sum_{m<=L} x_m^1||^2``, the error against every stimulus on the path, which
+    the stream carries with weight one each."""
+    der = Derivation(f"residual chain, {dist} vectors")
+    moments = key_moments(dist)
+    cos2, norm4 = moments.results["cos2"], moments.results["norm4"]
+    F = sp.simplify(1 + (n - 1) * cos2 + (norm4 - 1))
+    for checked in (dist,) if dist != "sphere" else ("gaussian", "rademacher"):
+        brute, rule = _transition_brute_force(checked)
+        der.step(f"one layer, averaged over its fresh set ({checked}, n=3, d=2, any r, u, s): "
+                 "E||r + uX||^2, E||(r + uX) X^T||^2, E[(r + uX).s], E[(r + uX) X^T]", brute, rule)
+    # the rule uses only E[x x^T] = I/d_k, E[G^2] = F I and sign symmetry, which sphere vectors share
+    f0 = sp.simplify(norm4 + (n - 1) * cos2)
+    T = sp.Matrix([[1, 1], [n * cos2, F]])
+    der.step("(a_l, b_l) = T (a_{l-1}, b_{l-1}) with a = E||r||^2, b = E||r X^T||^2 (Cayley-Hamilton: "
+             "T^2 - tr(T) T + det(T) I = 0)", T**2 - T.trace() * T + T.det() * sp.eye(2), sp.zeros(2, 2))
+    a = sp.Function("a")
+    l = sp.Symbol("l", integer=True, nonnegative=True)
+    recurrence = a(l + 2) - T.trace() * a(l + 1) + T.det() * a(l)
+    closed = sp.rsolve(recurrence, a(l), {a(0): 1, a(1): 1 + f0})
+    der.step("the closed form solves a_{l+2} = tr(T) a_{l+1} - det(T) a_l",
+             closed.subs(l, l + 2) - T.trace() * closed.subs(l, l + 1) + T.det() * closed, 0)
+    der.step("a_0 = E||x_0||^2 = 1", closed.subs(l, 0), 1)
+    der.step("a_1 = 1 + E||x_0 X_0^T||^2 = 1 + E||x||^4 + (n-1) E[c^2]", closed.subs(l, 1), 1 + f0)
+    power = closed.subs(l, L)
+    plain = der.step("without the residual, T = [[0, 1], [0, F]] gives a_L = f_0 F^(L-1) = 1 + the multi-hop nsr",
+                     f0 * F ** (L - 1), multi_hop(dist).results["nsr"] + 1)
+    der.result("power", power)
+    der.result("plain_power", plain)
+    der.result("nsr", power - (L + 1))
+    der.result("growth", sp.simplify((T.trace() + sp.sqrt(T.trace() ** 2 - 4 * T.det())) / 2))
+    return der
+
+
+# ----------------------------------------------------------------------------- dynamic routing
+
+def _routing_margin_moments_rademacher(n_items: int, d: int) -> tuple[sp.Rational, sp.Rational]:
+    """``E[m]`` and ``E[m^2]`` of the routing margin by exhaustive enumeration of every sign
+    pattern of normalized Rademacher vectors (exact integers; tiny ``n_items``, ``d`` only)."""
+    import numpy as np
+
+    names = ([f"x0_{i}" for i in range(n_items)] + [f"x1_{i}" for i in range(n_items)]
+             + [f"y_{j}" for j in range(1, n_items)] + [f"z_{j}" for j in range(n_items)])
+    bits = len(names) * d
+    total1 = total2 = 0
+    chunk = 1 << 18
+    for start in range(0, 1 << bits, chunk):
+        k = np.arange(start, min(start + chunk, 1 << bits), dtype=np.int64)
+        coords = 1 - 2 * ((k[:, None] >> np.arange(bits)) & 1)
+        vec = {name: coords[:, i * d:(i + 1) * d] for i, name in enumerate(names)}
+        keys2 = [vec["x1_0"]] + [vec[f"y_{j}"] for j in range(1, n_items)]  # layer-2 keys: mammal first
+        dot = lambda p, q: (p * q).sum(1)
+        probe = vec["x0_0"]
+        u = sum(dot(probe, vec[f"x0_{i}"])[:, None] * vec[f"x1_{i}"] for i in range(n_items))
+        diff = vec["z_0"] - vec["z_1"]
+        m = sum(dot(u, keys2[j]) * dot(vec[f"z_{j}"], diff) for j in range(n_items))
+        total1 += int(m.sum())
+        total2 += int((m * m).sum())
+    count = 1 << bits
+    return sp.Rational(total1, count * d**3), sp.Rational(total2, count * d**6)
+
+
+@lru_cache(maxsize=None)
+def routing() -> Derivation:
+    """Section 5.1.3 with unit vectors. Layer 1 stores ``n`` pairs, the context's own
+    ``animal -> middle`` among them; layer 2 stores ``n`` pairs, ``mammal -> dog`` and
+    ``reptile -> lizard`` among them. The routing margin of a context is
+    ``m = r . (own answer - other answer)`` for the two-hop retrieval ``r``. Results: ``mean``,
+    ``variance`` (exact), ``cantelli`` (a bound on ``P(m <= 0)``, from Cantelli's inequality)
+    and ``gaussian`` (the normal approximation ``Phi(-1/sqrt(V))``, not a bound)."""
+    der = Derivation("routing margin, unit vectors")
+    cos2 = key_moments("sphere").results["cos2"]
+    w1, w2, e = sp.symbols("w_1 w_2 e")
+    wq = sp.symbols("wq_3:6")  # three stand-ins for the distractor terms w_j q_j
+    der.step("m = sum_j w_j z_j.(z_1 - z_2) = (w_1 - w_2)(1 - e) + sum_{j>2} w_j q_j, e = z_1.z_2",
+             w1 * (1 - e) + w2 * (e - 1) + sum(wq), (w1 - w2) * (1 - e) + sum(wq))
+    E_one_minus_e2 = der.step("E[(1-e)^2] = 1 - 2 E[e] + E[e^2]", 1 - 2 * 0 + cos2, 1 + cos2)
+    E_q2 = der.step("E[q_j^2] = E||z_1 - z_2||^2 / d_k, E[q_j q_k] = 0", (1 + 1) * cos2, 2 * cos2)
+    E_u2 = 1 + (n - 1) * cos2  # the one-hop retrieval power (capacity.noise_power, Theorem 6)
+    E_w1 = der.step("E[w_1] = E[u . mammal] = ||mammal||^2 + sum_{i>1} E[c_i] E[x1_i . mammal]", 1 + (n - 1) * 0, 1)
+    E_w1sq = der.step("E[w_1^2] = 1 + sum_{i>1} E[c_i^2] E[(x1_i . mammal)^2]", 1 + (n - 1) * cos2 * cos2,
+                      1 + (n - 1) * cos2**2)
+    E_wj2 = der.step("E[w_j^2] = E||u||^2 / d_k for a key independent of layer 1 (j >= 2)", E_u2 * cos2,
+                     (1 + (n - 1) * cos2) * cos2)
+    mean = der.step("E[m] = E[w_1] - E[w_2] = 1", E_w1 - 0, 1)
+    second = (E_w1sq + E_wj2) * E_one_minus_e2 + (n - 2) * E_wj2 * E_q2
+    for size, d in ((3, 2),):
+        m1, m2 = _routing_margin_moments_rademacher(size, d)
+        der.step(f"E[m] by exhaustive enumeration (rademacher, n={size}, d_k={d})", m1, mean)
+        der.step(f"E[m^2] by exhaustive enumeration (rademacher, n={size}, d_k={d})", m2,
+                 second.subs({n: size, d_k: d}))
+    variance = sp.simplify(second - mean**2)
+    V = sp.Symbol("V", positive=True)
+    der.result("mean", sp.sympify(mean))
+    der.result("second_moment", sp.simplify(second))
+    der.result("variance", variance)
+    der.step("Cantelli: P(m <= 0) = P(m - 1 <= -1) <= V / (V + 1^2)", V / (V + 1), 1 - 1 / (1 + V))
+    der.result("cantelli", sp.simplify(variance / (variance + 1)))
+    der.result("gaussian", (1 + sp.erf(-1 / sp.sqrt(2 * variance))) / 2)
+    return der

@@ -1,6 +1,7 @@
 """Section 5.1: the multi-hop noise law of stacked Hebbian layers."""
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import sympy as sp
 import torch
@@ -33,11 +34,59 @@ def test_moment_rule_keeps_multiples_of_identity():
 
 
 def test_chain_retrieval_matches_explicit_layers():
-    r, target = sim.chain_retrievals(1, 2, 4, 5, "sphere", generator(7, "cpu"), torch.float64)
+    r, target, path = sim.chain_retrievals(1, 2, 4, 5, "sphere", generator(7, "cpu"), torch.float64)
     g = generator(7, "cpu")
     X = [sample("sphere", (1, 4), 5, g, torch.float64) for _ in range(3)]
     S1, S2 = X[0][0].T @ X[1][0], X[1][0].T @ X[2][0]
     assert torch.allclose(r[0], X[0][0] @ S1 @ S2) and torch.allclose(target[0], X[2][0])
+    assert torch.allclose(path[0], X[0][0] + X[1][0] + X[2][0])
+
+
+def test_residual_chain_matches_explicit_layers():
+    r, _, _ = sim.chain_retrievals(1, 2, 4, 5, "sphere", generator(7, "cpu"), torch.float64, residual=True)
+    g = generator(7, "cpu")
+    X = [sample("sphere", (1, 4), 5, g, torch.float64)[0] for _ in range(3)]
+    I = torch.eye(5, dtype=torch.float64)
+    assert torch.allclose(r[0], X[0] @ (I + X[0].T @ X[1]) @ (I + X[1].T @ X[2]))
+
+
+def test_rmsnorm_leaves_the_direction_of_the_plain_chain_unchanged():
+    plain, _, _ = sim.chain_retrievals(3, 4, 8, 16, "sphere", generator(1, "cpu"), torch.float64)
+    normed, _, _ = sim.chain_retrievals(3, 4, 8, 16, "sphere", generator(1, "cpu"), torch.float64, norm="rmsnorm")
+    cos = torch.nn.functional.cosine_similarity(plain, normed, dim=-1)
+    assert torch.allclose(cos, torch.ones_like(cos))
+
+
+def test_residual_recursion_without_the_stream_is_the_plain_chain():
+    der = proof.residual("sphere")
+    assert sp.simplify(der.results["plain_power"] - 1 - proof.multi_hop("sphere").results["nsr"]) == 0
+
+
+def test_residual_one_hop_power_is_two_plus_the_one_hop_noise():
+    power = proof.residual("sphere").results["power"].subs(proof.L, 1)
+    assert sp.simplify(power - (2 + (n - 1) / d_k)) == 0
+
+
+def test_residual_stream_power_grows_faster_than_the_plain_chain():
+    der = proof.residual("sphere")
+    growth = der.evaluate("growth", n=16, d_k=64)
+    assert growth > proof.multi_hop("sphere").evaluate("per_hop_factor", n=16, d_k=64) + 0.3
+
+
+@pytest.mark.mc
+@pytest.mark.parametrize("key_dist,L", [("sphere", 2), ("gaussian", 5)])
+def test_simulated_residual_chain_matches_derivation(key_dist, L, ctx):
+    claim = get_claim("conditioning.residual")
+    point = claim.resolve({"d_k": 32, "n": 8, "L": L, "key_dist": key_dist})
+    assert claim.check(point, ctx).verdict == "exact"
+
+
+@pytest.mark.mc
+@pytest.mark.parametrize("factor", [1.02, 0.98])
+def test_residual_check_rejects_a_two_percent_error(factor, ctx):
+    claim = get_claim("conditioning.residual")
+    point = claim.resolve({"d_k": 32, "n": 16, "L": 3})
+    assert claim.check(point, replace(ctx, theory_factor=factor)).verdict == "fails"
 
 
 @pytest.mark.mc
@@ -63,11 +112,50 @@ def test_paper_product_form_is_rejected_for_gaussian_vectors(ctx):
     assert outcome.verdict == "exact" and not outcome.evidence[0]["paper_in_ci"]
 
 
+def test_routing_margin_variance_leads_with_two_over_dk():
+    V = proof.routing().results["variance"]
+    assert sp.limit(V * d_k, d_k, sp.oo) == 2
+
+
+def test_routing_margins_match_explicit_association_matrices():
+    draws = sim.routing_margins(2, 5, 6, generator(3, "cpu"), torch.float64)
+    g = generator(3, "cpu")
+    concept = lambda *shape: sample("sphere", shape, 6, g, torch.float64)
+    animal, mammal, reptile, dog, lizard = (concept(2) for _ in range(5))
+    K2 = torch.cat([mammal[:, None], reptile[:, None], concept(2, 3)], 1)
+    V2 = torch.cat([dog[:, None], lizard[:, None], concept(2, 3)], 1)
+    K1 = torch.cat([animal[:, None], concept(2, 4)], 1)
+    V1 = torch.cat([mammal[:, None], concept(2, 4)], 1)
+    r = (animal[:, None] @ K1.transpose(1, 2) @ V1 @ K2.transpose(1, 2) @ V2).squeeze(1)
+    assert np.allclose(draws["margin_1"], ((r * (dog - lizard)).sum(-1)).numpy())
+
+
 def test_routing_reaches_both_answers_at_low_load():
-    acc = sim.routing_accuracy(200, 4, 128, generator(0, "cpu"))
-    assert all(a > 0.95 for a in acc.values()) and len(acc) == 2
+    draws = sim.routing_margins(500, 4, 128, generator(0, "cpu"))
+    assert all(draws[f"decoded_{p}"].mean() > 0.95 and (draws[f"margin_{p}"] > 0).mean() > 0.99 for p in (1, 2))
 
 
-def test_routing_degrades_under_heavy_load():
-    acc = sim.routing_accuracy(200, 512, 32, generator(0, "cpu"))
-    assert all(a < 0.5 for a in acc.values())
+def test_routing_decoding_collapses_under_heavy_load():
+    draws = sim.routing_margins(500, 512, 32, generator(0, "cpu"))
+    assert all(draws[f"decoded_{p}"].mean() < 0.5 for p in (1, 2))
+
+
+@pytest.mark.mc
+def test_routing_bound_holds_and_the_derived_moments_match(ctx):
+    claim = get_claim("conditioning.routing")
+    outcome = claim.check(claim.resolve({"d_k": 32, "n": 64}), ctx)
+    assert outcome.verdict == "holds" and outcome.estimate > 0.01
+
+
+@pytest.mark.mc
+def test_routing_check_rejects_a_bound_below_the_measured_rate(ctx):
+    claim = get_claim("conditioning.routing")
+    assert claim.check(claim.resolve({"d_k": 32, "n": 64}), replace(ctx, theory_factor=0.05)).verdict == "fails"
+
+
+@pytest.mark.mc
+@pytest.mark.parametrize("factor", [1.2, 0.8])
+def test_routing_check_rejects_a_variance_off_by_a_fifth(factor, ctx):
+    """A wrong variance moves E[m^2] out of its interval even where the bound would still hold."""
+    claim = get_claim("conditioning.routing")
+    assert claim.check(claim.resolve({"d_k": 32, "n": 64}), replace(ctx, theory_factor=factor)).verdict == "fails"
