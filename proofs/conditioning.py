@@ -135,7 +135,38 @@ def residual(dist: str) -> Derivation:
     der.result("plain_power", plain)
     der.result("nsr", power - (L + 1))
     der.result("growth", sp.simplify((T.trace() + sp.sqrt(T.trace() ** 2 - 4 * T.det())) / 2))
+    der.result("gram_square", F)
+    der.result("score_gain", sp.simplify(n * cos2))
     return der
+
+
+@lru_cache(maxsize=None)
+def residual_norm() -> Derivation:
+    """The residual chain with RMSNorm on each layer's output, ``r_l = r_{l-1} + Norm(r_{l-1} S_l)``.
+    ``Norm`` gives every output the squared norm ``d_k``, and flipping the fresh set ``X_l`` flips
+    the output, so it is uncorrelated with the stream: ``E||r_l||^2 = E||r_{l-1}||^2 + d_k``.
+    Result ``power = 1 + L d_k`` (any vector law with ``||x_0|| = 1`` on average)."""
+    der = Derivation("residual chain with RMSNorm")
+    a = sp.Function("a")
+    l = sp.Symbol("l", integer=True, nonnegative=True)
+    closed = sp.rsolve(a(l + 1) - a(l) - d_k, a(l), {a(0): 1})
+    der.step("a_l = a_{l-1} + d_k, a_0 = 1, solved", closed, 1 + l * d_k)
+    der.result("power", (1 + l * d_k).subs(l, L))
+    return der
+
+
+def mean_field_norm_cosine(L: int, n: int, d_k: int, dist: str = "sphere") -> float:
+    """An approximation, not a derivation: the cosine of the residual + RMSNorm chain with the
+    right answer ``x_L^1``, replacing each Norm's random scale ``sqrt(d_k)/||r S||`` by
+    ``sqrt(d_k / E||r S||^2)``. Uses the exact moments of :func:`residual` (``F = E[G^2]``,
+    ``n/d_k``) and the exact power of :func:`residual_norm`."""
+    der = residual(dist)
+    F, gain = der.evaluate("gram_square", n=n, d_k=d_k), der.evaluate("score_gain", n=n, d_k=d_k)
+    power, scores, signal = 1.0, der.evaluate("power", L=1, n=n, d_k=d_k) - 1, 1.0
+    for _ in range(L):
+        scale2 = d_k / scores  # squared Norm scale of this layer's output
+        power, scores, signal = power + d_k, gain * power + scale2 * F * scores, signal * scale2**0.5
+    return signal / power**0.5
 
 
 # ----------------------------------------------------------------------------- dynamic routing

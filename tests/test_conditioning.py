@@ -159,3 +159,13 @@ def test_routing_check_rejects_a_variance_off_by_a_fifth(factor, ctx):
     """A wrong variance moves E[m^2] out of its interval even where the bound would still hold."""
     claim = get_claim("conditioning.routing")
     assert claim.check(claim.resolve({"d_k": 32, "n": 64}), replace(ctx, theory_factor=factor)).verdict == "fails"
+
+
+@pytest.mark.mc
+def test_residual_rmsnorm_power_is_one_plus_l_dk_and_a_two_percent_error_is_seen(ctx):
+    from pavlov_theory.stats import mean_ci
+    r, _, _ = sim.chain_retrievals(4000, 3, 16, 32, "sphere", generator(5, "cpu"), torch.float64,
+                                   residual=True, norm="rmsnorm")
+    ci = mean_ci((r**2).sum(-1).mean(-1).numpy(), ctx.alpha)
+    power = proof.residual_norm().evaluate("power", L=3, d_k=32)
+    assert ci.lo <= power <= ci.hi and not ci.lo <= 1.02 * power <= ci.hi and not ci.lo <= 0.98 * power <= ci.hi
