@@ -23,7 +23,7 @@ verify: $(STAMP)
 	$(BIN)/pavlov-theory verify --scale $(SCALE) --out $(LEDGER)
 
 book: verify
-	TQDM_DISABLE=1 $(BIN)/jupyter-book build -W -n --keep-going book
+	TQDM_DISABLE=1 $(BIN)/jupyter-book build --all -W -n --keep-going book
 	@echo "Open book/_build/html/index.html in a browser."
 
 pytest: $(STAMP)

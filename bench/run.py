@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -79,7 +80,7 @@ def bench_chain(device: str, trials: int, L: int = 4, n: int = 32, d_k: int = 64
 def verify_seconds(scale: str, device: str) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "pavlov_theory.cli", "verify", "--scale", scale, "--device", device],
-                   check=True, stdout=subprocess.DEVNULL)
+                   check=True, stdout=subprocess.DEVNULL, env={**os.environ, "TQDM_DISABLE": "1"})
     return time.perf_counter() - start
 
 
