@@ -1,88 +1,71 @@
-"""Claims, their parameters and verdicts, and the registry that lists every claim once.
+"""Claims as declarations, the context a check runs in, and the registry of every claim.
 
-A claim is one statement of the paper (or one the project adds beyond it). It carries its
-parameters with checked ranges, a SymPy derivation (``derive``), and a ``check`` that pairs the
-derivation with a Monte Carlo simulation and returns a judged :class:`Outcome`.
+A claim is one statement of the paper (or one the project adds beyond it, labelled so). It
+declares its parameters, its SymPy derivation, how it is measured, which judge decides, its grid
+per scale and its power probe. The engine does the glue: :meth:`Claim.check` runs the claim's
+measurement and fills the outcome's metadata; :class:`Context` evaluates every derived value a
+check compares with (applying a power probe's perturbation there, and nowhere else) and splits
+the error level.
 
-The registry knows the section module names, nothing about any theorem: each module
-``pavlov_theory.simulations.<section>`` exposes a tuple ``CLAIMS``.
+Sections are discovered: every module of ``pavlov_theory.simulations`` with a ``CLAIMS`` tuple
+is one, ordered by its ``ORDER``.
 """
 from __future__ import annotations
 
 import fnmatch
 import importlib
 import math
-from dataclasses import dataclass, field
+import pkgutil
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
-SECTIONS: tuple[str, ...] = ("framework", "capacity", "conditioning", "propagation")
+import torch
+
+from . import judges
+from .device import DTYPES
+from .params import Param, ParamError
+
 SCALES: tuple[str, ...] = ("ci", "book", "paper")
-KINDS: tuple[str, ...] = ("identity", "exact", "bound", "scaling", "statement")
+KINDS: tuple[str, ...] = ("identity", "exact", "refined", "bound", "scaling", "statement")
+PROBES: tuple[str, ...] = ("theory", "bound", "exponent")
+BEYOND = "beyond the paper"
 
-# Verdicts, ordered from best to worst: combining several picks the worst.
-VERDICTS: tuple[str, ...] = ("exact", "holds", "refined", "loose", "undecided", "fails")
-
-
-class ParamError(ValueError):
-    """A user-supplied parameter is unknown, malformed or out of range (CLI exit code 2)."""
+__all__ = ["Claim", "Context", "Outcome", "Param", "ParamError", "Probe", "Result", "registry"]
 
 
 @dataclass(frozen=True)
-class Param:
-    """One parameter of a claim: its type, allowed range or choices, and default."""
+class Probe:
+    """A deliberately wrong formula or bound that a claim's own data must reject.
 
-    name: str
-    type: type
-    default: Any
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] | None = None
-    help: str = ""
+    ``kind`` says what is perturbed: ``theory`` multiplies every derived value the check
+    compares with by each of ``values``; ``bound`` multiplies every bound by each (a bound too
+    tight by that factor); ``exponent`` adds each to every law's exponent. ``point`` overrides
+    the claim's first ci grid point for the probe run.
+    """
 
-    def allowed(self) -> str:
-        if self.choices is not None:
-            return "one of " + ", ".join(self.choices)
-        kind = "an integer" if self.type is int else "a number"
-        return f"{kind} in [{self.low:g}, {self.high:g}]"
+    kind: str
+    values: tuple[float, ...]
+    point: Mapping[str, Any] | None = None
 
-    def parse(self, text: str) -> Any:
-        """Convert command-line text to a checked value."""
-        if self.type is str:
-            return self.validate(text)
-        try:
-            value = float(text) if self.type is float else _parse_int(text)
-        except ValueError:
-            raise ParamError(f"{self.name}: expected {self.allowed()}, got {text!r}") from None
-        return self.validate(value)
+    def __post_init__(self) -> None:
+        if self.kind not in PROBES or not self.values:
+            raise ValueError(f"probe: kind must be one of {PROBES} with at least one value")
 
-    def validate(self, value: Any) -> Any:
-        """Return ``value`` if it lies in the allowed range, else raise :class:`ParamError`."""
-        if self.choices is not None:
-            if value not in self.choices:
-                raise ParamError(f"{self.name}: expected {self.allowed()}, got {value!r}")
-            return value
-        if self.type is int and (isinstance(value, bool) or int(value) != value):
-            raise ParamError(f"{self.name}: expected {self.allowed()}, got {value!r}")
-        value = self.type(value)
-        if not math.isfinite(value) or not (self.low <= value <= self.high):
-            raise ParamError(f"{self.name}: expected {self.allowed()}, got {value!r}")
-        return value
-
-
-def _parse_int(text: str) -> int:
-    value = float(text)
-    if not value.is_integer():
-        raise ValueError(text)
-    return int(value)
+    def describe(self) -> str:
+        if self.kind == "theory":
+            return "derived value x " + " and x ".join(f"{v:g}" for v in self.values)
+        if self.kind == "bound":
+            return "bound x " + " and x ".join(f"{v:g}" for v in self.values)
+        return "exponent " + " and ".join(f"{v:+g}" for v in self.values)
 
 
 @dataclass(frozen=True)
 class Context:
-    """How to run one check: where, how precisely, with which randomness.
+    """How to run one check: where, how precisely, with which randomness, which perturbation.
 
     ``alpha`` is the error level granted to this check (the run's family-wise level divided
-    among its checks). ``max_trials`` caps the Monte Carlo trials. ``theory_factor`` multiplies
-    the theory value; it is 1 except in power tests, which perturb the formula on purpose.
+    among its checks); a check that makes several decisions splits it with :meth:`share`.
+    ``max_trials`` caps the Monte Carlo trials. ``probe`` is ``(kind, value)`` in power tests.
     """
 
     device: str = "cpu"
@@ -91,13 +74,62 @@ class Context:
     alpha: float = 1e-3
     max_trials: int = 20_000
     memory_budget: int = 256 * 2**20
-    theory_factor: float = 1.0
     scale: str = "book"
+    probe: tuple[str, float] | None = None
+    claim: str = ""  # set by Claim.check: the claim whose streams this context seeds
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype]
+
+    @property
+    def eps(self) -> float:
+        return float(torch.finfo(self.torch_dtype).eps)
+
+    def share(self, parts: int) -> Context:
+        """The context for one of ``parts`` decisions of this check (Bonferroni)."""
+        return replace(self, alpha=self.alpha / max(1, parts))
+
+    def _perturbed(self, kind: str, value: float) -> float:
+        if self.probe is None or self.probe[0] != kind:
+            return value
+        return value + self.probe[1] if kind == "exponent" else value * self.probe[1]
+
+    def theory(self, derivation: Any, name: str, **values: Any) -> float:
+        """A derived value the check compares with (perturbed by a ``theory`` probe)."""
+        return self._perturbed("theory", derivation.evaluate(name, **values))
+
+    def bound(self, derivation: Any, name: str, **values: Any) -> float:
+        """A derived bound (tightened by a ``bound`` probe)."""
+        return self._perturbed("bound", derivation.evaluate(name, **values))
+
+    def exponent(self, derivation: Any, name: str, **values: Any) -> float:
+        """A law's derived exponent (shifted by an ``exponent`` probe)."""
+        return self._perturbed("exponent", derivation.evaluate(name, **values))
+
+    def reference(self, derivation: Any, name: str, **values: Any) -> float:
+        """A derived value shown beside the verdict or compared as the paper's form: never
+        perturbed (the probe perturbs the claim's own law)."""
+        return derivation.evaluate(name, **values)
+
+
+@dataclass
+class Result:
+    """What a claim's measurement returns: the headline theory value, the estimate and its
+    interval, the judged verdict, trials used, and the evidence behind it."""
+
+    theory: float
+    estimate: float
+    ci: tuple[float, float]
+    verdict: str
+    trials: int
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
 
 
 @dataclass
 class Outcome:
-    """A judged result: the theory value, the estimate with its interval, the verdict."""
+    """A judged result with its metadata, as the CLI, the ledger and the book show it."""
 
     claim: str
     quantity: str
@@ -109,6 +141,7 @@ class Outcome:
     trials: int
     seed: int
     device: str
+    judge: str = ""
     evidence: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""
 
@@ -121,10 +154,11 @@ class Outcome:
             "estimate": _finite_or_none(self.estimate),
             "ci": [_finite_or_none(self.ci[0]), _finite_or_none(self.ci[1])],
             "verdict": self.verdict,
+            "judge": self.judge,
             "trials": int(self.trials),
             "seed": int(self.seed),
             "device": self.device,
-            "evidence": self.evidence,
+            "evidence": _jsonable(self.evidence),
             "note": self.note,
         }
 
@@ -134,20 +168,51 @@ def _finite_or_none(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _jsonable(x: Any) -> Any:
+    """Evidence with numpy scalars and arrays turned into plain numbers and lists."""
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "tolist"):
+        return _jsonable(x.tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+Measure = Callable[[Mapping[str, Any], Context], Result]
+
+
 @dataclass(frozen=True)
 class Claim:
-    """A statement of the paper with its derivation, paired simulation and judging rule."""
+    """A declaration: what is claimed, where the paper says it, how it is derived, measured and
+    judged, over which grid, and the probe that proves the check has power."""
 
     id: str
     paper_ref: str
     statement: str
     kind: str
+    judge: str
     quantity: str
     params: tuple[Param, ...]
     derive: Callable[[], Any]
-    check: Callable[[Mapping[str, Any], Context], Outcome]
+    measure: Measure
     grid: Mapping[str, Sequence[Mapping[str, Any]]]
+    probe: Probe
     constraint: Callable[[Mapping[str, Any]], str | None] = lambda p: None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.id}: unknown kind {self.kind!r}")
+        if self.judge not in judges.JUDGES:
+            raise ValueError(f"claim {self.id}: unknown judge {self.judge!r}")
+        if set(self.grid) != set(SCALES):
+            raise ValueError(f"claim {self.id}: a grid for each of {SCALES} is needed")
+
+    @property
+    def beyond_paper(self) -> bool:
+        return self.paper_ref.startswith(BEYOND)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -170,24 +235,39 @@ class Claim:
         """The parameter points ``verify`` checks at ``scale``."""
         return [self.resolve(point) for point in self.grid[scale]]
 
+    def probe_point(self) -> dict[str, Any]:
+        """Where the power probe runs: the probe's own point, else the first ci grid point."""
+        return self.resolve(self.probe.point if self.probe.point is not None else self.grid["ci"][0])
 
-def worst(verdicts: Sequence[str]) -> str:
-    """Combine verdicts: the worst one wins (``fails`` beats ``undecided`` beats the rest)."""
-    if not verdicts:
-        raise ValueError("no verdicts to combine")
-    return max(verdicts, key=VERDICTS.index)
+    def check(self, params: Mapping[str, Any], ctx: Context) -> Outcome:
+        """Measure and judge the claim at one parameter point."""
+        result = self.measure(params, replace(ctx, claim=self.id))
+        if result.verdict not in (*judges.VERDICTS, judges.VACUOUS):
+            raise RuntimeError(f"claim {self.id}: measurement returned verdict {result.verdict!r}")
+        return Outcome(self.id, self.quantity, dict(params), result.theory, result.estimate,
+                       (float(result.ci[0]), float(result.ci[1])), result.verdict, result.trials,
+                       ctx.seed, ctx.device, self.judge, result.evidence, result.note)
+
+
+def section_modules() -> list[Any]:
+    """Every simulation module that declares claims, in the order of their ``ORDER``."""
+    package = importlib.import_module("pavlov_theory.simulations")
+    modules = [importlib.import_module(f"{package.__name__}.{info.name}")
+               for info in pkgutil.iter_modules(package.__path__)]
+    sections = [m for m in modules if hasattr(m, "CLAIMS")]
+    return sorted(sections, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
 
 
 def registry() -> dict[str, Claim]:
     """Every claim of every section, by id, in section order."""
     claims: dict[str, Claim] = {}
-    for section in SECTIONS:
-        module = importlib.import_module(f"pavlov_theory.simulations.{section}")
+    for module in section_modules():
+        section = module.__name__.rsplit(".", 1)[-1]
         for claim in module.CLAIMS:
             if claim.id in claims:
                 raise RuntimeError(f"claim {claim.id} is registered twice")
-            if claim.kind not in KINDS:
-                raise RuntimeError(f"claim {claim.id} has unknown kind {claim.kind}")
+            if claim.id.split(".")[0] != section:
+                raise RuntimeError(f"claim {claim.id} is declared in section {section}")
             claims[claim.id] = claim
     return claims
 

@@ -1,9 +1,16 @@
-"""Checked SymPy derivations: each step is an equation that must simplify to an identity.
+"""Checked SymPy derivations: each step is an identity or an inequality that SymPy must prove.
 
-A :class:`Derivation` is built step by step; :meth:`Derivation.step` raises
-:class:`DerivationError` the moment a step does not hold, so a wrong line fails loudly.
-Named results are lambdified once and evaluated with :meth:`Derivation.evaluate`, so theory
-values always come from the derived expression, never from a second hand-written formula.
+A :class:`Derivation` is built step by step. :meth:`Derivation.step` records ``lhs = rhs`` and
+raises :class:`DerivationError` the moment the two sides differ, or when the step restates (its
+two sides are the same expression, so it checks nothing). A side may be an unevaluated object
+(``sympy.stats.E(..., evaluate=False)``, ``Sum``): the step shows the definition and SymPy
+computes it. :meth:`Derivation.inequality` records
+``smaller <= larger`` and proves it from the symbols' assumptions (or from a certificate: an
+expression equal to the difference that SymPy can see is non-negative). No simplification is
+forced: SymPy rewrites powers and logarithms only where the symbols' assumptions allow it.
+
+Named results are lambdified once and evaluated with :meth:`Derivation.evaluate`, so the value a
+check compares with always comes from the derived expression, never from a second formula.
 """
 from __future__ import annotations
 
@@ -14,19 +21,42 @@ import sympy as sp
 
 
 class DerivationError(AssertionError):
-    """A derivation step whose two sides are not equal."""
+    """A derivation step that does not hold, or that checks nothing."""
 
 
-def is_zero(expr: sp.Expr) -> bool:
-    """True when ``expr`` simplifies to 0 (matrices: every entry)."""
+def is_zero(expr: Any) -> bool:
+    """True when ``expr`` simplifies to 0 (matrices: every entry), using only rewrites that the
+    symbols' assumptions justify."""
     if isinstance(expr, sp.MatrixBase):
         return all(is_zero(e) for e in expr)
-    if sp.simplify(expr) == 0:
-        return True
-    expr = sp.simplify(sp.expand(expr))
+    expr = sp.sympify(expr).doit()
     if expr == 0:
         return True
-    return sp.simplify(sp.gammasimp(sp.powsimp(expr, force=True))) == 0
+    for transform in (sp.simplify, lambda e: sp.simplify(sp.expand(e)),
+                      lambda e: sp.simplify(sp.gammasimp(sp.powsimp(e)))):
+        if transform(expr) == 0:
+            return True
+    return False
+
+
+def is_nonnegative(expr: Any) -> bool:
+    """True when SymPy can prove ``expr >= 0`` from the symbols' assumptions."""
+    expr = sp.sympify(expr)
+    for candidate in (expr, sp.simplify(expr), sp.factor(expr), sp.expand(expr)):
+        if candidate.is_nonnegative:
+            return True
+    return False
+
+
+def _doit(x: Any) -> Any:
+    """Evaluate unevaluated objects (``Expectation``, ``Sum``, ``Integral``) a step may show."""
+    return x.doit() if hasattr(x, "doit") else x
+
+
+def _same(lhs: Any, rhs: Any) -> bool:
+    if isinstance(lhs, sp.MatrixBase) or isinstance(rhs, sp.MatrixBase):
+        return isinstance(lhs, sp.MatrixBase) and isinstance(rhs, sp.MatrixBase) and lhs == rhs
+    return sp.sympify(lhs) == sp.sympify(rhs)
 
 
 @dataclass(frozen=True)
@@ -34,6 +64,8 @@ class Step:
     label: str
     lhs: Any
     rhs: Any
+    relation: str = "="  # "=", "<=" or "confirms" (an independent computation agrees)
+    certificate: Any = None
 
 
 @dataclass
@@ -46,21 +78,52 @@ class Derivation:
     _compiled: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def step(self, label: str, lhs: Any, rhs: Any) -> Any:
-        """Record ``lhs = rhs`` after checking it; return ``rhs`` for chaining."""
-        if not is_zero(lhs - rhs):
+        """Record ``lhs = rhs`` after checking it; return ``rhs`` for chaining. ``lhs`` should be
+        computed from earlier results and ``rhs`` the simpler form it is claimed to equal."""
+        if _same(lhs, rhs):
+            raise DerivationError(f"{self.title}: step '{label}' restates {lhs}: it checks nothing")
+        if not is_zero(_doit(lhs) - _doit(rhs)):
             raise DerivationError(f"{self.title}: step '{label}' fails: {lhs} != {rhs}")
         self.steps.append(Step(label, lhs, rhs))
         return rhs
+
+    def confirm(self, label: str, computed: Any, predicted: Any) -> Any:
+        """Record that an independent computation (brute force over explicit coordinates, an
+        exhaustive enumeration) gives what the derived law predicts at one instance. Both sides
+        may be plain numbers: the check is that two routes agree. Returns ``predicted``."""
+        if not is_zero(_doit(computed) - _doit(predicted)):
+            raise DerivationError(f"{self.title}: confirmation '{label}' fails: {computed} != {predicted}")
+        self.steps.append(Step(label, computed, predicted, "confirms"))
+        return predicted
+
+    def inequality(self, label: str, smaller: Any, larger: Any, certificate: Any = None) -> Any:
+        """Record ``smaller <= larger`` after proving ``larger - smaller >= 0``: directly from
+        the symbols' assumptions, or through ``certificate``, an expression that equals the
+        difference and that SymPy sees is non-negative (a sum of squares, a product of positive
+        factors). Returns ``larger``."""
+        if _same(smaller, larger):
+            raise DerivationError(f"{self.title}: inequality '{label}' compares {smaller} with itself")
+        difference = sp.sympify(_doit(larger) - _doit(smaller))
+        if certificate is not None:
+            if not is_zero(difference - certificate):
+                raise DerivationError(f"{self.title}: '{label}': certificate {certificate} != {difference}")
+            if not is_nonnegative(certificate):
+                raise DerivationError(f"{self.title}: '{label}': cannot see {certificate} >= 0")
+        elif not is_nonnegative(difference):
+            raise DerivationError(f"{self.title}: inequality '{label}' not proved: {smaller} <= {larger}")
+        self.steps.append(Step(label, smaller, larger, "<=", certificate))
+        return larger
 
     def result(self, name: str, expr: sp.Expr) -> sp.Expr:
         self.results[name] = expr
         return expr
 
-    def evaluate(self, name: str, **values: float) -> float:
-        """Numeric value of result ``name`` (float64, via ``sympy.lambdify``)."""
+    def evaluate(self, name: str, **values: Any) -> float:
+        """Numeric value of result ``name`` (float64, via ``sympy.lambdify``); ``values`` may hold
+        more names than the result uses."""
         expr = self.results[name]
         if name not in self._compiled:
-            symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+            symbols = sorted(sp.sympify(expr).free_symbols, key=lambda s: s.name)
             self._compiled[name] = (symbols, sp.lambdify(symbols, expr, "numpy"))
         symbols, fn = self._compiled[name]
         missing = [s.name for s in symbols if s.name not in values]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .claims import ParamError
+from .params import ParamError
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

@@ -16,7 +16,8 @@ from typing import Any, Iterable
 import torch
 from tqdm import tqdm
 
-from .claims import Claim, Context, Outcome, worst
+from .claims import Claim, Context, Outcome
+from .judges import VACUOUS, combine
 from .device import default_budget
 
 DEFAULT_FWER = 1e-3
@@ -47,8 +48,10 @@ def run(claims: Iterable[Claim], scale: str, ctx: Context, fwer: float = DEFAULT
         mine = [o for o in outcomes if o.claim == claim.id]
         summary.append({
             "claim": claim.id, "paper_ref": claim.paper_ref, "statement": claim.statement,
-            "kind": claim.kind, "quantity": claim.quantity, "verdict": worst([o.verdict for o in mine]),
-            "points": len(mine), "seconds": round(times[claim.id], 3),
+            "kind": claim.kind, "judge": claim.judge, "beyond_paper": claim.beyond_paper,
+            "quantity": claim.quantity, "verdict": combine([o.verdict for o in mine]),
+            "probe": claim.probe.describe(), "points": len(mine),
+            "vacuous_points": sum(o.verdict == VACUOUS for o in mine), "seconds": round(times[claim.id], 3),
         })
     return {
         "scale": scale, "device": ctx.device, "device_name": device_name(ctx.device),
@@ -78,8 +81,8 @@ def load(path: str | Path) -> dict[str, Any]:
 
 def table(ledger: dict[str, Any]) -> str:
     """A plain-text summary, one line per claim."""
-    rows = [("claim", "verdict", "points", "seconds", "paper")]
-    rows += [(c["claim"], c["verdict"], str(c["points"]), f"{c['seconds']:.1f}", c["paper_ref"])
+    rows = [("claim", "verdict", "points", "seconds", "probe", "paper")]
+    rows += [(c["claim"], c["verdict"], str(c["points"]), f"{c['seconds']:.1f}", c["probe"], c["paper_ref"])
              for c in ledger["claims"]]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-KEY_DISTS: tuple[str, ...] = ("sphere", "gaussian", "rademacher")
+from .params import KEY_DISTS
 
 
 def derive_seed(seed: int, *labels: object) -> int:

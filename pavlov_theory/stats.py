@@ -1,4 +1,5 @@
-"""Estimators with confidence intervals, judging rules and a sequential stopping rule.
+"""Estimators with confidence intervals and a sequential stopping rule (the judges are in
+:mod:`pavlov_theory.judges`).
 
 All intervals are two-sided at level ``1 - alpha`` unless a function says otherwise.
 """
@@ -10,10 +11,6 @@ from typing import Callable
 
 import numpy as np
 from scipy import stats
-
-# An exact claim passes only if its interval could have caught a formula wrong by this much.
-POWER_REL = 0.02
-
 
 @dataclass(frozen=True)
 class Interval:
@@ -56,37 +53,6 @@ def proportion_ci(successes: int, trials: int, alpha: float) -> Interval:
     return Interval(successes / trials, float(ci.low), float(ci.high), trials)
 
 
-def judge_exact(theory: float, ci: Interval, power_rel: float = POWER_REL) -> str:
-    """``fails`` if the interval excludes ``theory``; ``exact`` if it contains it and is narrow
-    enough that a formula off by ``power_rel`` would lie outside it; else ``undecided``."""
-    if not (ci.lo <= theory <= ci.hi):
-        return "fails"
-    margin = power_rel * abs(theory)
-    if theory - margin < ci.lo and ci.hi < theory + margin:
-        return "exact"
-    return "undecided"
-
-
-def judge_identity(deviation: float, tolerance: float) -> str:
-    """Deterministic identities: ``exact`` when the deviation is within rounding tolerance."""
-    return "exact" if deviation <= tolerance else "fails"
-
-
-def judge_bound(bound: float, upper: float) -> str:
-    """A probability or mean bounded above: ``fails`` only when the upper limit exceeds it."""
-    return "holds" if upper <= bound else "fails"
-
-
-def judge_positive(ci: Interval, negligible: float) -> str:
-    """A claimed strict increase: ``holds`` if the interval lies above 0, ``fails`` if it lies
-    below ``negligible`` (no increase beyond rounding or a practically null effect)."""
-    if ci.lo > negligible:
-        return "holds"
-    if ci.hi <= negligible:
-        return "fails"
-    return "undecided"
-
-
 def fit_power_law(x: np.ndarray, y: np.ndarray, alpha: float) -> Interval:
     """Exponent ``b`` of ``y ~ a x**b`` by least squares on log-log axes, with a t interval."""
     lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
@@ -125,3 +91,11 @@ def sequential(
         if verdict != "undecided":
             return ci, verdict
     return ci, verdict
+
+
+# Estimators by name, each mapping a kernel's per-trial arrays and a level to an interval.
+ESTIMATORS: dict[str, Callable[[tuple[np.ndarray, ...], float], Interval]] = {
+    "mean": lambda x, level: mean_ci(x[0], level),
+    "ratio": lambda x, level: ratio_of_means_ci(x[0], x[1], level),
+    "proportion": lambda x, level: proportion_ci(int(np.sum(x[0])), np.size(x[0]), level),
+}

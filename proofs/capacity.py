@@ -26,18 +26,18 @@ def signal_noise(dist: str) -> Derivation:
     keys = key_moments(dist)
     sphere = key_moments("sphere")
     der = Derivation(f"signal and noise power, {dist} keys")
+    a, j, l = sp.symbols("a j l", integer=True, positive=True)
     v_norm2 = sp.Integer(1)  # values on the unit sphere
-    v_cross = der.step(
-        "E[v_i . v_j] = d_v E[v_ia] E[v_ja] = 0 for independent values",
-        d_v * sphere.results["mean_coord"] ** 2, 0)
-    signal = der.step(
-        "P_S = E[||k_m||^4] E[||v_m||^2] (signal = ||k_m||^2 v_m, eq 30)",
-        keys.results["norm4"] * v_norm2, keys.results["norm4"])
-    cross_terms = (n - 1) * (n - 2) * v_cross
+    v_cross = der.step("E[v_i . v_j] = sum_a E[v_ia] E[v_ja] for independent values",
+                       sp.Sum(sphere.results["mean_coord"] ** 2, (a, 1, d_v)), 0)
+    signal = keys.results["norm4"] * v_norm2  # eq 30: the signal is ||k_m||^2 v_m
+    cross = sp.Symbol("E_cjcl")  # E[(k_m.k_j)(k_m.k_l)], multiplied by E[v_j.v_l] = 0
     noise = der.step(
-        "P_N = (n-1) E[c^2] E||v||^2 + cross terms, which vanish (eqs 31-32)",
-        (n - 1) * keys.results["cos2"] * v_norm2 + cross_terms, (n - 1) * keys.results["cos2"])
-    snr = der.step("SNR = P_S / P_N", signal / noise, sp.simplify(signal / noise))
+        "P_N = sum_{j != m} E[c_j^2] E||v_j||^2 + sum_{j != l} E[c_j c_l] E[v_j . v_l] (eqs 31-32)",
+        sp.Sum(keys.results["cos2"] * v_norm2, (j, 1, n - 1))
+        + sp.Sum(sp.Sum(cross * v_cross, (l, 1, n - 2)), (j, 1, n - 1)),
+        (n - 1) * keys.results["cos2"])
+    snr = sp.simplify(signal / noise)
     paper = (d_k / (n - 1))
     der.result("signal_power", signal)
     der.result("noise_power", noise)

@@ -11,56 +11,71 @@ import torch
 from scipy import integrate
 from scipy import stats as scipy_stats
 
-from pavlov_theory.claims import Claim, Context, Outcome, Param, worst
+from pavlov_theory.claims import Claim, Context, Outcome, Param, Probe
 from pavlov_theory.device import rows_per_chunk
-from pavlov_theory.montecarlo import batch_generator, eps, sequential_exact
-from pavlov_theory.montecarlo import dtype as ctx_dtype
+from pavlov_theory.engine import Kernel, Law, sampled, to_numpy
+from pavlov_theory.params import D_K, D_V, KEY_DIST, KEY_DISTS, N, SNR_MIN, DELTA, EPSILON
 from pavlov_theory.proofs import capacity as proof
-from pavlov_theory.sampling import KEY_DISTS, pair_chunks, sample
+from pavlov_theory.sampling import pair_chunks, sample
 from pavlov_theory.stats import (Interval, fit_power_law, judge_exact, judge_identity, mean_ci,
                                  proportion_ci, ratio_of_means_ci, sequential)
 
 
-def signal_noise_powers(
-    trials: int,
-    n: int,
-    d_k: int,
-    d_v: int,
-    key_dist: str,
-    gen: torch.Generator,
-    dtype: torch.dtype = torch.float32,
-    budget: int = 256 * 2**20,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-trial mean signal and noise power when each of ``n`` stored keys probes its memory.
+ITEM_CHUNK = 4096  # stored pairs held in memory at once, whatever n
+
+
+def _pair_stream(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype):
+    """The ``n`` stored pairs of ``trials`` memories, chunk by chunk (replayable: the same
+    pairs each time it is iterated)."""
+    seed = int(torch.randint(0, 2**62, (1,), generator=gen, device=gen.device).item())
+    chunk = min(params["n"], ITEM_CHUNK)
+    return lambda: pair_chunks(seed, trials, params["n"], chunk, params["d_k"], params["d_v"],
+                               params["key_dist"], str(gen.device), dtype)
+
+
+def signal_noise_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                        dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Per-trial mean signal and noise power when each of the ``n`` stored keys probes its memory.
 
     For probe ``k_m`` the signal is ``||k_m||^2 v_m`` and the noise is the rest of ``k_m S``
     (eq 29). Returns two float64 arrays of length ``trials`` (powers averaged over the ``n``
-    probes of a trial). Peak memory stays near ``budget`` bytes whatever ``n``.
-    """
-    size = torch.finfo(dtype).bits // 8
-    item_bytes = (d_k + 3 * d_v) * size
-    chunk = min(n, rows_per_chunk(item_bytes, budget))
-    per_trial = item_bytes * chunk + d_k * d_v * size
-    batch = rows_per_chunk(per_trial, budget)
-    device = gen.device
-    signal, noise = [], []
-    for start in range(0, trials, batch):
-        t = min(batch, trials - start)
-        seed = int(torch.randint(0, 2**62, (1,), generator=gen, device=device).item())
-        S = torch.zeros((t, d_k, d_v), device=device, dtype=dtype)
-        for keys, values in pair_chunks(seed, t, n, chunk, d_k, d_v, key_dist, str(device), dtype):
-            S += keys.transpose(1, 2) @ values
-        sig = torch.zeros(t, device=device, dtype=torch.float64)
-        noi = torch.zeros(t, device=device, dtype=torch.float64)
-        for keys, values in pair_chunks(seed, t, n, chunk, d_k, d_v, key_dist, str(device), dtype):
-            norm2 = (keys * keys).sum(-1, keepdim=True)
-            wanted = norm2 * values
-            interference = keys @ S - wanted
-            sig += (wanted * wanted).sum((1, 2)).double()
-            noi += (interference * interference).sum((1, 2)).double()
-        signal.append((sig / n).cpu().numpy())
-        noise.append((noi / n).cpu().numpy())
-    return np.concatenate(signal), np.concatenate(noise)
+    probes of a trial). The pairs are generated twice (build, then probe), ``ITEM_CHUNK`` at a
+    time, so memory does not grow with ``n``."""
+    pairs = _pair_stream(params, trials, gen, dtype)
+    S = torch.zeros((trials, params["d_k"], params["d_v"]), device=gen.device, dtype=dtype)
+    for keys, values in pairs():
+        S += keys.transpose(1, 2) @ values
+    signal = torch.zeros(trials, device=gen.device, dtype=torch.float64)
+    noise = torch.zeros_like(signal)
+    for keys, values in pairs():
+        wanted = (keys * keys).sum(-1, keepdim=True) * values
+        interference = keys @ S - wanted
+        signal += (wanted * wanted).sum((1, 2)).double()
+        noise += (interference * interference).sum((1, 2)).double()
+    return to_numpy(signal / params["n"]), to_numpy(noise / params["n"])
+
+
+def signal_noise_powers_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                              dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The definition read literally: ``S`` as a sum of outer products, one trial and one probe
+    at a time."""
+    pairs = list(_pair_stream(params, trials, gen, dtype)())
+    keys, values = (torch.cat(parts, 1) for parts in zip(*pairs))
+    signal, noise = np.zeros(trials), np.zeros(trials)
+    for t in range(trials):
+        S = sum(torch.outer(k, v) for k, v in zip(keys[t], values[t]))
+        for k, v in zip(keys[t], values[t]):
+            wanted = (k @ k) * v
+            signal[t] += float(wanted @ wanted) / params["n"]
+            noise[t] += float((k @ S - wanted) @ (k @ S - wanted)) / params["n"]
+    return signal, noise
+
+
+SIGNAL_NOISE = Kernel(
+    "capacity.signal_noise_powers", signal_noise_powers, signal_noise_powers_naive,
+    bytes_per_trial=lambda p, size: size * (p["d_k"] * p["d_v"] + min(p["n"], ITEM_CHUNK) * (p["d_k"] + 3 * p["d_v"])),
+    example={"n": 5, "d_k": 4, "d_v": 3, "key_dist": "gaussian"},
+)
 
 
 def noise_curves(
@@ -208,11 +223,6 @@ def mean_field_capacity(d_k: int, d_v: int, epsilon: float) -> int:
 
 # ----------------------------------------------------------------------------- claims
 
-D_K = Param("d_k", int, 256, 2, 65536, help="key dimension")
-D_V = Param("d_v", int, 64, 1, 65536, help="value dimension (values on the unit sphere)")
-N = Param("n", int, 64, 2, 10**6, help="stored CS-US pairs")
-KEY_DIST = Param("key_dist", str, "sphere", choices=KEY_DISTS, help="key distribution")
-SNR_MIN = Param("snr_min", float, 4.0, 1e-3, 1e6, help="required signal-to-noise ratio")
 
 
 def measure_snr(claim_id: str, params: Mapping[str, Any], ctx: Context, theory: float):
@@ -224,17 +234,6 @@ def measure_snr(claim_id: str, params: Mapping[str, Any], ctx: Context, theory: 
 
     return sequential_exact(claim_id, params, ctx, theory, draw,
                             interval=lambda x, a: ratio_of_means_ci(x[0], x[1], a), first=64)
-
-
-def check_noise_power(params: Mapping[str, Any], ctx: Context) -> Outcome:
-    der = proof.signal_noise(params["key_dist"])
-    theory = der.evaluate("snr", **params) * ctx.theory_factor
-    paper = der.evaluate("paper_snr", **params)
-    ci, verdict = measure_snr("capacity.noise_power", params, ctx, theory)
-    return Outcome("capacity.noise_power", "snr", dict(params), theory, ci.estimate, (ci.lo, ci.hi),
-                   verdict, ci.n, ctx.seed, ctx.device,
-                   evidence=[{"name": "paper_snr", "value": paper,
-                              "paper_in_ci": bool(ci.lo <= paper <= ci.hi)}])
 
 
 def check_average_case(params: Mapping[str, Any], ctx: Context) -> Outcome:
@@ -253,8 +252,6 @@ def check_average_case(params: Mapping[str, Any], ctx: Context) -> Outcome:
                              {"name": "probe_load", "value": n0}])
 
 
-DELTA = Param("delta", float, 0.5, 1e-3, 10.0, help="noise threshold of a failed retrieval (eq 36)")
-EPSILON = Param("epsilon", float, 0.05, 1e-4, 0.5, help="tolerated probability that any item fails")
 D_K_SWEEP = Param("d_k", int, 1024, 256, 65536, help="largest d_k of the sweep 16, 32, ..., d_k")
 SWEEP_TRIALS = {"ci": 1000, "book": 2000, "paper": 10000}
 
@@ -440,16 +437,19 @@ CLAIMS = (
         paper_ref="Theorem 6, appendix A.1.1, eqs 30-34",
         statement="Probing with a stored key, signal power over noise power is d_k/(n-1); "
                   "derived exactly per key distribution (gaussian keys give (d_k+2)/(n-1)).",
-        kind="exact",
+        kind="refined",
+        judge="refined",
         quantity="snr",
-        params=(D_K, D_V, N, KEY_DIST),
+        params=(D_K.but(default=256), D_V, N, KEY_DIST),
         derive=lambda: [proof.signal_noise(d) for d in KEY_DISTS],
-        check=check_noise_power,
+        measure=sampled(Law(lambda p: proof.signal_noise(p["key_dist"]), "snr", paper="paper_snr"),
+                        SIGNAL_NOISE, estimator="ratio", first=64),
         grid={
             "ci": _grid_noise((16, 64), (0.25, 2.0), KEY_DISTS),
             "book": _grid_noise((16, 64, 256, 1024), (0.25, 1.0, 4.0), KEY_DISTS),
             "paper": _grid_noise((16, 64, 256, 1024, 4096), (0.25, 1.0, 4.0, 16.0), KEY_DISTS),
         },
+        probe=Probe("theory", (1.02, 0.98), point={"d_k": 64, "n": 128}),
     ),
     Claim(
         id="capacity.average_case",

@@ -1,0 +1,148 @@
+"""The glue every claim shares: seeded memory-bounded batching, sequential sampling, and the
+standard measurements (a mean or ratio judged exact or refined, a probability against a bound).
+
+A :class:`Kernel` is a pure function of ``(params, trials, generator, dtype)`` that returns one
+float64 (or bool) array per output, one entry per trial, with a naive reference beside it that
+tests compare it with. :func:`draw` is the only place trials are split into chunks and chunks
+are seeded: chunk ``c`` of look ``s`` of a check gets a generator seeded by
+``(seed, claim, params, s, c)``, so draws are reproducible, independent across claims, points
+and looks, and bounded in memory by the context's budget whatever the number of trials.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from . import judges
+from .claims import Context, Result
+from .device import rows_per_chunk
+from .sampling import derive_seed, generator
+from .stats import ESTIMATORS, Interval, proportion_ci, sequential
+
+Outputs = tuple[np.ndarray, ...]
+KernelFn = Callable[[Mapping[str, Any], int, torch.Generator, torch.dtype], Outputs]
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A batched Monte Carlo kernel and its naive reference (same signature, same draws).
+
+    ``bytes_per_trial(params, itemsize)`` bounds the memory one trial takes, so :func:`draw`
+    can size chunks to the budget. ``example`` is a small parameter point where tests compare
+    the kernel with ``naive`` on the same samples."""
+
+    name: str
+    fn: KernelFn
+    naive: KernelFn
+    bytes_per_trial: Callable[[Mapping[str, Any], int], int]
+    example: Mapping[str, Any]
+
+    def __call__(self, params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                 dtype: torch.dtype) -> Outputs:
+        return self.fn(params, trials, gen, dtype)
+
+
+def to_numpy(x: torch.Tensor) -> np.ndarray:
+    """A kernel output as a float64 (or bool) numpy array on the host."""
+    x = x.detach()
+    return x.cpu().numpy() if x.dtype == torch.bool else x.double().cpu().numpy()
+
+
+def check_seed(ctx: Context, params: Mapping[str, Any], *labels: Any) -> int:
+    """The seed of one stream of a check, from the run's seed, the claim, its point and labels."""
+    return derive_seed(ctx.seed, ctx.claim, sorted(params.items()), *labels)
+
+
+def draw(ctx: Context, params: Mapping[str, Any], kernel: Kernel, trials: int, stream: Any = 0) -> Outputs:
+    """``trials`` trials of ``kernel`` at ``params``, in chunks that fit ``ctx.memory_budget``,
+    each chunk seeded from ``(ctx.seed, ctx.claim, params, stream, chunk)``."""
+    itemsize = torch.finfo(ctx.torch_dtype).bits // 8
+    chunk = rows_per_chunk(kernel.bytes_per_trial(params, itemsize), ctx.memory_budget)
+    parts: list[Outputs] = []
+    for index, start in enumerate(range(0, trials, chunk)):
+        gen = generator(check_seed(ctx, params, stream, index), ctx.device)
+        parts.append(kernel(params, min(chunk, trials - start), gen, ctx.torch_dtype))
+    return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def sample_until(ctx: Context, params: Mapping[str, Any], kernel: Kernel, estimator: str, decide: Callable[[Interval], str], first: int = 256) -> tuple[Interval, str]:
+    """Sequential sampling: draw looks of doubling size until ``decide`` leaves ``undecided`` or
+    ``ctx.max_trials`` is spent (each look at level ``alpha / looks``, see :func:`stats.sequential`).
+    The interval is widened by a rounding floor of ``1000 eps`` of the dtype times the interval's
+    scale, so an estimate with no sampling variance is not failed for float rounding."""
+    interval = ESTIMATORS[estimator]
+
+    def widened(samples: Outputs, level: float) -> Interval:
+        ci = interval(samples, level)
+        floor = 1e3 * ctx.eps * max(abs(ci.estimate), abs(ci.lo), abs(ci.hi))
+        return Interval(ci.estimate, ci.lo - floor, ci.hi + floor, ci.n)
+
+    return sequential(lambda look, size: draw(ctx, params, kernel, size, look),
+                      widened, decide, ctx.alpha, first, ctx.max_trials)
+
+
+@dataclass(frozen=True)
+class Law:
+    """Which derivation result a claim compares with: ``derivation(params)`` returns the
+    :class:`~pavlov_theory.derivation.Derivation`, ``result`` names the law, ``paper`` (for
+    refined claims) names the paper's form, and ``values(params)`` maps the claim's parameters
+    to the derivation's symbols (the parameters themselves by default)."""
+
+    derivation: Callable[[Mapping[str, Any]], Any]
+    result: str
+    paper: str | None = None
+    values: Callable[[Mapping[str, Any]], Mapping[str, Any]] = lambda p: p
+
+
+def sampled(law: Law, kernel: Kernel, estimator: str = "mean", judge: str = "exact", first: int = 256,
+            evidence: Callable[[Mapping[str, Any], Any], Sequence[dict[str, Any]]] | None = None,
+            note: str = "") -> Callable[[Mapping[str, Any], Context], Result]:
+    """The standard measurement: sample ``kernel`` sequentially, estimate with ``estimator``, and
+    judge the derived law ``exact`` (or ``refined`` against the paper's form)."""
+    if judge not in ("exact", "refined"):
+        raise ValueError("sampled() judges exact or refined claims")
+
+    def measure(params: Mapping[str, Any], ctx: Context) -> Result:
+        der, values = law.derivation(params), law.values(params)
+        theory = ctx.theory(der, law.result, **values)
+        ci, verdict = sample_until(ctx, params, kernel, estimator,
+                                   lambda c: judges.exact(theory, c), first)
+        rows: list[dict[str, Any]] = []
+        if law.paper is not None:
+            paper = ctx.reference(der, law.paper, **values)
+            if verdict == "exact":
+                verdict = judges.refined(theory, paper, ci)
+            rows.append({"name": "paper_form", "value": paper, "rejected": not ci.lo <= paper <= ci.hi})
+        if evidence is not None:
+            rows += list(evidence(values, der))
+        return Result(theory, ci.estimate, (ci.lo, ci.hi), verdict, ci.n, rows, note)
+
+    return measure
+
+
+def bound_points(rows: Sequence[Mapping[str, Any]], ctx: Context) -> tuple[str, list[dict[str, Any]]]:
+    """Judge measured probabilities against bounds at many points, the level shared among the
+    points: each row carries ``bound``, ``failures`` and ``trials`` (and any labels). Returns the
+    combined verdict (vacuous points left out) and the rows with interval, verdict and looseness."""
+    level = ctx.alpha / max(1, len(rows))
+    judged = []
+    for row in rows:
+        ci = proportion_ci(int(row["failures"]), int(row["trials"]), level)
+        verdict = judges.bound(row["bound"], ci)
+        judged.append({**row, "measured": ci.estimate, "ci": [ci.lo, ci.hi], "verdict": verdict,
+                       "bound_over_upper_limit": judges.looseness(row["bound"], ci)})
+    return judges.combine([r["verdict"] for r in judged]), judged
+
+
+def headline(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The row a multi-point check shows as its headline: the first that decided against the
+    claim, else the first undecided one, else the tightest (least loose) non-vacuous one."""
+    for verdict in ("fails", "undecided"):
+        for row in rows:
+            if row["verdict"] == verdict:
+                return row
+    counted = [r for r in rows if r["verdict"] != judges.VACUOUS] or list(rows)
+    return min(counted, key=lambda r: r.get("bound_over_upper_limit", 0.0))

@@ -1,0 +1,121 @@
+"""The judges: every rule that turns data into a verdict, each stated once, each three-way.
+
+A judge looks at a derived value and a confidence interval and says one of: the claim's passing
+verdict, ``fails`` (the data contradict it), or ``undecided`` (the data cannot tell). A bound of
+its quantity's trivial value or more (1 for a probability) is ``vacuous``: it says nothing, so it
+is reported apart and never counted as evidence. Claims name the judge they use; they do not
+re-implement one.
+
+| judge      | passes as | rule                                                                   |
+|------------|-----------|------------------------------------------------------------------------|
+| ``exact``  | exact     | theory inside the interval, and the interval excludes theory x (1 +- 2%) |
+| ``refined``| refined   | the sharper law passes ``exact`` and the paper's form lies outside      |
+| ``bound``  | holds     | upper limit under the bound (fails: lower limit above it)               |
+| ``scaling``| holds     | fitted exponent's interval contains the law's, over >= 1 decade, and
+                            excludes the law's exponent shifted by the claim's stated amount       |
+| ``identity``| exact    | a deterministic deviation within a rounding tolerance                  |
+| ``sign``   | holds     | an effect claimed positive: interval above 0 (fails: below a null band) |
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from .stats import Interval
+
+# Verdicts, ordered from best to worst: combining several picks the worst.
+VERDICTS: tuple[str, ...] = ("exact", "holds", "refined", "loose", "undecided", "fails")
+VACUOUS = "vacuous"  # a point whose bound is trivial: reported, never combined
+REJECTS: tuple[str, ...] = ("fails", "loose")  # what a power probe must draw from its check
+
+# An exact claim passes only if its interval could have caught a formula wrong by this much.
+POWER_REL = 0.02
+JUDGES: tuple[str, ...] = ("exact", "refined", "bound", "scaling", "identity", "sign")
+
+
+def exact(theory: float, ci: Interval, rel: float = POWER_REL) -> str:
+    """``fails`` if the interval excludes ``theory``; ``exact`` if it contains it and is narrow
+    enough that a formula off by ``rel`` (relative) would lie outside it; else ``undecided``."""
+    if not ci.lo <= theory <= ci.hi:
+        return "fails"
+    margin = rel * abs(theory)
+    if theory - margin < ci.lo and ci.hi < theory + margin:
+        return "exact"
+    return "undecided"
+
+
+def refined(sharper: float, paper: float, ci: Interval, rel: float = POWER_REL) -> str:
+    """The project's sharper law against the paper's form on the same interval: ``refined`` when
+    the sharper law passes :func:`exact` and the paper's value lies outside the interval;
+    ``exact`` when both lie inside (the data cannot tell them apart here)."""
+    verdict = exact(sharper, ci, rel)
+    if verdict != "exact":
+        return verdict
+    return "exact" if ci.lo <= paper <= ci.hi else "refined"
+
+
+def bound(limit: float, ci: Interval, trivial: float = 1.0) -> str:
+    """An upper bound on a measured quantity: ``vacuous`` if ``limit >= trivial`` (for a
+    probability, 1: it cannot be violated and says nothing); ``holds`` if the upper confidence
+    limit is at or under it; ``fails`` if the lower limit is above it; else ``undecided``."""
+    if limit >= trivial:
+        return VACUOUS
+    if ci.lo > limit:
+        return "fails"
+    if ci.hi <= limit:
+        return "holds"
+    return "undecided"
+
+
+def looseness(limit: float, ci: Interval) -> float:
+    """How loose a bound is: the bound over the measured value's upper limit (>= 1 when it holds)."""
+    return limit / ci.hi if ci.hi > 0 else math.inf
+
+
+def scaling(law: float, fit: Interval, shift: float, decades: float,
+            above: str = "fails", below: str = "fails") -> str:
+    """A growth law's exponent against a fitted one. ``undecided`` if the fit spans less than one
+    decade of its variable or its interval is too wide to exclude ``law +- shift``; ``holds`` if
+    it contains ``law``; else ``above`` or ``below`` (each ``loose`` or ``fails``, declared by the
+    claim) as the measured exponent lies above or below the law's."""
+    if decades < 1:
+        return "undecided"
+    if fit.lo > law:
+        return above
+    if fit.hi < law:
+        return below
+    if law - shift < fit.lo and fit.hi < law + shift:
+        return "holds"
+    return "undecided"
+
+
+def identity(deviation: float, tolerance: float) -> str:
+    """A deterministic identity: ``exact`` when the deviation is within a rounding tolerance."""
+    return "exact" if deviation <= tolerance else "fails"
+
+
+def sign(ci: Interval, null: float) -> str:
+    """An effect claimed strictly positive: ``holds`` if the interval lies above 0; ``fails`` if
+    it lies below ``null`` (no effect beyond a band the claim derives, or a negative one)."""
+    if ci.lo > 0:
+        return "holds"
+    if ci.hi < null:
+        return "fails"
+    return "undecided"
+
+
+def combine(verdicts: Sequence[str]) -> str:
+    """A claim's verdict from its points' verdicts: the worst wins; vacuous points are left out,
+    and a claim with no other point is ``undecided`` (no data, no pass)."""
+    counted = [v for v in verdicts if v != VACUOUS]
+    if not counted:
+        return "undecided"
+    unknown = set(counted) - set(VERDICTS)
+    if unknown:
+        raise ValueError(f"unknown verdicts {sorted(unknown)}")
+    return max(counted, key=VERDICTS.index)
+
+
+def passing(judge: str) -> str:
+    """The verdict a judge gives when the claim passes."""
+    return {"exact": "exact", "identity": "exact", "refined": "refined"}.get(judge, "holds")
