@@ -27,6 +27,7 @@ book: verify
 	@echo "Open book/_build/html/index.html in a browser."
 
 pytest: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 test: pytest

@@ -1,9 +1,10 @@
-"""Throughput of the batched kernels against the device's matmul rate and the plain reference.
+"""Throughput of the batched kernels against the device's matmul rate and their naive forms.
 
     python -m bench.run [--device cpu|cuda] [--trials N] [--verify ci|book|paper] [--out PATH]
 
-Prints one row per kernel: seconds, GFLOP/s, the fraction of the device's own float32 matmul
-rate, and how many times faster than ``bench/reference.py`` on the same work per trial.
+Prints one row per benchmarked kernel: seconds, GFLOP/s, the fraction of the device's own float32
+matmul rate in the same run, and how many times faster than the kernel's naive reference (the
+plain loops tests compare it with) on the same work per trial.
 """
 from __future__ import annotations
 
@@ -14,15 +15,29 @@ import platform
 import subprocess
 import sys
 import time
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import torch
 
+from pavlov_theory.claims import section_modules
 from pavlov_theory.device import resolve_device
-from pavlov_theory.sampling import generator, sample
-from pavlov_theory.simulations import capacity, conditioning
+from pavlov_theory.engine import Kernel
+from pavlov_theory.sampling import generator
 
-from . import reference
+# kernel name -> (parameters, floating-point operations per trial)
+BENCHES: dict[str, tuple[dict[str, Any], Callable[[Mapping[str, Any]], float]]] = {
+    "capacity.noise_curves": (
+        {"n": 64, "d_k": 64, "d_v": 64, "key_dist": "sphere", "delta": 0.5},
+        lambda p: 2 * p["n"] ** 2 * (p["d_k"] + p["d_v"]) + 2 * p["n"] ** 3),
+    "conditioning.chain": (
+        {"L": 4, "n": 32, "d_k": 64, "key_dist": "sphere"},
+        lambda p: p["L"] * 4 * p["n"] * p["d_k"] ** 2),
+}
+NAIVE_TRIALS = 2
+
+
+def kernels() -> dict[str, Kernel]:
+    return {k.name: k for module in section_modules() for k in getattr(module, "KERNELS", ())}
 
 
 def _timed(fn: Callable[[], object], device: str, repeats: int = 3) -> float:
@@ -47,34 +62,16 @@ def matmul_rate(device: str, size: int = 1024, batch: int = 8) -> float:
     return 2 * batch * size**3 / seconds / 1e9
 
 
-def bench_noise_curves(device: str, trials: int, n_max: int = 64, d_k: int = 64, d_v: int = 64) -> dict:
-    gen = generator(0, device)
-    seconds = _timed(lambda: capacity.noise_curves(trials, n_max, d_k, d_v, "sphere", gen), device)
-    flops = trials * (2 * n_max**2 * (d_k + d_v) + 2 * n_max**3)
-    few = 2
-    keys = sample("sphere", (few, n_max), d_k, generator(1, "cpu"), torch.float64).numpy()
-    values = sample("sphere", (few, n_max), d_v, generator(2, "cpu"), torch.float64).numpy()
+def bench_kernel(kernel: Kernel, params: Mapping[str, Any], flops: float, device: str, trials: int) -> dict:
+    """Seconds and GFLOP/s of ``trials`` trials of ``kernel``, and its speed-up over the naive form."""
+    params = {**kernel.example, **params}
+    seconds = _timed(lambda: kernel.fn(params, trials, generator(0, device), torch.float32), device)
     start = time.perf_counter()
-    reference.noise_curves(keys, values)
-    ref_per_trial = (time.perf_counter() - start) / few
-    return {"kernel": "capacity.noise_curves", "shape": f"trials={trials} n={n_max} d_k={d_k} d_v={d_v}",
-            "seconds": seconds, "gflops": flops / seconds / 1e9, "speedup_vs_reference": ref_per_trial * trials / seconds}
-
-
-def bench_chain(device: str, trials: int, L: int = 4, n: int = 32, d_k: int = 64) -> dict:
-    gen = generator(0, device)
-    seconds = _timed(lambda: conditioning.chain_retrievals(trials, L, n, d_k, "sphere", gen, torch.float32), device)
-    flops = trials * L * 4 * n * d_k**2
-    few = 20
-    layers = [[sample("sphere", (n,), d_k, generator(i, "cpu"), torch.float64).numpy() for i in range(L + 1)]
-              for _ in range(few)]
-    start = time.perf_counter()
-    for chain_layers in layers:
-        for _ in range(n):  # the batched form probes all n starts of each chain
-            reference.chain(chain_layers)
-    ref_per_trial = (time.perf_counter() - start) / few
-    return {"kernel": "conditioning.chain_retrievals", "shape": f"trials={trials} L={L} n={n} d_k={d_k}",
-            "seconds": seconds, "gflops": flops / seconds / 1e9, "speedup_vs_reference": ref_per_trial * trials / seconds}
+    kernel.naive(params, NAIVE_TRIALS, generator(0, "cpu"), torch.float64)
+    naive_per_trial = (time.perf_counter() - start) / NAIVE_TRIALS
+    shape = " ".join(f"{k}={v}" for k, v in params.items() if not isinstance(v, str))
+    return {"kernel": kernel.name, "shape": f"trials={trials} {shape}", "seconds": seconds,
+            "gflops": flops * trials / seconds / 1e9, "speedup_vs_naive": naive_per_trial * trials / seconds}
 
 
 def verify_seconds(scale: str, device: str) -> float:
@@ -96,14 +93,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     device = resolve_device(args.device)
     rate = matmul_rate(device)
-    rows = [bench_noise_curves(device, args.trials), bench_chain(device, args.trials)]
-    name = torch.cuda.get_device_name() if device == "cuda" else f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+    found = kernels()
+    rows = [bench_kernel(found[name], params, flops({**found[name].example, **params}), device, args.trials)
+            for name, (params, flops) in BENCHES.items()]
+    name = (torch.cuda.get_device_name() if device == "cuda"
+            else f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)")
     print(f"device: {name}; float32 matmul {rate:.1f} GFLOP/s")
-    print(f"{'kernel':32} {'shape':36} {'seconds':>8} {'GFLOP/s':>8} {'of matmul':>9} {'x reference':>11}")
+    print(f"{'kernel':28} {'shape':44} {'seconds':>8} {'GFLOP/s':>8} {'of matmul':>9} {'x naive':>9}")
     for row in rows:
         row["fraction_of_matmul"] = row["gflops"] / rate
-        print(f"{row['kernel']:32} {row['shape']:36} {row['seconds']:8.3f} {row['gflops']:8.1f} "
-              f"{row['fraction_of_matmul']:9.2f} {row['speedup_vs_reference']:11.0f}")
+        print(f"{row['kernel']:28} {row['shape']:44} {row['seconds']:8.3f} {row['gflops']:8.1f} "
+              f"{row['fraction_of_matmul']:9.2f} {row['speedup_vs_naive']:9.0f}")
     result = {"device": name, "matmul_gflops": rate, "kernels": rows}
     if args.verify:
         result["verify_seconds"] = {args.verify: verify_seconds(args.verify, device)}

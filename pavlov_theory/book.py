@@ -27,8 +27,37 @@ def results(ledger: dict[str, Any], claim_id: str, **match: Any) -> list[dict[st
             and all(r["params"].get(k) == v for k, v in match.items())]
 
 
+def summary(ledger: dict[str, Any], claim_id: str) -> dict[str, Any]:
+    """The ledger's one-line record of ``claim_id`` (verdict, judge, probe, points)."""
+    for record in ledger["claims"]:
+        if record["claim"] == claim_id:
+            return record
+    raise KeyError(f"{claim_id} is not in the ledger: run `pavlov-theory verify` with it")
+
+
 def verdict(ledger: dict[str, Any], claim_id: str) -> str:
-    return next(c["verdict"] for c in ledger["claims"] if c["claim"] == claim_id)
+    return summary(ledger, claim_id)["verdict"]
+
+
+def verdict_line(ledger: dict[str, Any], claim_id: str):
+    """The verdict of a claim as the chapters show it under each section, with its judge, its
+    power probe and where the ledger came from."""
+    from IPython.display import Markdown
+
+    record = summary(ledger, claim_id)
+    vacuous = record.get("vacuous_points", 0)
+    extra = f", {vacuous} vacuous point(s) left out" if vacuous else ""
+    return Markdown(f"**Verdict for `{claim_id}`: {record['verdict']}** (judge `{record['judge']}`, "
+                    f"{record['points']} point(s){extra}; power probe: {record['probe']}; "
+                    f"ledger at scale `{ledger['scale']}`, {ledger['device_name']}).")
+
+
+def evidence(outcome: dict[str, Any], name: str) -> Any:
+    """The evidence row ``name`` of one ledger outcome (its ``value`` when it has one)."""
+    for row in outcome["evidence"]:
+        if row.get("name") == name:
+            return row.get("value", row)
+    raise KeyError(f"{outcome['claim']}: no evidence named {name}")
 
 
 def math(expr: sp.Basic):
@@ -41,13 +70,21 @@ def math(expr: sp.Basic):
 def steps_markdown(derivation, max_chars: int = 400) -> str:
     """Every checked step of a derivation, as a numbered markdown list with inline math; a step
     whose LaTeX is longer than ``max_chars`` (or a matrix) is listed by its label alone."""
-    lines = []
-    for i, step in enumerate(derivation.steps, 1):
-        if isinstance(step.lhs, sp.MatrixBase):
-            lines.append(f"{i}. {step.label} (checked entry by entry)")
+    lines, confirmations = [], []
+    for step in derivation.steps:
+        if step.relation == "confirms":
+            confirmations.append(step.label)
             continue
-        tex = f"{sp.latex(step.lhs)} = {sp.latex(step.rhs)}"
-        lines.append(f"{i}. {step.label}: $\\; {tex}$" if len(tex) <= max_chars else f"{i}. {step.label} (checked)")
+        number = len(lines) + 1
+        if isinstance(step.lhs, sp.MatrixBase):
+            lines.append(f"{number}. {step.label} (checked entry by entry)")
+            continue
+        relation = r"\le" if step.relation == "<=" else "="
+        tex = f"{sp.latex(step.lhs)} {relation} {sp.latex(step.rhs)}"
+        shown = f"{step.label}: $\\; {tex}$" if len(tex) <= max_chars else f"{step.label} (checked)"
+        lines.append(f"{number}. {shown}")
+    if confirmations:
+        lines.append(f"\nConfirmed by independent computation: {'; '.join(confirmations)}.")
     return "\n".join(lines)
 
 

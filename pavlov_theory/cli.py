@@ -62,14 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("claim")
     check.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     check.add_argument("--trials", type=_positive_int(2), default=None, help="most Monte Carlo trials")
-    check.add_argument("--fwer", type=_probability, default=ledger.DEFAULT_FWER, help="error level of the check")
+    check.add_argument("--fwer", type=_probability, default=ledger.DEFAULT_FWER,
+                       help="error level of the check")
     check.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
     verify = sub.add_parser("verify", parents=[common], help="check every claim over a scale's grid")
     verify.add_argument("--scale", default="book", help="ci, book (default) or paper")
     verify.add_argument("--only", default=None, metavar="PATTERN", help="claim ids matching PATTERN")
     verify.add_argument("--out", default=None, metavar="PATH", help="write the ledger JSON here")
-    verify.add_argument("--fwer", type=_probability, default=ledger.DEFAULT_FWER, help="family-wise error level")
+    verify.add_argument("--fwer", type=_probability, default=ledger.DEFAULT_FWER,
+                        help="family-wise error level")
     verify.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 

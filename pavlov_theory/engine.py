@@ -68,7 +68,8 @@ def draw(ctx: Context, params: Mapping[str, Any], kernel: Kernel, trials: int, s
     return tuple(np.concatenate(column) for column in zip(*parts))
 
 
-def sample_until(ctx: Context, params: Mapping[str, Any], kernel: Kernel, estimator: str, decide: Callable[[Interval], str], first: int = 256) -> tuple[Interval, str]:
+def sample_until(ctx: Context, params: Mapping[str, Any], kernel: Kernel, estimator: str,
+                 decide: Callable[[Interval], str], first: int = 256) -> tuple[Interval, str]:
     """Sequential sampling: draw looks of doubling size until ``decide`` leaves ``undecided`` or
     ``ctx.max_trials`` is spent (each look at level ``alpha / looks``, see :func:`stats.sequential`).
     The interval is widened by a rounding floor of ``1000 eps`` of the dtype times the interval's

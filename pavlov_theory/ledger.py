@@ -17,8 +17,8 @@ import torch
 from tqdm import tqdm
 
 from .claims import Claim, Context, Outcome
-from .judges import VACUOUS, combine
 from .device import default_budget
+from .judges import VACUOUS, combine
 
 DEFAULT_FWER = 1e-3
 MAX_TRIALS = {"ci": 40_000, "book": 200_000, "paper": 2_000_000}

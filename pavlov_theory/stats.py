@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
+
 @dataclass(frozen=True)
 class Interval:
     estimate: float

@@ -40,4 +40,5 @@ PROBES = [(cid, value) for cid, claim in CLAIMS.items() for value in claim.probe
 def test_check_rejects_its_power_probe(claim_id, value, ctx):
     claim = CLAIMS[claim_id]
     outcome = claim.check(claim.probe_point(), replace(ctx, probe=(claim.probe.kind, value)))
-    assert outcome.verdict in REJECTS, f"{claim_id}: probe {claim.probe.kind} {value:g} gave {outcome.verdict}"
+    assert outcome.verdict in REJECTS, (
+        f"{claim_id}: probe {claim.probe.kind} {value:g} gave {outcome.verdict}")

@@ -1,0 +1,75 @@
+"""Checked derivations: a wrong step, a restated step and an unproved inequality all fail."""
+import pytest
+import sympy as sp
+from sympy import stats
+
+from pavlov_theory.derivation import Derivation, DerivationError, is_zero
+
+x = sp.Symbol("x")
+
+
+def test_a_correct_step_is_recorded():
+    der = Derivation("t")
+    der.step("expand", (x + 1) ** 2, x**2 + 2 * x + 1)
+    assert len(der.steps) == 1
+
+
+def test_a_wrong_step_fails():
+    with pytest.raises(DerivationError, match="fails"):
+        Derivation("t").step("wrong", (x + 1) ** 2, x**2 + 1)
+
+
+def test_a_step_that_restates_checks_nothing_and_is_refused():
+    with pytest.raises(DerivationError, match="restates"):
+        Derivation("t").step("times one", x * 1, x)
+
+
+def test_an_unevaluated_expectation_is_computed_by_the_step():
+    d = sp.Symbol("d", positive=True)
+    der = Derivation("t")
+    assert der.step("E[B]", stats.E(stats.Beta("B", 1, d), evaluate=False), 1 / (1 + d)) == 1 / (1 + d)
+
+
+def test_no_forced_power_rule_for_symbols_that_may_be_negative():
+    a, b = sp.symbols("a b", real=True)
+    assert not is_zero(sp.sqrt(a) * sp.sqrt(b) - sp.sqrt(a * b))
+
+
+def test_power_rule_holds_for_positive_symbols():
+    a, b = sp.symbols("a b", positive=True)
+    assert is_zero(sp.sqrt(a) * sp.sqrt(b) - sp.sqrt(a * b))
+
+
+def test_an_inequality_is_proved_from_assumptions():
+    t, delta = sp.symbols("t delta", positive=True)
+    der = Derivation("t")
+    der.inequality("Markov on X = delta + t", 1, (delta + t) / delta)
+    assert der.steps[-1].relation == "<="
+
+
+def test_a_false_inequality_is_refused():
+    t = sp.Symbol("t", positive=True)
+    with pytest.raises(DerivationError, match="not proved"):
+        Derivation("t").inequality("wrong way", t + 1, t)
+
+
+def test_an_inequality_with_a_certificate():
+    a, b = sp.symbols("a b", real=True)
+    der = Derivation("t")
+    der.inequality("AM-GM", 2 * a * b, a**2 + b**2, certificate=(a - b) ** 2)
+    with pytest.raises(DerivationError, match="certificate"):
+        der.inequality("bad certificate", 2 * a * b, a**2 + b**2, certificate=(a + b) ** 2)
+
+
+def test_a_confirmation_may_compare_numbers_but_must_agree():
+    der = Derivation("t")
+    der.confirm("brute force at 2", sp.Integer(2), sp.Integer(2))
+    with pytest.raises(DerivationError):
+        der.confirm("brute force at 3", sp.Integer(3), sp.Integer(2))
+
+
+def test_evaluate_uses_the_derived_expression():
+    d = sp.Symbol("d_k")
+    der = Derivation("t")
+    der.result("f", 1 / d)
+    assert der.evaluate("f", d_k=4, unused=1) == 0.25
