@@ -76,8 +76,8 @@ def bench_kernel(kernel: Kernel, params: Mapping[str, Any], flops: float, device
 
 def verify_seconds(scale: str, device: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pavlov_theory.cli", "verify", "--scale", scale, "--device", device],
-                   check=True, stdout=subprocess.DEVNULL, env={**os.environ, "TQDM_DISABLE": "1"})
+    command = [sys.executable, "-m", "pavlov_theory.cli", "verify", "--scale", scale, "--device", device]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "TQDM_DISABLE": "1"})
     return time.perf_counter() - start
 
 
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--trials", type=int, default=2000, help="trials per kernel call (>= 1)")
-    parser.add_argument("--verify", choices=["ci", "book", "paper"], help="also time a whole verify at this scale")
+    parser.add_argument("--verify", choices=["ci", "book", "paper"],
+                        help="also time a whole verify at this scale")
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args(argv)
     if args.trials < 1:
