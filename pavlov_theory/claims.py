@@ -53,10 +53,10 @@ class Probe:
 
     def describe(self) -> str:
         if self.kind == "theory":
-            return "derived value x " + " and x ".join(f"{v:g}" for v in self.values)
+            return "derived value x " + " and x ".join(f"{v:.10g}" for v in self.values)
         if self.kind == "bound":
-            return "bound x " + " and x ".join(f"{v:g}" for v in self.values)
-        return "exponent " + " and ".join(f"{v:+g}" for v in self.values)
+            return "bound x " + " and x ".join(f"{v:.10g}" for v in self.values)
+        return "exponent " + " and ".join(f"{v:+.10g}" for v in self.values)
 
 
 @dataclass(frozen=True)

@@ -95,8 +95,9 @@ def _context(args, scale: str):
 
 def cmd_list() -> int:
     for claim in registry().values():
-        print(f"{claim.id:28s} {claim.kind:9s} {claim.paper_ref}")
+        print(f"{claim.id:28s} {claim.judge:9s} {claim.paper_ref}")
         print(f"{'':28s} {claim.statement}")
+        print(f"{'':28s} power probe: {claim.probe.describe()}")
     return 0
 
 

@@ -119,12 +119,17 @@ class Derivation:
         return expr
 
     def evaluate(self, name: str, **values: Any) -> float:
-        """Numeric value of result ``name`` (float64, via ``sympy.lambdify``); ``values`` may hold
-        more names than the result uses."""
+        """Numeric value of result ``name`` (float64, via ``sympy.lambdify``; SciPy's quadrature
+        and special functions where NumPy has none); ``values`` may hold more names than the
+        result uses."""
         expr = self.results[name]
         if name not in self._compiled:
             symbols = sorted(sp.sympify(expr).free_symbols, key=lambda s: s.name)
-            self._compiled[name] = (symbols, sp.lambdify(symbols, expr, "numpy"))
+            try:
+                fn = sp.lambdify(symbols, expr, "numpy")
+            except NotImplementedError:  # integrals and special functions numpy cannot print
+                fn = sp.lambdify(symbols, expr, "scipy")
+            self._compiled[name] = (symbols, fn)
         symbols, fn = self._compiled[name]
         missing = [s.name for s in symbols if s.name not in values]
         if missing:

@@ -15,6 +15,8 @@ re-implement one.
                             excludes the law's exponent shifted by the claim's stated amount       |
 | ``identity``| exact    | a deterministic deviation within a rounding tolerance                  |
 | ``sign``   | holds     | an effect claimed positive: interval above 0 (fails: below a null band) |
+| ``argmin`` | holds     | the plausible minimisers of a measured curve all lie in the grid cell of
+                            the predicted minimiser (fails: none does; vacuous: a trivial bound)   |
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ REJECTS: tuple[str, ...] = ("fails", "loose")  # what a power probe must draw fr
 
 # An exact claim passes only if its interval could have caught a formula wrong by this much.
 POWER_REL = 0.02
-JUDGES: tuple[str, ...] = ("exact", "refined", "bound", "scaling", "identity", "sign")
+JUDGES: tuple[str, ...] = ("exact", "refined", "bound", "scaling", "identity", "sign", "argmin")
 
 
 def exact(theory: float, ci: Interval, rel: float = POWER_REL) -> str:
@@ -102,6 +104,31 @@ def sign(ci: Interval, null: float) -> str:
     if ci.hi < null:
         return "fails"
     return "undecided"
+
+
+def argmin(predicted: float, grid: Sequence[float], intervals: Sequence[Interval],
+           limits: Sequence[float] | None = None, trivial: float = 1.0) -> tuple[str, list[float]]:
+    """A predicted minimiser of a curve measured on a grid (intervals held simultaneously). The
+    plausible minimisers are the grid points whose lower limit is at or under the least upper
+    limit; the predicted point's cell is the grid point(s) nearest it on either side. ``holds``
+    if every plausible minimiser lies in that cell; ``fails`` if none does; ``undecided`` if some
+    do and some do not, or if every grid point is plausible (the data do not locate a minimum).
+    ``vacuous`` when ``limits`` (the bound whose minimiser is predicted) are all trivial. Returns
+    the verdict and the plausible minimisers."""
+    best = min(ci.hi for ci in intervals)
+    plausible = [g for g, ci in zip(grid, intervals) if ci.lo <= best]
+    if limits is not None and all(v >= trivial for v in limits):
+        return VACUOUS, plausible
+    if len(plausible) == len(grid):
+        return "undecided", plausible
+    below = [g for g in grid if g <= predicted]
+    above = [g for g in grid if g >= predicted]
+    cell = {max(below)} if below else set()
+    cell |= {min(above)} if above else set()
+    inside = [g for g in plausible if g in cell]
+    if len(inside) == len(plausible):
+        return "holds", plausible
+    return ("fails" if not inside else "undecided"), plausible
 
 
 def combine(verdicts: Sequence[str]) -> str:

@@ -26,7 +26,7 @@ def signal_noise(dist: str) -> Derivation:
     keys = key_moments(dist)
     sphere = key_moments("sphere")
     der = Derivation(f"signal and noise power, {dist} keys")
-    a, j, l = sp.symbols("a j l", integer=True, positive=True)
+    a, j, other = sp.symbols("a j l", integer=True, positive=True)
     v_norm2 = sp.Integer(1)  # values on the unit sphere
     v_cross = der.step("E[v_i . v_j] = sum_a E[v_ia] E[v_ja] for independent values",
                        sp.Sum(sphere.results["mean_coord"] ** 2, (a, 1, d_v)), 0)
@@ -35,7 +35,7 @@ def signal_noise(dist: str) -> Derivation:
     noise = der.step(
         "P_N = sum_{j != m} E[c_j^2] E||v_j||^2 + sum_{j != l} E[c_j c_l] E[v_j . v_l] (eqs 31-32)",
         sp.Sum(keys.results["cos2"] * v_norm2, (j, 1, n - 1))
-        + sp.Sum(sp.Sum(cross * v_cross, (l, 1, n - 2)), (j, 1, n - 1)),
+        + sp.Sum(sp.Sum(cross * v_cross, (other, 1, n - 2)), (j, 1, n - 1)),
         (n - 1) * keys.results["cos2"])
     snr = sp.simplify(signal / noise)
     paper = (d_k / (n - 1))
@@ -51,7 +51,11 @@ def signal_noise(dist: str) -> Derivation:
 @lru_cache(maxsize=None)
 def average_case(dist: str) -> Derivation:
     """Result ``capacity``: the largest load with ``SNR >= snr_min`` (eqs 34-35), solved from
-    the exact SNR; ``paper_capacity`` is eq 35, ``1 + d_k / snr_min``."""
+    the exact SNR; ``paper_capacity`` is eq 35, ``1 + d_k / snr_min``.
+
+    The SNR has the form ``c / (n - 1)``, so one SNR measured at a load ``n0`` fixes the whole
+    law and the capacity it implies: result ``capacity_from_snr`` (of the symbols
+    ``snr_measured`` and ``n0``), which is how a measured SNR becomes a measured capacity."""
     snr = signal_noise(dist).results["snr"]
     der = Derivation(f"average-case capacity, {dist} keys")
     solutions = sp.solve(sp.Eq(snr, snr_min), n)
@@ -59,9 +63,17 @@ def average_case(dist: str) -> Derivation:
         raise AssertionError(f"SNR = snr_min has {len(solutions)} solutions in n")
     capacity = solutions[0]
     der.step("SNR(capacity) = snr_min", snr.subs(n, capacity), snr_min)
-    der.step("SNR decreases in n, so SNR > snr_min exactly when n < capacity",
-             sp.sign(sp.diff(snr, n).subs(n, 2)), -1)
+    excess = sp.Symbol("s", positive=True)  # n = 1 + s, a load of two pairs or more
+    der.inequality("SNR decreases in n (d SNR/dn <= 0 at n = 1 + s): SNR > snr_min exactly below capacity",
+                   sp.Derivative(snr, n).doit().subs(n, 1 + excess), 0)
+    der.step("SNR (n - 1) does not depend on n: one load fixes the law", sp.Derivative(snr * (n - 1), n), 0)
+    measured, n0 = sp.symbols("snr_measured n0", positive=True)
+    law = measured * (n0 - 1) / (n - 1)  # the SNR law through the measurement (snr_measured at n0)
+    from_snr = sp.solve(sp.Eq(law, snr_min), n)[0]
+    der.step("the derived SNR at n0, put through that law, gives the derived capacity",
+             from_snr.subs(measured, snr.subs(n, n0)), capacity)
     der.result("capacity", capacity)
+    der.result("capacity_from_snr", from_snr)
     der.result("paper_capacity", 1 + d_k / snr_min)
     der.result("capacity_over_paper_excess", sp.simplify((capacity - 1) / (d_k / snr_min)))
     return der
@@ -73,31 +85,42 @@ epsilon = sp.Symbol("epsilon", positive=True)
 
 @lru_cache(maxsize=None)
 def worst_case(dist: str) -> Derivation:
-    """Appendix A.1.3 step by step: Markov's bound for one item (eq 36), the union bound over
-    the ``n`` items (eq 37), the capacity it allows (eq 38) and its large-``n`` form (eq 39).
+    """Appendix A.1.3 step by step: Markov's inequality for one item (eq 36), the union bound
+    over the ``n`` items (eq 37), the capacity it allows (eq 38), its large-``d_k`` form (eq 39)
+    and the growth exponent that form implies.
 
-    Results: ``markov`` (bound on P(F_m)), ``union`` (bound on P(any failure)),
-    ``capacity`` (largest real n with union < epsilon) and ``paper_capacity`` = sqrt(eps delta d_k).
-    """
+    Markov is proved pointwise for the noise power ``X >= 0``: ``1[X >= delta] <= X / delta`` on
+    ``X = delta + t`` and on ``0 <= X < delta``; taking expectations gives eq 36. The union bound
+    is proved pointwise too: the indicator that some of the items fails is at most the number
+    of items that fail. Results: ``markov`` (bound on P(F_m)), ``union`` (bound on P(any
+    failure)), ``capacity`` (largest real n with union <= epsilon), ``paper_capacity`` =
+    sqrt(eps delta d_k) and ``exponent``, the limit of log capacity / log d_k."""
     noise = signal_noise(dist).results["noise_power"]
     der = Derivation(f"worst-case capacity, {dist} keys")
-    markov = der.step("eq 36: P(||r_noise||^2 >= delta) <= E||r_noise||^2 / delta", noise / delta,
-                      (n - 1) / (delta * d_k))
+    t, x = sp.Symbol("t", nonnegative=True), sp.Symbol("X", nonnegative=True)
+    der.inequality("Markov, pointwise where X = delta + t >= delta: 1[X >= delta] = 1 <= X / delta",
+                   1, (delta + t) / delta)
+    der.inequality("Markov, pointwise where 0 <= X < delta: 1[X >= delta] = 0 <= X / delta", 0, x / delta)
+    markov = der.result("markov", noise / delta)  # eq 36: E of both sides, E[X] = P_N
+    extra, indicators = sp.Symbol("j", nonnegative=True, integer=True), sp.Symbol("I", nonnegative=True)
+    der.inequality("union, pointwise when k = 1 + j >= 1 items fail: 1[any fails] = 1 <= k", 1, 1 + extra)
+    der.inequality("union, pointwise when no item fails: 1[any fails] = 0 <= I, the sum of indicators",
+                   0, indicators)
     m = sp.Symbol("m", integer=True, positive=True)
-    union = der.step("eq 37: sum over the n items of the same bound",
-                     sp.summation(markov, (m, 1, n)), n * (n - 1) / (delta * d_k))
-    roots = [r for r in sp.solve(sp.Eq(union, epsilon), n) if sp.simplify(r.subs({d_k: 1, delta: 1, epsilon: 1})) > 0]
+    union = der.step("eq 37: E[sum of the n indicators] = sum of n Markov bounds",
+                     sp.Sum(markov, (m, 1, n)), n * (n - 1) / (delta * d_k))
+    der.result("union", union)
+    roots = [r for r in sp.solve(sp.Eq(union, epsilon), n) if r.subs({d_k: 1, delta: 1, epsilon: 1}) > 0]
     if len(roots) != 1:
         raise AssertionError("eq 38 should have one positive root")
-    capacity = der.step("eq 38 solved: n(n-1) = eps delta d_k", roots[0],
-                        (1 + sp.sqrt(1 + 4 * epsilon * delta * d_k)) / 2)
-    paper = sp.sqrt(epsilon * delta * d_k)
+    capacity = der.result("capacity", roots[0])
+    der.step("eq 38: the union bound equals epsilon at the capacity", union.subs(n, capacity), epsilon)
+    paper = der.result("paper_capacity", sp.sqrt(epsilon * delta * d_k))
     der.step("eq 39: capacity / sqrt(eps delta d_k) -> 1 as d_k grows",
-             sp.limit(capacity / paper, d_k, sp.oo), 1)
-    der.result("markov", markov)
-    der.result("union", union)
-    der.result("capacity", capacity)
-    der.result("paper_capacity", paper)
+             sp.Limit(capacity / paper, d_k, sp.oo), 1)
+    exponent = der.step("growth exponent: log capacity / log d_k -> 1/2 as d_k grows",
+                        sp.Limit(sp.log(capacity) / sp.log(d_k), d_k, sp.oo), sp.Rational(1, 2))
+    der.result("exponent", exponent)
     return der
 
 
@@ -107,34 +130,46 @@ def concentration() -> Derivation:
 
     Given the probe, the cosines ``c_j`` are i.i.d. with ``c_j^2 ~ Beta(1/2, (d_k-1)/2)``. Given
     them, the noise vector is close to Gaussian with covariance ``(A/d_v) I``, ``A = sum c_j^2``.
-    So ``X ~ A * chi2(d_v)/d_v``, with ``A`` a Gamma matched to its exact mean and variance: a
-    product of scaled chi-squares. The derivation checks that this law has the exact mean of X
-    and a second moment that agrees with the exact one up to O(1/n).
+    So ``X ~ A * Q/d_v`` with ``Q ~ chi2(d_v)`` and ``A`` a Gamma matched to its exact mean and
+    variance: a product of scaled chi-squares. The derivation checks that this law has the exact
+    mean of X and a second moment that agrees with the exact one up to O(1/n).
 
     Results: ``mean_A``, ``var_A`` (exact), ``shape_A``, ``scale_A`` (Gamma match),
-    ``second_moment`` (exact E X^2), ``second_moment_product`` (the product law's).
+    ``second_moment`` (exact E X^2), ``second_moment_product`` (the product law's) and
+    ``failure``: the product law's single-item failure probability ``P(X >= delta)``, an
+    integral over ``A`` that is evaluated numerically.
     """
     der = Derivation("concentration of the noise power, sphere keys")
     B = stats.Beta("B", sp.Rational(1, 2), (d_k - 1) / 2)
-    m2 = der.step("E[c^2] = E[B]", stats.E(B), 1 / d_k)
-    m4 = der.step("E[c^4] = E[B^2]", sp.simplify(stats.E(B**2)), 3 / (d_k * (d_k + 2)))
-    mean_A = (n - 1) * m2
-    var_A = (n - 1) * (m4 - m2**2)
+    m2 = der.step("E[c^2] = E[B]", stats.E(B, evaluate=False), 1 / d_k)
+    m4 = der.step("E[c^4] = E[B^2]", stats.E(B**2, evaluate=False), 3 / (d_k * (d_k + 2)))
+    j = sp.Symbol("j", integer=True, positive=True)
+    mean_A = der.step("E[A] = sum_j E[c_j^2]", sp.Sum(m2, (j, 1, n - 1)), (n - 1) / d_k)
+    var_A = der.step("Var A = sum_j (E[c_j^4] - E[c_j^2]^2), the c_j independent given the probe",
+                     sp.Sum(m4 - m2**2, (j, 1, n - 1)), 2 * (n - 1) * (d_k - 1) / (d_k**2 * (d_k + 2)))
     # E X^2 = sum_{ijkl} E[c_i c_j c_k c_l] E[(v_i.v_j)(v_k.v_l)]: the pairings i=j,k=l and
     # i=k,j=l and i=l,j=k survive, with E[(v_i.v_j)^2] = 1/d_v for i != j.
     v_cross2 = key_moments("sphere").results["cos2"].subs(d_k, d_v)
-    exact = der.step("E[X^2]: pairings of the four indices",
-                     (n - 1) * m4 + (n - 1) * (n - 2) * m2**2 * (1 + 2 * v_cross2),
-                     (n - 1) * m4 + (n - 1) * (n - 2) * m2**2 * (1 + 2 / d_v))
-    product = (var_A + mean_A**2) * (1 + 2 / d_v)
-    der.step("the product law has the exact mean: E[A] E[chi2/d_v] = (n-1)/d_k",
-             mean_A * 1, signal_noise("sphere").results["noise_power"])
-    der.step("its second moment agrees with the exact one as n grows",
-             sp.limit(product / exact, n, sp.oo), 1)
-    der.result("mean_A", sp.simplify(mean_A))
-    der.result("var_A", sp.simplify(var_A))
-    der.result("shape_A", sp.simplify(mean_A**2 / var_A))
-    der.result("scale_A", sp.simplify(var_A / mean_A))
+    i = sp.Symbol("i", integer=True, positive=True)
+    exact = der.step("E[X^2]: all four indices equal, plus the three pairings of two distinct indices",
+                     sp.Sum(m4 + sp.Sum(m2**2 * (1 + 2 * v_cross2), (i, 1, n - 2)), (j, 1, n - 1)),
+                     3 * (n - 1) / (d_k * (d_k + 2)) + (n - 1) * (n - 2) * (d_v + 2) / (d_k**2 * d_v))
+    Q = stats.ChiSquared("Q", d_v)
+    der.step("the product law has the exact mean: E[A] E[Q/d_v] = P_N",
+             mean_A * stats.E(Q / d_v, evaluate=False), signal_noise("sphere").results["noise_power"])
+    product = der.step("its second moment: E[A^2] E[(Q/d_v)^2]",
+                       (var_A + mean_A**2) * stats.E((Q / d_v) ** 2, evaluate=False),
+                       (var_A + mean_A**2) * (1 + 2 / d_v))
+    der.step("it agrees with the exact second moment as n grows", sp.Limit(product / exact, n, sp.oo), 1)
+    shape = der.result("shape_A", sp.simplify(mean_A**2 / var_A))
+    scale = der.result("scale_A", sp.simplify(var_A / mean_A))
+    # P(A Q/d_v >= delta) = E_A[P(Q >= d_v delta / A)], with A = shape scale u, u ~ Gamma(shape, 1/shape)
+    u, k = sp.Symbol("u", positive=True), sp.Symbol("k", positive=True)
+    density = sp.exp(k * sp.log(k) - sp.loggamma(k) + (k - 1) * sp.log(u) - k * u)
+    tail = sp.uppergamma(d_v / 2, d_v * delta / (2 * shape * scale * u)) / sp.gamma(d_v / 2)
+    der.result("failure", sp.Integral((density * tail).subs(k, shape), (u, 0, sp.oo)))
+    der.result("mean_A", mean_A)
+    der.result("var_A", var_A)
     der.result("second_moment", sp.simplify(exact))
     der.result("second_moment_product", sp.simplify(product))
     return der
@@ -147,9 +182,9 @@ def designed_keys() -> Derivation:
     For any ``n`` unit keys, the Gram matrix ``G = K K^T`` has trace ``n`` and rank at most
     ``d_k``, so by Cauchy-Schwarz on its eigenvalues ``||G||_F^2 >= n^2 / d_k`` (the frame
     potential bound). Hence the mean interference power per stored item, ``sum_{j != m} G_mj^2``
-    averaged over ``m``, is at least ``(n - d_k)/d_k`` for every key design, with equality for unit-norm
-    tight frames (orthonormal keys when ``n <= d_k``: zero). Welch's bound on the largest squared
-    coherence, ``(n - d_k)/(d_k (n - 1))``, follows. Random keys give ``(n - 1)/d_k``.
+    averaged over ``m``, is at least ``(n - d_k)/d_k`` for every key design, with equality for
+    unit-norm tight frames (orthonormal keys when ``n <= d_k``: zero). Welch's bound on the
+    largest squared coherence, ``(n - d_k)/(d_k (n - 1))``, follows. Random keys give ``(n - 1)/d_k``.
 
     Results: ``designed_noise`` (tight frames, n >= d_k), ``welch`` (squared coherence bound),
     ``random_noise`` and ``random_excess`` (random over designed).
@@ -157,21 +192,22 @@ def designed_keys() -> Derivation:
     der = Derivation("designed keys and the Welch bound")
     lam = sp.symbols("lambda0:3", real=True)
     r = len(lam)
-    der.step("Cauchy-Schwarz on r = 3 eigenvalues: r sum l^2 - (sum l)^2 = sum_{i<j} (l_i - l_j)^2",
-             r * sum(x**2 for x in lam) - sum(lam) ** 2,
-             sum((lam[i] - lam[j]) ** 2 for i in range(r) for j in range(i + 1, r)))
-    frame_potential = n**2 / d_k
-    designed = der.step("mean over m of sum_{j != m} G_mj^2 >= (||G||_F^2 - n)/n",
-                        (frame_potential - n) / n, (n - d_k) / d_k)
-    welch = der.step("Welch: max_{i != j} G_ij^2 >= (||G||_F^2 - n)/(n(n-1))",
-                     (frame_potential - n) / (n * (n - 1)), (n - d_k) / (d_k * (n - 1)))
+    der.inequality("Cauchy-Schwarz on r = 3 eigenvalues: (sum l)^2 <= r sum l^2",
+                   sum(lam) ** 2, r * sum(x**2 for x in lam),
+                   certificate=sum((lam[i] - lam[j]) ** 2 for i in range(r) for j in range(i + 1, r)))
+    frame_potential = n**2 / d_k  # (trace G)^2 / rank: the least ||G||_F^2 of n unit keys in d_k dimensions
+    m = sp.Symbol("m", integer=True, positive=True)
+    designed = der.step("mean over m of sum_{j != m} G_mj^2 = (||G||_F^2 - sum_m G_mm^2)/n",
+                        (frame_potential - sp.Sum(1, (m, 1, n))) / n, (n - d_k) / d_k)
+    welch = der.step("Welch: max_{i != j} G_ij^2 >= mean of the n(n-1) off-diagonal G_ij^2",
+                     sp.Sum(designed, (m, 1, n)) / (n * (n - 1)), (n - d_k) / (d_k * (n - 1)))
     random = signal_noise("sphere").results["noise_power"]
-    der.step("random keys exceed the designed minimum by (d_k - 1)/d_k, less than one unit of load",
-             random - designed, (d_k - 1) / d_k)
+    excess = der.step("random keys exceed the designed minimum by (d_k - 1)/d_k, less than one unit of load",
+                      random - designed, (d_k - 1) / d_k)
     der.result("designed_noise", designed)
     der.result("welch", welch)
     der.result("random_noise", random)
-    der.result("random_excess", sp.simplify(random - designed))
+    der.result("random_excess", excess)
     return der
 
 
@@ -182,17 +218,24 @@ def decoding() -> Derivation:
     ``s_m = 1 + sum_{i != m} c_i u_i`` with ``u_i = v_i . v_m``; a competitor
     ``s_j = u_j + c_j + sum_{i != m, j} c_i w_i`` with ``w_i = v_i . v_j``. All cosines have mean
     0 and the products' cross terms vanish, so only squared terms survive. The mean-field model
-    treats the scores as Gaussian and the competitors as independent given ``r`` (regime: many
-    pairs, ``d_v`` not tiny); then ``P(correct) = E_z[Phi((1 + sigma_m z) / sigma_c)^(n-1)]``.
+    treats the scores as Gaussian and the competitors as independent given ``r``; then
+    ``P(correct) = E_z[Phi((1 + sigma_m z) / sigma_c)^(n-1)]``.
 
-    Results: ``var_right`` (sigma_m^2) and ``var_competitor`` (sigma_c^2).
+    Results: ``var_right`` (sigma_m^2), ``var_competitor`` (sigma_c^2) and ``error``, the
+    mean-field per-item error ``1 - P(correct)``, an integral over ``z`` evaluated numerically.
     """
     der = Derivation("nearest-value decoding, mean-field scores")
     c2 = key_moments("sphere").results["cos2"]
     u2 = c2.subs(d_k, d_v)
-    right = der.step("Var s_m = (n-1) E[c^2] E[u^2]", (n - 1) * c2 * u2, (n - 1) / (d_k * d_v))
-    competitor = der.step("Var s_j = E[u^2] + E[c^2] + (n-2) E[c^2] E[w^2]", u2 + c2 + (n - 2) * c2 * u2,
-                          1 / d_v + 1 / d_k + (n - 2) / (d_k * d_v))
+    i = sp.Symbol("i", integer=True, positive=True)
+    right = der.step("Var s_m = sum_{i != m} E[c_i^2] E[u_i^2]", sp.Sum(c2 * u2, (i, 1, n - 1)),
+                     (n - 1) / (d_k * d_v))
+    competitor = der.step("Var s_j = E[u^2] + E[c^2] + sum_{i != m, j} E[c_i^2] E[w_i^2]",
+                          u2 + c2 + sp.Sum(c2 * u2, (i, 1, n - 2)), 1 / d_v + 1 / d_k + (n - 2) / (d_k * d_v))
     der.result("var_right", right)
     der.result("var_competitor", competitor)
+    z = sp.Symbol("z", real=True)
+    phi = (1 + sp.erf((1 + sp.sqrt(right) * z) / (sp.sqrt(competitor) * sp.sqrt(2)))) / 2
+    correct = sp.Integral(sp.exp(-z**2 / 2) / sp.sqrt(2 * sp.pi) * phi ** (n - 1), (z, -12, 12))
+    der.result("error", 1 - correct)
     return der

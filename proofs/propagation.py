@@ -16,56 +16,84 @@ from pavlov_theory.derivation import Derivation
 from .capacity import delta, worst_case
 from .vectors import d_k, key_moments, n
 
-H = sp.Symbol("H", positive=True)
+H = sp.Symbol("H", positive=True, integer=True)
 L = sp.Symbol("L", positive=True, integer=True)
-d_model = sp.Symbol("d_model", positive=True)
+d_model = sp.Symbol("d_model", positive=True, integer=True)
 x = sp.Symbol("x", positive=True)
+h, l = sp.symbols("h l", positive=True, integer=True)
 
 
 @lru_cache(maxsize=None)
 def theorem9(dist: str = "sphere") -> Derivation:
     """Results ``head`` (eq 40), ``head_markov`` (with the -1 the paper drops), ``layer``
-    (eq 42), ``network`` (eq 46), ``network_first_order`` (eq 48) and ``averaged_noise``: the
-    noise power when H independent heads that store the same values are averaged."""
+    (eq 42), ``network`` (eq 46) and ``network_first_order`` (eq 48)."""
     der = Derivation("Theorem 9 step by step")
     markov = worst_case(dist).results["markov"]
-    head = n / (delta * d_k)
-    der.step("eq 40 drops the -1 of Markov's bound: n/(delta d_k) - (n-1)/(delta d_k) = 1/(delta d_k)",
-             head - markov, 1 / (delta * d_k))
-    layer = head**H
-    der.step("eqs 41-42: all H independent heads fail", sp.Mul(*[head] * 3), layer.subs(H, 3))
-    network = 1 - (1 - layer) ** L
-    der.step("eq 46: a network fails when any of L independent layers fails",
-             1 - sp.Mul(*[(1 - layer)] * 2), network.subs(L, 2))
-    first = L * layer
-    der.step("eq 47-48: 1 - (1-x)^L = L x + O(x^2)", sp.series(1 - (1 - x) ** L, x, 0, 2).removeO(), L * x)
-    cos2 = key_moments(dist).results["cos2"]
-    averaged = der.step("averaging H heads with independent keys: E||mean_h noise_h||^2 = (n-1) E[c^2] / H",
-                        (n - 1) * H * cos2 / H**2, (n - 1) * cos2 / H)
+    head = der.inequality("eq 40 loosens Markov's bound (eq 36) by dropping its -1", markov, n / (delta * d_k))
+    layer = der.step("eqs 41-42: a layer fails when all H independent heads fail",
+                     sp.Product(head, (h, 1, H)), head**H)
+    network = der.step("eqs 44-46: a network fails when any of L independent layers fails",
+                       1 - sp.Product(1 - layer, (l, 1, L)), 1 - (1 - layer) ** L)
+    first = der.step("eqs 47-48: the first-order term of 1 - (1-x)^L at x = 0",
+                     x * sp.Subs(sp.Derivative(1 - (1 - x) ** L, x), x, 0), L * x)
     der.result("head", head)
     der.result("head_markov", markov)
     der.result("layer", layer)
     der.result("network", network)
-    der.result("network_first_order", first)
-    der.result("averaged_noise", averaged)
+    der.result("network_first_order", first.subs(x, layer))
+    return der
+
+
+@lru_cache(maxsize=None)
+def depth_law() -> Derivation:
+    """Result ``depth_exponent``: the growth exponent in ``L`` of the network's failure
+    probability where eq 48 applies, ``d log r / d log L``, for the first-order form ``L x`` and
+    for the exact ``1 - (1-x)^L`` as ``L x -> 0`` (the regime of eq 51)."""
+    der = Derivation("the depth law of eq 48")
+    exponent = der.step("d log(L x) / d log L", L * sp.Derivative(sp.log(L * x), L), 1)
+    der.step("the exact 1 - (1-x)^L has the same exponent as x -> 0",
+             sp.Limit(L * sp.diff(sp.log(1 - (1 - x) ** L), L), x, 0), exponent)
+    der.result("depth_exponent", sp.Integer(exponent))
+    return der
+
+
+@lru_cache(maxsize=None)
+def shared_embedding() -> Derivation:
+    """Heads whose keys are an isometric image of unit embeddings of width ``d_model``: their keys
+    are uniform on the unit sphere of an ``r = min(d_model, d_k)``-dimensional subspace, so the
+    cosine of two keys is that of sphere keys in ``r`` dimensions. Results ``rank_noise`` (the
+    head noise power), ``rank_head`` (Markov with it), ``rank_layer`` (for independent heads)
+    and the paper's ``layer`` bound."""
+    der = Derivation("heads projecting an embedding of width d_model")
+    r = sp.Min(d_model, d_k)
+    j = sp.Symbol("j", positive=True, integer=True)
+    noise = der.step("eqs 31-32: the noise power sum_{j != m} E[c_j^2] with sphere keys in r dimensions",
+                     sp.Sum(key_moments("sphere").results["cos2"].subs(d_k, r), (j, 1, n - 1)), (n - 1) / r)
+    head = noise / delta  # Markov's bound (eq 36) with that noise power
+    layer = der.step("independent heads: all H fail", sp.Product(head, (h, 1, H)), head**H)
+    der.result("rank_noise", noise)
+    der.result("rank_head", head)
+    der.result("rank_layer", layer)
+    der.result("layer", theorem9().results["layer"])
     return der
 
 
 @lru_cache(maxsize=None)
 def head_count() -> Derivation:
     """At fixed width ``d_model = H d_k`` the first-order bound is ``L (n H/(delta d_model))^H``.
-    Result ``optimal_H``: the stationary point ``delta d_model/(e n)``, a minimum."""
+    Result ``optimal_H``: its one stationary point in H, a minimum."""
     der = Derivation("head count minimising the Theorem 9 bound")
-    bound = L * (n * H / (delta * d_model)) ** H
+    first = theorem9().results["network_first_order"]
+    bound = first.subs(d_k, d_model / H)  # eq 48 at d_k = d_model / H
     log_bound = sp.expand_log(sp.log(bound), force=True)
     stationary = sp.solve(sp.diff(log_bound, H), H)
     if len(stationary) != 1:
         raise AssertionError("the log-bound should have one stationary point in H")
-    optimum = der.step("d/dH log bound = log(n H/(delta d_model)) + 1 = 0", stationary[0],
-                       delta * d_model / (sp.E * n))
-    der.step("the second derivative 1/H is positive: a minimum", sp.diff(log_bound, H, 2), 1 / H)
-    der.step("at the optimum the bound is L exp(-H*)", sp.simplify(bound.subs(H, optimum)),
-             L * sp.exp(-optimum))
+    optimum = stationary[0]
+    der.step("d/dH log bound vanishes at H* = delta d_model/(e n)",
+             sp.Subs(sp.Derivative(log_bound, H), H, delta * d_model / (sp.E * n)), 0)
+    der.step("the second derivative 1/H is positive: a minimum", sp.Derivative(log_bound, (H, 2)), 1 / H)
+    der.step("at the optimum the bound is L exp(-H*)", sp.Subs(bound, H, optimum), L * sp.exp(-optimum))
     der.result("bound", bound)
     der.result("optimal_H", optimum)
     return der

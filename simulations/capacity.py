@@ -1,26 +1,25 @@
 """Monte Carlo for Theorem 6: signal and noise power of Hebbian retrieval, and the capacity.
 
-The claims of this section are declared at the bottom (``CLAIMS``).
+The kernels come first (each with its naive reference, ``KERNELS``); the claims of this section
+are declared at the bottom (``CLAIMS``).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
 import torch
-from scipy import integrate
-from scipy import stats as scipy_stats
 
-from pavlov_theory.claims import Claim, Context, Outcome, Param, Probe
-from pavlov_theory.device import rows_per_chunk
-from pavlov_theory.engine import Kernel, Law, sampled, to_numpy
-from pavlov_theory.params import D_K, D_V, KEY_DIST, KEY_DISTS, N, SNR_MIN, DELTA, EPSILON
+from pavlov_theory import judges
+from pavlov_theory.claims import Claim, Context, Param, Probe, Result
+from pavlov_theory.engine import Kernel, Law, bound_points, draw, headline, sample_until, sampled, to_numpy
+from pavlov_theory.params import D_K, D_V, DELTA, EPSILON, KEY_DIST, KEY_DISTS, SNR_MIN, N
 from pavlov_theory.proofs import capacity as proof
 from pavlov_theory.sampling import pair_chunks, sample
-from pavlov_theory.stats import (Interval, fit_power_law, judge_exact, judge_identity, mean_ci,
-                                 proportion_ci, ratio_of_means_ci, sequential)
+from pavlov_theory.stats import Interval, proportion_ci
 
-
+ORDER = 2
 ITEM_CHUNK = 4096  # stored pairs held in memory at once, whatever n
 
 
@@ -73,84 +72,66 @@ def signal_noise_powers_naive(params: Mapping[str, Any], trials: int, gen: torch
 
 SIGNAL_NOISE = Kernel(
     "capacity.signal_noise_powers", signal_noise_powers, signal_noise_powers_naive,
-    bytes_per_trial=lambda p, size: size * (p["d_k"] * p["d_v"] + min(p["n"], ITEM_CHUNK) * (p["d_k"] + 3 * p["d_v"])),
+    bytes_per_trial=lambda p, size: size * (p["d_k"] * p["d_v"]
+                                            + min(p["n"], ITEM_CHUNK) * (p["d_k"] + 3 * p["d_v"])),
     example={"n": 5, "d_k": 4, "d_v": 3, "key_dist": "gaussian"},
 )
 
 
-def noise_curves(
-    trials: int,
-    n_max: int,
-    d_k: int,
-    d_v: int,
-    key_dist: str,
-    gen: torch.Generator,
-    dtype: torch.dtype = torch.float32,
-    budget: int = 256 * 2**20,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Noise powers at every load ``n = 1..n_max`` of one stream of pairs per trial.
+def noise_curves(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                 dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Noise powers at every load ``1..n`` of one stream of ``n`` pairs per trial.
 
-    Item ``m``'s interference at load ``n`` is ``sum_{j <= n, j != m} G_mj v_j`` with
+    Item ``m``'s interference at load ``l`` is ``sum_{j <= l, j != m} G_mj v_j`` with
     ``G = K K^T`` (zero diagonal), so one stream gives every load with common random numbers.
-    Its power grows by ``2 G_mn U_mn + G_mn^2`` when pair ``n`` arrives, where
+    Its power grows by ``2 G_ml U_ml + G_ml^2`` when pair ``l`` arrives, where
     ``U = G @ strictly_lower(V V^T)``: a batched matrix product instead of a loop over loads.
-    Returns float64 arrays of shape ``(trials, n_max)``: the largest noise power over the items
-    stored at load ``n`` (the paper's "any item fails" event is ``largest >= delta``) and the
-    first item's noise power (its single-item event, eq 36). Memory stays near ``budget``.
-    """
-    size = torch.finfo(dtype).bits // 8
-    device = gen.device
-    batch = rows_per_chunk(5 * n_max * n_max * size + n_max * (d_k + d_v) * size, budget)
-    stored = torch.arange(n_max, device=device)[None, :] >= torch.arange(n_max, device=device)[:, None]
-    largest, first = [], []
-    for start in range(0, trials, batch):
-        t = min(batch, trials - start)
-        keys = sample(key_dist, (t, n_max), d_k, gen, dtype)
-        values = sample("sphere", (t, n_max), d_v, gen, dtype)
-        gram = keys @ keys.transpose(1, 2)
-        gram.diagonal(dim1=1, dim2=2).zero_()
-        overlap = torch.tril(values @ values.transpose(1, 2), diagonal=-1).transpose(1, 2)
-        power = (2 * gram * (gram @ overlap) + gram * gram).cumsum(-1)  # [trial, item m, load n]
-        power = torch.where(stored, power, torch.full_like(power, -1.0))
-        largest.append(power.max(1).values.double().cpu().numpy())
-        first.append(power[:, 0].double().cpu().numpy())
-    return np.concatenate(largest), np.concatenate(first)
+    Returns float64 arrays of shape ``(trials, n)``: the largest noise power over the items
+    stored at each load (the paper's "any item fails" event is ``largest >= delta``) and the
+    first item's noise power (its single-item event, eq 36)."""
+    n, device = params["n"], gen.device
+    keys = sample(params["key_dist"], (trials, n), params["d_k"], gen, dtype)
+    values = sample("sphere", (trials, n), params["d_v"], gen, dtype)
+    stored = torch.arange(n, device=device)[None, :] >= torch.arange(n, device=device)[:, None]
+    gram = keys @ keys.transpose(1, 2)
+    gram.diagonal(dim1=1, dim2=2).zero_()
+    overlap = torch.tril(values @ values.transpose(1, 2), diagonal=-1).transpose(1, 2)
+    power = (2 * gram * (gram @ overlap) + gram * gram).cumsum(-1)  # [trial, item m, load l]
+    power = torch.where(stored, power, torch.full_like(power, -1.0))
+    return to_numpy(power.max(1).values), to_numpy(power[:, 0])
 
 
-def crossing(counts: np.ndarray, trials: int, epsilon: float, alpha: float) -> tuple[int, int, int]:
-    """Capacity from failure counts at loads 1..N: the load before the first whose failure rate
-    exceeds ``epsilon``, with an interval from Clopper-Pearson limits held simultaneously over
-    all loads (level ``alpha / N``). Assumes failure probability grows with load. A bound equal
-    to N means the crossing lies beyond the simulated loads."""
-    ci = [proportion_ci(int(c), trials, alpha / counts.size) for c in counts]
-    first_above = lambda flags: int(np.argmax(flags)) if np.any(flags) else counts.size
-    estimate = first_above(counts / trials > epsilon)
-    low = first_above(np.array([c.hi > epsilon for c in ci]))
-    high = first_above(np.array([c.lo > epsilon for c in ci]))
-    return estimate, low, high
+def noise_curves_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                       dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The definition read literally: rebuild ``S`` as a sum of outer products at every load,
+    probe it with every stored key, subtract the wanted value."""
+    n = params["n"]
+    keys = sample(params["key_dist"], (trials, n), params["d_k"], gen, dtype).double().numpy()
+    values = sample("sphere", (trials, n), params["d_v"], gen, dtype).double().numpy()
+    largest, first = np.zeros((trials, n)), np.zeros((trials, n))
+    for t in range(trials):
+        for load in range(1, n + 1):
+            S = sum(np.outer(k, v) for k, v in zip(keys[t, :load], values[t, :load]))
+            powers = []
+            for m in range(load):
+                noise = keys[t, m] @ S - (keys[t, m] @ keys[t, m]) * values[t, m]
+                powers.append(float(noise @ noise))
+            largest[t, load - 1], first[t, load - 1] = max(powers), powers[0]
+    return largest, first
 
 
-def product_law_failure(n: int, d_k: int, d_v: int, delta: float) -> float:
-    """P(||r_noise||^2 >= delta) for one item under the product law of
-    :func:`pavlov_theory.proofs.capacity.concentration` (numerical integral over A)."""
-    der = proof.concentration()
-    shape = der.evaluate("shape_A", n=n, d_k=d_k)
-    scale = der.evaluate("scale_A", n=n, d_k=d_k)
-    tail = lambda a: scipy_stats.gamma.pdf(a, shape, scale=scale) * scipy_stats.chi2.sf(d_v * delta / a, d_v)
-    hi = scipy_stats.gamma.isf(1e-14, shape, scale=scale)
-    return float(integrate.quad(tail, 0, hi, limit=200, points=[shape * scale])[0])
+NOISE_CURVES = Kernel(
+    "capacity.noise_curves", noise_curves, noise_curves_naive,
+    bytes_per_trial=lambda p, size: size * (5 * p["n"] ** 2 + p["n"] * (p["d_k"] + p["d_v"])),
+    example={"n": 6, "d_k": 5, "d_v": 4, "key_dist": "gaussian"},
+)
 
-
-def product_law_capacity(d_k: int, d_v: int, delta: float, epsilon: float) -> int:
-    """Largest n whose predicted any-failure probability ``1 - (1 - p)^n`` stays <= epsilon
-    (items treated as independent)."""
-    n = 1
-    while n < 4 * d_k + 8:
-        p = product_law_failure(n + 1, d_k, d_v, delta)
-        if 1 - (1 - p) ** (n + 1) > epsilon:
-            return n
-        n += 1
-    return n
+ITEM_FAILURE = Kernel(  # the first item's failure at the last load: one Bernoulli trial per stream
+    "capacity.item_failure",
+    lambda p, t, g, dtype: (noise_curves(p, t, g, dtype)[1][:, -1] >= p["delta"],),
+    lambda p, t, g, dtype: (noise_curves_naive(p, t, g, dtype)[1][:, -1] >= p["delta"],),
+    NOISE_CURVES.bytes_per_trial, {**NOISE_CURVES.example, "delta": 0.5},
+)
 
 
 def tight_frame(n: int, d_k: int, device: str, dtype: torch.dtype) -> torch.Tensor:
@@ -168,262 +149,177 @@ def tight_frame(n: int, d_k: int, device: str, dtype: torch.dtype) -> torch.Tens
     return (torch.cat([angle.cos(), angle.sin()], dim=1) * (2 / d_k) ** 0.5).to(dtype)
 
 
-def frame_noise_power(keys: torch.Tensor, trials: int, d_v: int, gen: torch.Generator) -> np.ndarray:
-    """Per-trial mean noise power of retrieval with fixed ``keys`` and random sphere values."""
-    n = keys.shape[0]
-    values = sample("sphere", (trials, n), d_v, gen, keys.dtype)
+def frame_noise(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                dtype: torch.dtype) -> tuple[np.ndarray]:
+    """Per-trial mean noise power of retrieval with tight-frame keys and random sphere values."""
+    keys = tight_frame(params["n"], params["d_k"], str(gen.device), dtype)
+    values = sample("sphere", (trials, params["n"]), params["d_v"], gen, dtype)
     gram = keys @ keys.T
-    r = gram @ values  # probe every stored key: row m is k_m S
-    noise = r - gram.diagonal()[None, :, None] * values
-    return (noise * noise).sum(-1).mean(-1).double().cpu().numpy()
+    noise = gram @ values - gram.diagonal()[None, :, None] * values  # row m: k_m S minus the wanted v_m
+    return (to_numpy((noise * noise).sum(-1).mean(-1)),)
 
 
-def max_coherence2(keys: torch.Tensor) -> float:
-    gram = keys @ keys.T
-    gram.fill_diagonal_(0)
-    return float((gram**2).max())
+def frame_noise_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                      dtype: torch.dtype) -> tuple[np.ndarray]:
+    keys = tight_frame(params["n"], params["d_k"], str(gen.device), dtype).double()
+    values = sample("sphere", (trials, params["n"]), params["d_v"], gen, dtype).double()
+    out = np.zeros(trials)
+    for t in range(trials):
+        S = sum(torch.outer(k, v) for k, v in zip(keys, values[t]))
+        for k, v in zip(keys, values[t]):
+            noise = k @ S - (k @ k) * v
+            out[t] += float(noise @ noise) / params["n"]
+    return (out,)
 
 
-def decoding_errors(
-    trials: int, n: int, d_k: int, d_v: int, gen: torch.Generator, dtype: torch.dtype,
-    budget: int = 256 * 2**20,
-) -> np.ndarray:
+FRAME_NOISE = Kernel(
+    "capacity.frame_noise", frame_noise, frame_noise_naive,
+    bytes_per_trial=lambda p, size: 3 * size * p["n"] * p["d_v"],
+    example={"n": 7, "d_k": 4, "d_v": 3},
+)
+
+
+def decoding_errors(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                    dtype: torch.dtype) -> tuple[np.ndarray]:
     """Per-trial fraction of the ``n`` stored keys whose retrieval ``k_m S`` is closest (largest
     inner product, values being unit) to a stored value other than ``v_m``."""
-    size = torch.finfo(dtype).bits // 8
-    batch = rows_per_chunk((n * n + n * (d_k + 2 * d_v)) * size, budget)
-    out = []
-    for start in range(0, trials, batch):
-        t = min(batch, trials - start)
-        keys = sample("sphere", (t, n), d_k, gen, dtype)
-        values = sample("sphere", (t, n), d_v, gen, dtype)
-        scores = (keys @ (keys.transpose(1, 2) @ values)) @ values.transpose(1, 2)
-        right = torch.arange(n, device=gen.device)
-        out.append((scores.argmax(-1) != right).to(torch.float64).mean(-1).cpu().numpy())
-    return np.concatenate(out)
+    n = params["n"]
+    keys = sample("sphere", (trials, n), params["d_k"], gen, dtype)
+    values = sample("sphere", (trials, n), params["d_v"], gen, dtype)
+    scores = (keys @ (keys.transpose(1, 2) @ values)) @ values.transpose(1, 2)
+    wrong = scores.argmax(-1) != torch.arange(n, device=gen.device)
+    return (to_numpy(wrong.to(torch.float64).mean(-1)),)
 
 
-def mean_field_error(n: int, d_k: int, d_v: int) -> float:
-    """Per-item decoding error of the mean-field model of
-    :func:`pavlov_theory.proofs.capacity.decoding`."""
-    der = proof.decoding()
-    sm = der.evaluate("var_right", n=n, d_k=d_k, d_v=d_v) ** 0.5
-    sc = der.evaluate("var_competitor", n=n, d_k=d_k, d_v=d_v) ** 0.5
-    correct = lambda z: scipy_stats.norm.pdf(z) * np.exp((n - 1) * scipy_stats.norm.logcdf((1 + sm * z) / sc))
-    return float(1 - integrate.quad(correct, -12, 12, limit=200)[0])
+def decoding_errors_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                          dtype: torch.dtype) -> tuple[np.ndarray]:
+    n = params["n"]
+    keys = sample("sphere", (trials, n), params["d_k"], gen, dtype).double()
+    values = sample("sphere", (trials, n), params["d_v"], gen, dtype).double()
+    out = np.zeros(trials)
+    for t in range(trials):
+        S = sum(torch.outer(k, v) for k, v in zip(keys[t], values[t]))
+        for m in range(n):
+            r = keys[t, m] @ S
+            out[t] += float(int(torch.argmax(torch.stack([r @ v for v in values[t]]))) != m) / n
+    return (out,)
 
 
-def mean_field_capacity(d_k: int, d_v: int, epsilon: float) -> int:
-    """Largest n whose mean-field decoding error stays <= epsilon."""
-    n = 2
-    while mean_field_error(n + 1, d_k, d_v) <= epsilon and n < 10**5:
-        n += 1
-    return n
+DECODING_ERRORS = Kernel(
+    "capacity.decoding_errors", decoding_errors, decoding_errors_naive,
+    bytes_per_trial=lambda p, size: size * (p["n"] ** 2 + p["n"] * (p["d_k"] + 2 * p["d_v"])),
+    example={"n": 6, "d_k": 4, "d_v": 3},
+)
+
+KERNELS = (SIGNAL_NOISE, NOISE_CURVES, ITEM_FAILURE, FRAME_NOISE, DECODING_ERRORS)
 
 
 # ----------------------------------------------------------------------------- claims
 
-
-
-def measure_snr(claim_id: str, params: Mapping[str, Any], ctx: Context, theory: float):
-    """Sequentially estimate P_S / P_N at ``params`` and judge it against ``theory``."""
-
-    def draw(gen, size):
-        return signal_noise_powers(size, params["n"], params["d_k"], params["d_v"], params["key_dist"],
-                                   gen, ctx_dtype(ctx), ctx.memory_budget)
-
-    return sequential_exact(claim_id, params, ctx, theory, draw,
-                            interval=lambda x, a: ratio_of_means_ci(x[0], x[1], a), first=64)
-
-
-def check_average_case(params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """Measure the SNR at the load nearest the derived capacity and read the capacity off it:
-    ``capacity = 1 + (n0 - 1) SNR(n0) / snr_min`` (exact when SNR is proportional to 1/(n-1))."""
+def check_average_case(params: Mapping[str, Any], ctx: Context) -> Result:
+    """Measure the SNR at the load nearest the derived capacity; the derivation turns it into a
+    capacity (``capacity_from_snr``), judged exact against the derived capacity."""
     der = proof.average_case(params["key_dist"])
-    theory = der.evaluate("capacity", **params) * ctx.theory_factor
-    n0 = max(2, int(round(der.evaluate("capacity", **params))))
+    theory = ctx.theory(der, "capacity", **params)
+    n0 = max(2, round(ctx.reference(der, "capacity", **params)))
     point = {**params, "n": n0}
-    snr_theory = (theory - 1) * params["snr_min"] / (n0 - 1)
-    ci, verdict = measure_snr("capacity.average_case", point, ctx, snr_theory)
-    to_capacity = lambda snr: 1 + (n0 - 1) * snr / params["snr_min"]
-    return Outcome("capacity.average_case", "capacity", dict(params), theory, to_capacity(ci.estimate),
-                   (to_capacity(ci.lo), to_capacity(ci.hi)), verdict, ci.n, ctx.seed, ctx.device,
-                   evidence=[{"name": "paper_capacity", "value": der.evaluate("paper_capacity", **params)},
-                             {"name": "probe_load", "value": n0}])
+    to_capacity = lambda snr: ctx.reference(der, "capacity_from_snr", **params, snr_measured=snr, n0=n0)
+    as_capacity = lambda c: Interval(to_capacity(c.estimate), to_capacity(c.lo), to_capacity(c.hi), c.n)
+    decide = lambda c: judges.exact(theory, as_capacity(c))
+    snr, verdict = sample_until(ctx, point, SIGNAL_NOISE, "ratio", decide, 64)
+    ci = as_capacity(snr)
+    rows = [{"name": "paper_capacity", "value": ctx.reference(der, "paper_capacity", **params)},
+            {"name": "probe_load", "value": n0},
+            {"name": "snr", "value": snr.estimate, "ci": [snr.lo, snr.hi]}]
+    return Result(theory, ci.estimate, (ci.lo, ci.hi), verdict, ci.n, rows)
 
 
 D_K_SWEEP = Param("d_k", int, 1024, 256, 65536, help="largest d_k of the sweep 16, 32, ..., d_k")
 SWEEP_TRIALS = {"ci": 1000, "book": 2000, "paper": 10000}
+SHIFT = 0.25  # a growth exponent off by this much must be told apart from the law's
 
 
 def sweep_dims(d_k_max: int) -> list[int]:
     return [16 * 2**i for i in range(20) if 16 * 2**i <= d_k_max]
 
 
-def measure_capacities(claim_id: str, params: Mapping[str, Any], ctx: Context, looks: int):
+def crossing(counts: np.ndarray, trials: int, epsilon: float, alpha: float) -> tuple[int, int, int]:
+    """Capacity from failure counts at loads 1..N: the load before the first whose failure rate
+    exceeds ``epsilon``, with an interval from Clopper-Pearson limits held simultaneously over
+    all loads (level ``alpha / N``). Assumes failure probability grows with load. A bound equal
+    to N means the crossing lies beyond the simulated loads."""
+    ci = [proportion_ci(int(c), trials, alpha / counts.size) for c in counts]
+    first_above = lambda flags: int(np.argmax(flags)) if np.any(flags) else counts.size
+    estimate = first_above(counts / trials > epsilon)
+    low = first_above(np.array([c.hi > epsilon for c in ci]))
+    high = first_above(np.array([c.lo > epsilon for c in ci]))
+    return estimate, low, high
+
+
+def measure_capacities(params: Mapping[str, Any], ctx: Context) -> list[dict[str, Any]]:
     """For every d_k of the sweep: failure counts at each load (any item, first item) and the
-    measured capacity with its simultaneous interval. ``looks`` splits ``ctx.alpha``."""
+    measured capacity with its interval, simultaneous over the sweep at level ``ctx.alpha``."""
     dims = sweep_dims(params["d_k"])
     rows = []
     for d in dims:
         n_max = int(params["delta"] * d) + 2  # mean noise reaches delta here: beyond, all fail
-        level = ctx.alpha / (looks * len(dims) * n_max)
+        level = ctx.alpha / (len(dims) * n_max)
         # enough trials that zero failures put the upper limit below epsilon / 2
         resolvable = int(np.ceil(2 * np.log(2 / level) / params["epsilon"]))
         trials = min(ctx.max_trials, max(SWEEP_TRIALS.get(ctx.scale, SWEEP_TRIALS["book"]), resolvable))
-        gen = batch_generator(ctx, claim_id, {**params, "d_k": d}, 0)
-        largest, first = noise_curves(trials, n_max, d, params["d_v"], params["key_dist"], gen,
-                                      ctx_dtype(ctx), ctx.memory_budget)
-        any_counts = (largest >= params["delta"]).sum(0)
-        first_counts = (first >= params["delta"]).sum(0)
-        est, lo, hi = crossing(any_counts, trials, params["epsilon"], ctx.alpha / (looks * len(dims)))
+        point = {"n": n_max, "d_k": d, "d_v": params["d_v"], "key_dist": params["key_dist"]}
+        largest, first = draw(ctx, point, NOISE_CURVES, trials)
+        any_counts, first_counts = (largest >= params["delta"]).sum(0), (first >= params["delta"]).sum(0)
+        est, lo, hi = crossing(any_counts, trials, params["epsilon"], ctx.alpha / len(dims))
         rows.append({"d_k": d, "trials": trials, "any_counts": any_counts, "first_counts": first_counts,
                      "capacity": est, "capacity_lo": lo, "capacity_hi": hi, "n_max": n_max})
     return rows
 
 
 def growth_exponent(rows: list[dict[str, Any]]) -> Interval:
-    """Growth exponent of the capacity between the smallest and largest d_k of the sweep, with
-    the interval spanned by the capacities' simultaneous intervals at the two ends."""
+    """Secant exponent of the capacity between the smallest and largest d_k of the sweep. The
+    capacities at both ends lie in their intervals simultaneously (Clopper-Pearson limits held
+    over every load and d_k), so the slope between them lies in the interval spanned by the end
+    intervals' extremes. Unbounded when an end's crossing lies outside the simulated loads."""
     a, b = rows[0], rows[-1]
-    span = np.log(b["d_k"] / a["d_k"])
-    slope = lambda lo, hi: float(np.log(max(hi, 1) / max(lo, 1)) / span)
-    return Interval(slope(a["capacity"], b["capacity"]), slope(a["capacity_hi"], b["capacity_lo"]),
-                    slope(a["capacity_lo"], b["capacity_hi"]), len(rows))
+    if not all(0 < r["capacity_lo"] and r["capacity_hi"] < r["n_max"] for r in (a, b)):
+        return Interval(math.nan, -math.inf, math.inf, len(rows))
+    slope = lambda lo, hi: float(np.log(hi / lo) / np.log(b["d_k"] / a["d_k"]))
+    return Interval(slope(max(a["capacity"], 1), max(b["capacity"], 1)),
+                    slope(a["capacity_hi"], b["capacity_lo"]), slope(a["capacity_lo"], b["capacity_hi"]),
+                    len(rows))
 
 
-def check_worst_case(params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """(a) the Markov and union bounds against Clopper-Pearson upper limits at every load;
-    (b) the growth exponent of the measured capacity in d_k, against the paper's 1/2."""
-    der = proof.worst_case(params["key_dist"])
-    rows = measure_capacities("capacity.worst_case", params, ctx, looks=3)
-    level = ctx.alpha / (3 * sum(r["n_max"] for r in rows))
-    violations, evidence, unresolved, confirmed = [], [], 0, 0
-    for r in rows:
-        d, trials = r["d_k"], r["trials"]
-        for n in range(2, r["n_max"] + 1):
-            values = {**params, "d_k": d, "n": n}
-            union = der.evaluate("union", **values) * ctx.theory_factor
-            markov = der.evaluate("markov", **values) * ctx.theory_factor
-            for name, bound, count in (("union", union, r["any_counts"][n - 1]),
-                                       ("markov", markov, r["first_counts"][n - 1])):
-                if bound >= 1:
-                    continue
-                ci = proportion_ci(int(count), trials, 2 * level)
-                if ci.lo > bound:  # the measured probability lies above the bound
-                    violations.append({"d_k": d, "n": n, "bound": name, "value": bound,
-                                       "measured": float(count / trials)})
-                elif ci.hi <= bound:
-                    confirmed += 1
-                else:  # the bound is below what this many trials can resolve
-                    unresolved += 1
-        guaranteed = der.evaluate("capacity", **{**params, "d_k": d}) * ctx.theory_factor
-        evidence.append({"name": f"d_k={d}", "d_k": d, "measured_capacity": r["capacity"],
-                         "ci": [r["capacity_lo"], r["capacity_hi"]],
-                         "union_capacity": guaranteed,
-                         "paper_capacity": der.evaluate("paper_capacity", **{**params, "d_k": d}),
-                         "ratio_measured_to_union": r["capacity"] / guaranteed, "trials": r["trials"]})
-        if r["capacity_hi"] < int(guaranteed):
-            violations.append({"d_k": d, "bound": "guaranteed capacity", "value": guaranteed,
-                               "measured": r["capacity"]})
-    fit = growth_exponent(rows)
-    theory = 0.5
-    ends_resolved = all(0 < r["capacity_lo"] and r["capacity_hi"] < r["n_max"] for r in (rows[0], rows[-1]))
-    if violations:
-        verdict = "fails"
-    elif not ends_resolved:
-        verdict = "undecided"
-    elif fit.lo <= theory <= fit.hi:
-        verdict = "holds"
-    else:
-        verdict = "loose" if fit.lo > theory else "fails"
-    least_squares = fit_power_law([r["d_k"] for r in rows], [max(r["capacity"], 1) for r in rows], ctx.alpha)
-    evidence.append({"name": "least_squares_exponent", "value": least_squares.estimate})
-    evidence.append({"name": "bound_points", "confirmed": confirmed, "unresolved": unresolved,
-                     "violated": len(violations), "violations": violations[:20]})
-    return Outcome("capacity.worst_case", "capacity_exponent", dict(params), theory, fit.estimate,
-                   (fit.lo, fit.hi), verdict, sum(r["trials"] for r in rows), ctx.seed, ctx.device,
-                   evidence=evidence,
-                   note="loose: the bounds hold but the measured capacity grows with a larger exponent")
+def check_worst_case(params: Mapping[str, Any], ctx: Context) -> Result:
+    """(a) Markov's and the union bound against Clopper-Pearson upper limits at every load whose
+    bound the trials can resolve; (b) the capacity's growth exponent in d_k against the law's."""
+    der, half = proof.worst_case(params["key_dist"]), ctx.share(2)
+    sweep = measure_capacities(params, half)
+    candidates = [(r, n, name, counts[n - 1]) for r in sweep for n in range(2, r["n_max"] + 1)
+                  for name, counts in (("markov", r["first_counts"]), ("union", r["any_counts"]))]
+    # the least bound a run without failures can confirm: smaller ones are left out of the grid
+    floor = lambda trials: 1 - (half.alpha / len(candidates) / 2) ** (1 / trials)
+    rows = [{"d_k": r["d_k"], "n": n, "bound_name": name, "failures": count, "trials": r["trials"],
+             "bound": ctx.bound(der, name, **{**params, "d_k": r["d_k"], "n": n})}
+            for r, n, name, count in candidates
+            if ctx.reference(der, name, **{**params, "d_k": r["d_k"], "n": n}) >= floor(r["trials"])]
+    bounds, judged = bound_points(rows, half)
+    fit, law = growth_exponent(sweep), ctx.exponent(der, "exponent")
+    decades = math.log10(sweep[-1]["d_k"] / sweep[0]["d_k"])
+    verdict = judges.combine([bounds, judges.scaling(law, fit, SHIFT, decades, above="loose", below="fails")])
+    evidence = [{"name": f"d_k={r['d_k']}", "d_k": r["d_k"], "measured_capacity": r["capacity"],
+                 "ci": [r["capacity_lo"], r["capacity_hi"]], "trials": r["trials"],
+                 "union_capacity": ctx.reference(der, "capacity", **{**params, "d_k": r["d_k"]}),
+                 "paper_capacity": ctx.reference(der, "paper_capacity", **{**params, "d_k": r["d_k"]})}
+                for r in sweep]
+    evidence.append({"name": "bounds", "verdict": bounds, "rows": judged,
+                     "headline": headline(judged) if judged else None})
+    return Result(law, fit.estimate, (fit.lo, fit.hi), verdict, sum(r["trials"] for r in sweep), evidence,
+                  "loose: the bounds hold but the capacity grows with a larger exponent than the bound's")
 
 
-def check_concentration(params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """The product law's predicted capacity against the measured one at every d_k, and its
-    single-item tail against the measured single-item failure rate at every load."""
-    rows = measure_capacities("capacity.concentration", params, ctx, looks=2)
-    level = ctx.alpha / (2 * sum(r["n_max"] for r in rows))
-    verdicts, evidence = [], []
-    for r in rows:
-        d = r["d_k"]
-        predicted = product_law_capacity(d, params["d_v"], params["delta"], params["epsilon"]) * ctx.theory_factor
-        inside = r["capacity_lo"] <= predicted <= r["capacity_hi"]
-        verdicts.append("refined" if inside else "fails")
-        misses = []
-        for n in range(2, r["n_max"] + 1):
-            p = product_law_failure(n, d, params["d_v"], params["delta"])
-            ci = proportion_ci(int(r["first_counts"][n - 1]), r["trials"], level)
-            if not ci.lo <= p <= ci.hi:
-                misses.append(n)
-        verdicts.append("fails" if misses else "refined")
-        evidence.append({"name": f"d_k={d}", "d_k": d, "predicted_capacity": predicted,
-                         "measured_capacity": r["capacity"], "ci": [r["capacity_lo"], r["capacity_hi"]],
-                         "single_item_law_misses": misses})
-    last = evidence[-1]
-    return Outcome("capacity.concentration", "capacity", dict(params), last["predicted_capacity"],
-                   last["measured_capacity"], tuple(last["ci"]), worst(verdicts),
-                   sum(r["trials"] for r in rows), ctx.seed, ctx.device, evidence=evidence,
-                   note="theory, estimate and interval are those of the largest d_k; every d_k is in the evidence")
-
-
-def check_designed_keys(params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """Tight-frame keys: zero interference up to d_k pairs, then exactly (n - d_k)/d_k, the
-    least any design allows; random keys' coherence checked against Welch's bound."""
-    der = proof.designed_keys()
-    d, n = params["d_k"], params["n"]
-    dtype = ctx_dtype(ctx)
-    keys = tight_frame(n, d, ctx.device, torch.float64).to(dtype)
-    theory = max(0.0, der.evaluate("designed_noise", n=n, d_k=d)) * ctx.theory_factor
-    gen = batch_generator(ctx, "capacity.designed_keys", params, 0)
-    random_keys = sample("sphere", (n,), d, gen, dtype)
-    welch = max(0.0, der.evaluate("welch", n=n, d_k=d)) if n > 1 else 0.0
-    evidence = [{"name": "welch_bound", "value": welch},
-                {"name": "frame_max_coherence2", "value": max_coherence2(keys)},
-                {"name": "random_max_coherence2", "value": max_coherence2(random_keys)},
-                {"name": "random_keys_noise_power", "value": der.evaluate("random_noise", n=n, d_k=d)}]
-    welch_ok = all(e["value"] >= welch * (1 - 1e3 * eps(ctx)) for e in evidence[1:3])
-    if n <= d:
-        noise = frame_noise_power(keys, 16, params["d_v"], gen)
-        deviation = float(np.abs(noise).max())
-        verdict = judge_identity(abs(deviation - theory), 1e3 * eps(ctx))
-        ci = Interval(deviation, deviation, deviation, 16)
-    else:
-        draw = lambda g, size: (frame_noise_power(keys, size, params["d_v"], g),)
-        ci, verdict = sequential_exact("capacity.designed_keys", params, ctx, theory, draw, first=64)
-    return Outcome("capacity.designed_keys", "noise_power", dict(params), theory, ci.estimate, (ci.lo, ci.hi),
-                   worst([verdict, "exact" if welch_ok else "fails"]), ci.n, ctx.seed, ctx.device,
-                   evidence=evidence, note="keys: orthonormal (n <= d_k) or the harmonic tight frame")
-
-
-DECODE_REL = 0.1  # the mean-field law must be resolved to 10% to be judged
-
-
-def check_decoding(params: Mapping[str, Any], ctx: Context) -> Outcome:
-    """Measured per-item decoding error against the mean-field prediction; the decoding
-    capacity at ``epsilon`` (predicted) is reported beside the average-case SNR capacity."""
-    n, d, dv = params["n"], params["d_k"], params["d_v"]
-    theory = mean_field_error(n, d, dv) * ctx.theory_factor
-    dtype = ctx_dtype(ctx)
-    ci, verdict = sequential(
-        lambda index, size: (decoding_errors(size, n, d, dv, batch_generator(ctx, "capacity.decoding", params, index),
-                                             dtype, ctx.memory_budget),),
-        lambda x, a: mean_ci(x[0], a), lambda c: judge_exact(theory, c, DECODE_REL), ctx.alpha, 64, ctx.max_trials)
-    verdict = "refined" if verdict == "exact" else verdict
-    evidence = [{"name": "mean_field_capacity", "value": mean_field_capacity(d, dv, params["epsilon"])},
-                {"name": "average_case_capacity_snr1",
-                 "value": proof.average_case("sphere").evaluate("capacity", d_k=d, snr_min=1.0)}]
-    return Outcome("capacity.decoding", "error_rate", dict(params), theory, ci.estimate, (ci.lo, ci.hi), verdict,
-                   ci.n, ctx.seed, ctx.device, evidence=evidence,
-                   note=f"mean-field Gaussian scores; judged to {DECODE_REL:.0%} of the predicted rate")
+def _grid_designed(dims, ratios):
+    return [{"d_k": d, "n": int(r * d)} for d in dims for r in ratios]
 
 
 def _grid_noise(dims, loads, dists):
@@ -456,17 +352,20 @@ CLAIMS = (
         paper_ref="Theorem 6 (1), eqs 34-35",
         statement="Requiring SNR > snr_min allows n < 1 + d_k/snr_min pairs: capacity linear in d_k.",
         kind="exact",
+        judge="exact",
         quantity="capacity",
         params=(D_K, D_V, KEY_DIST, SNR_MIN),
         derive=lambda: [proof.average_case(d) for d in KEY_DISTS],
-        check=check_average_case,
+        measure=check_average_case,
         grid={
-            "ci": [{"d_k": d, "snr_min": 4.0, "key_dist": k} for k in ("sphere", "gaussian") for d in (16, 64)],
+            "ci": [{"d_k": d, "snr_min": 4.0, "key_dist": k}
+                   for k in ("sphere", "gaussian") for d in (16, 64)],
             "book": [{"d_k": d, "snr_min": g, "key_dist": k} for k in KEY_DISTS
                      for d in (16, 64, 256, 1024) for g in (2.0, 8.0)],
             "paper": [{"d_k": d, "snr_min": g, "key_dist": k} for k in KEY_DISTS
                       for d in (16, 64, 256, 1024, 4096) for g in (1.0, 4.0, 16.0)],
         },
+        probe=Probe("theory", (1.02, 0.98), point={"d_k": 64, "snr_min": 4.0}),
     ),
     Claim(
         id="capacity.worst_case",
@@ -474,67 +373,81 @@ CLAIMS = (
         statement="Markov's inequality and a union bound give P(any of n items fails) <= n(n-1)/(delta d_k), "
                   "so n < sqrt(epsilon delta d_k) = O(sqrt(d_k)) pairs are retrieved reliably.",
         kind="scaling",
+        judge="scaling",
         quantity="capacity_exponent",
         params=(D_K_SWEEP, D_V, KEY_DIST, DELTA, EPSILON),
         derive=lambda: [proof.worst_case(d) for d in KEY_DISTS],
-        check=check_worst_case,
+        measure=check_worst_case,
         grid={
             "ci": [{"d_k": 256}],
             "book": [{"d_k": 1024}, {"d_k": 1024, "key_dist": "gaussian", "delta": 0.25, "epsilon": 0.01}],
             "paper": [{"d_k": 4096, "key_dist": k} for k in KEY_DISTS],
         },
+        probe=Probe("exponent", (SHIFT, -SHIFT)),
     ),
     Claim(
         id="capacity.concentration",
         paper_ref="beyond the paper (sharpens appendix A.1.3)",
-        statement="The noise power follows a product of scaled chi-squares, A chi2(d_v)/d_v with A a Gamma "
-                  "matched to sum_j c_j^2; its tail predicts the high-probability capacity.",
+        statement="The noise power of one item follows a product of scaled chi-squares, A chi2(d_v)/d_v "
+                  "with A a Gamma matched to sum_j c_j^2 (sphere keys): its tail gives the single-item "
+                  "failure probability P(noise power >= delta), judged where that probability is large "
+                  "enough to be resolved to 2%.",
         kind="exact",
-        quantity="capacity",
-        params=(D_K_SWEEP, D_V, Param("key_dist", str, "sphere", choices=("sphere",), help="key distribution"),
-                DELTA, EPSILON),
+        judge="exact",
+        quantity="failure_probability",
+        params=(D_K, D_V, N.but(default=48),
+                Param("key_dist", str, "sphere", choices=("sphere",), help="key distribution"), DELTA),
         derive=proof.concentration,
-        check=check_concentration,
+        measure=sampled(Law(lambda p: proof.concentration(), "failure"), ITEM_FAILURE, "proportion"),
         grid={
-            "ci": [{"d_k": 256}],
-            "book": [{"d_k": 1024}, {"d_k": 1024, "delta": 0.25, "epsilon": 0.01, "d_v": 16}],
-            "paper": [{"d_k": 4096}, {"d_k": 4096, "delta": 0.25, "epsilon": 0.01, "d_v": 16}],
+            "ci": [{"n": 48}, {"n": 56}],
+            "book": [{"n": n} for n in (21, 32, 38, 48)] + [{"d_k": 256, "n": n} for n in (150, 170)],
+            "paper": [{"n": n} for n in (16, 21, 32, 38, 48)]
+            + [{"d_k": 256, "n": n} for n in (96, 128, 150, 170)],
         },
+        probe=Probe("theory", (1.02, 0.98)),
     ),
     Claim(
         id="capacity.designed_keys",
         paper_ref="beyond the paper (what limits Theorem 6)",
-        statement="Orthonormal keys store d_k pairs with zero interference; beyond d_k every design has mean "
-                  "interference at least (n-d_k)/d_k (frame potential, Welch), which tight frames attain.",
+        statement="Beyond d_k pairs every key design has mean interference at least (n-d_k)/d_k (frame "
+                  "potential, Welch), and tight frames attain it (below d_k, orthonormal keys give zero).",
         kind="exact",
+        judge="exact",
         quantity="noise_power",
-        params=(Param("d_k", int, 64, 2, 4096, help="key dimension (even when n > d_k)"), D_V,
-                Param("n", int, 128, 1, 10**5, help="stored pairs"), ),
+        params=(Param("d_k", int, 64, 2, 4096, help="key dimension (even: harmonic frame)"), D_V,
+                Param("n", int, 128, 3, 10**5, help="stored pairs, more than d_k")),
         derive=proof.designed_keys,
-        check=check_designed_keys,
+        measure=sampled(Law(lambda p: proof.designed_keys(), "designed_noise"), FRAME_NOISE, first=64),
         grid={
-            "ci": [{"d_k": 32, "n": n} for n in (16, 32, 64, 256)],
-            "book": [{"d_k": d, "n": int(r * d)} for d in (32, 128) for r in (0.5, 1, 1.5, 2, 4, 8)],
-            "paper": [{"d_k": d, "n": int(r * d)} for d in (64, 256, 1024) for r in (0.5, 1, 1.5, 2, 4, 8, 16)],
+            "ci": _grid_designed((32,), (1.5, 2, 8)),
+            "book": _grid_designed((32, 128), (1.5, 2, 4, 8)),
+            "paper": _grid_designed((64, 256, 1024), (1.5, 2, 4, 8, 16)),
         },
-        constraint=lambda p: ("d_k: must be even when n > d_k (harmonic frame)"
-                              if p["n"] > p["d_k"] and p["d_k"] % 2 else None),
+        probe=Probe("theory", (1.02, 0.98), point={"d_k": 32, "n": 48}),
+        constraint=lambda p: ("n: must exceed d_k (below it orthonormal keys give zero interference exactly)"
+                              if p["n"] <= p["d_k"] else "d_k: must be even (harmonic frame)" if p["d_k"] % 2
+                              else None),
     ),
     Claim(
         id="capacity.decoding",
         paper_ref="beyond the paper (Theorem 6 with a nearest-value read-out)",
         statement="When a retrieval counts as correct if its nearest stored value is the right one, the "
-                  "per-item error follows a mean-field Gaussian law, and capacity exceeds d_k.",
+                  "per-item error follows a mean-field Gaussian law (regime: n of order d_k or more, "
+                  "d_v not tiny).",
         kind="exact",
+        judge="exact",
         quantity="error_rate",
         params=(Param("d_k", int, 64, 2, 4096), Param("d_v", int, 64, 2, 4096),
-                Param("n", int, 128, 2, 8192, help="stored pairs"), EPSILON),
+                Param("n", int, 128, 2, 8192, help="stored pairs")),
         derive=proof.decoding,
-        check=check_decoding,
+        measure=sampled(Law(lambda p: proof.decoding(), "error"), DECODING_ERRORS, first=64),
         grid={
             "ci": [{"n": n} for n in (128, 256)],
             "book": [{"d_k": d, "n": int(r * d)} for d in (32, 64, 128) for r in (1.5, 2, 3, 4)],
-            "paper": [{"d_k": d, "d_v": d, "n": int(r * d)} for d in (64, 256, 1024) for r in (1.5, 2, 3, 4, 6)],
+            "paper": [{"d_k": d, "d_v": d, "n": int(r * d)}
+                      for d in (64, 256, 1024) for r in (1.5, 2, 3, 4, 6)],
         },
+        probe=Probe("theory", (1.02, 0.98), point={"n": 256}),
     ),
 )
