@@ -11,10 +11,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 import sympy as sp
+from sympy import stats
 
 from pavlov_theory.derivation import Derivation
 
-from .vectors import d_k, independent_expectation, key_moments, n
+from .vectors import d_k, independent_expectation, key_moments, n, random_sign, sphere_squared_cosine
 
 L = sp.Symbol("L", positive=True, integer=True)
 BRUTE_N, BRUTE_D = 3, 2
@@ -46,33 +47,48 @@ def _brute_force_gaussian(A: sp.Matrix) -> sp.Matrix:
 
 @lru_cache(maxsize=None)
 def multi_hop(dist: str) -> Derivation:
-    """Result ``nsr``: ``E||r_L - x_L^1||^2`` after ``L`` hops, no residual and no Norm, for
-    vectors from ``dist``; ``paper_nsr`` is the product form ``(1 + (n-1)/d_k)^L - 1``."""
+    """The plain chain (no residual stream, no Norm) for vectors from ``dist``. Results:
+    ``per_hop_factor`` ``F`` (the diagonal of ``Phi(I)``), ``error = E||r_L - x_L^1||^2``,
+    ``target_power = E||x_L^1||^2`` and ``relative_error``, their ratio. ``product_law`` is the
+    project's hypothesis ``(1 + (n-1)/d_k)^L - 1`` (one hop's noise law compounded; the paper
+    states no law for a chain), kept to be compared with the exact law."""
     der = Derivation(f"multi-hop noise, {dist} vectors")
     moments = key_moments(dist)
     cos2 = moments.results["cos2"]
-    norm_var = sp.simplify(moments.results["norm4"] - 1)
+    norm_var = moments.results["norm4"] - 1
+    c = sp.Symbol("c", positive=True)
+    r = sp.Symbol("r", integer=True, positive=True)
+    # the moment rule Phi(A)_pp = A_pp + sum_{r != p} A_rr E[(x_p.x_r)^2] + A_pp Var||x||^2, at A = c I
+    diagonal = c + sp.Sum(c * cos2, (r, 1, n - 1)) + c * norm_var
+    factor = sp.expand(1 + (n - 1) * cos2 + norm_var)
+    der.step("Phi(c I)_pp = c + sum over the n-1 other indices r of c E[(x_p.x_r)^2] + c Var||x||^2",
+             diagonal, c * factor)
+    size = 4
     A = sp.Matrix(BRUTE_N, BRUTE_N, lambda i, j: sp.Symbol(f"a{i}{j}"))
     if dist == "gaussian":
-        der.step("moment rule E[E A E] checked by brute force (gaussian, n=3, d=2, any A)",
-                 _brute_force_gaussian(A), moment_map(A, cos2.subs(d_k, BRUTE_D), norm_var.subs(d_k, BRUTE_D)))
-    c = sp.Symbol("c", positive=True)
-    size = 4
-    grown = sp.eye(size) * c + moment_map(sp.eye(size) * c, cos2, norm_var)
-    factor = sp.simplify(1 + ((size - 1) * cos2 + norm_var))
-    der.step("Phi(c I) = c (1 + (n-1) E[c^2] + Var||x||^2) I (shown for n = 4)", grown, sp.eye(size) * c * factor)
-    factor_n = 1 + (n - 1) * cos2 + norm_var
-    k = sp.Function("k")
-    l = sp.Symbol("l", integer=True, nonnegative=True)
-    solution = sp.rsolve(k(l + 1) - factor_n * k(l), k(l), {k(0): 1})
-    k_L = der.step("the scale of Phi^l(I) grows geometrically: k(l) = factor^l",
-                   solution.subs(l, L), sp.simplify(factor_n) ** L)
-    mean_alpha = sp.Integer(1)  # E[alpha_L] = e_1 because E[G] = I and the sets are independent
-    nsr = der.step("nsr = E||alpha_L||^2 - 2 E[alpha_L,1] + 1, using E[G_L] = I for the last set",
-                   k_L - 2 * mean_alpha + 1, k_L - 1)
-    der.result("nsr", nsr)
-    der.result("per_hop_factor", sp.simplify(factor_n))
-    der.result("paper_nsr", (1 + (n - 1) / d_k) ** L - 1)
+        der.confirm("moment rule E[E A E] by brute force over explicit coordinates "
+                    "(gaussian, n=3, d=2, any A)",
+                    _brute_force_gaussian(A),
+                    moment_map(A, cos2.subs(d_k, BRUTE_D), norm_var.subs(d_k, BRUTE_D)))
+    der.confirm(f"Phi(c I) = c F I entry by entry from the moment rule (n = {size})",
+                sp.eye(size) * c + moment_map(sp.eye(size) * c, cos2, norm_var),
+                sp.eye(size) * c * factor.subs(n, size))
+    hop = sp.Symbol("l", integer=True, positive=True)
+    k_L = der.step("Phi^L(I) = F^L I: one factor F per hop", sp.Product(factor, (hop, 1, L)), factor**L)
+    m = sp.Symbol("m", integer=True, positive=True)
+    i = sp.Symbol("i", integer=True, positive=True)
+    target = der.step("E||x_L^1||^2 = sum_i E[x_i^2] = d_k (1/d_k), as E[x x^T] = I/d_k",
+                      sp.Sum(1 / d_k, (i, 1, d_k)), 1)
+    signal = der.step("E[r_L . x_L^1] = e_1^T E[G_0] ... E[G_L] e_1 = 1 (independent sets, E[G] = I)",
+                      sp.Product(1, (m, 0, L)), 1)
+    error = der.step("E||r_L - x_L^1||^2 = E||r_L||^2 - 2 E[r_L . x_L^1] + E||x_L^1||^2, "
+                     "with E||r_L||^2 = e_1^T Phi^L(I) e_1 (E[G_L] = I for the last set)",
+                     sp.Add(k_L, -2 * signal, target, evaluate=False), k_L - 1)
+    der.result("per_hop_factor", factor)
+    der.result("error", error)
+    der.result("target_power", sp.sympify(target))
+    der.result("relative_error", error / target)
+    der.result("product_law", (1 + (n - 1) / d_k) ** L - 1)
     return der
 
 
@@ -97,43 +113,53 @@ def _transition_brute_force(dist: str) -> tuple[sp.Matrix, sp.Matrix]:
     norm2 = lambda v: (v * v.T)[0, 0]
     brute = sp.Matrix([mean(norm2(out)), mean(norm2(scores)), mean((out * probe.T)[0, 0])]
                       + [mean(e) for e in scores])
-    rule = sp.Matrix([norm2(r) + norm2(u), BRUTE_N * cos2 * norm2(r) + F * norm2(u), (r * probe.T)[0, 0]] + list(u))
+    rule = sp.Matrix([norm2(r) + norm2(u), BRUTE_N * cos2 * norm2(r) + F * norm2(u), (r * probe.T)[0, 0]]
+                     + list(u))
     return brute, rule
 
 
 @lru_cache(maxsize=None)
 def residual(dist: str) -> Derivation:
     """The chain with the residual stream of eq 20 (``W_O = I``, no Norm):
-    ``r_l = r_{l-1} + r_{l-1} S_l``, ``r_0 = x_0^1``. Results: ``power = E||r_L||^2`` and
-    ``nsr = E||r_L - sum_{m<=L} x_m^1||^2``, the error against every stimulus on the path, which
-    the stream carries with weight one each."""
+    ``r_l = r_{l-1} + r_{l-1} S_l``, ``r_0 = x_0^1``. Results: ``power = E||r_L||^2``,
+    ``path_error = E||r_L - sum_{m<=L} x_m^1||^2`` (the error against every stimulus on the path,
+    which the stream carries with weight one each), ``target_power = E||sum_{m<=L} x_m^1||^2`` and
+    ``relative_error``, their ratio (comparable with the plain chain's ``relative_error``)."""
     der = Derivation(f"residual chain, {dist} vectors")
     moments = key_moments(dist)
     cos2, norm4 = moments.results["cos2"], moments.results["norm4"]
-    F = sp.simplify(1 + (n - 1) * cos2 + (norm4 - 1))
+    F = multi_hop(dist).results["per_hop_factor"]
     for checked in (dist,) if dist != "sphere" else ("gaussian", "rademacher"):
         brute, rule = _transition_brute_force(checked)
-        der.step(f"one layer, averaged over its fresh set ({checked}, n=3, d=2, any r, u, s): "
-                 "E||r + uX||^2, E||(r + uX) X^T||^2, E[(r + uX).s], E[(r + uX) X^T]", brute, rule)
+        der.confirm(f"one layer, averaged over its fresh set ({checked}, n=3, d=2, any r, u, s): "
+                    "E||r + uX||^2, E||(r + uX) X^T||^2, E[(r + uX).s], E[(r + uX) X^T]", brute, rule)
     # the rule uses only E[x x^T] = I/d_k, E[G^2] = F I and sign symmetry, which sphere vectors share
-    f0 = sp.simplify(norm4 + (n - 1) * cos2)
+    f0 = sp.expand(norm4 + (n - 1) * cos2)
     T = sp.Matrix([[1, 1], [n * cos2, F]])
     der.step("(a_l, b_l) = T (a_{l-1}, b_{l-1}) with a = E||r||^2, b = E||r X^T||^2 (Cayley-Hamilton: "
              "T^2 - tr(T) T + det(T) I = 0)", T**2 - T.trace() * T + T.det() * sp.eye(2), sp.zeros(2, 2))
     a = sp.Function("a")
-    l = sp.Symbol("l", integer=True, nonnegative=True)
-    recurrence = a(l + 2) - T.trace() * a(l + 1) + T.det() * a(l)
-    closed = sp.rsolve(recurrence, a(l), {a(0): 1, a(1): 1 + f0})
+    step = sp.Symbol("l", integer=True, nonnegative=True)
+    recurrence = a(step + 2) - T.trace() * a(step + 1) + T.det() * a(step)
+    closed = sp.rsolve(recurrence, a(step), {a(0): 1, a(1): 1 + f0})
     der.step("the closed form solves a_{l+2} = tr(T) a_{l+1} - det(T) a_l",
-             closed.subs(l, l + 2) - T.trace() * closed.subs(l, l + 1) + T.det() * closed, 0)
-    der.step("a_0 = E||x_0||^2 = 1", closed.subs(l, 0), 1)
-    der.step("a_1 = 1 + E||x_0 X_0^T||^2 = 1 + E||x||^4 + (n-1) E[c^2]", closed.subs(l, 1), 1 + f0)
-    power = closed.subs(l, L)
-    plain = der.step("without the residual, T = [[0, 1], [0, F]] gives a_L = f_0 F^(L-1) = 1 + the multi-hop nsr",
-                     f0 * F ** (L - 1), multi_hop(dist).results["nsr"] + 1)
+             closed.subs(step, step + 2) - T.trace() * closed.subs(step, step + 1) + T.det() * closed, 0)
+    der.step("a_1 = 1 + E||x_0 X_0^T||^2 = 1 + E||x||^4 + (n-1) E[c^2]", closed.subs(step, 1), 1 + f0)
+    power = closed.subs(step, L)
+    plain = der.step("without the residual, T = [[0, 1], [0, F]] gives a_L = f_0 F^(L-1) "
+                     "= 1 + the plain chain's error",
+                     f0 * F ** (L - 1), multi_hop(dist).results["error"] + 1)
+    m = sp.Symbol("m", integer=True, nonnegative=True)
+    target = der.step("E||x_0^1 + ... + x_L^1||^2 = sum_m E||x_m^1||^2 (independent, zero mean)",
+                      sp.Sum(multi_hop(dist).results["target_power"], (m, 0, L)), L + 1)
+    path_error = der.step("E||r_L - sum_m x_m^1||^2 = a_L - 2 sum_m E[r_L . x_m^1] + E||sum_m x_m^1||^2, "
+                          "E[r_L . x_m^1] = 1 for each m (the layer rule keeps scores and projections)",
+                          power - 2 * sp.Sum(1, (m, 0, L)) + target, power - (L + 1))
     der.result("power", power)
     der.result("plain_power", plain)
-    der.result("nsr", power - (L + 1))
+    der.result("target_power", target)
+    der.result("path_error", path_error)
+    der.result("relative_error", path_error / target)
     der.result("growth", sp.simplify((T.trace() + sp.sqrt(T.trace() ** 2 - 4 * T.det())) / 2))
     der.result("gram_square", F)
     der.result("score_gain", sp.simplify(n * cos2))
@@ -148,10 +174,12 @@ def residual_norm() -> Derivation:
     Result ``power = 1 + L d_k`` (any vector law with ``||x_0|| = 1`` on average)."""
     der = Derivation("residual chain with RMSNorm")
     a = sp.Function("a")
-    l = sp.Symbol("l", integer=True, nonnegative=True)
-    closed = sp.rsolve(a(l + 1) - a(l) - d_k, a(l), {a(0): 1})
-    der.step("a_l = a_{l-1} + d_k, a_0 = 1, solved", closed, 1 + l * d_k)
-    der.result("power", (1 + l * d_k).subs(l, L))
+    step = sp.Symbol("l", integer=True, nonnegative=True)
+    power = der.step("a_L = a_0 + sum_{l=1}^{L} (a_l - a_{l-1}) with a_0 = 1 and a_l - a_{l-1} = d_k",
+                     1 + sp.Sum(d_k, (step, 1, L)), 1 + L * d_k)
+    der.confirm("rsolve of a_{l+1} = a_l + d_k, a_0 = 1, at l = L",
+                sp.rsolve(a(step + 1) - a(step) - d_k, a(step), {a(0): 1}).subs(step, L), power)
+    der.result("power", power)
     return der
 
 
@@ -203,35 +231,59 @@ def routing() -> Derivation:
     ``animal -> middle`` among them; layer 2 stores ``n`` pairs, ``mammal -> dog`` and
     ``reptile -> lizard`` among them. The routing margin of a context is
     ``m = r . (own answer - other answer)`` for the two-hop retrieval ``r``. Results: ``mean``,
-    ``variance`` (exact), ``cantelli`` (a bound on ``P(m <= 0)``, from Cantelli's inequality)
-    and ``gaussian`` (the normal approximation ``Phi(-1/sqrt(V))``, not a bound)."""
+    ``second_moment``, ``variance`` (exact), ``cantelli`` (a proved bound on ``P(m <= 0)``,
+    Cantelli's inequality) and ``gaussian`` (the normal approximation ``Phi(-1/sqrt(V))``, not a
+    bound)."""
     der = Derivation("routing margin, unit vectors")
     cos2 = key_moments("sphere").results["cos2"]
+    S, B = random_sign(), sphere_squared_cosine(d_k)
+    # the cosine of two independent unit vectors is S sqrt(B); its mean is E[S] E[sqrt B]
+    mean_cos = stats.E(S, evaluate=False) * sp.Symbol("E_sqrtB")
+    i, j = sp.symbols("i j", integer=True, positive=True)
     w1, w2, e = sp.symbols("w_1 w_2 e")
     wq = sp.symbols("wq_3:6")  # three stand-ins for the distractor terms w_j q_j
     der.step("m = sum_j w_j z_j.(z_1 - z_2) = (w_1 - w_2)(1 - e) + sum_{j>2} w_j q_j, e = z_1.z_2",
              w1 * (1 - e) + w2 * (e - 1) + sum(wq), (w1 - w2) * (1 - e) + sum(wq))
-    E_one_minus_e2 = der.step("E[(1-e)^2] = 1 - 2 E[e] + E[e^2]", 1 - 2 * 0 + cos2, 1 + cos2)
-    E_q2 = der.step("E[q_j^2] = E||z_1 - z_2||^2 / d_k, E[q_j q_k] = 0", (1 + 1) * cos2, 2 * cos2)
-    E_u2 = 1 + (n - 1) * cos2  # the one-hop retrieval power (capacity.noise_power, Theorem 6)
-    E_w1 = der.step("E[w_1] = E[u . mammal] = ||mammal||^2 + sum_{i>1} E[c_i] E[x1_i . mammal]", 1 + (n - 1) * 0, 1)
-    E_w1sq = der.step("E[w_1^2] = 1 + sum_{i>1} E[c_i^2] E[(x1_i . mammal)^2]", 1 + (n - 1) * cos2 * cos2,
-                      1 + (n - 1) * cos2**2)
+    E_one_minus_e2 = der.step("E[(1-e)^2] = 1 - 2 E[e] + E[e^2], E[e^2] = E[B]",
+                              1 - 2 * mean_cos + stats.E(B, evaluate=False), 1 + cos2)
+    E_q2 = der.step("E[q_j^2] = E||z_1 - z_2||^2 / d_k = (2 - 2 E[e]) / d_k, E[q_j q_k] = 0",
+                    (2 - 2 * mean_cos) * cos2, 2 * cos2)
+    E_u2 = der.step("E||u||^2 = ||animal||^2 + sum_{i>1} E[c_i^2] for u = animal S_1 (one hop, Theorem 6)",
+                    1 + sp.Sum(cos2, (i, 2, n)), 1 + (n - 1) * cos2)
+    E_w1 = der.step("E[w_1] = E[u . mammal] = ||mammal||^2 + sum_{i>1} E[c_i] E[x1_i . mammal]",
+                    1 + sp.Sum(mean_cos * mean_cos, (i, 2, n)), 1)
+    E_w2 = der.step("E[w_2] = E[u . reptile] = sum_i E[u_i] E[reptile_i] (reptile independent of layer 1)",
+                    sp.Sum(sp.Function("Eu")(i) * key_moments("sphere").results["mean_coord"], (i, 1, d_k)),
+                    0)
+    E_w1sq = der.step("E[w_1^2] = 1 + sum_{i>1} E[c_i^2] E[(x1_i . mammal)^2]",
+                      1 + sp.Sum(cos2 * cos2, (i, 2, n)), 1 + (n - 1) * cos2**2)
     E_wj2 = der.step("E[w_j^2] = E||u||^2 / d_k for a key independent of layer 1 (j >= 2)", E_u2 * cos2,
-                     (1 + (n - 1) * cos2) * cos2)
-    mean = der.step("E[m] = E[w_1] - E[w_2] = 1", E_w1 - 0, 1)
-    second = (E_w1sq + E_wj2) * E_one_minus_e2 + (n - 2) * E_wj2 * E_q2
+                     cos2 + (n - 1) * cos2**2)
+    mean = der.step("E[m] = (E[w_1] - E[w_2]) E[1 - e] + sum_{j>2} E[w_j] E[q_j], "
+                    "E[q_j] = E[z_j].(z_1 - z_2)",
+                    (E_w1 - E_w2) * (1 - mean_cos) + sp.Sum(mean_cos * sp.Symbol("W"), (j, 3, n)), 1)
+    second = sp.expand((E_w1sq + E_wj2) * E_one_minus_e2 + (n - 2) * E_wj2 * E_q2)
     for size, d in ((3, 2),):
         m1, m2 = _routing_margin_moments_rademacher(size, d)
-        der.step(f"E[m] by exhaustive enumeration (rademacher, n={size}, d_k={d})", m1, mean)
-        der.step(f"E[m^2] by exhaustive enumeration (rademacher, n={size}, d_k={d})", m2,
-                 second.subs({n: size, d_k: d}))
+        der.confirm(f"E[m] by exhaustive enumeration (rademacher, n={size}, d_k={d})", m1, mean)
+        der.confirm(f"E[m^2] by exhaustive enumeration (rademacher, n={size}, d_k={d})", m2,
+                    second.subs({n: size, d_k: d}))
     variance = sp.simplify(second - mean**2)
-    V = sp.Symbol("V", positive=True)
     der.result("mean", sp.sympify(mean))
-    der.result("second_moment", sp.simplify(second))
+    der.result("second_moment", second)
     der.result("variance", variance)
-    der.step("Cantelli: P(m <= 0) = P(m - 1 <= -1) <= V / (V + 1^2)", V / (V + 1), 1 - 1 / (1 + V))
-    der.result("cantelli", sp.simplify(variance / (variance + 1)))
-    der.result("gaussian", (1 + sp.erf(-1 / sp.sqrt(2 * variance))) / 2)
+    # Cantelli, proved: for Y = m - E[m], t = E[m] > 0 and any u > 0, 1{Y <= -t} <= (u - Y)^2/(u + t)^2
+    # pointwise; taking expectations gives P(m <= 0) <= (V + u^2)/(u + t)^2, least at u = V/t.
+    V, t, u, s = sp.symbols("V t u s", positive=True)
+    der.inequality("on the event Y = -t - s (s >= 0): 1 <= (u - Y)^2 / (u + t)^2", sp.Integer(1),
+                   (u + t + s) ** 2 / (u + t) ** 2, certificate=s * (2 * (u + t) + s) / (u + t) ** 2)
+    der.inequality("off the event: 0 <= (u - Y)^2 / (u + t)^2", sp.Integer(0),
+                   (u - sp.Symbol("Y", real=True)) ** 2 / (u + t) ** 2)
+    markov = (V + u**2) / (u + t) ** 2  # E[(u - Y)^2] = u^2 + V, as E[Y] = 0 and E[Y^2] = V
+    cantelli = der.step("at u = V/t the bound E[(u - Y)^2]/(u + t)^2 is V/(V + t^2)", markov.subs(u, V / t),
+                        V / (V + t**2))
+    der.inequality("u = V/t is the best choice: V/(V + t^2) <= (V + u^2)/(u + t)^2 for every u > 0", cantelli,
+                   markov, certificate=(u * t - V) ** 2 / ((u + t) ** 2 * (V + t**2)))
+    der.result("cantelli", cantelli.subs({V: variance, t: mean}))
+    der.result("gaussian", (1 + sp.erf(-mean / sp.sqrt(2 * variance))) / 2)
     return der

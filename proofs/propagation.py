@@ -20,7 +20,7 @@ H = sp.Symbol("H", positive=True, integer=True)
 L = sp.Symbol("L", positive=True, integer=True)
 d_model = sp.Symbol("d_model", positive=True, integer=True)
 x = sp.Symbol("x", positive=True)
-h, l = sp.symbols("h l", positive=True, integer=True)
+h, layer_idx = sp.symbols("h l", positive=True, integer=True)
 
 
 @lru_cache(maxsize=None)
@@ -29,11 +29,12 @@ def theorem9(dist: str = "sphere") -> Derivation:
     (eq 42), ``network`` (eq 46) and ``network_first_order`` (eq 48)."""
     der = Derivation("Theorem 9 step by step")
     markov = worst_case(dist).results["markov"]
-    head = der.inequality("eq 40 loosens Markov's bound (eq 36) by dropping its -1", markov, n / (delta * d_k))
+    head = der.inequality("eq 40 loosens Markov's bound (eq 36) by dropping its -1", markov,
+                          n / (delta * d_k))
     layer = der.step("eqs 41-42: a layer fails when all H independent heads fail",
                      sp.Product(head, (h, 1, H)), head**H)
     network = der.step("eqs 44-46: a network fails when any of L independent layers fails",
-                       1 - sp.Product(1 - layer, (l, 1, L)), 1 - (1 - layer) ** L)
+                       1 - sp.Product(1 - layer, (layer_idx, 1, L)), 1 - (1 - layer) ** L)
     first = der.step("eqs 47-48: the first-order term of 1 - (1-x)^L at x = 0",
                      x * sp.Subs(sp.Derivative(1 - (1 - x) ** L, x), x, 0), L * x)
     der.result("head", head)

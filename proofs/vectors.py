@@ -105,7 +105,7 @@ def key_moments(dist: str) -> Derivation:
     for size in CHECK_SIZES:
         der.confirm(f"E||k||^4 by brute force over {size} explicit coordinates",
                     _direct_norm4(dist, size), norm4.subs(d_k, size))
-        der.confirm(f"E[(k.k')^2] by brute force over {size} explicit coordinates by brute force over {size} explicit coordinates",
+        der.confirm(f"E[(k.k')^2] by brute force over {size} explicit coordinates",
                     _direct_cos2(dist, size), cos2.subs(d_k, size))
     der.result("norm4", norm4)
     der.result("cos2", cos2)

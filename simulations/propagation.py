@@ -15,7 +15,7 @@ from scipy import optimize
 from scipy import stats as scipy_stats
 
 from pavlov_theory import judges
-from pavlov_theory.claims import BEYOND, Claim, Context, Param, Probe, Result
+from pavlov_theory.claims import BEYOND, Claim, Context, Probe, Result
 from pavlov_theory.engine import Kernel, bound_points, draw, headline, to_numpy
 from pavlov_theory.params import D_K, D_MODEL, D_V, DELTA, HEADS, HOPS, KEY_DIST, KEY_DISTS, N
 from pavlov_theory.proofs import propagation as proof
@@ -44,7 +44,8 @@ def _draws(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: 
         emb = sample("sphere", (trials, 1 if mode == "shared" else H, n), d_model, gen, dtype)
         emb = emb.expand(trials, H, n, d_model)
         if d_model >= d_k:
-            order = torch.rand((trials, H, 1, d_model), generator=gen, device=gen.device).argsort(-1)[..., :d_k]
+            order = torch.rand((trials, H, 1, d_model), generator=gen,
+                               device=gen.device).argsort(-1)[..., :d_k]
             keys = emb.gather(-1, order.expand(trials, H, n, d_k))
         else:
             keys = torch.cat([emb, emb.new_zeros((trials, H, n, d_k - d_model))], -1)
@@ -116,7 +117,8 @@ def network_failures_naive(params, trials, gen, dtype) -> tuple[np.ndarray]:
 
 
 def _head_bytes(p: Mapping[str, Any], size: int) -> int:
-    return 4 * size * p["H"] * (p["n"] * (2 * p["d_k"] + 2 * p["d_v"] + p.get("d_model", 0)) + p.get("d_model", 0))
+    return 4 * size * p["H"] * (p["n"] * (2 * p["d_k"] + 2 * p["d_v"] + p.get("d_model", 0))
+                                + p.get("d_model", 0))
 
 
 EXAMPLE = {"H": 2, "n": 4, "d_k": 3, "d_v": 2, "key_dist": "gaussian", "delta": 0.2}
@@ -143,7 +145,8 @@ def power_law_fit(x: np.ndarray, failures: np.ndarray, trials: np.ndarray, alpha
 
     def profile(b: float) -> float:
         top = -b * lx.max() if b >= 0 else -b * lx.min()
-        res = optimize.minimize_scalar(lambda a: -loglik(a, b), bounds=(top - 60, top - 1e-12), method="bounded")
+        res = optimize.minimize_scalar(lambda a: -loglik(a, b), bounds=(top - 60, top - 1e-12),
+                                       method="bounded")
         return -float(res.fun)
 
     if c.sum() == 0 or np.all(c == t):
@@ -181,16 +184,20 @@ def _bound_result(rows: list[dict[str, Any]], ctx: Context, evidence: list[dict[
 def check_head_failure(params: Mapping[str, Any], ctx: Context) -> Result:
     der, trials = proof.theorem9(params["key_dist"]), _trials(ctx)
     _, fails, _ = draw(ctx, {**params, "H": 1}, FAILURES, trials)
-    return _bound_result([{"bound": ctx.bound(der, "head", **params), "failures": int(fails.sum()), "trials": trials}],
-                         ctx, [{"name": "markov_with_minus_one", "value": ctx.reference(der, "head_markov", **params)}])
+    return _bound_result([{"bound": ctx.bound(der, "head", **params), "failures": int(fails.sum()),
+                           "trials": trials}],
+                         ctx, [{"name": "markov_with_minus_one",
+                                "value": ctx.reference(der, "head_markov", **params)}])
 
 
 def check_layer_failure(params: Mapping[str, Any], ctx: Context) -> Result:
     der, trials = proof.theorem9(params["key_dist"]), _trials(ctx)
     _, head, layer = draw(ctx, params, FAILURES, trials)
-    return _bound_result([{"bound": ctx.bound(der, "layer", **params), "failures": int(layer.sum()), "trials": trials}],
+    return _bound_result([{"bound": ctx.bound(der, "layer", **params), "failures": int(layer.sum()),
+                           "trials": trials}],
                          ctx, [{"name": "head_failure_rate", "value": float(head.mean())},
-                               {"name": "independence_prediction_p_head^H", "value": float(head.mean() ** params["H"])}])
+                               {"name": "independence_prediction_p_head^H",
+                                "value": float(head.mean() ** params["H"])}])
 
 
 def check_shared_heads(params: Mapping[str, Any], ctx: Context) -> Result:
@@ -200,7 +207,8 @@ def check_shared_heads(params: Mapping[str, Any], ctx: Context) -> Result:
     the paper's bound; ``breaks_the_bound`` names the effect: rank if (a) fails, dependence if
     (b) fails where (a) holds or (b) fails the rank-corrected bound."""
     der, trials, part = proof.shared_embedding(), _trials(ctx), ctx.share(3)
-    draws = {mode: draw(part, {**params, "embedding": mode}, FAILURES, trials, mode) for mode in ("separate", "shared")}
+    draws = {mode: draw(part, {**params, "embedding": mode}, FAILURES, trials, mode)
+             for mode in ("separate", "shared")}
     row = lambda mode, bound: {"embedding": mode, "against": bound, "bound": ctx.bound(der, bound, **params),
                                "failures": int(draws[mode][2].sum()), "trials": trials}
     verdict, _ = bound_points([row("shared", "layer")], part)
@@ -212,8 +220,8 @@ def check_shared_heads(params: Mapping[str, Any], ctx: Context) -> Result:
     noise = ctx.theory(der, "rank_noise", **params)
     evidence = [{"name": "effects", "value": [rank, both, dependence]},
                 {"name": "breaks_the_bound", "value": " and ".join(breaks) or "neither"},
-                {"name": "head_noise_power", "value": power.estimate, "ci": [power.lo, power.hi], "theory": noise,
-                 "verdict": judges.exact(noise, power)}]
+                {"name": "head_noise_power", "value": power.estimate, "ci": [power.lo, power.hi],
+                 "theory": noise, "verdict": judges.exact(noise, power)}]
     return _bound_result([row("shared", "layer")], part, evidence, verdict)
 
 
@@ -234,7 +242,8 @@ def check_network_error(params: Mapping[str, Any], ctx: Context) -> Result:
     depth_verdict = judges.scaling(law, fit, DEPTH_SHIFT, math.log10(depths[-1] / depths[0]))
     return Result(law, fit.estimate, (fit.lo, fit.hi), judges.combine([bound_verdict, depth_verdict]),
                   sum(r["trials"] for r in rows),
-                  [{"name": "by_depth", "value": judged}, {"name": "depth_law_verdict", "value": depth_verdict},
+                  [{"name": "by_depth", "value": judged},
+                   {"name": "depth_law_verdict", "value": depth_verdict},
                    {"name": "bound_verdict", "value": bound_verdict},
                    {"name": "largest_network_failure_upper_limit", "value": judged[-1]["ci"][1]}],
                   "theory is the derived depth exponent of eq 48; estimate the fitted exponent")
@@ -253,10 +262,12 @@ def check_head_count(params: Mapping[str, Any], ctx: Context) -> Result:
         rows.append({"H": h, "d_k": point["d_k"], "failures": int(fails.sum()), "measured": ci.estimate,
                      "ci": [ci.lo, ci.hi], "bound": ctx.reference(der, "bound", **{**params, "H": h})})
     h_star = ctx.theory(der, "optimal_H", **params)
-    verdict, plausible = judges.argmin(h_star, heads, [Interval(r["measured"], *r["ci"], trials) for r in rows],
+    verdict, plausible = judges.argmin(h_star, heads,
+                                       [Interval(r["measured"], *r["ci"], trials) for r in rows],
                                        [r["bound"] for r in rows])
     best = min(rows, key=lambda r: (r["measured"], r["H"]))["H"]
-    return Result(h_star, float(best), (float(min(plausible)), float(max(plausible))), verdict, trials * len(heads),
+    return Result(h_star, float(best), (float(min(plausible)), float(max(plausible))), verdict,
+                  trials * len(heads),
                   [{"name": "by_H", "value": rows}, {"name": "plausible_best_H", "value": plausible}],
                   "theory is H* of the bound; estimate the measured best H, interval the plausible best")
 
@@ -276,8 +287,8 @@ CLAIMS = (
         derive=proof.theorem9, measure=check_head_failure,
         grid={
             "ci": [{"d_k": 64, "n": n} for n in (24, 8)],
-            "book": [{"d_k": d, "n": int(r * d), "key_dist": k} for d in (32, 128) for r in (0.125, 0.25, 0.375)
-                     for k in ("sphere", "gaussian")],
+            "book": [{"d_k": d, "n": int(r * d), "key_dist": k} for d in (32, 128)
+                     for r in (0.125, 0.25, 0.375) for k in ("sphere", "gaussian")],
             "paper": [{"d_k": d, "n": int(r * d), "key_dist": k} for d in (32, 128, 512)
                       for r in (0.125, 0.25, 0.375, 0.5) for k in KEY_DISTS],
         },
@@ -286,7 +297,8 @@ CLAIMS = (
     Claim(
         id="propagation.layer_failure",
         paper_ref="Theorem 9, appendix A.2.2, eqs 41-43",
-        statement="With H independent heads a layer fails only if all fail: P(layer fails) < (n/(delta d_k))^H.",
+        statement="With H independent heads a layer fails only if all fail: "
+                  "P(layer fails) < (n/(delta d_k))^H.",
         kind="bound", judge="bound", quantity="p_layer",
         params=(PROPAGATION_D_K, D_V, PROPAGATION_N, KEY_DIST, DELTA, HEADS),
         derive=proof.theorem9, measure=check_layer_failure,
@@ -311,21 +323,23 @@ CLAIMS = (
             "paper": [{"d_model": m, "H": 6, "n": 24, "d_k": 64} for m in (32, 64, 128, 256)],
         },
         probe=Probe("bound", (0.005,)),
-        constraint=lambda p: None if p["d_model"] < p["H"] * p["d_k"] else "shared_heads: needs d_model < H d_k",
+        constraint=lambda p: (None if p["d_model"] < p["H"] * p["d_k"]
+                              else "shared_heads: needs d_model < H d_k"),
     ),
     Claim(
         id="propagation.network_error",
         paper_ref="Theorem 9, appendix A.2.3-A.2.4, eqs 44-51",
-        statement="A network of L layers fails with probability below 1 - (1 - (n/(delta d_k))^H)^L (eq 46), and, "
-                  "where L times the layer failure probability is small (eq 51), the failure probability grows "
-                  "linearly in depth (eq 48).",
+        statement="A network of L layers fails with probability below 1 - (1 - (n/(delta d_k))^H)^L "
+                  "(eq 46), and, where L times the layer failure probability is small (eq 51), "
+                  "the failure probability grows linearly in depth (eq 48).",
         kind="scaling", judge="scaling", quantity="depth_exponent",
         params=(PROPAGATION_D_K, D_V, PROPAGATION_N, KEY_DIST, DELTA, HEADS.but(default=3),
                 HOPS.but(default=16, low=10, help="largest depth (depths 1..L, log-spaced)")),
         derive=proof.depth_law, measure=check_network_error,
         grid={
             "ci": [{"H": 1, "n": 5, "d_v": 16, "L": 10}],
-            "book": [{"H": 1, "n": 5, "d_v": 16, "L": 10}, {"H": 1, "n": 5, "L": 16}, {"H": 3, "n": 12, "L": 16}],
+            "book": [{"H": 1, "n": 5, "d_v": 16, "L": 10}, {"H": 1, "n": 5, "L": 16},
+                     {"H": 3, "n": 12, "L": 16}],
             "paper": [{"H": h, "n": m, "L": 32} for h, m in ((1, 4), (2, 8), (3, 12))],
         },
         probe=Probe("exponent", (DEPTH_SHIFT, -DEPTH_SHIFT)),

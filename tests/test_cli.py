@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from pavlov_theory.cli import main
 from pavlov_theory.claims import registry
+from pavlov_theory.cli import main
 
 JSON_KEYS = {"claim", "quantity", "params", "theory", "estimate", "ci", "verdict", "trials", "seed", "device"}
 
@@ -22,7 +22,8 @@ def test_list_names_every_claim(capsys):
 
 
 def test_check_json_has_the_contract_keys(capsys):
-    code = main(["check", "capacity.noise_power", "--set", "d_k=64", "--set", "n=65", "--json", "--device", "cpu"])
+    code = main(["check", "capacity.noise_power", "--set", "d_k=64", "--set", "n=65", "--json",
+                 "--device", "cpu"])
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and JSON_KEYS <= set(result) and len(result["ci"]) == 2
     assert result["params"]["d_k"] == 64 and result["device"] == "cpu"
@@ -59,7 +60,8 @@ def test_bad_input_is_one_line_and_exit_code_2(args, fragment):
 
 def test_verify_writes_a_ledger(tmp_path, capsys):
     out = tmp_path / "ledger.json"
-    assert main(["verify", "--scale", "ci", "--only", "framework.equivalence", "--out", str(out), "--quiet"]) == 0
+    assert main(["verify", "--scale", "ci", "--only", "framework.equivalence", "--out", str(out),
+                 "--quiet"]) == 0
     ledger = json.loads(out.read_text())
     assert ledger["claims"][0]["verdict"] == "exact" and ledger["scale"] == "ci"
     assert "framework.equivalence" in capsys.readouterr().out

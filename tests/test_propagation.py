@@ -6,7 +6,8 @@ import pytest
 import sympy as sp
 import torch
 
-from pavlov_theory.proofs import capacity, propagation as proof
+from pavlov_theory.proofs import capacity
+from pavlov_theory.proofs import propagation as proof
 from pavlov_theory.proofs.capacity import delta
 from pavlov_theory.proofs.vectors import d_k, n
 from pavlov_theory.sampling import generator, sample
@@ -42,7 +43,8 @@ def test_head_noise_matches_retrieval_from_the_association_matrix():
     params = {"H": 3, "n": 5, "d_k": 4, "d_v": 3, "key_dist": "sphere"}
     (power,) = sim.head_noise(params, 2, generator(1, "cpu"), torch.float64)
     g = generator(1, "cpu")
-    keys, values = sample("sphere", (2, 3, 5), 4, g, torch.float64), sample("sphere", (2, 3, 5), 3, g, torch.float64)
+    keys, values = (sample("sphere", (2, 3, 5), 4, g, torch.float64),
+                    sample("sphere", (2, 3, 5), 3, g, torch.float64))
     noise = (keys[:, :, :1] @ (keys.transpose(-1, -2) @ values)).squeeze(-2) - values[:, :, 0]
     assert_close("head noise power", (noise**2).sum(-1), power, 1e-12)
 
