@@ -208,15 +208,3 @@ def test_three_forms_agree_for_any_shape_and_decay(T, d, dv, gamma, chunk):
     assert torch.allclose(memory.recurrent_form(q, k, v, gamma), ref, atol=1e-10)
     assert torch.allclose(memory.chunked_form(q, k, v, gamma, chunk), ref, atol=1e-10)
 
-
-def test_judge_argmin_three_ways_and_vacuous():
-    from pavlov_theory import judges
-    from pavlov_theory.stats import Interval
-    grid = [1, 2, 4, 8]
-    cis = [Interval(0, 0.0, 0.01, 1), Interval(0, 0.005, 0.02, 1), Interval(0, 0.1, 0.2, 1),
-           Interval(0, 0.5, 0.6, 1)]
-    assert judges.argmin(1.5, grid, cis) == ("holds", [1, 2])
-    assert judges.argmin(5.0, grid, cis)[0] == "fails"
-    assert judges.argmin(1.0, grid, cis)[0] == "undecided"
-    assert judges.argmin(1.5, grid, [Interval(0, 0.0, 1.0, 1)] * 4)[0] == "undecided"
-    assert judges.argmin(1.5, grid, cis, limits=[1.0, 2.0, 4.0, 8.0])[0] == judges.VACUOUS

@@ -78,6 +78,27 @@ def test_sign_holds_above_zero_fails_below_the_null_band():
     assert judges.sign(ci(-0.1, 0.1), null=0.01) == "undecided"
 
 
+ARGMIN_GRID = [1, 2, 4, 8]
+ARGMIN_CIS = [ci(0.0, 0.01), ci(0.005, 0.02), ci(0.1, 0.2), ci(0.5, 0.6)]
+
+
+def test_argmin_holds_when_every_plausible_minimiser_is_in_the_predicted_cell():
+    assert judges.argmin(1.5, ARGMIN_GRID, ARGMIN_CIS) == ("holds", [1, 2])
+
+
+def test_argmin_fails_when_no_plausible_minimiser_is_in_the_predicted_cell():
+    assert judges.argmin(5.0, ARGMIN_GRID, ARGMIN_CIS)[0] == "fails"
+
+
+def test_argmin_is_undecided_when_the_data_do_not_locate_a_minimum():
+    assert judges.argmin(1.0, ARGMIN_GRID, ARGMIN_CIS)[0] == "undecided"
+    assert judges.argmin(1.5, ARGMIN_GRID, [ci(0.0, 1.0)] * 4)[0] == "undecided"
+
+
+def test_argmin_of_a_bound_that_is_trivial_everywhere_is_vacuous():
+    assert judges.argmin(1.5, ARGMIN_GRID, ARGMIN_CIS, limits=[1.0, 2.0, 4.0, 8.0])[0] == judges.VACUOUS
+
+
 def test_combine_takes_the_worst():
     assert judges.combine(["exact", "undecided"]) == "undecided"
     assert judges.combine(["exact", "fails", "undecided"]) == "fails"
