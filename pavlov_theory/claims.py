@@ -41,11 +41,17 @@ class Probe:
     compares with by each of ``values``; ``bound`` multiplies every bound by each (a bound too
     tight by that factor); ``exponent`` adds each to every law's exponent. ``point`` overrides
     the claim's first ci grid point for the probe run.
+
+    A probe shows power only where the claim itself passes. Where the data reject the claim at
+    every point (its verdict is ``fails`` or ``loose`` everywhere), any probe is rejected
+    trivially; ``trivial`` then says so and why, the registry test checks that the claim is
+    indeed rejected at the probe point, and the ledger shows the reason beside the probe.
     """
 
     kind: str
     values: tuple[float, ...]
     point: Mapping[str, Any] | None = None
+    trivial: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in PROBES or not self.values:
@@ -53,10 +59,12 @@ class Probe:
 
     def describe(self) -> str:
         if self.kind == "theory":
-            return "derived value x " + " and x ".join(f"{v:.10g}" for v in self.values)
-        if self.kind == "bound":
-            return "bound x " + " and x ".join(f"{v:.10g}" for v in self.values)
-        return "exponent " + " and ".join(f"{v:+.10g}" for v in self.values)
+            text = "derived value x " + " and x ".join(f"{v:.10g}" for v in self.values)
+        elif self.kind == "bound":
+            text = "bound x " + " and x ".join(f"{v:.10g}" for v in self.values)
+        else:
+            text = "exponent " + " and ".join(f"{v:+.10g}" for v in self.values)
+        return f"{text} (rejected trivially: {self.trivial})" if self.trivial else text
 
 
 @dataclass(frozen=True)

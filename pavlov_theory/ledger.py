@@ -21,7 +21,7 @@ from .device import default_budget
 from .judges import VACUOUS, combine
 
 DEFAULT_FWER = 1e-3
-MAX_TRIALS = {"ci": 40_000, "book": 200_000, "paper": 2_000_000}
+MAX_TRIALS = {"ci": 100_000, "book": 200_000, "paper": 2_000_000}
 
 
 def scale_context(scale: str, device: str, seed: int, dtype: str = "float32") -> Context:

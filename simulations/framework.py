@@ -44,31 +44,34 @@ def _condition(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, gamma: float, 
 
 
 def forms(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype):
-    """``Norm`` of the masked parallel, recurrent and chunked forms, and each row's condition."""
+    """The masked parallel, recurrent and chunked forms before ``Norm`` and after it, each with
+    its rows' condition (Norm hides a wrong overall scale, so both are compared)."""
     q, k, v = _sequences(params, trials, gen, dtype)
     gamma, norm = params["gamma"], params["norm"]
-    outs = [memory.normalize(norm, f(q, k, v, gamma)) for f in
-            (memory.parallel_form, memory.recurrent_form, memory.chunked_form)]
-    raw = memory.parallel_form(q, k, v, gamma)
-    return (*map(to_numpy, outs), to_numpy(_condition(q, k, v, gamma, raw, norm)))
+    raw = [f(q, k, v, gamma) for f in (memory.parallel_form, memory.recurrent_form, memory.chunked_form)]
+    normed = [memory.normalize(norm, out) for out in raw]
+    return (*map(to_numpy, raw), to_numpy(_condition(q, k, v, gamma, raw[0], "none")),
+            *map(to_numpy, normed), to_numpy(_condition(q, k, v, gamma, raw[0], norm)))
 
 
 def forms_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype):
     """The definition read literally, for every form: row ``i`` is
-    ``Norm(sum_{j <= i} gamma^(i-j) (q_i . k_j) v_j)``, one trial and one step at a time."""
+    ``sum_{j <= i} gamma^(i-j) (q_i . k_j) v_j`` and its ``Norm``, one trial and one step at a time."""
     q, k, v = _sequences(params, trials, gen, dtype)
     gamma, norm = params["gamma"], params["norm"]
-    out = np.zeros((trials, params["T"], params["d_v"]))
-    cond = np.zeros((trials, params["T"]))
+    raw, out = np.zeros((2, trials, params["T"], params["d_v"]))
+    cond_raw, cond = np.zeros((2, trials, params["T"]))
     for t in range(trials):
         for i in range(params["T"]):
             row = sum(gamma ** (i - j) * float(q[t, i] @ k[t, j]) * v[t, j] for j in range(i + 1))
             size = sum(gamma ** (i - j) * float(q[t, i].abs() @ k[t, j].abs()) * v[t, j].abs()
                        for j in range(i + 1))
             seen = row - row.mean() if norm == "layernorm" else row
+            raw[t, i] = to_numpy(row)
             out[t, i] = to_numpy(memory.normalize(norm, row[None])[0])
+            cond_raw[t, i] = float(torch.linalg.vector_norm(size) / torch.linalg.vector_norm(row))
             cond[t, i] = float(torch.linalg.vector_norm(size) / torch.linalg.vector_norm(seen))
-    return out, out.copy(), out.copy(), cond
+    return raw, raw.copy(), raw.copy(), cond_raw, out, out.copy(), out.copy(), cond
 
 
 FORMS = Kernel("framework.forms", forms, forms_naive,
@@ -188,7 +191,8 @@ SEL_TRIALS = 512  # RMSNorm's margin change is deterministic (0, derived): its r
 def check_equivalence(params: Mapping[str, Any], ctx: Context) -> Result:
     der = proof.equivalence()
     outputs = draw(replace(ctx, dtype="float64"), params, FORMS, EQ_TRIALS)
-    deviation = form_deviation(outputs, ctx.theory(der, "form_ratio"))
+    ratio = ctx.theory(der, "form_ratio")
+    deviation = max(form_deviation(outputs[:4], ratio), form_deviation(outputs[4:], ratio))
     # Rounding (Higham): a computed sum of m terms is within m u (u = eps/2) of the exact one,
     # relative to the sum of the terms' magnitudes; the deviation divides out that condition.
     # Two forms, each with sums over T steps and d_k features, then Norm's sum over d_v features
@@ -303,6 +307,9 @@ CLAIMS = (
             "paper": [{"norm": m, "n": n, "d_k": 256} for m in ("rmsnorm", "layernorm")
                       for n in (16, 256, 2048)],
         },
-        probe=Probe("theory", (1.02, 0.98), point={"norm": "rmsnorm", "n": 64}),
+        probe=Probe("theory", (1.02, 0.98), point={"norm": "rmsnorm", "n": 64},
+                    trivial="the statement is rejected for both norms: RMSNorm leaves the margin "
+                            "unchanged (derived 0), LayerNorm lowers it; a unit test shows the sign "
+                            "judge accepts a real gain"),
     ),
 )

@@ -84,9 +84,18 @@ def test_three_forms_agree(phi, norm, gamma, ctx):
 
 def test_equivalence_deviation_detects_an_off_by_one_mask(ctx):
     params = get_claim("framework.equivalence").resolve({"T": 16, "d_k": 4, "d_v": 4})
-    parallel, recurrent, chunked, cond = sim.FORMS(params, 2, generator(0, "cpu"), torch.float64)
+    parallel, recurrent, chunked, cond = sim.FORMS(params, 2, generator(0, "cpu"), torch.float64)[:4]
     shifted = np.concatenate([np.zeros_like(parallel[:, :1]), parallel[:, :-1]], axis=1)  # one step late
     assert sim.form_deviation((parallel, shifted, chunked, cond), 1.0) > 1e-6
+
+
+def test_equivalence_deviation_sees_a_wrong_scale_that_norm_would_hide():
+    params = get_claim("framework.equivalence").resolve({"T": 8, "d_k": 4, "d_v": 4, "norm": "rmsnorm"})
+    outputs = list(sim.FORMS(params, 2, generator(0, "cpu"), torch.float64))
+    outputs[1] = 2 * outputs[1]  # a recurrent form off by a factor 2 before Norm
+    outputs[5] = memory.normalize("rmsnorm", torch.from_numpy(outputs[1])).numpy()
+    assert sim.form_deviation(outputs[4:], 1.0) < 1e-12  # after Norm the error is invisible
+    assert sim.form_deviation(outputs[:4], 1.0) > 0.5
 
 
 def test_generalization_has_no_softmax_branch_and_selectivity_no_threshold():

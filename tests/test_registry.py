@@ -42,3 +42,16 @@ def test_check_rejects_its_power_probe(claim_id, value, ctx):
     outcome = claim.check(claim.probe_point(), replace(ctx, probe=(claim.probe.kind, value)))
     assert outcome.verdict in REJECTS, (
         f"{claim_id}: probe {claim.probe.kind} {value:g} gave {outcome.verdict}")
+
+
+@pytest.mark.mc
+@pytest.mark.parametrize("claim_id", CLAIMS)
+def test_probe_point_passes_unless_the_probe_is_declared_trivial(claim_id, ctx):
+    """A probe shows power only where the claim passes; a claim rejected at its probe point must
+    say so (``Probe.trivial``), and one that passes there must not claim triviality."""
+    claim = CLAIMS[claim_id]
+    verdict = claim.check(claim.probe_point(), ctx).verdict
+    if claim.probe.trivial:
+        assert verdict in REJECTS, f"{claim_id}: declared trivial but the probe point gives {verdict}"
+    else:
+        assert verdict not in REJECTS + ("undecided",), f"{claim_id}: the probe point gives {verdict}"
