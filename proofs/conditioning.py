@@ -15,7 +15,15 @@ from sympy import stats
 
 from pavlov_theory.derivation import Derivation
 
-from .vectors import d_k, independent_expectation, key_moments, n, random_sign, sphere_squared_cosine
+from .vectors import (
+    component,
+    d_k,
+    independent_expectation,
+    key_moments,
+    n,
+    random_sign,
+    sphere_squared_cosine,
+)
 
 L = sp.Symbol("L", positive=True, integer=True)
 BRUTE_N, BRUTE_D = 3, 2
@@ -43,6 +51,21 @@ def _brute_force_gaussian(A: sp.Matrix) -> sp.Matrix:
     E = G - sp.eye(BRUTE_N)
     flat = [v for x in xs for v in x]
     return (E * A * E).applyfunc(lambda e: independent_expectation(e, flat, "gaussian", BRUTE_D))
+
+
+def coordinate_square(dist: str) -> sp.Expr:
+    """``E[x_i^2]`` for one coordinate of a vector from ``dist``, unevaluated, from the law itself:
+    a sphere coordinate is ``S sqrt(B)`` (so its square is ``B``); the other laws have independent
+    coordinates."""
+    if dist == "sphere":
+        return stats.E(sphere_squared_cosine(d_k), evaluate=False)
+    return stats.E(component(dist, d_k) ** 2, evaluate=False)
+
+
+def square_norm(dist: str) -> sp.Expr:
+    """``E||x||^2 = sum_i E[x_i^2]``, unevaluated: steps show it and SymPy computes it."""
+    i = sp.Symbol("i", integer=True, positive=True)
+    return sp.Sum(coordinate_square(dist), (i, 1, d_k))
 
 
 @lru_cache(maxsize=None)
@@ -75,12 +98,20 @@ def multi_hop(dist: str) -> Derivation:
                 sp.eye(size) * c * factor.subs(n, size))
     hop = sp.Symbol("l", integer=True, positive=True)
     k_L = der.step("Phi^L(I) = F^L I: one factor F per hop", sp.Product(factor, (hop, 1, L)), factor**L)
-    m = sp.Symbol("m", integer=True, positive=True)
+    m = sp.Symbol("m", integer=True, nonnegative=True)
     i = sp.Symbol("i", integer=True, positive=True)
-    target = der.step("E||x_L^1||^2 = sum_i E[x_i^2] = d_k (1/d_k), as E[x x^T] = I/d_k",
-                      sp.Sum(1 / d_k, (i, 1, d_k)), 1)
-    signal = der.step("E[r_L . x_L^1] = e_1^T E[G_0] ... E[G_L] e_1 = 1 (independent sets, E[G] = I)",
-                      sp.Product(1, (m, 0, L)), 1)
+    x2 = coordinate_square(dist)
+    der.step("E[(x.y)^2] = sum_i E[x_i^2] E[y_i^2] (coordinates uncorrelated): the key moment E[(x.y)^2]",
+             sp.Sum(x2 * x2, (i, 1, d_k)), cos2)
+    target = der.step("E||x_L^1||^2 = sum_i E[x_i^2]", square_norm(dist), 1)
+    size_g = 3
+    der.step(f"E[G] = I (n = {size_g}): E[G_pp] = E||x||^2, E[G_pq] = sum_i E[x_p,i] E[x_q,i] = 0 (p != q)",
+             sp.Matrix(size_g, size_g, lambda p, q: square_norm(dist) if p == q
+                       else sp.Sum(moments.results["mean_coord"] ** 2, (i, 1, d_k))),
+             sp.eye(size_g))
+    signal = der.step("E[r_L . x_L^1] = e_1^T E[G_0] ... E[G_L] e_1 = prod_m E[G_m]_11 = prod_m E||x||^2 "
+                      "(independent sets, E[G] diagonal)",
+                      sp.Product(square_norm(dist), (m, 0, L)), 1)
     error = der.step("E||r_L - x_L^1||^2 = E||r_L||^2 - 2 E[r_L . x_L^1] + E||x_L^1||^2, "
                      "with E||r_L||^2 = e_1^T Phi^L(I) e_1 (E[G_L] = I for the last set)",
                      sp.Add(k_L, -2 * signal, target, evaluate=False), k_L - 1)
@@ -88,7 +119,8 @@ def multi_hop(dist: str) -> Derivation:
     der.result("error", error)
     der.result("target_power", sp.sympify(target))
     der.result("relative_error", error / target)
-    der.result("product_law", (1 + (n - 1) / d_k) ** L - 1)
+    # one hop's noise (n-1) E[(x.y)^2] (Theorem 6), compounded over L hops
+    der.result("product_law", (1 + (n - 1) * cos2) ** L - 1)
     return der
 
 
@@ -134,8 +166,13 @@ def residual(dist: str) -> Derivation:
         der.confirm(f"one layer, averaged over its fresh set ({checked}, n=3, d=2, any r, u, s): "
                     "E||r + uX||^2, E||(r + uX) X^T||^2, E[(r + uX).s], E[(r + uX) X^T]", brute, rule)
     # the rule uses only E[x x^T] = I/d_k, E[G^2] = F I and sign symmetry, which sphere vectors share
-    f0 = sp.expand(norm4 + (n - 1) * cos2)
-    T = sp.Matrix([[1, 1], [n * cos2, F]])
+    p = sp.Symbol("p", integer=True, positive=True)
+    f0 = der.step("b_0 = E||x_0 X_0^T||^2 = E||x_0||^4 + sum_{p>1} E[(x_0.x_p)^2]",
+                  norm4 + sp.Sum(cos2, (p, 2, n)), sp.expand(norm4 + (n - 1) * cos2))
+    gain = der.step("E||r X^T||^2 = sum_p r^T E[x_p x_p^T] r = ||r||^2 sum_p E[x_i^2] "
+                    "(= n E[(x.y)^2] ||r||^2)",
+                    sp.Sum(coordinate_square(dist), (p, 1, n)), n * cos2)
+    T = sp.Matrix([[1, 1], [gain, F]])
     der.step("(a_l, b_l) = T (a_{l-1}, b_{l-1}) with a = E||r||^2, b = E||r X^T||^2 (Cayley-Hamilton: "
              "T^2 - tr(T) T + det(T) I = 0)", T**2 - T.trace() * T + T.det() * sp.eye(2), sp.zeros(2, 2))
     a = sp.Function("a")
@@ -146,15 +183,19 @@ def residual(dist: str) -> Derivation:
              closed.subs(step, step + 2) - T.trace() * closed.subs(step, step + 1) + T.det() * closed, 0)
     der.step("a_1 = 1 + E||x_0 X_0^T||^2 = 1 + E||x||^4 + (n-1) E[c^2]", closed.subs(step, 1), 1 + f0)
     power = closed.subs(step, L)
-    plain = der.step("without the residual, T = [[0, 1], [0, F]] gives a_L = f_0 F^(L-1) "
-                     "= 1 + the plain chain's error",
-                     f0 * F ** (L - 1), multi_hop(dist).results["error"] + 1)
-    m = sp.Symbol("m", integer=True, nonnegative=True)
+    b = sp.Function("b")
+    plain_b = sp.rsolve(b(step + 1) - F * b(step), b(step), {b(0): f0})
+    plain = der.step("without the residual, T = [[0, 1], [0, F]]: b_l = F b_{l-1}, b_0 = f_0, and "
+                     "a_L = b_{L-1} = 1 + the plain chain's error",
+                     plain_b.subs(step, L - 1), multi_hop(dist).results["error"] + 1)
+    m, k = sp.symbols("m k", integer=True, nonnegative=True)
     target = der.step("E||x_0^1 + ... + x_L^1||^2 = sum_m E||x_m^1||^2 (independent, zero mean)",
-                      sp.Sum(multi_hop(dist).results["target_power"], (m, 0, L)), L + 1)
-    path_error = der.step("E||r_L - sum_m x_m^1||^2 = a_L - 2 sum_m E[r_L . x_m^1] + E||sum_m x_m^1||^2, "
-                          "E[r_L . x_m^1] = 1 for each m (the layer rule keeps scores and projections)",
-                          power - 2 * sp.Sum(1, (m, 0, L)) + target, power - (L + 1))
+                      sp.Sum(square_norm(dist), (m, 0, L)), L + 1)
+    signal = der.step("sum_m E[r_L . x_m^1]: later layers keep the projection (E[(r + uX).s] = r.s), and "
+                      "layer m keeps the score, E[r_m . x_m^1] = E[r_{m-1} . x_{m-1}^1] E||x||^2",
+                      sp.Sum(sp.Product(square_norm(dist), (k, 0, m)), (m, 0, L)), L + 1)
+    path_error = der.step("E||r_L - sum_m x_m^1||^2 = a_L - 2 sum_m E[r_L . x_m^1] + E||sum_m x_m^1||^2",
+                          sp.Add(power, -2 * signal, target, evaluate=False), power - (L + 1))
     der.result("power", power)
     der.result("plain_power", plain)
     der.result("target_power", target)
@@ -173,10 +214,23 @@ def residual_norm() -> Derivation:
     the output, so it is uncorrelated with the stream: ``E||r_l||^2 = E||r_{l-1}||^2 + d_k``.
     Result ``power = 1 + L d_k`` (any vector law with ``||x_0|| = 1`` on average)."""
     der = Derivation("residual chain with RMSNorm")
+    i = sp.Symbol("i", integer=True, positive=True)
+    v, r = sp.Function("v", real=True), sp.Function("r", real=True)
+
+    def rms_norm(w: sp.Lambda | sp.Function) -> sp.Expr:  # coordinate i of Norm(w)
+        return sp.sqrt(d_k) * w(i) / sp.sqrt(sp.Sum(w(i) ** 2, (i, 1, d_k)))
+
+    norm_sq = der.step("||Norm(v)||^2 = sum_i (sqrt(d_k) v_i / ||v||)^2",
+                       sp.Sum(rms_norm(v) ** 2, (i, 1, d_k)), d_k)
+    cross = der.step("r . Norm(v) + r . Norm(-v) = 0: X_l and -X_l are equally likely and flip v = r S_l "
+                     "(the stream r does not involve X_l), so E[r . Norm(r S_l)] = 0",
+                     sp.Add(sp.Sum(r(i) * rms_norm(v), (i, 1, d_k)),
+                            sp.Sum(r(i) * rms_norm(sp.Lambda(i, -v(i))), (i, 1, d_k)), evaluate=False), 0)
     a = sp.Function("a")
     step = sp.Symbol("l", integer=True, nonnegative=True)
-    power = der.step("a_L = a_0 + sum_{l=1}^{L} (a_l - a_{l-1}) with a_0 = 1 and a_l - a_{l-1} = d_k",
-                     1 + sp.Sum(d_k, (step, 1, L)), 1 + L * d_k)
+    power = der.step("a_L = a_0 + sum_{l=1}^{L} (a_l - a_{l-1}), a_0 = 1, "
+                     "a_l - a_{l-1} = E||Norm(r S_l)||^2 + 2 E[r_{l-1} . Norm(r S_l)]",
+                     1 + sp.Sum(norm_sq + 2 * cross, (step, 1, L)), 1 + L * d_k)
     der.confirm("rsolve of a_{l+1} = a_l + d_k, a_0 = 1, at l = L",
                 sp.rsolve(a(step + 1) - a(step) - d_k, a(step), {a(0): 1}).subs(step, L), power)
     der.result("power", power)
@@ -246,7 +300,7 @@ def routing() -> Derivation:
              w1 * (1 - e) + w2 * (e - 1) + sum(wq), (w1 - w2) * (1 - e) + sum(wq))
     E_one_minus_e2 = der.step("E[(1-e)^2] = 1 - 2 E[e] + E[e^2], E[e^2] = E[B]",
                               1 - 2 * mean_cos + stats.E(B, evaluate=False), 1 + cos2)
-    E_q2 = der.step("E[q_j^2] = E||z_1 - z_2||^2 / d_k = (2 - 2 E[e]) / d_k, E[q_j q_k] = 0",
+    E_q2 = der.step("E[q_j^2] = E||z_1 - z_2||^2 E[(z_j . unit)^2] = (2 - 2 E[e]) E[B]",
                     (2 - 2 * mean_cos) * cos2, 2 * cos2)
     E_u2 = der.step("E||u||^2 = ||animal||^2 + sum_{i>1} E[c_i^2] for u = animal S_1 (one hop, Theorem 6)",
                     1 + sp.Sum(cos2, (i, 2, n)), 1 + (n - 1) * cos2)
@@ -262,8 +316,21 @@ def routing() -> Derivation:
     mean = der.step("E[m] = (E[w_1] - E[w_2]) E[1 - e] + sum_{j>2} E[w_j] E[q_j], "
                     "E[q_j] = E[z_j].(z_1 - z_2)",
                     (E_w1 - E_w2) * (1 - mean_cos) + sp.Sum(mean_cos * sp.Symbol("W"), (j, 3, n)), 1)
-    second = sp.expand((E_w1sq + E_wj2) * E_one_minus_e2 + (n - 2) * E_wj2 * E_q2)
-    for size, d in ((3, 2),):
+    mean_coord = key_moments("sphere").results["mean_coord"]
+    E_w1w2 = der.step("E[w_1 w_2] = sum_i E[w_1 u_i] E[reptile_i] "
+                      "(reptile independent of layer 1 and mammal)",
+                      sp.Sum(sp.Function("Ew1u")(i) * mean_coord, (i, 1, d_k)), 0)
+    E_diff2 = der.step("E[(w_1 - w_2)^2] = E[w_1^2] - 2 E[w_1 w_2] + E[w_2^2], E[w_2^2] = E[w_j^2] (j = 2)",
+                       sp.Add(E_w1sq, -2 * E_w1w2, E_wj2, evaluate=False), 1 + cos2 + 2 * (n - 1) * cos2**2)
+    cross = der.step("a cross term of m^2 (j > 2, k != j) carries z_j . v once, z_j independent of the rest: "
+                     "E = sum_i E[z_j,i] E[rest_i]",
+                     sp.Sum(sp.Function("Erest")(i) * mean_coord, (i, 1, d_k)), 0)
+    second = der.step("E[m^2] = E[(w_1 - w_2)^2] E[(1-e)^2] + sum_{j>2} E[w_j^2] E[q_j^2] + cross terms "
+                      "(the w's do not involve layer 2's values)",
+                      sp.Add(sp.Mul(E_diff2, E_one_minus_e2, evaluate=False), sp.Sum(E_wj2 * E_q2, (j, 3, n)),
+                             cross, evaluate=False),
+                      1 + 2 / d_k + (4 * n - 5) / d_k**2 + 2 * (n - 1) ** 2 / d_k**3)
+    for size, d in ((3, 2), (2, 3)):
         m1, m2 = _routing_margin_moments_rademacher(size, d)
         der.confirm(f"E[m] by exhaustive enumeration (rademacher, n={size}, d_k={d})", m1, mean)
         der.confirm(f"E[m^2] by exhaustive enumeration (rademacher, n={size}, d_k={d})", m2,

@@ -170,7 +170,7 @@ def _residual_evidence(values: Mapping[str, Any], der: Any) -> list[dict[str, An
 
 # trials per point: enough for the exact judge to pin the second moment of the margin, whose relative
 # spread grows with the load, to 2% at the grid's loads
-ROUTING_TRIALS = {"ci": 40_000, "book": 200_000, "paper": 1_000_000}
+ROUTING_TRIALS = {"ci": 100_000, "book": 200_000, "paper": 1_000_000}
 
 
 def measure_routing(params: Mapping[str, Any], ctx: Context) -> Result:

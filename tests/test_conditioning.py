@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
+from sympy.stats import Expectation
 
 from pavlov_theory.claims import BEYOND
 from pavlov_theory.proofs import conditioning as proof
@@ -36,6 +37,21 @@ def test_per_hop_factor_is_derived_for_general_n_from_a_sum():
 
 def test_size_four_computation_is_kept_as_a_confirmation():
     assert any(s.relation == "confirms" and "n = 4" in s.label for s in proof.multi_hop("gaussian").steps)
+
+
+def test_plain_chain_signal_is_a_product_of_the_derived_square_norm():
+    step = next(s for s in proof.multi_hop("rademacher").steps if s.label.startswith("E[r_L . x_L^1]"))
+    assert step.lhs.has(sp.Product) and step.lhs.has(Expectation)
+
+
+def test_residual_path_signal_is_derived_from_the_square_norm():
+    step = next(s for s in proof.residual("sphere").steps if s.label.startswith("sum_m E[r_L . x_m^1]"))
+    assert step.lhs.has(sp.Product) and step.lhs.has(Expectation)
+
+
+def test_rmsnorm_power_increment_is_derived_from_the_norm_definition():
+    labels = [s.label for s in proof.residual_norm().steps if s.relation == "="]
+    assert any(label.startswith("||Norm(v)||^2") for label in labels)
 
 
 def test_moment_rule_keeps_multiples_of_identity():
@@ -127,6 +143,14 @@ def test_product_law_is_rejected_for_gaussian_vectors_while_the_exact_law_passes
 def test_routing_margin_variance_leads_with_two_over_dk():
     V = proof.routing().results["variance"]
     assert sp.limit(V * d_k, d_k, sp.oo) == 2
+
+
+def test_routing_second_moment_is_a_checked_step():
+    assert any(s.relation == "=" and s.label.startswith("E[m^2]") for s in proof.routing().steps)
+
+
+def test_routing_second_moment_is_confirmed_at_two_sizes():
+    assert sum(s.relation == "confirms" and s.label.startswith("E[m^2]") for s in proof.routing().steps) >= 2
 
 
 def test_cantelli_is_recorded_as_proved_inequalities():
