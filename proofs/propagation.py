@@ -46,6 +46,23 @@ def theorem9(dist: str = "sphere") -> Derivation:
 
 
 @lru_cache(maxsize=None)
+def independence() -> Derivation:
+    """The paper's independence model (eqs 41 and 44) for any failure rates: a layer of ``H``
+    independent heads that each fail with probability ``p_head`` fails with ``layer``; a network
+    of ``L`` independent layers that each fail with ``p_layer`` fails with ``network``;
+    ``network_of_head`` composes the two."""
+    der = Derivation("failure rates under independence")
+    p_head, p_layer = sp.symbols("p_head p_layer", positive=True)
+    layer = der.step("eq 41: all H independent heads fail", sp.Product(p_head, (h, 1, H)), p_head**H)
+    network = der.step("eq 44: not all L independent layers succeed",
+                       1 - sp.Product(1 - p_layer, (layer_idx, 1, L)), 1 - (1 - p_layer) ** L)
+    der.result("layer", layer)
+    der.result("network", network)
+    der.result("network_of_head", network.subs(p_layer, layer))
+    return der
+
+
+@lru_cache(maxsize=None)
 def depth_law() -> Derivation:
     """Result ``depth_exponent``: the growth exponent in ``L`` of the network's failure
     probability where eq 48 applies, ``d log r / d log L``, for the first-order form ``L x`` and
@@ -93,7 +110,9 @@ def head_count() -> Derivation:
     optimum = stationary[0]
     der.step("d/dH log bound vanishes at H* = delta d_model/(e n)",
              sp.Subs(sp.Derivative(log_bound, H), H, delta * d_model / (sp.E * n)), 0)
-    der.step("the second derivative 1/H is positive: a minimum", sp.Derivative(log_bound, (H, 2)), 1 / H)
+    curvature = der.step("the second derivative of the log-bound in H",
+                         sp.Derivative(log_bound, (H, 2)), 1 / H)
+    der.inequality("it is positive at every H > 0, so H* is the minimum", 0, curvature)
     der.step("at the optimum the bound is L exp(-H*)", sp.Subs(bound, H, optimum), L * sp.exp(-optimum))
     der.result("bound", bound)
     der.result("optimal_H", optimum)

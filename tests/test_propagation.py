@@ -6,6 +6,8 @@ import pytest
 import sympy as sp
 import torch
 
+from pavlov_theory import ledger
+from pavlov_theory.claims import BEYOND, registry
 from pavlov_theory.proofs import capacity
 from pavlov_theory.proofs import propagation as proof
 from pavlov_theory.proofs.capacity import delta
@@ -24,6 +26,16 @@ def test_paper_head_bound_is_markov_plus_one_over_delta_dk():
 
 def test_first_order_network_bound_is_linear_in_depth():
     assert sp.diff(proof.theorem9().results["network_first_order"], proof.L, 2) == 0
+
+
+def test_head_count_optimum_is_proved_a_minimum_by_an_inequality():
+    steps = proof.head_count().steps
+    assert any(s.relation == "<=" and s.lhs == 0 and s.rhs == 1 / proof.H for s in steps)
+
+
+def test_independent_network_composes_the_layer_and_depth_laws():
+    der, p = proof.independence(), sp.Symbol("p_head", positive=True)
+    assert sp.simplify(der.results["network_of_head"] - (1 - (1 - p**proof.H) ** proof.L)) == 0
 
 
 def test_depth_exponent_is_derived_as_one():
@@ -81,6 +93,18 @@ def test_a_head_bound_of_one_is_vacuous_not_holds(ctx):
     assert claim.check(claim.resolve({"d_k": 16, "n": 8}), replace(ctx, max_trials=500)).verdict == "vacuous"
 
 
+def test_shared_heads_is_labelled_beyond_the_paper():
+    assert CLAIMS["propagation.shared_heads"].paper_ref.startswith(BEYOND)
+
+
+@pytest.mark.mc
+def test_layer_evidence_evaluates_the_derived_layer_law_at_the_measured_head_rate(ctx):
+    claim = CLAIMS["propagation.layer_failure"]
+    outcome = claim.check(claim.resolve({"H": 2}), replace(ctx, max_trials=2000))
+    ev = {e["name"]: e["value"] for e in outcome.evidence}
+    assert_close("p_head^H", ev["head_failure_rate"] ** 2, ev["independence_prediction_p_head^H"], 1e-12)
+
+
 @pytest.mark.mc
 def test_layer_bound_holds_for_independent_heads(ctx):
     claim = CLAIMS["propagation.layer_failure"]
@@ -106,7 +130,23 @@ def test_network_error_judges_the_depth_law_over_a_decade_in_its_regime(ctx):
 
 
 @pytest.mark.mc
-def test_head_count_is_undecided_when_no_head_count_fails(ctx):
+@pytest.mark.parametrize("seed", [12, 15])
+def test_network_error_holds_under_the_verify_context_whatever_the_seed(seed):
+    claim = CLAIMS["propagation.network_error"]
+    points = sum(len(c.points("ci")) for c in registry().values())
+    verify = replace(ledger.scale_context("ci", "cpu", seed), alpha=ledger.DEFAULT_FWER / points)
+    assert claim.check(claim.points("ci")[0], verify).verdict == "holds"
+
+
+@pytest.mark.mc
+def test_network_error_points_lie_where_l_p_is_small_not_in_eq51_as_stated(ctx):
+    claim = CLAIMS["propagation.network_error"]
+    ev = {e["name"]: e["value"] for e in claim.check(claim.points("ci")[0], ctx).evidence}
+    assert ev["largest_network_failure_upper_limit"] < 0.1 < 1 < ev["eq51_first_order_bound_at_largest_depth"]
+
+
+@pytest.mark.mc
+def test_head_count_is_undecided_when_the_data_do_not_locate_a_minimum(ctx):
     claim = CLAIMS["propagation.head_count"]
     point = claim.resolve({"n": 2, "d_model": 32, "d_v": 16, "L": 1})
     assert claim.check(point, replace(ctx, max_trials=300)).verdict == "undecided"
@@ -119,8 +159,17 @@ def test_head_count_is_vacuous_where_the_bound_is_trivial_at_every_head_count(ct
     assert claim.check(point, replace(ctx, max_trials=300)).verdict == "vacuous"
 
 
+def test_head_count_ci_point_puts_h_star_strictly_inside_the_grid():
+    claim = CLAIMS["propagation.head_count"]
+    point = claim.points("ci")[0]
+    h_star = proof.head_count().evaluate("optimal_H", **point)
+    assert 2 < h_star < 3 and proof.head_count().evaluate("bound", **point, H=2) < 1
+
+
 @pytest.mark.mc
-def test_head_count_holds_where_the_fewest_heads_fail_least(ctx):
+def test_head_count_fails_where_the_best_head_count_is_several_times_h_star(ctx):
     claim = CLAIMS["propagation.head_count"]
     outcome = claim.check(claim.points("ci")[0], ctx)
-    assert outcome.verdict == "holds" and outcome.estimate == 1.0
+    plausible = next(e["value"] for e in outcome.evidence if e["name"] == "plausible_best_H")
+    assert outcome.verdict == "fails" and not {2, 3} & set(plausible)
+    assert outcome.estimate >= 3 * outcome.theory
