@@ -55,7 +55,8 @@ def average_case(dist: str) -> Derivation:
 
     The SNR has the form ``c / (n - 1)``, so one SNR measured at a load ``n0`` fixes the whole
     law and the capacity it implies: result ``capacity_from_snr`` (of the symbols
-    ``snr_measured`` and ``n0``), which is how a measured SNR becomes a measured capacity."""
+    ``snr_measured`` and ``n0``). This is the derived ``1/(n-1)`` law evaluated at one measured
+    SNR, not an independently measured largest load: its linear growth in ``d_k`` is the law's."""
     snr = signal_noise(dist).results["snr"]
     der = Derivation(f"average-case capacity, {dist} keys")
     solutions = sp.solve(sp.Eq(snr, snr_min), n)
@@ -90,25 +91,49 @@ def worst_case(dist: str) -> Derivation:
     and the growth exponent that form implies.
 
     Markov is proved pointwise for the noise power ``X >= 0``: ``1[X >= delta] <= X / delta`` on
-    ``X = delta + t`` and on ``0 <= X < delta``; taking expectations gives eq 36. The union bound
-    is proved pointwise too: the indicator that some of the items fails is at most the number
-    of items that fail. Results: ``markov`` (bound on P(F_m)), ``union`` (bound on P(any
-    failure)), ``capacity`` (largest real n with union <= epsilon), ``paper_capacity`` =
-    sqrt(eps delta d_k) and ``exponent``, the limit of log capacity / log d_k."""
+    ``X = delta + t`` and on ``0 <= X < delta``; eq 36 follows by taking expectations, written as
+    sums over outcomes with probabilities ``p_k >= 0`` (monotonicity: the expected slack is a sum
+    of non-negative terms), and ``E[X] = P_N``. The union bound is proved pointwise too (the
+    indicator that some item fails is at most the number ``I`` of items that fail), then in
+    expectation, and ``E[I] = sum_m P(F_m)`` is at most ``n`` Markov bounds (eq 37).
+
+    Results: ``markov`` (bound on P(F_m)), ``union`` (bound on P(any failure)), ``capacity``
+    (largest real n with union <= epsilon), ``paper_capacity`` = sqrt(eps delta d_k),
+    ``exponent``, the limit of log capacity / log d_k, and ``mean_noise_load``, the load where
+    the mean noise power reaches ``delta``."""
     noise = signal_noise(dist).results["noise_power"]
     der = Derivation(f"worst-case capacity, {dist} keys")
     t, x = sp.Symbol("t", nonnegative=True), sp.Symbol("X", nonnegative=True)
     der.inequality("Markov, pointwise where X = delta + t >= delta: 1[X >= delta] = 1 <= X / delta",
                    1, (delta + t) / delta)
     der.inequality("Markov, pointwise where 0 <= X < delta: 1[X >= delta] = 0 <= X / delta", 0, x / delta)
-    markov = der.result("markov", noise / delta)  # eq 36: E of both sides, E[X] = P_N
+    # Expectations as sums over outcomes k with probabilities p_k >= 0. At outcome k the noise power
+    # is x_k and the pointwise bound leaves the slack s_k = x_k / delta - 1[x_k >= delta] >= 0.
+    k, outcomes = sp.Symbol("k", integer=True, positive=True), sp.Symbol("K", integer=True, positive=True)
+    p, xs, s = (sp.IndexedBase(name, nonnegative=True) for name in ("p", "x", "s"))
+    over = lambda e: sp.Sum(e, (k, 1, outcomes))
+    expected = der.inequality("Markov, taking expectations (E is monotone): P(X >= delta) = E[X/delta - s] "
+                              "<= E[X/delta], the difference E[s] >= 0",
+                              over(p[k] * (xs[k] / delta - s[k])), over(p[k] * xs[k] / delta),
+                              certificate=over(p[k] * s[k]))
+    mean = der.step("E[X / delta] = E[X] / delta (linearity)", expected, over(p[k] * xs[k]) / delta)
+    markov = der.step("eq 36: E[X] is the noise power P_N (eqs 31-32)",
+                      sp.Subs(mean, over(p[k] * xs[k]), noise), noise / delta)
+    der.result("markov", markov)
     extra, indicators = sp.Symbol("j", nonnegative=True, integer=True), sp.Symbol("I", nonnegative=True)
-    der.inequality("union, pointwise when k = 1 + j >= 1 items fail: 1[any fails] = 1 <= k", 1, 1 + extra)
+    der.inequality("union, pointwise when c = 1 + j >= 1 items fail: 1[any fails] = 1 <= c", 1, 1 + extra)
     der.inequality("union, pointwise when no item fails: 1[any fails] = 0 <= I, the sum of indicators",
                    0, indicators)
+    # at outcome k, I_k failing items and the slack u_k = I_k - 1[any fails] >= 0
+    count, u = sp.IndexedBase("I", nonnegative=True), sp.IndexedBase("u", nonnegative=True)
+    der.inequality("union, taking expectations: P(any fails) = E[I - u] <= E[I] = sum_m P(F_m) (linearity)",
+                   over(p[k] * (count[k] - u[k])), over(p[k] * count[k]), certificate=over(p[k] * u[k]))
     m = sp.Symbol("m", integer=True, positive=True)
-    union = der.step("eq 37: E[sum of the n indicators] = sum of n Markov bounds",
-                     sp.Sum(markov, (m, 1, n)), n * (n - 1) / (delta * d_k))
+    slack = sp.IndexedBase("t", nonnegative=True)  # t_m = Markov bound - P(F_m) >= 0, by eq 36
+    bounds = der.inequality("eq 37: sum_m P(F_m) = sum_m (Markov bound - t_m) <= the sum of n Markov bounds",
+                            sp.Sum(markov - slack[m], (m, 1, n)), sp.Sum(markov, (m, 1, n)),
+                            certificate=sp.Sum(slack[m], (m, 1, n)))
+    union = der.step("the n Markov bounds add up", bounds, n * markov)
     der.result("union", union)
     roots = [r for r in sp.solve(sp.Eq(union, epsilon), n) if r.subs({d_k: 1, delta: 1, epsilon: 1}) > 0]
     if len(roots) != 1:
@@ -121,6 +146,11 @@ def worst_case(dist: str) -> Derivation:
     exponent = der.step("growth exponent: log capacity / log d_k -> 1/2 as d_k grows",
                         sp.Limit(sp.log(capacity) / sp.log(d_k), d_k, sp.oo), sp.Rational(1, 2))
     der.result("exponent", exponent)
+    load = sp.solve(sp.Eq(noise, delta), n)
+    if len(load) != 1:
+        raise AssertionError("the mean noise power should reach delta at one load")
+    der.step("the mean noise power reaches delta at this load", sp.Subs(noise, n, load[0]), delta)
+    der.result("mean_noise_load", load[0])
     return der
 
 
@@ -179,28 +209,57 @@ def concentration() -> Derivation:
 def designed_keys() -> Derivation:
     """What the ``d_k`` limit is about: the rank of a ``d_k``-dimensional key space.
 
-    For any ``n`` unit keys, the Gram matrix ``G = K K^T`` has trace ``n`` and rank at most
-    ``d_k``, so by Cauchy-Schwarz on its eigenvalues ``||G||_F^2 >= n^2 / d_k`` (the frame
-    potential bound). Hence the mean interference power per stored item, ``sum_{j != m} G_mj^2``
-    averaged over ``m``, is at least ``(n - d_k)/d_k`` for every key design, with equality for
-    unit-norm tight frames (orthonormal keys when ``n <= d_k``: zero). Welch's bound on the
-    largest squared coherence, ``(n - d_k)/(d_k (n - 1))``, follows. Random keys give ``(n - 1)/d_k``.
+    For any ``n`` unit keys, the Gram matrix ``G = K K^T`` is symmetric with trace ``n`` and rank
+    ``r <= d_k``. Its ``r`` nonzero eigenvalues ``lambda_i`` sum to the trace and their squares to
+    ``||G||_F^2``; since ``sum_i (lambda_i - trace/r)^2 >= 0``, ``||G||_F^2 >= n^2/r >= n^2/d_k``
+    (the frame potential bound). Hence the mean interference power per stored item,
+    ``sum_{j != m} G_mj^2`` averaged over ``m``, is at least ``(n - d_k)/d_k`` for every key
+    design, with equality for unit-norm tight frames (orthonormal keys when ``n <= d_k``: zero).
+    The largest squared coherence is at least the mean of the ``n(n-1)`` off-diagonal ``G_ij^2``,
+    hence at least Welch's ``(n - d_k)/(d_k (n - 1))``. Random keys give ``(n - 1)/d_k``.
 
-    Results: ``designed_noise`` (tight frames, n >= d_k), ``welch`` (squared coherence bound),
-    ``random_noise`` and ``random_excess`` (random over designed).
+    Results: ``designed_noise`` (the least mean interference, attained by tight frames, n >= d_k),
+    ``welch`` (squared coherence bound), ``random_noise`` and ``random_excess`` (random over
+    designed).
     """
     der = Derivation("designed keys and the Welch bound")
-    lam = sp.symbols("lambda0:3", real=True)
-    r = len(lam)
-    der.inequality("Cauchy-Schwarz on r = 3 eigenvalues: (sum l)^2 <= r sum l^2",
-                   sum(lam) ** 2, r * sum(x**2 for x in lam),
-                   certificate=sum((lam[i] - lam[j]) ** 2 for i in range(r) for j in range(i + 1, r)))
-    frame_potential = n**2 / d_k  # (trace G)^2 / rank: the least ||G||_F^2 of n unit keys in d_k dimensions
-    m = sp.Symbol("m", integer=True, positive=True)
-    designed = der.step("mean over m of sum_{j != m} G_mj^2 = (||G||_F^2 - sum_m G_mm^2)/n",
-                        (frame_potential - sp.Sum(1, (m, 1, n))) / n, (n - d_k) / d_k)
-    welch = der.step("Welch: max_{i != j} G_ij^2 >= mean of the n(n-1) off-diagonal G_ij^2",
-                     sp.Sum(designed, (m, 1, n)) / (n * (n - 1)), (n - d_k) / (d_k * (n - 1)))
+    m, i, r = sp.symbols("m i r", integer=True, positive=True)
+    trace = der.step("trace G = sum_m ||k_m||^2 = n for unit keys", sp.Sum(1, (m, 1, n)), n)
+    lam = sp.IndexedBase("lambda", real=True)  # the r nonzero eigenvalues of G
+    total = sp.Sum(lam[i], (i, 1, r))
+    frobenius = sp.Sum(lam[i] ** 2, (i, 1, r))  # ||G||_F^2, G symmetric
+    keys = sp.Matrix([[1, 0], [sp.Rational(3, 5), sp.Rational(4, 5)], [0, 1]])  # three unit keys in 2-d
+    gram = keys * keys.T
+    eigen = [e for e, mult in gram.eigenvals().items() for _ in range(mult) if e != 0]
+    der.confirm("the nonzero eigenvalues sum to the trace (three unit keys in two dimensions)",
+                sum(eigen), gram.trace())
+    der.confirm("their squares sum to ||G||_F^2 (same keys)", sum(e**2 for e in eigen),
+                sum(gram.applyfunc(lambda g: g**2)))
+    mu = sp.Symbol("mu", real=True)
+    lower = 2 * mu * total - r * mu**2
+    der.inequality("sum_i (lambda_i - mu)^2 >= 0 for every mu: 2 mu sum_i lambda_i - r mu^2 <= ||G||_F^2",
+                   lower, frobenius, certificate=sp.Sum((lam[i] - mu) ** 2, (i, 1, r)))
+    least_rank = der.step("at mu = trace/r, the eigenvalues summing to the trace n: ||G||_F^2 >= n^2/r",
+                          sp.Subs(lower, (mu, total), (trace / r, trace)), n**2 / r)
+    gap = sp.Symbol("g", integer=True, nonnegative=True)
+    der.inequality("rank r <= d_k: n^2/r is least at r = d_k (at r + g, g >= 0, it is no larger)",
+                   least_rank.subs(r, r + gap), least_rank)
+    frame_potential = least_rank.subs(r, d_k)  # ||G||_F^2 >= n^2/d_k, the frame potential bound
+    interference = lambda potential: (potential - sp.Sum(1, (m, 1, n))) / n  # (||G||_F^2 - sum_m G_mm^2)/n
+    designed = der.step("mean over m of sum_{j != m} G_mj^2 = (||G||_F^2 - n)/n, at ||G||_F^2 = n^2/d_k",
+                        interference(frame_potential), (n - d_k) / d_k)
+    excess = sp.Symbol("e", nonnegative=True)  # ||G||_F^2 = n^2/d_k + e, e >= 0 by the steps above
+    der.inequality("every design (||G||_F^2 = n^2/d_k + e) has at least that mean interference",
+                   designed, interference(frame_potential + excess))
+    pairs = n * (n - 1)
+    welch = der.step("so the mean of the n(n-1) off-diagonal G_ij^2, n (mean interference)/(n(n-1)), is >=",
+                     sp.Sum(designed, (m, 1, n)) / pairs, (n - d_k) / (d_k * (n - 1)))
+    k, top = sp.Symbol("k", integer=True, positive=True), sp.Symbol("M", nonnegative=True)
+    count = sp.Symbol("P", integer=True, positive=True)  # the P = n(n-1) off-diagonal entries, n >= 2
+    below = sp.IndexedBase("b", nonnegative=True)  # they are M - b_k, M the largest
+    der.inequality("Welch: the largest off-diagonal G_ij^2, M, is at least their mean",
+                   sp.Sum(top - below[k], (k, 1, count)) / count, top,
+                   certificate=sp.Sum(below[k], (k, 1, count)) / count)
     random = signal_noise("sphere").results["noise_power"]
     excess = der.step("random keys exceed the designed minimum by (d_k - 1)/d_k, less than one unit of load",
                       random - designed, (d_k - 1) / d_k)

@@ -217,21 +217,21 @@ KERNELS = (SIGNAL_NOISE, NOISE_CURVES, ITEM_FAILURE, FRAME_NOISE, DECODING_ERROR
 # ----------------------------------------------------------------------------- claims
 
 def check_average_case(params: Mapping[str, Any], ctx: Context) -> Result:
-    """Measure the SNR at the load nearest the derived capacity; the derivation turns it into a
-    capacity (``capacity_from_snr``), judged exact against the derived capacity."""
+    """Measure the SNR at the load nearest the derived capacity and read a capacity off it through
+    the derived ``1/(n-1)`` law (``capacity_from_snr``): judged against the derived capacity, and
+    refined when eq 35's ``1 + d_k/snr_min`` lies outside its interval."""
     der = proof.average_case(params["key_dist"])
     theory = ctx.theory(der, "capacity", **params)
     n0 = max(2, round(ctx.reference(der, "capacity", **params)))
-    point = {**params, "n": n0}
     to_capacity = lambda snr: ctx.reference(der, "capacity_from_snr", **params, snr_measured=snr, n0=n0)
     as_capacity = lambda c: Interval(to_capacity(c.estimate), to_capacity(c.lo), to_capacity(c.hi), c.n)
-    decide = lambda c: judges.exact(theory, as_capacity(c))
-    snr, verdict = sample_until(ctx, point, SIGNAL_NOISE, "ratio", decide, 64)
-    ci = as_capacity(snr)
-    rows = [{"name": "paper_capacity", "value": ctx.reference(der, "paper_capacity", **params)},
+    snr, _ = sample_until(ctx, {**params, "n": n0}, SIGNAL_NOISE, "ratio",
+                          lambda c: judges.exact(theory, as_capacity(c)), 64)
+    ci, paper = as_capacity(snr), ctx.reference(der, "paper_capacity", **params)
+    rows = [{"name": "paper_form", "value": paper, "rejected": not ci.lo <= paper <= ci.hi},
             {"name": "probe_load", "value": n0},
             {"name": "snr", "value": snr.estimate, "ci": [snr.lo, snr.hi]}]
-    return Result(theory, ci.estimate, (ci.lo, ci.hi), verdict, ci.n, rows)
+    return Result(theory, ci.estimate, (ci.lo, ci.hi), judges.refined(theory, paper, ci), ci.n, rows)
 
 
 D_K_SWEEP = Param("d_k", int, 1024, 256, 65536, help="largest d_k of the sweep 16, 32, ..., d_k")
@@ -241,6 +241,12 @@ SHIFT = 0.25  # a growth exponent off by this much must be told apart from the l
 
 def sweep_dims(d_k_max: int) -> list[int]:
     return [16 * 2**i for i in range(20) if 16 * 2**i <= d_k_max]
+
+
+def sweep_loads(der: Any, d_k: int, delta: float) -> int:
+    """The loads a sweep simulates, 1..N: N is the first load past the one where the derived mean
+    noise power reaches ``delta`` (``mean_noise_load``)."""
+    return math.floor(der.evaluate("mean_noise_load", d_k=d_k, delta=delta)) + 1
 
 
 def crossing(counts: np.ndarray, trials: int, epsilon: float, alpha: float) -> tuple[int, int, int]:
@@ -259,10 +265,10 @@ def crossing(counts: np.ndarray, trials: int, epsilon: float, alpha: float) -> t
 def measure_capacities(params: Mapping[str, Any], ctx: Context) -> list[dict[str, Any]]:
     """For every d_k of the sweep: failure counts at each load (any item, first item) and the
     measured capacity with its interval, simultaneous over the sweep at level ``ctx.alpha``."""
-    dims = sweep_dims(params["d_k"])
+    dims, der = sweep_dims(params["d_k"]), proof.worst_case(params["key_dist"])
     rows = []
     for d in dims:
-        n_max = int(params["delta"] * d) + 2  # mean noise reaches delta here: beyond, all fail
+        n_max = sweep_loads(der, d, params["delta"])
         level = ctx.alpha / (len(dims) * n_max)
         # enough trials that zero failures put the upper limit below epsilon / 2
         resolvable = int(np.ceil(2 * np.log(2 / level) / params["epsilon"]))
@@ -350,10 +356,13 @@ CLAIMS = (
     Claim(
         id="capacity.average_case",
         paper_ref="Theorem 6 (1), eqs 34-35",
-        statement="Requiring SNR > snr_min allows n < 1 + d_k/snr_min pairs: capacity linear in d_k.",
-        kind="exact",
-        judge="exact",
-        quantity="capacity",
+        statement="Requiring SNR > snr_min allows n < 1 + d_k/snr_min pairs (eq 35); derived exactly per key "
+                  "distribution (gaussian keys: 1 + (d_k+2)/snr_min). Measured: the capacity read off one "
+                  "measured SNR through the derived 1/(n-1) law, so its linear growth in d_k is that law's, "
+                  "not an independently measured largest n.",
+        kind="refined",
+        judge="refined",
+        quantity="capacity_from_snr",
         params=(D_K, D_V, KEY_DIST, SNR_MIN),
         derive=lambda: [proof.average_case(d) for d in KEY_DISTS],
         measure=check_average_case,
@@ -383,29 +392,32 @@ CLAIMS = (
             "book": [{"d_k": 1024}, {"d_k": 1024, "key_dist": "gaussian", "delta": 0.25, "epsilon": 0.01}],
             "paper": [{"d_k": 4096, "key_dist": k} for k in KEY_DISTS],
         },
-        probe=Probe("exponent", (SHIFT, -SHIFT)),
+        probe=Probe("exponent", (SHIFT, -SHIFT),
+                    trivial="the claim is loose (capacity grows faster than 1/2 allows)"),
     ),
     Claim(
         id="capacity.concentration",
         paper_ref="beyond the paper (sharpens appendix A.1.3)",
         statement="The noise power of one item follows a product of scaled chi-squares, A chi2(d_v)/d_v "
                   "with A a Gamma matched to sum_j c_j^2 (sphere keys): its tail gives the single-item "
-                  "failure probability P(noise power >= delta), judged where that probability is large "
-                  "enough to be resolved to 2%.",
+                  "failure probability P(noise power >= delta). Judged in the bulk (p near 0.9) and in the "
+                  "tail (p near 1%, where the capacity is set); the law overestimates the tail.",
         kind="exact",
         judge="exact",
         quantity="failure_probability",
         params=(D_K, D_V, N.but(default=48),
                 Param("key_dist", str, "sphere", choices=("sphere",), help="key distribution"), DELTA),
         derive=proof.concentration,
-        measure=sampled(Law(lambda p: proof.concentration(), "failure"), ITEM_FAILURE, "proportion"),
+        measure=sampled(Law(lambda p: proof.concentration(), "failure"), ITEM_FAILURE, "proportion",
+                        first=4096),
         grid={
-            "ci": [{"n": 48}, {"n": 56}],
-            "book": [{"n": n} for n in (21, 32, 38, 48)] + [{"d_k": 256, "n": n} for n in (150, 170)],
-            "paper": [{"n": n} for n in (16, 21, 32, 38, 48)]
-            + [{"d_k": 256, "n": n} for n in (96, 128, 150, 170)],
+            "ci": [{"n": 48}, {"d_k": 16, "n": 3}, {"d_k": 32, "n": 7}],
+            "book": [{"n": n} for n in (16, 21, 32, 48)] + [{"d_k": 16, "n": 3}, {"d_k": 32, "n": 7}]
+            + [{"d_k": 256, "n": n} for n in (150, 170)],
+            "paper": [{"n": n} for n in (12, 16, 21, 32, 38, 48)] + [{"d_k": 16, "n": n} for n in (3, 4)]
+            + [{"d_k": 32, "n": n} for n in (6, 7)] + [{"d_k": 256, "n": n} for n in (80, 96, 128, 150, 170)],
         },
-        probe=Probe("theory", (1.02, 0.98)),
+        probe=Probe("theory", (1.02, 0.98), point={"n": 48}),
     ),
     Claim(
         id="capacity.designed_keys",
@@ -448,6 +460,7 @@ CLAIMS = (
             "paper": [{"d_k": d, "d_v": d, "n": int(r * d)}
                       for d in (64, 256, 1024) for r in (1.5, 2, 3, 4, 6)],
         },
-        probe=Probe("theory", (1.02, 0.98), point={"n": 256}),
+        probe=Probe("theory", (1.02, 0.98), point={"n": 256},
+                    trivial="the mean-field law itself is rejected"),
     ),
 )

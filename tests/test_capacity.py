@@ -70,12 +70,24 @@ def test_paper_snr_is_rejected_for_gaussian_keys_at_small_dk(ctx):
     assert outcome.verdict == "refined" and paper["rejected"]
 
 
-@pytest.mark.mc
-@pytest.mark.parametrize("key_dist", ["sphere", "gaussian"])
-def test_simulated_capacity_matches_derivation(key_dist, ctx):
+def test_average_case_is_judged_against_the_papers_capacity():
     claim = get_claim("capacity.average_case")
-    point = claim.resolve({"d_k": 32, "snr_min": 4.0, "key_dist": key_dist})
+    assert (claim.judge, claim.kind, claim.quantity) == ("refined", "refined", "capacity_from_snr")
+
+
+@pytest.mark.mc
+def test_capacity_from_snr_matches_derivation_and_eq_35_for_sphere_keys(ctx):
+    claim = get_claim("capacity.average_case")
+    point = claim.resolve({"d_k": 32, "snr_min": 4.0, "key_dist": "sphere"})
     assert claim.check(point, ctx).verdict == "exact"
+
+
+@pytest.mark.mc
+def test_eq_35_is_rejected_for_gaussian_keys(ctx):
+    claim = get_claim("capacity.average_case")
+    outcome = claim.check(claim.resolve({"d_k": 16, "snr_min": 4.0, "key_dist": "gaussian"}), ctx)
+    paper = [e for e in outcome.evidence if e["name"] == "paper_form"][0]
+    assert outcome.verdict == "refined" and paper["rejected"]
 
 
 @pytest.mark.gpu
@@ -92,12 +104,34 @@ def _inequalities(der):
     return [s.label for s in der.steps if s.relation == "<="]
 
 
-def test_markov_is_proved_pointwise_on_both_regions():
-    assert sum(label.startswith("Markov") for label in _inequalities(proof.worst_case("sphere"))) == 2
+@pytest.mark.parametrize("bound", ["Markov", "union"])
+def test_bound_is_proved_pointwise_on_both_regions(bound):
+    labels = _inequalities(proof.worst_case("sphere"))
+    assert sum(label.startswith(f"{bound}, pointwise") for label in labels) == 2
 
 
-def test_union_bound_is_proved_pointwise_on_both_regions():
-    assert sum(label.startswith("union") for label in _inequalities(proof.worst_case("sphere"))) == 2
+@pytest.mark.parametrize("bound", ["Markov", "union"])
+def test_bound_is_carried_to_probabilities_by_an_inequality_of_expectations(bound):
+    labels = _inequalities(proof.worst_case("sphere"))
+    assert any(label.startswith(f"{bound}, taking expectations") for label in labels)
+
+
+def test_markov_result_is_the_conclusion_of_the_expectation_steps():
+    der = proof.worst_case("sphere")
+    eq36 = [s for s in der.steps if s.label.startswith("eq 36")][0]
+    assert eq36.relation == "=" and isinstance(eq36.lhs, sp.Subs) and der.results["markov"] == eq36.rhs
+
+
+def test_union_result_is_the_sum_of_markov_bounds_proved_as_an_inequality():
+    der = proof.worst_case("sphere")
+    eq37 = [s for s in der.steps if s.label.startswith("eq 37")][0]
+    assert eq37.relation == "<=" and sp.simplify(eq37.rhs.doit() - der.results["union"]) == 0
+
+
+def test_sweep_stops_at_the_first_load_whose_mean_noise_exceeds_delta():
+    noise = lambda load: proof.signal_noise("sphere").evaluate("noise_power", n=load, d_k=64)
+    last = sim.sweep_loads(proof.worst_case("sphere"), 64, 0.3)
+    assert noise(last - 1) <= 0.3 < noise(last)
 
 
 def test_union_bound_is_n_times_markov():
@@ -173,6 +207,19 @@ def test_product_law_failure_probability_grows_with_load():
     assert 0 < p[0] < p[1] < p[2] < 1
 
 
+def test_concentration_ci_grid_judges_the_tail_where_capacity_is_set():
+    claim, der = get_claim("capacity.concentration"), proof.concentration()
+    probabilities = [der.evaluate("failure", **claim.resolve(p)) for p in claim.points("ci")]
+    assert min(probabilities) <= 0.1
+
+
+@pytest.mark.mc
+def test_concentration_law_overestimates_the_tail(ctx):
+    claim = get_claim("capacity.concentration")
+    outcome = claim.check(claim.resolve({"d_k": 16, "n": 3}), ctx)
+    assert outcome.verdict == "fails" and outcome.ci[1] < outcome.theory
+
+
 @pytest.mark.mc
 def test_concentration_law_predicts_the_single_item_failure_probability(ctx):
     claim = get_claim("capacity.concentration")
@@ -183,6 +230,21 @@ def test_concentration_law_predicts_the_single_item_failure_probability(ctx):
 def test_concentration_is_undecided_when_the_trials_cannot_resolve_two_percent(ctx):
     claim = get_claim("capacity.concentration")
     assert claim.check(claim.resolve({"n": 48}), replace(ctx, max_trials=512)).verdict == "undecided"
+
+
+def test_frame_potential_bound_is_proved_for_any_number_of_eigenvalues():
+    steps = [s for s in proof.designed_keys().steps if isinstance(s.certificate, sp.Sum)]
+    assert any(s.certificate.limits[0][2] == sp.Symbol("r", integer=True, positive=True) for s in steps)
+
+
+def test_mean_interference_lower_bound_is_an_inequality_for_every_design():
+    der = proof.designed_keys()
+    assert any(s.relation == "<=" and s.lhs == der.results["designed_noise"] for s in der.steps)
+
+
+def test_welch_max_at_least_mean_is_an_inequality():
+    steps = [s for s in proof.designed_keys().steps if s.label.startswith("Welch")]
+    assert steps and all(s.relation == "<=" for s in steps)
 
 
 def test_designed_noise_is_below_random_noise_by_less_than_one():
