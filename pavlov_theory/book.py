@@ -47,8 +47,10 @@ def verdict_line(ledger: dict[str, Any], claim_id: str):
     record = summary(ledger, claim_id)
     vacuous = record.get("vacuous_points", 0)
     extra = f", {vacuous} vacuous point(s) left out" if vacuous else ""
+    trivial = record["probe_trivial"]
+    probe = record["probe"] + (f", rejected trivially: {trivial}" if trivial else "")
     return Markdown(f"**Verdict for `{claim_id}`: {record['verdict']}** (judge `{record['judge']}`, "
-                    f"{record['points']} point(s){extra}; power probe: {record['probe']}; "
+                    f"{record['points']} point(s){extra}; power probe: {probe}; "
                     f"ledger at scale `{ledger['scale']}`, {ledger['device_name']}).")
 
 

@@ -64,7 +64,7 @@ class Probe:
             text = "bound x " + " and x ".join(f"{v:.10g}" for v in self.values)
         else:
             text = "exponent " + " and ".join(f"{v:+.10g}" for v in self.values)
-        return f"{text} (rejected trivially: {self.trivial})" if self.trivial else text
+        return text
 
 
 @dataclass(frozen=True)

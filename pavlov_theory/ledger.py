@@ -50,7 +50,7 @@ def run(claims: Iterable[Claim], scale: str, ctx: Context, fwer: float = DEFAULT
             "claim": claim.id, "paper_ref": claim.paper_ref, "statement": claim.statement,
             "kind": claim.kind, "judge": claim.judge, "beyond_paper": claim.beyond_paper,
             "quantity": claim.quantity, "verdict": combine([o.verdict for o in mine]),
-            "probe": claim.probe.describe(), "points": len(mine),
+            "probe": claim.probe.describe(), "probe_trivial": claim.probe.trivial, "points": len(mine),
             "vacuous_points": sum(o.verdict == VACUOUS for o in mine), "seconds": round(times[claim.id], 3),
         })
     return {
@@ -82,7 +82,8 @@ def load(path: str | Path) -> dict[str, Any]:
 def table(ledger: dict[str, Any]) -> str:
     """A plain-text summary, one line per claim."""
     rows = [("claim", "verdict", "points", "seconds", "probe", "paper")]
-    rows += [(c["claim"], c["verdict"], str(c["points"]), f"{c['seconds']:.1f}", c["probe"], c["paper_ref"])
+    probe = lambda c: c["probe"] + (" (trivial)" if c["probe_trivial"] else "")
+    rows += [(c["claim"], c["verdict"], str(c["points"]), f"{c['seconds']:.1f}", probe(c), c["paper_ref"])
              for c in ledger["claims"]]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
