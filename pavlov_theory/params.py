@@ -27,6 +27,7 @@ class Param:
     high: float | None = None
     choices: tuple[str, ...] | None = None
     help: str = ""
+    low_open: bool = False  # the range excludes ``low``: (low, high]
 
     def but(self, **changes: Any) -> Param:
         """The same parameter with other fields (default, range, help) changed."""
@@ -36,7 +37,7 @@ class Param:
         if self.choices is not None:
             return "one of " + ", ".join(self.choices)
         kind = "an integer" if self.type is int else "a number"
-        return f"{kind} in [{self.low:g}, {self.high:g}]"
+        return f"{kind} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
 
     def parse(self, text: str) -> Any:
         """Convert command-line text to a checked value."""
@@ -59,7 +60,8 @@ class Param:
         if self.type is int and int(value) != value:
             raise ParamError(f"{self.name}: expected {self.allowed()}, got {value!r}")
         value = self.type(value)
-        if not math.isfinite(value) or not (self.low <= value <= self.high):
+        above_low = self.low < value if self.low_open else self.low <= value
+        if not math.isfinite(value) or not (above_low and value <= self.high):
             raise ParamError(f"{self.name}: expected {self.allowed()}, got {value!r}")
         return value
 
@@ -83,5 +85,5 @@ EPSILON = Param("epsilon", float, 0.05, 1e-4, 0.5, help="tolerated probability t
 HOPS = Param("L", int, 3, 1, 256, help="number of stacked layers")
 HEADS = Param("H", int, 2, 1, 16, help="heads per layer")
 D_MODEL = Param("d_model", int, 64, 1, 65536, help="model width shared by the heads")
-GAMMA = Param("gamma", float, 1.0, 0.0, 1.0, help="decay of eq 17 (1 = no decay, eq 8)")
+GAMMA = Param("gamma", float, 1.0, 0.0, 1.0, help="decay of eq 17 (1 = no decay, eq 8)", low_open=True)
 BETA = Param("beta", float, 4.0, 0.0, 50.0, help="softmax inverse temperature")

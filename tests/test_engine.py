@@ -36,6 +36,13 @@ def test_param_choices_reject_unknown():
         p.parse("cube")
 
 
+def test_param_with_an_open_lower_end_refuses_it_and_says_so():
+    gamma = Param("gamma", float, 1.0, 0.0, 1.0, low_open=True)
+    assert gamma.parse("0.5") == 0.5
+    with pytest.raises(ParamError, match=r"^gamma: expected a number in \(0, 1\], got 0.0"):
+        gamma.parse("0")
+
+
 def test_param_but_changes_only_what_it_names():
     wider = D.but(high=128, default=16)
     assert (wider.name, wider.low, wider.high, wider.default) == ("d_k", 2, 128, 16)
