@@ -7,6 +7,7 @@ at most ``fwer``.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from dataclasses import replace
@@ -37,7 +38,8 @@ def run(claims: Iterable[Claim], scale: str, ctx: Context, fwer: float = DEFAULT
     started = time.time()
     outcomes: list[Outcome] = []
     times: dict[str, float] = {}
-    bar = tqdm(tasks, desc=f"verify {scale}", unit="check", disable=not progress)
+    quiet = not progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")
+    bar = tqdm(tasks, desc=f"verify {scale}", unit="check", disable=quiet)
     for claim, point in bar:
         bar.set_postfix_str(claim.id)
         t0 = time.time()

@@ -101,3 +101,132 @@ def conditioning_output(
     linear attention (Theorem 5), in the parallel form."""
     q, k, v = feature_map(phi, x @ w_q), feature_map(phi, x @ w_k), x @ w_v
     return normalize(norm, alpha * parallel_form(q, k, v))
+
+
+# ------------------------------------------------------------------ other update rules (sec 5.3)
+#
+# Every rule below writes one pair per step and outputs ``q_i S_i`` after the write of pair ``i``
+# (shape ``(..., T, d_v)``). The ``*_recurrent`` forms update the whole batch one step at a time;
+# the ``*_naive`` forms loop over sequences and steps and use the expanded form of each rule
+# (eq 23 for the delta rule, eq 25 for Oja's), so the two forms check each other.
+
+
+def _outer(k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``k^T v`` for row vectors ``k (..., d_k)`` and ``v (..., d_v)``."""
+    return k[..., :, None] * v[..., None, :]
+
+
+def _sequences(*xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Each input flattened to ``(B, T, d)`` over its leading dimensions."""
+    return tuple(x.reshape(-1, *x.shape[-2:]) for x in xs)
+
+
+def delta_recurrent(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: float = 1.0, gamma: float = 1.0
+) -> torch.Tensor:
+    """The delta rule of eq 22, ``S_i = S_{i-1} + alpha k_i^T (v_i - k_i S_{i-1})``.
+
+    For ``gamma < 1`` this is the gated delta rule (the state is decayed first, then erased and
+    written): ``S_i = gamma S_{i-1} + alpha k_i^T (v_i - gamma k_i S_{i-1})``; ``gamma = 1`` is
+    eq 22 itself. ``alpha`` is the write strength (``beta`` in the gated-delta literature)."""
+    state = q.new_zeros((*q.shape[:-2], q.shape[-1], v.shape[-1]))
+    outputs = []
+    for i in range(q.shape[-2]):
+        ki, vi = k[..., i, :], v[..., i, :]
+        state = gamma * state
+        prediction = (ki[..., None, :] @ state).squeeze(-2)
+        state = state + alpha * _outer(ki, vi - prediction)
+        outputs.append((q[..., i, None, :] @ state).squeeze(-2))
+    return torch.stack(outputs, dim=-2)
+
+
+def delta_naive(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: float = 1.0, gamma: float = 1.0
+) -> torch.Tensor:
+    """Reference for :func:`delta_recurrent`: one sequence and one step at a time, in the
+    erase-then-write form of eq 23, ``S_i = (I - alpha k_i^T k_i) gamma S_{i-1} + alpha k_i^T v_i``."""
+    qs, ks, vs = _sequences(q, k, v)
+    eye = torch.eye(q.shape[-1], dtype=q.dtype, device=q.device)
+    out = q.new_zeros((qs.shape[0], qs.shape[1], v.shape[-1]))
+    for b in range(qs.shape[0]):
+        state = q.new_zeros((q.shape[-1], v.shape[-1]))
+        for i in range(qs.shape[1]):
+            kk = ks[b, i][:, None]
+            state = (eye - alpha * kk @ kk.T) @ (gamma * state) + alpha * kk @ vs[b, i][None, :]
+            out[b, i] = qs[b, i] @ state
+    return out.reshape(*q.shape[:-1], v.shape[-1])
+
+
+def oja_recurrent(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The paper's Oja rule exactly as eq 24 writes it:
+    ``S_i = S_{i-1} + alpha (k_i^T v_i - S_{i-1} diag(v_i * v_i))`` (each column ``c`` of the state
+    shrinks by ``alpha v_ic^2``). The post-synaptic activity here is the value ``v_i``, not the
+    memory's response ``k_i S_{i-1}``: this is not the classical rule of Oja (1982)."""
+    state = q.new_zeros((*q.shape[:-2], q.shape[-1], v.shape[-1]))
+    outputs = []
+    for i in range(q.shape[-2]):
+        ki, vi = k[..., i, :], v[..., i, :]
+        state = state + alpha * (_outer(ki, vi) - state * (vi * vi)[..., None, :])
+        outputs.append((q[..., i, None, :] @ state).squeeze(-2))
+    return torch.stack(outputs, dim=-2)
+
+
+def oja_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Reference for :func:`oja_recurrent` in the expanded form of eq 25,
+    ``S_i = S_{i-1} (I - alpha diag(v_i * v_i)) + alpha k_i^T v_i``, one sequence and step at a time."""
+    qs, ks, vs = _sequences(q, k, v)
+    eye = torch.eye(v.shape[-1], dtype=q.dtype, device=q.device)
+    out = q.new_zeros((qs.shape[0], qs.shape[1], v.shape[-1]))
+    for b in range(qs.shape[0]):
+        state = q.new_zeros((q.shape[-1], v.shape[-1]))
+        for i in range(qs.shape[1]):
+            vi = vs[b, i]
+            shrink = eye - alpha * torch.diag(vi * vi)
+            state = state @ shrink + alpha * ks[b, i][:, None] @ vi[None, :]
+            out[b, i] = qs[b, i] @ state
+    return out.reshape(*q.shape[:-1], v.shape[-1])
+
+
+def bcm_threshold(v: torch.Tensor, theta_decay: float) -> torch.Tensor:
+    """The running-average threshold of eq 26, per value coordinate:
+    ``theta_i = theta_decay theta_{i-1} + (1 - theta_decay) v_i`` with ``theta_0 = 0`` (the average
+    of recent activity, the current one included), shape ``(..., T, d_v)``."""
+    theta = v.new_zeros(v.shape[:-2] + v.shape[-1:])
+    out = []
+    for i in range(v.shape[-2]):
+        theta = theta_decay * theta + (1 - theta_decay) * v[..., i, :]
+        out.append(theta)
+    return torch.stack(out, dim=-2)
+
+
+def bcm_recurrent(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: float, theta_decay: float
+) -> torch.Tensor:
+    """The BCM rule of eq 26, ``S_i = S_{i-1} + alpha k_i^T phi(v_i, theta_i)`` with
+    ``phi(x, theta) = x (x - theta)`` elementwise and ``theta_i`` the running average of
+    :func:`bcm_threshold`. The activity is the value ``v_i``: the update does not depend on
+    ``S``, so the memory is Hebbian storage of the transformed values ``phi(v_i, theta_i)``."""
+    theta = bcm_threshold(v, theta_decay)
+    return alpha * recurrent_form(q, k, v * (v - theta))
+
+
+def bcm_naive(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: float, theta_decay: float
+) -> torch.Tensor:
+    """Reference for :func:`bcm_recurrent`: one sequence and one step at a time, with the
+    threshold updated in the same loop and ``phi`` written coordinate by coordinate."""
+    qs, ks, vs = _sequences(q, k, v)
+    d_v = v.shape[-1]
+    out = q.new_zeros((qs.shape[0], qs.shape[1], d_v))
+    for b in range(qs.shape[0]):
+        state = q.new_zeros((q.shape[-1], d_v))
+        theta = [0.0] * d_v
+        for i in range(qs.shape[1]):
+            phi = q.new_zeros(d_v)
+            for c in range(d_v):
+                x = float(vs[b, i, c])
+                theta[c] = theta_decay * theta[c] + (1 - theta_decay) * x
+                phi[c] = x * (x - theta[c])
+            state = state + alpha * ks[b, i][:, None] @ phi[None, :]
+            out[b, i] = qs[b, i] @ state
+    return out.reshape(*q.shape[:-1], d_v)
