@@ -1,0 +1,247 @@
+"""Section 5.3: the delta rule (eqs 22-23), the paper's Oja rule (eqs 24-25) and the BCM rule
+(eq 26), derived step by step.
+
+Keys ``k`` are row vectors of length ``d_k``, values ``v`` row vectors of length ``d_v``, the
+memory ``S`` is ``d_k x d_v`` and a key retrieves ``k S``. Small explicit symbolic vectors stand
+for general ones where a step is an algebraic identity (the identity holds entry by entry, so
+for every size).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import sympy as sp
+from sympy import stats
+
+from pavlov_theory.derivation import Derivation
+
+from .vectors import d_k, d_v, key_moments, n, sphere_squared_cosine
+
+alpha = sp.Symbol("alpha", positive=True)
+tau = sp.Symbol("tau", integer=True, nonnegative=True)
+T = sp.Symbol("T", integer=True, positive=True)
+p = sp.Symbol("p", positive=True)  # a token's frequency in the stream
+theta_decay = sp.Symbol("theta_decay", positive=True)
+
+
+def _points(points, symbols=None) -> sp.Matrix:
+    """Solutions (dicts over ``symbols``, or tuples) as the rows of a matrix in a canonical order."""
+    rows = [tuple(pt[s] for s in symbols) if symbols else tuple(sp.sympify(x) for x in pt) for pt in points]
+    return sp.Matrix(sorted(rows, key=sp.default_sort_key))
+
+
+def _vectors():
+    k = sp.Matrix([sp.symbols("k1:4", real=True)])
+    v = sp.Matrix([sp.symbols("v1:3", real=True)])
+    S = sp.Matrix(3, 2, sp.symbols("s1:7", real=True))
+    return k, v, S
+
+
+@lru_cache(maxsize=None)
+def delta() -> Derivation:
+    """The delta rule's identities and the residual of the least-squares memory it converges to.
+
+    Results: ``alpha_high`` (the stable range is ``0 < alpha < alpha_high = 2/||k||^2``, 2 for
+    unit keys), ``residual_fraction`` ``E||V - K S||^2 / E||V||^2`` of the least-squares memory
+    for ``n > d_k`` random keys and independent unit values, ``residual_fraction_any`` (with
+    ``min(n, d_k)``, 0 for ``n <= d_k``)."""
+    der = Derivation("delta rule")
+    k, v, S = _vectors()
+    eye = sp.eye(3)
+    eq22 = S + alpha * k.T * (v - k * S)
+    der.step("eq 23: S + alpha k^T (v - k S) = (I - alpha k^T k) S + alpha k^T v (erase, then write)",
+             sp.expand(eq22), sp.MatMul(eye - alpha * k.T * k, S) + alpha * k.T * v)
+    norm2 = (k * k.T)[0]
+    new_error = sp.expand(k * eq22 - v)
+    der.step("the retrieval error of the key just written shrinks by (1 - alpha ||k||^2)",
+             new_error, sp.MatMul(1 - alpha * norm2, k * S - v))
+    der.step("at alpha = 1/||k||^2 (alpha = 1 for unit keys) the newest pair is recalled exactly",
+             (k * eq22).subs(alpha, 1 / norm2), v)
+    r = sp.Symbol("r", positive=True)  # ||k||^2
+    stable = sp.solve_univariate_inequality(sp.Abs(1 - alpha * r) < 1, alpha, relational=False)
+    if stable != sp.Interval.open(0, 2 / r):
+        raise AssertionError(f"stable range of alpha: {stable}")
+    der.step("writing the same key again contracts its error iff |1 - alpha ||k||^2| < 1: the range "
+             "ends where the factor is -1", sp.Subs(1 - alpha * r, alpha, stable.sup), -1)
+    der.step("and starts where it is 1", sp.Subs(1 - alpha * r, alpha, stable.inf), 1)
+    der.result("alpha_high", stable.sup.subs(r, key_moments("sphere").results["norm4"]))
+    # a write with key k_i leaves the retrieval of an orthogonal key k_j unchanged
+    kj = sp.Matrix([[0, 0, sp.Symbol("c", real=True)]])
+    ki = sp.Matrix([[sp.Symbol("a", real=True), sp.Symbol("b", real=True), 0]])
+    der.confirm("a write with k_i does not change the retrieval of a key orthogonal to k_i "
+                "(explicit orthogonal keys)", kj * (ki.T * (v - ki * S)) * alpha, sp.zeros(1, 2))
+    # least squares: the residual is (I - P) V with P the projection onto the column space of K
+    i, j = sp.symbols("i j", integer=True, positive=True)
+    mean_coord = key_moments("sphere").results["mean_coord"]
+    der.step("E[V V^T]_ij = E[v_i . v_j] = sum_c E[v_ic] E[v_jc] = 0 for i != j (independent values)",
+             sp.Sum(mean_coord**2, (i, 1, d_v)), 0)
+    rank = sp.Symbol("rank", positive=True)
+    trace_p = sp.Symbol("tr_P", positive=True)
+    residual = der.step("E||(I - P) V||^2 = tr((I - P) E[V V^T]) = tr(I_n) - tr(P), values unit and "
+                        "uncorrelated, V independent of P; tr P = rank K",
+                        sp.Sum(1, (i, 1, n)) - trace_p.subs(trace_p, rank), n - rank)
+    K = sp.Matrix([[1, 0], [1, 1], [0, 2]])
+    P = K * (K.T * K).inv() * K.T
+    der.confirm("tr(I - P) = n - rank for an explicit 3 x 2 key matrix",
+                (sp.eye(3) - P).trace(), 3 - K.rank())
+    fraction_any = der.step("E||V||^2 = n (unit values); random keys have rank min(n, d_k) almost surely",
+                            residual.subs(rank, sp.Min(n, d_k)) / sp.Sum(1, (i, 1, n)),
+                            (n - sp.Min(n, d_k)) / n)
+    s = sp.Symbol("s", positive=True, integer=True)
+    fraction = der.step("for n = d_k + s > d_k: (n - d_k)/n",
+                        sp.Subs(fraction_any, n, d_k + s), s / (d_k + s))
+    der.result("residual_fraction_any", fraction_any)
+    der.result("residual_fraction", fraction.subs(s, n - d_k))
+    # repeated passes: one pass is an affine map S -> A S + B; its fixed point tends to least squares
+    k1, k2, v1, v2 = sp.symbols("k1 k2 v1 v2", positive=True)
+    A = (1 - alpha * k2**2) * (1 - alpha * k1**2)
+    B = (1 - alpha * k2**2) * alpha * k1 * v1 + alpha * k2 * v2
+    der.step("the fixed point B/(1 - A) of one pass over two pairs (d_k = 1) tends to least squares "
+             "as alpha -> 0", sp.Limit(B / (1 - A), alpha, 0), (k1 * v1 + k2 * v2) / (k1**2 + k2**2))
+    der.step("at alpha = 1/k2^2 (alpha = 1, unit keys) the fixed point retrieves the last value exactly, "
+             "so it is not least squares", sp.Subs(k2 * B / (1 - A), alpha, 1 / k2**2), v2)
+    return der
+
+
+@lru_cache(maxsize=None)
+def oja() -> Derivation:
+    """Eq 24 as written and the classical rule of Oja (1982) beside it.
+
+    Eq 24 shrinks column ``c`` of ``S`` by ``1 - alpha v_c^2`` and adds ``alpha k^T v_c``: the
+    post-synaptic activity is the stored value ``v``, not the memory's response. Item ``m``
+    written ``tau`` steps before the end contributes ``alpha k_m^T (v_m * D)`` with
+    ``D_c = prod_{later j} (1 - alpha v_jc^2)``, so the memory is Hebbian storage with a random
+    per-coordinate decay whose mean square per step is ``rho``.
+
+    Results: ``rho``, ``snr`` (item at lag ``tau`` in a stream of ``T``, unit sphere keys and
+    values), ``hebbian_snr`` (``d_k/(T - 1)``), ``norm2`` (stationary ``E||S||_F^2``),
+    ``fixed_point_column`` (``E[S]`` column ``c``: ``E[k^T v_c]/E[v_c^2]``, 0 for independent
+    keys and values), and for the classical rule the fixed points and Jacobian eigenvalues."""
+    der = Derivation("Oja's rule")
+    k, v, S = _vectors()
+    update = alpha * (k.T * v - S * sp.diag(*[x**2 for x in v]))
+    der.step("eq 25: S + alpha (k^T v - S diag(v * v)) = S (I - alpha diag(v * v)) + alpha k^T v",
+             sp.expand(S + update),
+             sp.MatMul(S, sp.eye(2) - alpha * sp.diag(*[x**2 for x in v])) + alpha * k.T * v)
+    B = sphere_squared_cosine(d_v)  # v_c^2 for a unit value
+    m2 = der.step("E[v_c^2] = 1/d_v", stats.E(B, evaluate=False), 1 / d_v)
+    m4 = der.step("E[v_c^4] = 3/(d_v (d_v + 2))", stats.E(B**2, evaluate=False), 3 / (d_v * (d_v + 2)))
+    rho = der.step("rho = E[(1 - alpha v_c^2)^2], the mean-square shrink per step",
+                   sp.expand(stats.E((1 - alpha * B) ** 2, evaluate=False)),
+                   1 - 2 * alpha * m2 + alpha**2 * m4)
+    der.result("rho", rho)
+    mu, kv, col = sp.symbols("E_v2 E_kv s")
+    fixed = kv / mu
+    der.step("fixed point in expectation (S_{i-1} independent of pair i): s = s (1 - alpha E[v_c^2]) "
+             "+ alpha E[k^T v_c] holds at s = E[k^T v_c]/E[v_c^2]",
+             sp.Subs(col * (1 - alpha * mu) + alpha * kv - col, col, fixed), 0)
+    der.result("fixed_point_column", fixed)
+    signal = der.step("signal power of item at lag tau: alpha^2 sum_c E[v_c^2] E[D_c^2] = alpha^2 rho^tau",
+                      sp.Sum(m2 * alpha**2 * rho**tau, (sp.Symbol("c", integer=True, positive=True), 1, d_v)),
+                      alpha**2 * rho**tau)
+    lag = sp.Symbol("l", integer=True, nonnegative=True)
+    cos2 = key_moments("sphere").results["cos2"]
+    f = sp.Symbol("f", positive=True)  # rho = 1/(1 + f) lies in (0, 1)
+    g = 1 / (1 + f)
+    noise = der.step("noise power: sum over the other items of E[(k_m . k_l)^2] alpha^2 rho^lag "
+                     "(cross terms carry E[k_l] = 0)",
+                     sp.Sum(cos2 * alpha**2 * g**lag, (lag, 0, T - 1)) - cos2 * alpha**2 * g**tau,
+                     alpha**2 / d_k * ((1 - g**T) / (1 - g) - g**tau)).subs(f, 1 / rho - 1)
+    snr = sp.simplify(signal / noise)
+    der.result("snr", snr)
+    der.result("snr_limit", d_k * rho**tau / (1 / (1 - rho) - rho**tau))
+    der.result("hebbian_snr", d_k / (T - 1))
+    norm2 = sp.Symbol("q", positive=True)
+    stationary = sp.solve(sp.Eq(norm2, norm2 * rho + alpha**2 * m2), norm2)[0]
+    der.step("stationary E||S_c||^2 of a column: q = q rho + alpha^2 E[v_c^2] E||k||^2", stationary,
+             alpha**2 * m2 / (1 - rho))
+    der.result("norm2", sp.simplify(d_v * stationary))
+    der.inequality("the stationary E||S||_F^2 is finite, whatever the stream length (at alpha = 1/2, "
+                   "d_v = 4: under alpha d_v/(2 - alpha))",
+                   sp.simplify(d_v * stationary).subs(alpha, sp.Rational(1, 2)).subs(d_v, 4),
+                   sp.Rational(1, 2) * 4 / (2 - sp.Rational(1, 2)))
+    # the classical rule: y = x w, dw = alpha y (x - y w); input covariance diag(l1, l2), l1 > l2 > 0
+    l1, l2 = sp.symbols("lambda1 lambda2", positive=True)
+    w1, w2 = sp.symbols("w1 w2", real=True)
+    C, w = sp.diag(l1, l2), sp.Matrix([w1, w2])
+    drift = C * w - (w.T * C * w)[0] * w  # E[y x - y^2 w]
+    points = sp.solve(list(drift), [w1, w2], dict=True)
+    der.confirm("classical Oja: the fixed points of E[dw] are 0, +-e1, +-e2 (unit eigenvectors)",
+                _points(points, [w1, w2]), _points([(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]))
+    J = drift.jacobian(w)
+    x = sp.Symbol("x")
+    der.step("classical Oja: at the top eigenvector e1 the Jacobian's eigenvalues are -2 lambda1 and "
+             "lambda2 - lambda1, both negative: stable", J.subs({w1: 1, w2: 0}).charpoly(x).as_expr(),
+             sp.expand((x + 2 * l1) * (x - (l2 - l1))))
+    der.step("classical Oja: at e2 they are -2 lambda2 and lambda1 - lambda2 > 0: unstable",
+             J.subs({w1: 0, w2: 1}).charpoly(x).as_expr(), sp.expand((x + 2 * l2) * (x - (l1 - l2))))
+    y = sp.Symbol("y", real=True)
+    kk = sp.Matrix([sp.symbols("x1:4", real=True)])
+    col = sp.Matrix(sp.symbols("u1:4", real=True))
+    classical = col + alpha * y * (kk.T - y * col)
+    der.step("eq 24 with d_v = 1 and the value replaced by the response y = k S is the classical rule",
+             (col + alpha * (kk.T * y - col * y**2)), classical)
+    return der
+
+
+@lru_cache(maxsize=None)
+def bcm() -> Derivation:
+    """Eq 26 with the running-average threshold ``theta_i = b theta_{i-1} + (1 - b) v_i``
+    (``b = theta_decay``, ``theta_0 = 0``) on a stream of tokens: token ``j`` comes with
+    probability ``p`` at every step, has a one-hot key and a value vector whose ``d_v`` entries
+    are independent uniform on (0, 1) (non-negative activities), drawn once per token type.
+
+    The association strength of token ``j`` is ``<k_j S, v_j> / alpha``; each occurrence at step
+    ``i`` changes it by ``sum_c v_jc^2 (v_jc - theta_ic)``. Results: ``drift`` (its mean over the
+    occurrences in a stream of ``T`` steps), ``drift_stationary`` (``T -> infinity``), and the
+    moments ``m1, m2, m3`` of an activity."""
+    der = Derivation("BCM rule")
+    x = stats.Uniform("x", 0, 1)
+    m1 = der.step("E[x] for an activity x ~ U(0, 1)", stats.E(x, evaluate=False), sp.Rational(1, 2))
+    m2 = der.step("E[x^2]", stats.E(x**2, evaluate=False), sp.Rational(1, 3))
+    m3 = der.step("E[x^3]", stats.E(x**3, evaluate=False), sp.Rational(1, 4))
+    X, Y = sp.symbols("X Y", nonnegative=True)
+    der.inequality("Cov(x, x^2) >= 0 for any non-negative activity: E[(X - Y)(X^2 - Y^2)] >= 0 "
+                   "for independent copies, as (X - Y)^2 (X + Y) >= 0",
+                   0, (X - Y) * (X**2 - Y**2), certificate=(X - Y) ** 2 * (X + Y))
+    i, s = sp.symbols("i s", integer=True, positive=True)
+    e = sp.Symbol("e", positive=True)  # theta_decay = 1/(1 + e), in (0, 1)
+    b = 1 / (1 + e)
+    mean_theta = der.step("E[theta_i | token j at step i] = (1 - b) v_j + (1 - b) sum_{u=1}^{i-1} b^u mu, "
+                          "mu = E[v at a step] = p v_j + (1 - p) m1",
+                          sp.Sum((1 - b) * b**s, (s, 1, i - 1)), b * (1 - b ** (i - 1)))
+    step_drift = d_v * (m3 - (1 - b) * m3 - mean_theta * (p * m3 + (1 - p) * m1 * m2))
+    drift = der.step("mean over the steps 1..T (an occurrence is equally likely at every step)",
+                     sp.Sum(step_drift, (i, 1, T)) / T,
+                     d_v * (b * m3 - b * (1 - (1 - b**T) / ((1 - b) * T)) * (p * m3 + (1 - p) * m1 * m2)))
+    drift = drift.subs(e, (1 - theta_decay) / theta_decay)
+    der.result("drift", drift)
+    b = theta_decay
+    stationary = der.step("T -> infinity (b < 1)", sp.Limit(drift.subs(b, 1 / (1 + e)), T, sp.oo),
+                          d_v / (1 + e) * (1 - p) * (m3 - m1 * m2)).subs(e, (1 - b) / b)
+    der.result("drift_stationary", stationary)
+    der.inequality("the stationary drift is positive for every frequency p < 1: no token weakens",
+                   0, stationary.subs(p, 1 - sp.Symbol("q", positive=True)))
+    der.result("m1", m1)
+    der.result("m2", m2)
+    der.result("m3", m3)
+    # the classical BCM fixed points for two orthonormal inputs with probabilities p, 1 - p:
+    # y_j = w . x_j, E[dw_j] = p_j y_j (y_j - theta), theta = E[y^2] = p y1^2 + (1 - p) y2^2
+    y1, y2 = sp.symbols("y1 y2", real=True)
+    pp = sp.Symbol("p", positive=True)
+    theta = pp * y1**2 + (1 - pp) * y2**2
+    F = sp.Matrix([pp * y1 * (y1 - theta), (1 - pp) * y2 * (y2 - theta)])
+    points = sp.solve(list(F), [y1, y2], dict=True)
+    der.confirm("classical BCM: fixed points (0,0), (1/p, 0), (0, 1/(1-p)), (1, 1)",
+                _points(points, [y1, y2]), _points([(0, 0), (1 / pp, 0), (0, 1 / (1 - pp)), (1, 1)]))
+    J = F.jacobian([y1, y2])
+    x = sp.Symbol("x")
+    der.step("classical BCM: at the selective point (1/p, 0) the Jacobian's eigenvalues are -1 and "
+             "-(1 - p)/p, both negative: stable (the rarer input's selective response 1/p is larger)",
+             J.subs({y1: 1 / pp, y2: 0}).charpoly(x).as_expr(), sp.expand((x + 1) * (x + (1 - pp) / pp)))
+    q = sp.Symbol("q", positive=True)  # 1 - p
+    det = der.step("classical BCM: det J at the non-selective point (1, 1) = -p (1 - p)",
+                   sp.factor(J.subs({y1: 1, y2: 1}).det()), -pp * (1 - pp))
+    der.inequality("the eigenvalues at (1, 1) have product -p (1 - p) < 0 (p = 1/(1 + q)): a saddle, "
+                   "unstable", det.subs(pp, 1 / (1 + q)), 0)
+    return der

@@ -1,0 +1,271 @@
+"""Monte Carlo for section 5.3: the delta rule's converged residual, the retrieval SNR of the
+paper's Oja rule (eq 24) and the drift of association strength under the BCM rule (eq 26).
+
+The kernels come first (each with its naive reference, ``KERNELS``); the claims of this section
+are declared at the bottom (``CLAIMS``).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from pavlov_theory import memory
+from pavlov_theory.claims import BEYOND, Claim, Param, Probe
+from pavlov_theory.engine import Kernel, Law, sampled, to_numpy
+from pavlov_theory.params import D_K, D_V, N
+from pavlov_theory.proofs import rules as proof
+from pavlov_theory.sampling import sample
+
+ORDER = 6
+ALPHA_HIGH = proof.delta().evaluate("alpha_high")  # the delta rule is stable for 0 < alpha < 2 (unit keys)
+ALPHA = Param("alpha", float, 0.01, 0.0, ALPHA_HIGH, low_open=True,
+              help="write strength of the delta rule (stable for 0 < alpha < 2, unit keys)")
+
+
+# ------------------------------------------------------------------------- delta rule
+
+def pass_map(keys: torch.Tensor, values: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass of the delta rule over the ``n`` pairs as an affine map ``S -> A S + B``:
+    ``A = prod_i (I - alpha k_i^T k_i)`` (later pairs on the left), ``B`` the pass from ``S = 0``."""
+    d_k = keys.shape[-1]
+    eye = torch.eye(d_k, dtype=keys.dtype, device=keys.device)
+    A = eye.expand(keys.shape[0], d_k, d_k).clone()
+    B = keys.new_zeros((keys.shape[0], d_k, values.shape[-1]))
+    for i in range(keys.shape[1]):
+        k = keys[:, i, :, None]
+        erase = eye - alpha * k @ k.transpose(1, 2)
+        A, B = erase @ A, erase @ B + alpha * k @ values[:, i, None, :]
+    return A, B
+
+
+def delta_residual(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                   dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Per trial ``||V - K S||^2`` and ``||V||^2`` for the converged delta rule: ``S`` is the fixed
+    point ``(I - A)^{-1} B`` of the pass map, which repeated passes reach geometrically (the
+    spectral radius of ``A`` is below 1 for ``n > d_k`` keys that span the space)."""
+    keys = sample("sphere", (trials, params["n"]), params["d_k"], gen, dtype)
+    values = sample("sphere", (trials, params["n"]), params["d_v"], gen, dtype)
+    A, B = pass_map(keys, values, params["alpha"])
+    S = torch.linalg.solve(torch.eye(params["d_k"], dtype=dtype, device=keys.device) - A, B)
+    residual = values - keys @ S
+    return to_numpy((residual * residual).sum((1, 2))), to_numpy((values * values).sum((1, 2)))
+
+
+def delta_residual_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                         dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Eq 22 iterated literally, pass after pass over the pairs, until one pass changes no entry
+    of ``S`` by more than 1e-13 (at most 10^5 passes)."""
+    keys = sample("sphere", (trials, params["n"]), params["d_k"], gen, dtype).double()
+    values = sample("sphere", (trials, params["n"]), params["d_v"], gen, dtype).double()
+    res, power = np.zeros(trials), np.zeros(trials)
+    for t in range(trials):
+        S = torch.zeros(params["d_k"], params["d_v"], dtype=torch.float64)
+        for _ in range(100_000):
+            before = S.clone()
+            for k, v in zip(keys[t], values[t]):
+                S = S + params["alpha"] * torch.outer(k, v - k @ S)
+            if float((S - before).abs().max()) < 1e-13:
+                break
+        res[t] = float(((values[t] - keys[t] @ S) ** 2).sum())
+        power[t] = float((values[t] ** 2).sum())
+    return res, power
+
+
+DELTA_RESIDUAL = Kernel(
+    "rules.delta_residual", delta_residual, delta_residual_naive,
+    bytes_per_trial=lambda p, size: size * (3 * p["d_k"] ** 2 + p["n"] * (p["d_k"] + 2 * p["d_v"])),
+    example={"n": 6, "d_k": 3, "d_v": 2, "alpha": 0.5},
+)
+
+
+# ------------------------------------------------------------------------- Oja's rule (eq 24)
+
+def _stream(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype):
+    keys = sample("sphere", (trials, params["T"]), params["d_k"], gen, dtype)
+    values = sample("sphere", (trials, params["T"]), params["d_v"], gen, dtype)
+    return keys, values
+
+
+def oja_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+               dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Signal and noise power when the key written ``tau`` steps before the end of a stream of
+    ``T`` probes the memory of eq 24, in closed form: item ``l`` contributes
+    ``alpha k_l^T (v_l * D_l)`` with ``D_l`` the product of the later shrink factors."""
+    keys, values = _stream(params, trials, gen, dtype)
+    alpha, m = params["alpha"], params["T"] - 1 - params["tau"]
+    shrink = 1 - alpha * values * values
+    later = torch.flip(torch.cumprod(torch.flip(shrink, [1]), 1), [1])  # prod_{j >= l}
+    D = torch.cat([later[:, 1:], torch.ones_like(later[:, :1])], 1)  # prod_{j > l}
+    S = alpha * keys.transpose(1, 2) @ (values * D)
+    retrieved = (keys[:, m, None, :] @ S).squeeze(1)
+    signal = alpha * (keys[:, m] * keys[:, m]).sum(-1, keepdim=True) * values[:, m] * D[:, m]
+    noise = retrieved - signal
+    return to_numpy((signal * signal).sum(-1)), to_numpy((noise * noise).sum(-1))
+
+
+def oja_powers_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                     dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Eq 24 stepped by :func:`memory.oja_naive`, queried with ``k_m`` after the last write; the
+    signal is item ``m``'s write shrunk by every later step, one coordinate at a time."""
+    keys, values = _stream(params, trials, gen, dtype)
+    alpha, m, T = params["alpha"], params["T"] - 1 - params["tau"], params["T"]
+    q = torch.zeros_like(keys)
+    q[:, -1] = keys[:, m]
+    retrieved = memory.oja_naive(q, keys, values, alpha)[:, -1]
+    signal = torch.zeros_like(retrieved)
+    for t in range(trials):
+        for c in range(values.shape[-1]):
+            x = alpha * float(keys[t, m] @ keys[t, m]) * float(values[t, m, c])
+            for j in range(m + 1, T):
+                x *= 1 - alpha * float(values[t, j, c]) ** 2
+            signal[t, c] = x
+    noise = retrieved - signal
+    return to_numpy((signal * signal).sum(-1)), to_numpy((noise * noise).sum(-1))
+
+
+OJA_POWERS = Kernel(
+    "rules.oja_powers", oja_powers, oja_powers_naive,
+    bytes_per_trial=lambda p, size: size * (p["T"] * (p["d_k"] + 4 * p["d_v"]) + p["d_k"] * p["d_v"]),
+    example={"T": 7, "tau": 2, "d_k": 4, "d_v": 3, "alpha": 0.4},
+)
+
+
+# ------------------------------------------------------------------------- BCM rule (eq 26)
+
+OTHERS = 7  # token types besides the tracked one
+
+
+def _tokens(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype):
+    """A stream of ``T`` tokens: the tracked token (type 0) with probability ``p`` at each step,
+    else one of ``OTHERS`` types uniformly; every type's value has ``d_v`` independent U(0, 1)
+    activities, drawn once per trial. Returns the types ``(trials, T)`` and the values per step."""
+    T, device = params["T"], gen.device
+    tracked = torch.rand((trials, T), generator=gen, device=device, dtype=dtype) < params["p"]
+    other = torch.randint(1, OTHERS + 1, (trials, T), generator=gen, device=device)
+    types = torch.where(tracked, torch.zeros_like(other), other)
+    table = torch.rand((trials, OTHERS + 1, params["d_v"]), generator=gen, device=device, dtype=dtype)
+    return types, torch.gather(table, 1, types[..., None].expand(-1, -1, params["d_v"])), table
+
+
+def bcm_drift(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+              dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Per trial: the tracked token's total change of association strength ``<k_0 S_T, v_0>/alpha``
+    over the stream, and its number of occurrences (their ratio of means is the mean drift)."""
+    types, values, table = _tokens(params, trials, gen, dtype)
+    theta = memory.bcm_threshold(values, params["theta_decay"])
+    phi = values * (values - theta)
+    gain = (phi * table[:, None, 0]).sum(-1) * (types == 0)
+    return to_numpy(gain.sum(1)), to_numpy((types == 0).sum(1))
+
+
+def bcm_drift_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                    dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Eq 26 stepped by :func:`memory.bcm_naive` with one-hot keys per type, queried with the
+    tracked token's key after the last write."""
+    types, values, table = _tokens(params, trials, gen, dtype)
+    keys = torch.nn.functional.one_hot(types, OTHERS + 1).to(values.dtype)
+    q = torch.zeros_like(keys)
+    q[:, -1, 0] = 1
+    alpha = 0.5
+    retrieved = memory.bcm_naive(q, keys, values, alpha, params["theta_decay"])[:, -1]
+    return to_numpy((retrieved * table[:, 0]).sum(-1) / alpha), to_numpy((types == 0).sum(1))
+
+
+BCM_DRIFT = Kernel(
+    "rules.bcm_drift", bcm_drift, bcm_drift_naive,
+    bytes_per_trial=lambda p, size: size * 5 * p["T"] * p["d_v"] + 8 * 3 * p["T"],
+    example={"T": 30, "p": 0.3, "d_v": 3, "theta_decay": 0.8},
+)
+
+KERNELS = (DELTA_RESIDUAL, OJA_POWERS, BCM_DRIFT)
+
+
+# ----------------------------------------------------------------------------- claims
+
+def _alpha_stable(p: Mapping[str, Any]) -> str | None:
+    if not p["alpha"] < ALPHA_HIGH:
+        return f"alpha: expected a number in (0, {ALPHA_HIGH:g}) (the delta rule is stable for " \
+               f"0 < alpha ||k||^2 < 2; unit keys), got {p['alpha']!r}"
+    if not p["n"] > p["d_k"]:
+        return f"n: expected n > d_k = {p['d_k']} (for n <= d_k the residual is exactly 0), got {p['n']!r}"
+    return None
+
+
+TAU = Param("tau", int, 0, 0, 10**6, help="lag of the probed item (0 = the newest)")
+STREAM = Param("T", int, 64, 2, 10**5, help="items in the stream")
+OJA_ALPHA = Param("alpha", float, 0.5, 0.0, 2.0, low_open=True, help="step size of eq 24")
+FREQUENCY = Param("p", float, 0.05, 0.0, 1.0, low_open=True, help="the tracked token's frequency")
+THETA_DECAY = Param("theta_decay", float, 0.9, 0.0, 1.0, low_open=True,
+                    help="decay of the running-average threshold of eq 26")
+
+CLAIMS = (
+    Claim(
+        id="rules.delta",
+        paper_ref="Definition 10, eqs 22-23",
+        statement="Repeated passes of the delta rule over n > d_k pairs (random unit keys and values) "
+                  "converge; "
+                  "at small alpha their fixed point is the least-squares memory, whose residual fraction "
+                  "E||V - K S||^2 / E||V||^2 is (n - d_k)/n (the projection residual, rank d_k).",
+        kind="exact",
+        judge="exact",
+        quantity="residual_fraction",
+        params=(D_K.but(default=16), N.but(default=32), D_V.but(default=8), ALPHA),
+        derive=proof.delta,
+        measure=sampled(Law(lambda p: proof.delta(), "residual_fraction"), DELTA_RESIDUAL, estimator="ratio",
+                        first=64),
+        grid={
+            "ci": [{"d_k": 8, "n": 16}, {"d_k": 16, "n": 24}],
+            "book": [{"d_k": d, "n": int(r * d)} for d in (16, 32) for r in (1.5, 2, 4)],
+            "paper": [{"d_k": d, "n": int(r * d)} for d in (16, 32, 64) for r in (1.25, 1.5, 2, 4, 8)],
+        },
+        probe=Probe("theory", (1.02, 0.98)),
+        constraint=_alpha_stable,
+    ),
+    Claim(
+        id="rules.oja",
+        paper_ref="Definition 11, eqs 24-25",
+        statement="Eq 24 as written is Hebbian storage with a random per-coordinate decay 1 - alpha v_c^2 "
+                  "(the value stands for the post-synaptic activity; it is not Oja's 1982 rule): the item "
+                  "tau steps "
+                  "back in a stream of T has SNR d_k rho^tau / (sum_{l<T} rho^l - rho^tau), "
+                  "rho = 1 - 2 alpha/d_v + 3 alpha^2/(d_v (d_v + 2)).",
+        kind="exact",
+        judge="exact",
+        quantity="snr",
+        params=(D_K.but(default=16), D_V.but(default=8), OJA_ALPHA, TAU, STREAM),
+        derive=proof.oja,
+        measure=sampled(Law(lambda p: proof.oja(), "snr"), OJA_POWERS, estimator="ratio", first=256),
+        grid={
+            "ci": [{"T": 64, "tau": 0}, {"T": 64, "tau": 8}],
+            "book": [{"T": T, "tau": tau} for T in (64, 1024) for tau in (0, 8, 32)],
+            "paper": [{"T": T, "tau": tau, "d_k": 64, "d_v": 64}
+                      for T in (256, 10**4) for tau in (0, 32, 128)],
+        },
+        probe=Probe("theory", (1.02, 0.98)),
+        constraint=lambda p: (f"tau: expected tau < T = {p['T']}, got {p['tau']!r}" if p["tau"] >= p["T"]
+                              else None),
+    ),
+    Claim(
+        id="rules.bcm",
+        paper_ref=f"{BEYOND}: Definition 12, eq 26 (the sign of the drift tests section 5.3.3)",
+        statement="Under eq 26 with a running-average threshold, a token of frequency p with U(0, 1) "
+                  "activities "
+                  "gains on average d_v b (1 - p)(E x^3 - E x E x^2) per occurrence in association strength "
+                  "(stationary form; the stream's start is included exactly): positive for every p < 1, "
+                  "so rare tokens strengthen more and frequent ones strengthen less, none weakens.",
+        kind="exact",
+        judge="exact",
+        quantity="drift",
+        params=(D_V.but(default=8), FREQUENCY, THETA_DECAY, STREAM.but(default=200)),
+        derive=proof.bcm,
+        measure=sampled(Law(lambda p: proof.bcm(), "drift"), BCM_DRIFT, estimator="ratio", first=256),
+        grid={
+            "ci": [{"p": 0.05}, {"p": 0.5}],
+            "book": [{"p": p, "T": 1000} for p in (0.02, 0.1, 0.5, 0.9)],
+            "paper": [{"p": p, "T": 10**4} for p in (0.01, 0.05, 0.2, 0.5, 0.9)],
+        },
+        probe=Probe("theory", (1.02, 0.98)),
+    ),
+)

@@ -1,0 +1,80 @@
+"""Section 5.3: the delta, Oja and BCM rules (identities, convergence, bad input)."""
+import subprocess
+import sys
+
+import torch
+
+from pavlov_theory import memory
+from pavlov_theory.proofs import rules as proof
+from pavlov_theory.simulations import rules
+from pavlov_theory.testing import assert_close
+
+
+def _unit(*shape, seed=0):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return x / x.norm(dim=-1, keepdim=True)
+
+
+def test_derivations_build():
+    assert proof.delta().steps and proof.oja().steps and proof.bcm().steps
+
+
+def test_delta_recalls_up_to_d_k_orthonormal_pairs():
+    keys = torch.linalg.qr(torch.randn(6, 6, dtype=torch.float64))[0].T[None]  # 6 orthonormal rows
+    values = _unit(1, 6, 3)
+    state = rules.pass_map(keys, values, 1.0)[1]  # one pass from S = 0
+    assert_close("orthonormal recall", values, keys @ state, 1e-12)
+
+
+def test_least_squares_residual_is_zero_at_or_below_d_k():
+    for n in (4, 8):
+        keys, values = _unit(50, n, 8, seed=1), _unit(50, n, 5, seed=2)
+        S = torch.linalg.lstsq(keys, values).solution
+        assert_close(f"residual n={n}", torch.zeros(50, n, 5), values - keys @ S, 1e-9)
+    assert proof.delta().evaluate("residual_fraction_any", n=8, d_k=8) == 0
+
+
+def test_pass_map_fixed_point_is_what_repeated_passes_reach():
+    keys, values = _unit(2, 12, 4, seed=3), _unit(2, 12, 3, seed=4)
+    A, B = rules.pass_map(keys, values, 0.7)
+    fixed = torch.linalg.solve(torch.eye(4, dtype=torch.float64) - A, B)
+    S = torch.zeros(2, 4, 3, dtype=torch.float64)
+    for _ in range(2000):
+        S = A @ S + B
+    assert_close("fixed point", fixed, S, 1e-10)
+    assert float(torch.linalg.eigvals(A).abs().max()) < 1
+
+
+def test_delta_fixed_point_tends_to_least_squares_as_alpha_shrinks():
+    keys, values = _unit(1, 20, 5, seed=5), _unit(1, 20, 3, seed=6)
+    ls = torch.linalg.lstsq(keys, values).solution
+    gaps = []
+    for alpha in (0.1, 0.01, 0.001):
+        A, B = rules.pass_map(keys, values, alpha)
+        gaps.append(float((torch.linalg.solve(torch.eye(5, dtype=torch.float64) - A, B) - ls).abs().max()))
+    assert gaps[0] > 5 * gaps[1] > 25 * gaps[2]
+
+
+def test_alpha_outside_its_stable_range_is_one_line_and_exit_code_2():
+    command = [sys.executable, "-m", "pavlov_theory.cli", "check", "rules.delta", "--set", "alpha=2"]
+    out = subprocess.run(command, capture_output=True, text=True)
+    assert out.returncode == 2
+    message = (out.stderr + out.stdout).strip()
+    assert len(message.splitlines()) == 1 and "alpha" in message and "(0, 2)" in message
+
+
+def test_classical_oja_converges_to_the_unit_top_eigenvector():
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(20000, 2, generator=gen, dtype=torch.float64) * torch.tensor([2.0, 1.0])
+    w = torch.tensor([0.3, 0.9], dtype=torch.float64)
+    for xi in x:
+        y = xi @ w
+        w = w + 0.002 * y * (xi - y * w)
+    assert abs(float(w.norm()) - 1) < 0.05 and abs(float(w[0].abs())) > 0.99
+
+
+def test_paper_oja_has_zero_mean_fixed_point_for_independent_pairs():
+    # E[k^T v_c] = 0 for independent zero-mean keys and values: eq 24 forgets on average
+    k, v = _unit(4000, 40, 4, seed=8), _unit(4000, 40, 3, seed=9)
+    final = memory.oja_recurrent(k[:, -1:].expand(-1, 40, -1), k, v, 0.5)[:, -1]
+    assert float(final.mean(0).abs().max()) < 0.05
