@@ -12,6 +12,8 @@ feature maps are applied by the caller. With decay ``gamma`` the memory after st
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -190,7 +192,30 @@ def oja_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: float) -
 def bcm_threshold(v: torch.Tensor, theta_decay: float) -> torch.Tensor:
     """The running-average threshold of eq 26, per value coordinate:
     ``theta_i = theta_decay theta_{i-1} + (1 - theta_decay) v_i`` with ``theta_0 = 0`` (the average
-    of recent activity, the current one included), shape ``(..., T, d_v)``."""
+    of recent activity, the current one included), shape ``(..., T, d_v)``.
+
+    Computed without a loop over steps, as a two-level scan: the steps are cut into chunks of
+    ``C = ceil(sqrt(T))``; within a chunk the recurrence from 0 is a product with the decay mask
+    ``M[i, j] = b^(i-j)`` (``b = theta_decay``); across chunks the chunk-end values obey the same
+    recurrence with ``b^C``, solved by a second mask product; each step then adds
+    ``b^(i+1)`` times the threshold at the end of the previous chunk. The cost is ``O(T^1.5)`` per
+    coordinate. :func:`bcm_threshold_naive` is the step-by-step reference."""
+    T, b = v.shape[-2], theta_decay
+    C = math.isqrt(max(T, 1) - 1) + 1  # ceil(sqrt(T))
+    chunks = -(-T // C)
+    x = F.pad(v.transpose(-1, -2), (0, chunks * C - T))  # (..., d_v, chunks * C)
+    x = x.reshape(*x.shape[:-1], chunks, C)
+    inner = (1 - b) * (x @ decay_mask(C, b, v).transpose(0, 1))  # from 0 at each chunk's start
+    ends = inner[..., -1] @ decay_mask(chunks, b**C, v).transpose(0, 1)  # theta at each chunk's end
+    before = F.pad(ends[..., :-1], (1, 0))  # theta just before each chunk (0 before the first)
+    powers = torch.pow(torch.as_tensor(b, dtype=v.dtype, device=v.device),
+                       torch.arange(1, C + 1, dtype=v.dtype, device=v.device))
+    theta = inner + before[..., None] * powers
+    return theta.reshape(*theta.shape[:-2], chunks * C)[..., :T].transpose(-1, -2)
+
+
+def bcm_threshold_naive(v: torch.Tensor, theta_decay: float) -> torch.Tensor:
+    """Reference for :func:`bcm_threshold`: the recurrence stepped one step at a time."""
     theta = v.new_zeros(v.shape[:-2] + v.shape[-1:])
     out = []
     for i in range(v.shape[-2]):
