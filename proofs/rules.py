@@ -225,6 +225,16 @@ def bcm() -> Derivation:
     der.result("m1", m1)
     der.result("m2", m2)
     der.result("m3", m3)
+    return der
+
+
+@lru_cache(maxsize=None)
+def bcm_classical() -> Derivation:
+    """The classical BCM rule beside eq 26: the activity is computed from the input, ``y = w . x``,
+    and the threshold is ``E[y^2]``. For two orthonormal inputs of probabilities ``p`` and
+    ``1 - p`` the selective fixed points are stable (the rarer input's response is larger) and
+    the non-selective one is a saddle."""
+    der = Derivation("classical BCM rule")
     # the classical BCM fixed points for two orthonormal inputs with probabilities p, 1 - p:
     # y_j = w . x_j, E[dw_j] = p_j y_j (y_j - theta), theta = E[y^2] = p y1^2 + (1 - p) y2^2
     y1, y2 = sp.symbols("y1 y2", real=True)

@@ -6,17 +6,19 @@ are declared at the bottom (``CLAIMS``).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 
-from pavlov_theory import memory
-from pavlov_theory.claims import BEYOND, Claim, Param, Probe
-from pavlov_theory.engine import Kernel, Law, sampled, to_numpy
+from pavlov_theory import judges, memory
+from pavlov_theory.claims import BEYOND, Claim, Context, Param, Probe, Result
+from pavlov_theory.engine import Kernel, Law, sample_until, sampled, to_numpy
 from pavlov_theory.params import D_K, D_V, N
 from pavlov_theory.proofs import rules as proof
 from pavlov_theory.sampling import sample
+from pavlov_theory.stats import Interval
 
 ORDER = 6
 ALPHA_HIGH = proof.delta().evaluate("alpha_high")  # the delta rule is stable for 0 < alpha < 2 (unit keys)
@@ -140,31 +142,42 @@ OTHERS = 7  # token types besides the tracked one
 def _tokens(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype):
     """A stream of ``T`` tokens: the tracked token (type 0) with probability ``p`` at each step,
     else one of ``OTHERS`` types uniformly; every type's value has ``d_v`` independent U(0, 1)
-    activities, drawn once per trial. Returns the types ``(trials, T)`` and the values per step."""
+    activities, drawn once per trial. Returns the types ``(trials, T)`` and the value table
+    ``(trials, OTHERS + 1, d_v)``."""
     T, device = params["T"], gen.device
     tracked = torch.rand((trials, T), generator=gen, device=device, dtype=dtype) < params["p"]
     other = torch.randint(1, OTHERS + 1, (trials, T), generator=gen, device=device)
     types = torch.where(tracked, torch.zeros_like(other), other)
     table = torch.rand((trials, OTHERS + 1, params["d_v"]), generator=gen, device=device, dtype=dtype)
-    return types, torch.gather(table, 1, types[..., None].expand(-1, -1, params["d_v"])), table
+    return types, table
 
 
 def bcm_drift(params: Mapping[str, Any], trials: int, gen: torch.Generator,
               dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
     """Per trial: the tracked token's total change of association strength ``<k_0 S_T, v_0>/alpha``
-    over the stream, and its number of occurrences (their ratio of means is the mean drift)."""
-    types, values, table = _tokens(params, trials, gen, dtype)
-    theta = memory.bcm_threshold(values, params["theta_decay"])
-    phi = values * (values - theta)
-    gain = (phi * table[:, None, 0]).sum(-1) * (types == 0)
-    return to_numpy(gain.sum(1)), to_numpy((types == 0).sum(1))
+    over the stream, and its number of occurrences (their ratio of means is the mean drift).
+
+    The change is ``sum_{i occ} sum_c v_0c^2 (v_0c - theta_ic)``. The threshold is linear in the
+    activities, so its sum over the occurrences is ``sum_j W_j v_j`` with
+    ``W_j = (1 - b) sum_{i >= j} b^(i-j) [token 0 at i]``: the running average of the occurrence
+    indicator taken backwards in time (:func:`memory.bcm_threshold` on the reversed stream). The
+    per-step values are never formed: ``sum_j W_j v_j`` is the table weighted by ``W`` summed per type."""
+    types, table = _tokens(params, trials, gen, dtype)
+    occurs = (types == 0).to(dtype)
+    backward = memory.bcm_threshold(occurs.flip(-1)[..., None], params["theta_decay"])[..., 0].flip(-1)
+    per_type = torch.zeros_like(table[..., 0]).scatter_add_(1, types, backward)
+    theta_total = (per_type[..., None] * table).sum(1)  # sum over the occurrences of theta_i
+    v0 = table[:, 0]
+    gain = occurs.sum(1) * (v0**3).sum(-1) - (v0 * v0 * theta_total).sum(-1)
+    return to_numpy(gain), to_numpy(occurs.sum(1))
 
 
 def bcm_drift_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                     dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
     """Eq 26 stepped by :func:`memory.bcm_naive` with one-hot keys per type, queried with the
     tracked token's key after the last write."""
-    types, values, table = _tokens(params, trials, gen, dtype)
+    types, table = _tokens(params, trials, gen, dtype)
+    values = torch.gather(table, 1, types[..., None].expand(-1, -1, params["d_v"]))
     keys = torch.nn.functional.one_hot(types, OTHERS + 1).to(values.dtype)
     q = torch.zeros_like(keys)
     q[:, -1, 0] = 1
@@ -175,7 +188,7 @@ def bcm_drift_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator
 
 BCM_DRIFT = Kernel(
     "rules.bcm_drift", bcm_drift, bcm_drift_naive,
-    bytes_per_trial=lambda p, size: size * 5 * p["T"] * p["d_v"] + 8 * 3 * p["T"],
+    bytes_per_trial=lambda p, size: size * (8 * p["T"] + 2 * (OTHERS + 1) * p["d_v"]) + 8 * 2 * p["T"],
     example={"T": 30, "p": 0.3, "d_v": 3, "theta_decay": 0.8},
 )
 
@@ -200,10 +213,50 @@ FREQUENCY = Param("p", float, 0.05, 0.0, 1.0, low_open=True, help="the tracked t
 THETA_DECAY = Param("theta_decay", float, 0.9, 0.0, 1.0, low_open=True,
                     help="decay of the running-average threshold of eq 26")
 
+P_RARE = Param("p_rare", float, 0.05, 0.0, 1.0, low_open=True, help="frequency of the rare token")
+P_FREQUENT = Param("p_frequent", float, 0.5, 0.0, 1.0, low_open=True, help="frequency of the frequent token")
+
+
+def drift_rounding(T: int, d_v: int, eps: float) -> float:
+    """The null band of a drift per occurrence, from rounding. :func:`bcm_drift` forms
+    ``count sum_c v_0c^3`` minus ``sum_c v_0c^2`` times the threshold summed over the occurrences,
+    each at most ``count d_v`` (activities and thresholds lie in [0, 1]). A computed sum of ``m``
+    terms is within ``m eps`` of exact relative to the sum of its terms' magnitudes (Higham, with
+    room for the products): the threshold's two-level scan (``2 ceil(sqrt T)`` terms), the sums over
+    ``T`` steps, ``OTHERS + 1`` types and ``d_v`` coordinates, and the final difference (2)."""
+    chain = 2 * (math.isqrt(T - 1) + 1) + T + OTHERS + 1 + d_v + 2
+    return chain * d_v * eps
+
+
+def _signed(ci: Interval, sign: int) -> Interval:
+    """The interval of ``sign`` times the quantity (the effect in the direction claimed)."""
+    ends = sorted((sign * ci.lo, sign * ci.hi))
+    return Interval(sign * ci.estimate, ends[0], ends[1], ci.n)
+
+
+def check_bcm_statement(params: Mapping[str, Any], ctx: Context) -> Result:
+    der, band = proof.bcm(), drift_rounding(params["T"], params["d_v"], ctx.eps)
+    rows = []
+    for token, claimed in (("rare", +1), ("frequent", -1)):  # the paper: rare strengthen, frequent weaken
+        point = {"d_v": params["d_v"], "theta_decay": params["theta_decay"], "T": params["T"],
+                 "p": params[f"p_{token}"]}
+        ci, verdict = sample_until(ctx.share(2), point, BCM_DRIFT, "ratio",
+                                   lambda c, s=claimed: judges.sign(_signed(c, s), band), first=256)
+        rows.append({"name": token, "p": point["p"], "claimed_sign": claimed, "drift": ci.estimate,
+                     "ci": [ci.lo, ci.hi], "derived_drift": ctx.reference(der, "drift", **point),
+                     "trials": ci.n, "verdict": verdict})
+    frequent = rows[1]
+    return Result(frequent["derived_drift"], frequent["drift"], tuple(frequent["ci"]),
+                  judges.combine([r["verdict"] for r in rows]), sum(r["trials"] for r in rows),
+                  [*rows, {"name": "null_band", "value": band}],
+                  "mean change of association strength per occurrence of the frequent token (the paper: "
+                  "negative); the rare token's is in the evidence (the paper: positive)")
+
+
 CLAIMS = (
     Claim(
         id="rules.delta",
-        paper_ref="Definition 10, eqs 22-23",
+        paper_ref=f"{BEYOND} (Definition 10, eqs 22-23 define the rule; the least-squares limit is ours)",
         statement="Repeated passes of the delta rule over n > d_k pairs (random unit keys and values) "
                   "converge; "
                   "at small alpha their fixed point is the least-squares memory, whose residual fraction "
@@ -225,7 +278,7 @@ CLAIMS = (
     ),
     Claim(
         id="rules.oja",
-        paper_ref="Definition 11, eqs 24-25",
+        paper_ref=f"{BEYOND} (Definition 11, eqs 24-25 define the rule; its SNR law is the project's)",
         statement="Eq 24 as written is Hebbian storage with a random per-coordinate decay 1 - alpha v_c^2 "
                   "(the value stands for the post-synaptic activity; it is not Oja's 1982 rule): the item "
                   "tau steps "
@@ -259,7 +312,7 @@ CLAIMS = (
         judge="exact",
         quantity="drift",
         params=(D_V.but(default=8), FREQUENCY, THETA_DECAY, STREAM.but(default=200)),
-        derive=proof.bcm,
+        derive=lambda: [proof.bcm(), proof.bcm_classical()],
         measure=sampled(Law(lambda p: proof.bcm(), "drift"), BCM_DRIFT, estimator="ratio", first=256),
         grid={
             "ci": [{"p": 0.05}, {"p": 0.5}],
@@ -267,5 +320,31 @@ CLAIMS = (
             "paper": [{"p": p, "T": 10**4} for p in (0.01, 0.05, 0.2, 0.5, 0.9)],
         },
         probe=Probe("theory", (1.02, 0.98)),
+    ),
+    Claim(
+        id="rules.bcm_statement",
+        paper_ref="Definition 12, eq 26, section 5.3.3",
+        statement="Under the BCM rule of eq 26, with its threshold a running average of recent activity, "
+                  "the associations of surprising (rare) tokens grow stronger while those of predictable "
+                  "(frequent) tokens grow weaker: per occurrence, a rare token's association strength "
+                  "rises on average and a frequent token's falls.",
+        kind="statement",
+        judge="sign",
+        quantity="frequent_drift",
+        params=(D_V.but(default=8), P_RARE, P_FREQUENT, THETA_DECAY, STREAM.but(default=200)),
+        derive=proof.bcm,
+        measure=check_bcm_statement,
+        grid={
+            "ci": [{"p_frequent": 0.5}, {"p_frequent": 0.9}],
+            "book": [{"p_rare": 0.02, "p_frequent": q, "T": 1000} for q in (0.3, 0.5, 0.9)],
+            "paper": [{"p_rare": 0.01, "p_frequent": q, "T": 10**4} for q in (0.2, 0.5, 0.9, 0.99)],
+        },
+        probe=Probe("theory", (1.02, 0.98),
+                    trivial="the statement is rejected at every point: a frequent token's association "
+                            "strengthens (derived stationary drift d_v b (1 - p)(E x^3 - E x E x^2) > 0 "
+                            "for every p < 1); the rare token's half of the check holds, so the sign judge "
+                            "does accept a real effect"),
+        constraint=lambda p: (f"p_rare: expected p_rare < p_frequent = {p['p_frequent']}, got {p['p_rare']!r}"
+                              if not p["p_rare"] < p["p_frequent"] else None),
     ),
 )

@@ -2,9 +2,11 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from pavlov_theory import memory
+from pavlov_theory.claims import get_claim
 from pavlov_theory.proofs import rules as proof
 from pavlov_theory.simulations import rules
 from pavlov_theory.testing import assert_close
@@ -16,7 +18,7 @@ def _unit(*shape, seed=0):
 
 
 def test_derivations_build():
-    assert proof.delta().steps and proof.oja().steps and proof.bcm().steps
+    assert all(d().steps for d in (proof.delta, proof.oja, proof.bcm, proof.bcm_classical))
 
 
 def test_delta_recalls_up_to_d_k_orthonormal_pairs():
@@ -78,3 +80,34 @@ def test_paper_oja_has_zero_mean_fixed_point_for_independent_pairs():
     k, v = _unit(4000, 40, 4, seed=8), _unit(4000, 40, 3, seed=9)
     final = memory.oja_recurrent(k[:, -1:].expand(-1, 40, -1), k, v, 0.5)[:, -1]
     assert float(final.mean(0).abs().max()) < 0.05
+
+
+@pytest.mark.parametrize("T", [1, 2, 5, 16, 17, 200])
+@pytest.mark.parametrize("theta_decay", [0.0, 0.5, 0.99])
+def test_bcm_threshold_scan_matches_the_step_by_step_loop(T, theta_decay):
+    v = torch.rand(3, 2, T, 4, generator=torch.Generator().manual_seed(T), dtype=torch.float64)
+    assert_close("threshold", memory.bcm_threshold_naive(v, theta_decay),
+                 memory.bcm_threshold(v, theta_decay), 1e-12)
+
+
+def test_bcm_statement_is_credited_to_the_paper():
+    assert not get_claim("rules.bcm_statement").beyond_paper and get_claim("rules.bcm").beyond_paper
+
+
+def _statement_rows(ctx):
+    claim = get_claim("rules.bcm_statement")
+    outcomes = [claim.check(point, ctx) for point in claim.points("ci")]
+    return outcomes, [{r["name"]: r for r in o.evidence} for o in outcomes]
+
+
+@pytest.mark.mc
+def test_bcm_statement_fails_at_ci_because_frequent_tokens_strengthen(ctx):
+    outcomes, rows = _statement_rows(ctx)
+    assert all(o.verdict == "fails" for o in outcomes)
+    assert all(r["frequent"]["verdict"] == "fails" and r["frequent"]["ci"][0] > 0 for r in rows)
+
+
+@pytest.mark.mc
+def test_bcm_statement_rare_tokens_strengthen_as_the_paper_says(ctx):
+    # the sign judge accepts a real effect: the rare token's half of the statement holds
+    assert all(r["rare"]["verdict"] == "holds" for r in _statement_rows(ctx)[1])
