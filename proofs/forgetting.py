@@ -4,13 +4,16 @@ After a stream of ``T`` pairs the memory is ``S_T = sum_j gamma^(T-j) k_j^T v_j`
 the key of the item stored ``tau`` steps before the end (``tau = 0`` is the newest) returns
 ``gamma^tau ||k_m||^2 v_m`` (signal) plus ``sum_{j != m} gamma^(age_j) (k_m . k_j) v_j``
 (interference), where the ages of the other items run over ``0..T-1`` except ``tau``. With values
-independent and uniform on the unit sphere, ``E[v_j . v_l] = 0`` for ``j != l``, so only the
-squared coefficients survive, each weighted by ``gamma^(2 age)``.
+independent and uniform on the unit sphere, ``E[v_j . v_l] = sum_i E[v_ji] E[v_li] = 0`` for
+``j != l`` (the sphere's mean coordinate is 0), so only the squared coefficients survive, each
+weighted by ``gamma^(2 age)``.
 
 What is exact and what is relaxed: the SNR law is exact for every integer ``tau``, ``T`` and
 ``gamma`` in ``(0, 1]``. The effective capacity is exact too: the real crossing lag is solved
 from the SNR, and the count of integer lags under it is its floor plus one. The optimal decay is
-solved over real ``gamma`` for an integer lag ``tau``; the optimal effective capacity (the largest
+solved over real ``gamma`` for an integer lag ``tau``: Descartes' rule of signs gives the
+stationarity polynomial exactly one positive root, and its sign at ``tau/(tau+1)`` and at 1 puts
+that root between them. The optimal effective capacity (the largest
 count some decay achieves) treats the item count as a real number (continuous relaxation) and is
 given with its large-``d_k/snr_min`` form.
 """
@@ -25,7 +28,7 @@ from sympy.utilities.lambdify import implemented_function
 
 from pavlov_theory.derivation import Derivation
 
-from .vectors import key_moments
+from .vectors import d_k, d_v, key_moments
 
 gamma = sp.Symbol("gamma", positive=True)
 tau = sp.Symbol("tau", integer=True, nonnegative=True)
@@ -45,13 +48,19 @@ def snr(dist: str) -> Derivation:
     keys = key_moments(dist)
     der = Derivation(f"SNR under decay, {dist} keys")
     norm4, cos2 = keys.results["norm4"], keys.results["cos2"]
-    signal = der.step("signal power: E||gamma^tau ||k_m||^2 v_m||^2 = gamma^(2 tau) E||k||^4 (unit values)",
-                      sp.Sum(gamma ** (2 * tau) * norm4, (age, tau, tau)), gamma ** (2 * tau) * norm4)
-    cross = sp.Symbol("E_cjcl")  # E[c_j c_l] for j != l, multiplied by E[v_j . v_l] = 0
+    i = sp.Symbol("i", integer=True, positive=True)
+    unit = key_moments("sphere").results["cos2"].subs(d_k, d_v)
+    signal = der.step("signal power: E||gamma^tau ||k_m||^2 v_m||^2 = gamma^(2 tau) E||k||^4 sum_i E[v_i^2], "
+                      "E[v_i^2] = 1/d_v for a unit value (a coordinate of a point on the sphere)",
+                      gamma ** (2 * tau) * norm4 * sp.Sum(unit, (i, 1, d_v)), gamma ** (2 * tau) * norm4)
+    mean_coord = key_moments("sphere").results["mean_coord"]
+    values_cross = der.step("E[v_j . v_l] = sum_i E[v_ji] E[v_li] = 0 for j != l (independent unit values, "
+                            "mean coordinate 0)", sp.Sum(mean_coord**2, (i, 1, d_v)), 0)
+    cross = sp.Symbol("E_cjcl")  # E[c_j c_l] for j != l, multiplied by E[v_j . v_l]
     weights = sp.Sum(gamma ** (2 * age), (age, 0, T - 1))
     scaled = der.step("(1 - gamma^2) P_N: the geometric sum over the ages 0..T-1, less the probed age tau "
-                      "(cross terms carry E[v_j . v_l] = 0)",
-                      (1 - gamma**2) * (cos2 * (weights - gamma ** (2 * tau)) + cross * 0),
+                      "(the cross terms carry E[v_j . v_l] = 0)",
+                      (1 - gamma**2) * (cos2 * (weights - gamma ** (2 * tau)) + cross * values_cross),
                       cos2 * (1 - gamma ** (2 * T) - (1 - gamma**2) * gamma ** (2 * tau)))
     noise = sp.simplify(scaled / (1 - gamma**2))
     decay = sp.simplify(signal / noise)
@@ -102,25 +111,47 @@ def effective_capacity(dist: str = "sphere") -> Derivation:
                      .subs(gamma, 1 / (1 + r)))
     der.result("crossing_limit", sp.simplify(limit.subs(r, 1 / gamma - 1)))
     der.result("items_limit", sp.Max(0, sp.floor(der.results["crossing_limit"]) + 1))
+    # the finite count settles on the limit n = items_limit: the SNR at every lag falls with T, so
+    # items(T) = n once T >= n and SNR_T(n) < snr_min, i.e. from T = settle_length on
+    n = sp.Symbol("n", integer=True, positive=True)
+    z = sp.Symbol("z", positive=True)  # z = gamma^(2T)
+    settled = sp.solve(sp.Eq(decay.subs(tau, n).subs(gamma ** (2 * T), z), snr_min), z)
+    if len(settled) != 1:
+        raise AssertionError("SNR_T(n) = snr_min should be linear in gamma^(2T)")
+    length = sp.log(settled[0]) / (2 * sp.log(gamma))
+    der.step("SNR at lag n is snr_min at the real stream length T_n = log(1 - (1 - gamma^2) gamma^(2n) "
+             "(c + snr_min)/snr_min) / (2 log gamma)", decay.subs(tau, n).subs(T, length), snr_min)
+    der.inequality("and falls with T past it: d(1/SNR)/dT >= 0 at gamma = 1/(1 + r) < 1",
+                   0, sp.diff(1 / decay.subs(tau, n), T).subs(gamma, 1 / (1 + r)),
+                   certificate=2 * sp.log(1 + r) * (1 + r) ** (2 * n - 2 * T + 2) / (c * r * (r + 2)))
+    der.result("settle_length", sp.Max(der.results["items_limit"],
+                                       sp.floor(length.subs(n, der.results["items_limit"])) + 1))
     der.result("hebbian_items", sp.Piecewise((T, base.results["snr_hebbian"] >= snr_min), (0, True)))
+    der.result("saturation_length", sp.solve(sp.Eq(base.results["snr_hebbian"], snr_min), T)[0])
     return der
 
 
 def _stationary_root(tau_value: float, T_value: float) -> float:
-    """The root in ``[tau/(tau+1), 1)`` of the stationarity polynomial ``sum_a (a - tau) x^a``
-    (its coefficients from :func:`optimal_decay`), found by bracketing: it has one root there
-    when ``tau < (T - 1)/2``."""
-    coefficient = _COEFFICIENT[0]
-    ages = np.arange(int(T_value), dtype=np.float64)
-    coeffs = coefficient(ages, float(tau_value))
-    poly = lambda z: float(np.polynomial.polynomial.polyval(z, coeffs))
+    """The one positive root of the stationarity polynomial ``P(x) = sum_a (a - tau) x^a``, which
+    :func:`optimal_decay` proves lies in ``(tau/(tau+1), 1)`` when ``tau < (T - 1)/2``. It is found
+    by bracketing the derived numerator ``N(u) = (1 - x)^2 P(x)`` at ``x = tau/(tau+1) + u``
+    (``_NUMERATOR``), whose sign is that of ``P`` below 1 and whose value at ``u = 0``,
+    ``-T x0^T/(tau+1)``, is a product (no cancellation): negative, or ``-0.0`` once ``x0^T``
+    underflows, where the root is ``x0`` to the last bit and the bracketing returns it."""
+    numerator = _NUMERATOR[0]
     low = tau_value / (tau_value + 1)
-    if poly(low) >= 0:  # x^T underflows: the limit's root is the finite-T root to rounding
-        return low
-    return optimize.brentq(poly, low, 1.0, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+    f = lambda u: float(numerator(u, float(tau_value), float(T_value)))
+    if f(0.0) > 0:
+        raise ArithmeticError(f"P(tau/(tau+1)) > 0 at tau={tau_value}, T={T_value}: proved < 0")
+    # above the root N > 0 up to x = 1, where N has a double zero: step towards 1 until N is positive
+    for k in range(1, 60):
+        high = (1 - low) * (1 - 2.0**-k)
+        if f(high) > 0:
+            return low + optimize.brentq(f, 0.0, high, xtol=1e-17, rtol=4 * np.finfo(float).eps)
+    raise ArithmeticError(f"no sign change of P in (tau/(tau+1), 1) at tau={tau_value}, T={T_value}")
 
 
-_COEFFICIENT: list = []
+_NUMERATOR: list = []
 
 
 @lru_cache(maxsize=None)
@@ -150,6 +181,31 @@ def optimal_decay() -> Derivation:
                           sp.diff(h_sum, x) * x ** (tau + 1), sp.Sum((age - tau) * x**age, (age, 0, T - 1)))
     der.step("at x = 1 (no decay) it is T(T-1)/2 - T tau: positive, so the optimum has gamma < 1, "
              "exactly when tau < (T-1)/2", polynomial.subs(x, 1), T * (T - 1) / 2 - T * tau)
+    s_age = sp.Symbol("s", integer=True, nonnegative=True)
+    coefficient = sp.Lambda(age, age - tau)
+    der.inequality("its coefficients after the probed age are positive: a = tau + 1 + s gives a - tau >= 1",
+                   1, coefficient(tau + 1 + s_age))
+    der.inequality("and before it negative: a = tau - 1 - s gives a - tau <= -1",
+                   coefficient(tau - 1 - s_age), -1)
+    der.confirm("so one sign change, and by Descartes' rule of signs exactly one positive root: counted at "
+                "tau = 10, T = 30",
+                sp.Poly(polynomial.subs({tau: 10, T: 30}).doit(), x).count_roots(0, None), 1)
+    lag_r = sp.Symbol("t", positive=True)  # tau as a real number, for the sign at tau/(tau + 1)
+    x0 = lag_r / (lag_r + 1)
+    numerator = (lag_r + 1) * x - lag_r - x**T * (x + (T - lag_r) * (1 - x))
+    der.step("(1 - x)^2 P(x) = (tau+1) x - tau - x^T (x + (T - tau)(1 - x)) (at x = 1/(1 + r) < 1): the sign "
+             "of P below 1, computed without cancellation at x = tau/(tau+1) + u",
+             ((1 - x) ** 2 * polynomial.subs(tau, lag_r)).subs(x, 1 / (1 + r)),
+             numerator.subs(x, 1 / (1 + r)))
+    u = sp.Symbol("u", nonnegative=True)
+    shifted = der.step("at x = tau/(tau+1) + u the first two terms are (tau+1) u: no cancellation near it",
+                       numerator.subs(x, x0 + u),
+                       (lag_r + 1) * u - (x0 + u) ** T * ((x0 + u) + (T - lag_r) * (1 - x0 - u)))
+    at_x0 = der.step("at x = tau/(tau+1), the long-stream optimum (u = 0): P = N/(1 - x)^2 = -T (tau+1) "
+                     "(tau/(tau+1))^T", shifted.subs(u, 0) / (1 - x0) ** 2, -T * (lag_r + 1) * x0**T)
+    der.inequality("P(tau/(tau+1)) < 0 < P(1): the root lies in (tau/(tau+1), 1), so gamma_opt > "
+                   "sqrt(tau/(tau+1))", at_x0, 0, certificate=T * (lag_r + 1) * x0**T)
+    _NUMERATOR[:] = [sp.lambdify((u, lag_r, T), shifted, "numpy")]
     h_limit = sp.limit(h.subs(x, 1 / (1 + r)), T, sp.oo).subs(r, 1 / x - 1)
     h_limit = der.step("T -> infinity at x < 1: h(x) -> (x^(-tau) - 1 + x)/(1 - x)",
                        sp.Limit(h.subs(x, 1 / (1 + r)), T, sp.oo), sp.simplify(h_limit).subs(x, 1 / (1 + r)))
@@ -176,18 +232,25 @@ def optimal_decay() -> Derivation:
                      h_limit.subs(x, x_star), (tau + 1) * (1 + 1 / tau) ** tau - 1)
     der.result("h_opt_limit", h_opt)
     der.result("h", h)
-    coefficient = sp.Lambda((age, tau), age - tau)
-    _COEFFICIENT[:] = [sp.lambdify((age, tau), coefficient(age, tau), "numpy")]
     root = implemented_function("stationary_root", _stationary_root)
     der.result("x_opt", root(tau, T))
     der.result("gamma_opt", sp.sqrt(root(tau, T)))
+    der.result("memory_length", 1 / (1 - root(tau, T)))
     der.result("snr_opt", snr("sphere").results["strength"] / h.subs(x, root(tau, T)))
     # optimal effective capacity: n = tau + 1 items need h_opt(tau) <= c / snr_min
     n_items = sp.Symbol("n_items", positive=True)
     ratio = sp.Symbol("rho", positive=True)  # rho = c / snr_min
+    h_real = h_opt.subs(tau, lag_r)
+    der.inequality("h_opt rises with tau: dh_opt/dtau = (tau+1)(1 + 1/tau)^tau log(1 + 1/tau) > 0, so "
+                   "n (1 + 1/(n-1))^(n-1) = 1 + c/snr_min has one root (the one optimal_capacity brackets)",
+                   0, sp.diff(h_real, lag_r),
+                   certificate=(lag_r + 1) * (1 + 1 / lag_r) ** lag_r * sp.log(1 + 1 / lag_r))
+    der.step("1 + h at the optimum = (tau+1)(1 + 1/tau)^tau for real tau > 0, i.e. with n = tau + 1 items, "
+             "n (1 + 1/(n-1))^(n-1): the best SNR c/h_opt reaches snr_min "
+             "iff n (1 + 1/(n-1))^(n-1) <= 1 + c/snr_min, so the optimal capacity n solves it with equality",
+             1 + h_limit.subs(x, x_star).subs(tau, lag_r), (lag_r + 1) * (1 + 1 / lag_r) ** lag_r)
     der.step("e is the limit of (1 + 1/tau)^tau", sp.Limit((1 + 1 / r) ** r, r, sp.oo), sp.E)
-    der.step("so the optimal capacity n solves n (1 + 1/(n-1))^(n-1) = 1 + c/snr_min, "
-             "and n/(1 + c/snr_min) -> 1/e",
+    der.step("so n/(1 + c/snr_min) -> 1/e: n (1 + 1/(n-1))^(n-1) / (e n) -> 1",
              sp.Limit(n_items * (1 + 1 / (n_items - 1)) ** (n_items - 1) / (sp.E * n_items), n_items, sp.oo),
              1)
     der.result("n_opt_asymptotic", (1 + ratio) / sp.E)

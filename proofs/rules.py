@@ -39,12 +39,15 @@ def _vectors():
 
 @lru_cache(maxsize=None)
 def delta() -> Derivation:
-    """The delta rule's identities and the residual of the least-squares memory it converges to.
+    """The delta rule's identities, the residual of the least-squares memory, and how the end-of-pass
+    fixed point of repeated passes approaches it as alpha -> 0.
 
     Results: ``alpha_high`` (the stable range is ``0 < alpha < alpha_high = 2/||k||^2``, 2 for
     unit keys), ``residual_fraction`` ``E||V - K S||^2 / E||V||^2`` of the least-squares memory
     for ``n > d_k`` random keys and independent unit values, ``residual_fraction_any`` (with
-    ``min(n, d_k)``, 0 for ``n <= d_k``)."""
+    ``min(n, d_k)``, 0 for ``n <= d_k``), ``excess_exponent`` (the excess residual of the end-of-pass
+    fixed point over least squares falls like ``alpha^2``; the O(alpha) distance is derived exactly
+    for two pairs with ``d_k = 1``)."""
     der = Derivation("delta rule")
     k, v, S = _vectors()
     eye = sp.eye(3)
@@ -75,13 +78,19 @@ def delta() -> Derivation:
     mean_coord = key_moments("sphere").results["mean_coord"]
     der.step("E[V V^T]_ij = E[v_i . v_j] = sum_c E[v_ic] E[v_jc] = 0 for i != j (independent values)",
              sp.Sum(mean_coord**2, (i, 1, d_v)), 0)
-    rank = sp.Symbol("rank", positive=True)
-    trace_p = sp.Symbol("tr_P", positive=True)
+    rank = sp.Symbol("rank", positive=True, integer=True)
+    lam = sp.Symbol("lambda")
+    der.confirm("P = K (K^T K)^-1 K^T is a projection, P^2 = P, so an eigenvalue solves lambda^2 = lambda: "
+                "it is 0 or 1", _points([(x,) for x in sp.solve(lam**2 - lam, lam)]), _points([(0,), (1,)]))
+    trace_p = der.step("P is symmetric, so diagonalisable: tr P is the sum of its eigenvalues, one 1 per "
+                       "dimension of its range, the column space of K (dimension rank K)",
+                       sp.Sum(1, (i, 1, rank)), rank)
     residual = der.step("E||(I - P) V||^2 = tr((I - P) E[V V^T]) = tr(I_n) - tr(P), values unit and "
-                        "uncorrelated, V independent of P; tr P = rank K",
-                        sp.Sum(1, (i, 1, n)) - trace_p.subs(trace_p, rank), n - rank)
+                        "uncorrelated, V independent of P", sp.Sum(1, (i, 1, n)) - sp.Sum(1, (i, 1, rank)),
+                        n - trace_p)
     K = sp.Matrix([[1, 0], [1, 1], [0, 2]])
     P = K * (K.T * K).inv() * K.T
+    der.confirm("P^2 = P for an explicit 3 x 2 key matrix", P * P, P)
     der.confirm("tr(I - P) = n - rank for an explicit 3 x 2 key matrix",
                 (sp.eye(3) - P).trace(), 3 - K.rank())
     fraction_any = der.step("E||V||^2 = n (unit values); random keys have rank min(n, d_k) almost surely",
@@ -92,12 +101,34 @@ def delta() -> Derivation:
                         sp.Subs(fraction_any, n, d_k + s), s / (d_k + s))
     der.result("residual_fraction_any", fraction_any)
     der.result("residual_fraction", fraction.subs(s, n - d_k))
-    # repeated passes: one pass is an affine map S -> A S + B; its fixed point tends to least squares
+    # repeated passes: one pass is an affine map S -> A S + B,
+    # solved for its fixed point (not iterated)
+    Km = sp.Matrix(3, 2, sp.symbols("K1:7", real=True))
+    Vm, Sm, Em = (sp.Matrix(r, 1, sp.symbols(f"{x}1:{r + 1}", real=True))
+                  for x, r in (("V", 3), ("S", 2), ("E", 2)))
+    sq = lambda M: (M.T * M)[0]
+    der.step("a memory S + E leaves ||V - K S||^2 plus 2 <K E, K S - V> plus ||K E||^2 (explicit 3 x 2 K)",
+             sp.expand(sq(Vm - Km * (Sm + Em))),
+             sq(Vm - Km * Sm) + 2 * (Em.T * Km.T * (Km * Sm - Vm))[0] + sq(Km * Em))
     k1, k2, v1, v2 = sp.symbols("k1 k2 v1 v2", positive=True)
     A = (1 - alpha * k2**2) * (1 - alpha * k1**2)
     B = (1 - alpha * k2**2) * alpha * k1 * v1 + alpha * k2 * v2
-    der.step("the fixed point B/(1 - A) of one pass over two pairs (d_k = 1) tends to least squares "
-             "as alpha -> 0", sp.Limit(B / (1 - A), alpha, 0), (k1 * v1 + k2 * v2) / (k1**2 + k2**2))
+    least = (k1 * v1 + k2 * v2) / (k1**2 + k2**2)
+    der.step("at least squares K^T (K S - V) = 0, so the middle term vanishes and the excess residual of any "
+             "memory is ||K E||^2, E its distance from least squares (two pairs, d_k = 1)",
+             sp.Matrix([[k1, k2]]) * (sp.Matrix([k1, k2]) * least - sp.Matrix([v1, v2])), sp.zeros(1, 1))
+    norm = k1**2 + k2**2
+    deviation = der.step("the end-of-pass fixed point B/(1 - A) of one pass over two pairs (d_k = 1) "
+                         "lies alpha k1 k2^3 (k1 v2 - k2 v1) / "
+                         "((k1^2 + k2^2)(k1^2 + k2^2 - alpha k1^2 k2^2)) from least squares, "
+                         "exactly in alpha",
+                         B / (1 - A) - least,
+                         alpha * k1 * k2**3 * (k1 * v2 - k2 * v1) / (norm * (norm - alpha * k1**2 * k2**2)))
+    der.step("so it tends to least squares as alpha -> 0", sp.Limit(B / (1 - A), alpha, 0), least)
+    der.step("and its excess residual (k1^2 + k2^2) E^2 falls like alpha^2: its local exponent "
+             "d log(excess)/d log(alpha) tends to 2",
+             sp.Limit(alpha * sp.diff(sp.log(norm * deviation**2), alpha), alpha, 0), 2)
+    der.result("excess_exponent", sp.Integer(2))
     der.step("at alpha = 1/k2^2 (alpha = 1, unit keys) the fixed point retrieves the last value exactly, "
              "so it is not least squares", sp.Subs(k2 * B / (1 - A), alpha, 1 / k2**2), v2)
     return der
@@ -156,10 +187,21 @@ def oja() -> Derivation:
     der.step("stationary E||S_c||^2 of a column: q = q rho + alpha^2 E[v_c^2] E||k||^2", stationary,
              alpha**2 * m2 / (1 - rho))
     der.result("norm2", sp.simplify(d_v * stationary))
-    der.inequality("the stationary E||S||_F^2 is finite, whatever the stream length (at alpha = 1/2, "
-                   "d_v = 4: under alpha d_v/(2 - alpha))",
-                   sp.simplify(d_v * stationary).subs(alpha, sp.Rational(1, 2)).subs(d_v, 4),
-                   sp.Rational(1, 2) * 4 / (2 - sp.Rational(1, 2)))
+    norm2_T = der.step("from S_0 = 0, E||S_T||_F^2 = alpha^2 sum_c E[v_c^2] sum_{l<T} rho^l "
+                       "(cross terms carry E[k_l . k_m] = 0): it rises to the stationary value",
+                       sp.Sum(d_v * m2 * alpha**2 * g**lag, (lag, 0, T - 1)),
+                       alpha**2 * (1 - g**T) / (1 - g)).subs(f, 1 / rho - 1)
+    der.result("norm2_T", norm2_T)
+    w, m = sp.Symbol("w", positive=True), sp.Symbol("m", nonnegative=True, integer=True)
+    high = 2 * (d_v + 2) / 3
+    der.inequality("rho < 1 for 0 < alpha < 2 (d_v + 2)/3: "
+                   "1 - rho = alpha (2 (d_v + 2) - 3 alpha)/(d_v (d_v + 2)) "
+                   "> 0 (alpha = 2 (d_v + 2)/(3 (1 + w)), w > 0)", rho.subs(alpha, high / (1 + w)), 1,
+                   certificate=(1 - rho).subs(alpha, high / (1 + w)))
+    der.inequality("rho >= 0: rho = (1 - alpha/d_v)^2 + 2 alpha^2 (d_v - 1)/(d_v^2 (d_v + 2)) (d_v = 1 + m)",
+                   0, rho.subs(d_v, 1 + m),
+                   certificate=(1 - alpha / (1 + m))**2 + 2 * alpha**2 * m / ((1 + m)**2 * (3 + m)))
+    der.result("alpha_oja_high", high)
     # the classical rule: y = x w, dw = alpha y (x - y w); input covariance diag(l1, l2), l1 > l2 > 0
     l1, l2 = sp.symbols("lambda1 lambda2", positive=True)
     w1, w2 = sp.symbols("w1 w2", real=True)
@@ -192,7 +234,9 @@ def bcm() -> Derivation:
     are independent uniform on (0, 1) (non-negative activities), drawn once per token type.
 
     The association strength of token ``j`` is ``<k_j S, v_j> / alpha``; each occurrence at step
-    ``i`` changes it by ``sum_c v_jc^2 (v_jc - theta_ic)``. Results: ``drift`` (its mean over the
+    ``i`` changes it by ``sum_c v_jc^2 (v_jc - theta_ic)``. Results: ``drift_given_v`` (the mean change
+    per occurrence of a token whose activities are ``v`` on every coordinate) and its stationary form
+    ``drift_given_v_stationary``, ``drift`` (averaged over the token's random activities and the
     occurrences in a stream of ``T`` steps), ``drift_stationary`` (``T -> infinity``), and the
     moments ``m1, m2, m3`` of an activity."""
     der = Derivation("BCM rule")
@@ -208,10 +252,26 @@ def bcm() -> Derivation:
     e = sp.Symbol("e", positive=True)  # theta_decay = 1/(1 + e), in (0, 1)
     b = 1 / (1 + e)
     mean_theta = der.step("E[theta_i | token j at step i] = (1 - b) v_j + (1 - b) sum_{u=1}^{i-1} b^u mu, "
-                          "mu = E[v at a step] = p v_j + (1 - p) m1",
+                          "mu = E[v at a step] = p v_j + (1 - p) m1 (theta_0 = 0)",
                           sp.Sum((1 - b) * b**s, (s, 1, i - 1)), b * (1 - b ** (i - 1)))
-    step_drift = d_v * (m3 - (1 - b) * m3 - mean_theta * (p * m3 + (1 - p) * m1 * m2))
-    drift = der.step("mean over the steps 1..T (an occurrence is equally likely at every step)",
+    v = sp.Symbol("v", positive=True)  # the token's activity on one coordinate
+    given = der.step("eq 26, coordinate c, occurrence at step i: "
+                     "E[v^2 (v - theta_i) | v] = v^2 (v - E[theta_i | v])",
+                     v**2 * (v - ((1 - b) * v + mean_theta * (p * v + (1 - p) * m1))),
+                     v**2 * (b * v - b * (1 - b ** (i - 1)) * (p * v + (1 - p) * m1)))
+    given_T = der.step("mean over the steps 1..T (an occurrence is equally likely at every step)",
+                       sp.Sum(given, (i, 1, T)) / T,
+                       v**2 * (b * v - b * (1 - (1 - b**T) / ((1 - b) * T)) * (p * v + (1 - p) * m1)))
+    der.result("drift_given_v", (d_v * given_T).subs(e, (1 - theta_decay) / theta_decay))
+    given_stationary = der.step("T -> infinity, given the activity: b (1 - p) v^2 (v - E x), negative for an "
+                                "activity below the mean activity E x = 1/2, whatever the frequency p < 1",
+                                sp.Limit(given_T, T, sp.oo), v**2 / (1 + e) * (1 - p) * (v - m1))
+    der.result("drift_given_v_stationary",
+               (d_v * given_stationary).subs(e, (1 - theta_decay) / theta_decay))
+    step_drift = der.step("averaged over the token's activities v ~ U(0, 1), d_v coordinates",
+                          d_v * stats.E(given.subs(v, x), evaluate=False),
+                          d_v * (b * m3 - b * (1 - b ** (i - 1)) * (p * m3 + (1 - p) * m1 * m2)))
+    drift = der.step("mean over the steps 1..T",
                      sp.Sum(step_drift, (i, 1, T)) / T,
                      d_v * (b * m3 - b * (1 - (1 - b**T) / ((1 - b) * T)) * (p * m3 + (1 - p) * m1 * m2)))
     drift = drift.subs(e, (1 - theta_decay) / theta_decay)
@@ -220,7 +280,8 @@ def bcm() -> Derivation:
     stationary = der.step("T -> infinity (b < 1)", sp.Limit(drift.subs(b, 1 / (1 + e)), T, sp.oo),
                           d_v / (1 + e) * (1 - p) * (m3 - m1 * m2)).subs(e, (1 - b) / b)
     der.result("drift_stationary", stationary)
-    der.inequality("the stationary drift is positive for every frequency p < 1: no token weakens",
+    der.inequality("on average over a token's random activities the stationary drift is positive for every "
+                   "p < 1 (Cov(x, x^2) > 0); a given token's sign is that of its activities against E x",
                    0, stationary.subs(p, 1 - sp.Symbol("q", positive=True)))
     der.result("m1", m1)
     der.result("m2", m2)

@@ -1,7 +1,9 @@
 """Definition 7 (eq 17): the SNR under decay, the effective capacity, the optimal decay, and the
 paper's statement that decay keeps a fixed capacity while Hebbian memory saturates."""
 import math
+from dataclasses import replace
 
+import numpy as np
 import pytest
 import sympy as sp
 import torch
@@ -68,6 +70,60 @@ def test_finite_stream_optimum_beats_its_neighbours():
     assert at(best) > max(at(best - 1e-4), at(best + 1e-4))
 
 
+def test_finite_stream_optimum_lies_above_the_long_stream_optimum():
+    assert proof.optimal_decay().evaluate("x_opt", tau=10, T=30) > 10 / 11
+
+
+def test_optimum_of_a_stream_too_long_to_resolve_is_the_long_stream_optimum():
+    # (10/11)^(10^5) underflows: the root is 10/11 to the last bit, returned by the bracketing
+    assert proof.optimal_decay().evaluate("x_opt", tau=10, T=10**5) == 10 / 11
+
+
+def test_optimal_capacity_solves_its_equation():
+    n, _ = proof.optimal_capacity(50.0)
+    assert_close("n (1 + 1/(n-1))^(n-1)", 51.0, n * (1 + 1 / (n - 1)) ** (n - 1), 1e-9)
+
+
+def test_finite_count_equals_the_limit_from_the_settle_length_on():
+    der, point = proof.effective_capacity(), {"d_k": 64, "gamma": 0.97, "snr_min": 2.0}
+    settle = int(der.evaluate("settle_length", **point))
+    limit = der.evaluate("items_limit", **point)
+    counts = [der.evaluate("items", **point, T=t) for t in (settle - 1, settle, 10 * settle, 10**5)]
+    assert counts[0] != limit and counts[1:] == [limit] * 3
+
+
+def test_saturation_length_is_where_the_hebbian_snr_reaches_snr_min():
+    der, point = proof.effective_capacity(), {"d_k": 64, "snr_min": 2.0}
+    length = der.evaluate("saturation_length", **point)
+    assert_close("d_k/(T-1)", 2.0, proof.snr("sphere").evaluate("snr_hebbian", d_k=64, T=length), 1e-12)
+
+
+def test_count_probe_point_shifts_the_count_by_one_item_each_way():
+    n = proof.effective_capacity().evaluate("items", **sim.COUNT_PROBE, T=1000)
+    assert (round(n * 1.02), round(n * 0.98)) == (n + 1, n - 1)
+
+
+def test_drawn_values_add_cross_terms_to_the_noise():
+    params = {"d_k": 4, "d_v": 2, "gamma": 0.9, "tau": 1, "T": 6, "key_dist": "sphere"}
+    _, noise = sim.STREAM.fn(params, 3, generator(5, "cpu"), torch.float64)
+    draws = sim._draws(params, 3, generator(5, "cpu"), torch.float64)
+    probe, (_, keys, _) = next(draws), next(draws)
+    weight = torch.tensor([0.9 ** (2 * a) if a != 1 else 0.0 for a in range(6)], dtype=torch.float64)
+    averaged = (((keys @ probe[:, :, None]).squeeze(-1)) ** 2 * weight).sum(-1).numpy()
+    assert np.abs(noise - averaged).min() > 1e-6
+
+
+def test_saturation_refuses_a_shortest_stream_below_the_settle_length():
+    # gamma = 0.97: the finite count equals the limit only from T = 102 on, so T/100 = 10 is refused
+    with pytest.raises(ParamError, match=r"^T: expected T/100 >= 102"):
+        get_claim("forgetting.saturation").resolve({"d_k": 64, "gamma": 0.97, "snr_min": 2.0, "T": 1000})
+
+
+def test_saturation_refuses_a_decay_that_keeps_no_item():
+    with pytest.raises(ParamError, match=r"^snr_min: expected a threshold some item reaches"):
+        get_claim("forgetting.saturation").resolve({"d_k": 64, "gamma": 0.99, "snr_min": 2.0})
+
+
 def test_optimal_capacity_tends_to_hebbian_capacity_over_e():
     n, _ = proof.optimal_capacity(10**6)
     assert_close("n_opt e / (1 + rho)", 1.0, n * math.e / (1 + 10**6), 1e-5)
@@ -80,13 +136,13 @@ def test_kernel_truncation_leaves_out_less_than_epsilon_of_the_noise():
 
 
 def test_kernel_is_memory_bounded_in_the_stream_length():
-    long = sim.STREAM.bytes_per_trial({"d_k": 64, "gamma": 1.0, "tau": 0, "T": 10**6}, 4)
-    short = sim.STREAM.bytes_per_trial({"d_k": 64, "gamma": 1.0, "tau": 0, "T": 10**4}, 4)
+    long = sim.STREAM.bytes_per_trial({"d_k": 64, "d_v": 64, "gamma": 1.0, "tau": 0, "T": 10**6}, 4)
+    short = sim.STREAM.bytes_per_trial({"d_k": 64, "d_v": 64, "gamma": 1.0, "tau": 0, "T": 10**4}, 4)
     assert long == short
 
 
 def test_kernel_draws_reproduce_under_the_same_seed():
-    params = {"d_k": 8, "gamma": 0.9, "tau": 2, "T": 50, "key_dist": "rademacher"}
+    params = {"d_k": 8, "d_v": 4, "gamma": 0.9, "tau": 2, "T": 50, "key_dist": "rademacher"}
     a = sim.STREAM.fn(params, 4, generator(3, "cpu"), torch.float64)
     b = sim.STREAM.fn(params, 4, generator(3, "cpu"), torch.float64)
     assert_close("signal", a[0], b[0], 0.0)
@@ -122,8 +178,31 @@ def test_hebbian_snr_at_a_long_stream_is_exact(ctx):
 
 
 @pytest.mark.mc
-def test_saturation_judges_both_halves(ctx):
+def test_snr_with_two_value_dimensions_is_exact(ctx):
+    # d_v = 2: the value cross terms v_j . v_l are large, and average to 0
+    claim = get_claim("forgetting.snr_by_lag")
+    point = claim.resolve({"d_k": 16, "gamma": 0.8, "tau": 1, "T": 40, "d_v": 2})
+    assert claim.check(point, ctx).verdict == "exact"
+
+
+@pytest.mark.mc
+def test_saturation_finds_no_hebbian_item_above_snr_min(ctx):
     claim = get_claim("forgetting.saturation")
     outcome = claim.check(claim.resolve({"d_k": 64, "gamma": 0.9, "snr_min": 2.0, "T": 5000}), ctx)
-    halves = {row["name"].split()[0] for row in outcome.evidence}
-    assert outcome.verdict == "exact" and halves == {"decay", "hebbian"}
+    hebbian = [r for r in outcome.evidence if r["name"].startswith("hebbian")]
+    assert [(r["hebbian_items"], r["side"], r["verdict"]) for r in hebbian] == [(0, "fails", "holds")] * 3
+
+
+@pytest.mark.mc
+def test_optimal_decay_location_rejects_a_memory_length_off_by_its_factor(ctx):
+    claim = get_claim("forgetting.optimal_decay")
+    probed = replace(ctx, probe=("theory", sim.MEMORY_FACTOR))
+    outcome = claim.check(claim.resolve({"d_k": 64, "tau": 10, "T": 1000}), probed)
+    assert next(r for r in outcome.evidence if r["name"] == "located")["verdict"] == "fails"
+
+
+@pytest.mark.mc
+def test_optimal_decay_reports_the_cell_between_its_neighbours(ctx):
+    claim = get_claim("forgetting.optimal_decay")
+    outcome = claim.check(claim.resolve({"d_k": 64, "tau": 10, "T": 1000}), ctx)
+    assert outcome.ci[0] < outcome.theory < outcome.ci[1]

@@ -57,12 +57,58 @@ def test_delta_fixed_point_tends_to_least_squares_as_alpha_shrinks():
     assert gaps[0] > 5 * gaps[1] > 25 * gaps[2]
 
 
-def test_alpha_outside_its_stable_range_is_one_line_and_exit_code_2():
-    command = [sys.executable, "-m", "pavlov_theory.cli", "check", "rules.delta", "--set", "alpha=2"]
+def test_alpha_outside_the_small_alpha_range_is_one_line_and_exit_code_2():
+    command = [sys.executable, "-m", "pavlov_theory.cli", "check", "rules.delta_limit", "--set", "alpha=0.2"]
     out = subprocess.run(command, capture_output=True, text=True)
     assert out.returncode == 2
     message = (out.stderr + out.stdout).strip()
-    assert len(message.splitlines()) == 1 and "alpha" in message and "(0, 2)" in message
+    assert len(message.splitlines()) == 1 and "alpha" in message and "(0, 0.01]" in message
+
+
+def test_least_squares_claim_has_no_alpha():
+    assert "alpha" not in {p.name for p in get_claim("rules.delta").params}
+
+
+def test_end_of_pass_residual_at_alpha_0_2_exceeds_least_squares():
+    # the fixed point is least squares only as alpha -> 0: at alpha = 0.2 the excess is far from 0
+    keys, values = _unit(200, 16, 8, seed=10), _unit(200, 16, 8, seed=11)
+    A, B = rules.pass_map(keys, values, 0.2)
+    S = torch.linalg.solve(torch.eye(8, dtype=torch.float64) - A, B)
+    excess = ((keys @ (S - torch.linalg.lstsq(keys, values).solution)) ** 2).sum() / (values**2).sum()
+    assert float(excess) > 0.005
+
+
+def test_excess_exponent_is_derived_as_two():
+    assert proof.delta().evaluate("excess_exponent") == 2
+
+
+@pytest.mark.mc
+def test_delta_limit_holds_at_ci(ctx):
+    claim = get_claim("rules.delta_limit")
+    assert all(claim.check(point, ctx).verdict == "holds" for point in claim.points("ci"))
+
+
+def test_projection_trace_is_derived_not_typed():
+    labels = [s.label for s in proof.delta().steps]
+    assert any("P^2 = P" in label for label in labels) and any("eigenvalues" in label for label in labels)
+
+
+def test_oja_rho_below_one_is_an_inequality_over_alpha():
+    steps = [s for s in proof.oja().steps if s.relation == "<=" and "rho < 1" in s.label]
+    assert steps
+    assert_close("alpha high", 20 / 3, proof.oja().evaluate("alpha_oja_high", d_v=8), 1e-12)
+
+
+def test_oja_claim_judges_the_squared_norm():
+    claim = get_claim("rules.oja")
+    outcome = claim.check(claim.resolve({"T": 64, "tau": 0}), _fast_ctx())
+    row = next(r for r in outcome.evidence if r["name"] == "norm2")
+    assert row["verdict"] == "exact" and row["ci"][0] <= row["theory"] <= row["ci"][1]
+
+
+def _fast_ctx():
+    from pavlov_theory.claims import Context
+    return Context(seed=0, max_trials=20_000, alpha=1e-3)
 
 
 def test_classical_oja_converges_to_the_unit_top_eigenvector():
@@ -88,6 +134,27 @@ def test_bcm_threshold_scan_matches_the_step_by_step_loop(T, theta_decay):
     v = torch.rand(3, 2, T, 4, generator=torch.Generator().manual_seed(T), dtype=torch.float64)
     assert_close("threshold", memory.bcm_threshold_naive(v, theta_decay),
                  memory.bcm_threshold(v, theta_decay), 1e-12)
+
+
+def test_bcm_drift_given_v_is_negative_below_the_mean_activity():
+    der = proof.bcm()
+    point = {"p": 0.5, "theta_decay": 0.9, "d_v": 1}
+    assert der.evaluate("drift_given_v_stationary", v=0.2, **point) < 0 < \
+        der.evaluate("drift_given_v_stationary", v=0.8, **point)
+
+
+def test_bcm_drift_given_v_averages_to_the_drift():
+    import numpy as np
+    der, point = proof.bcm(), {"p": 0.3, "theta_decay": 0.8, "d_v": 2, "T": 50}
+    vs = (np.arange(1000) + 0.5) / 1000  # midpoint rule over v ~ U(0, 1)
+    mean = np.mean([der.evaluate("drift_given_v", v=v, **point) for v in vs])
+    assert_close("average over v", der.evaluate("drift", **point), mean, 1e-5)
+
+
+def test_bcm_statements_name_the_reading_tested():
+    assert "none weakens" not in get_claim("rules.bcm").statement
+    assert "frequency" in get_claim("rules.bcm_statement").statement
+    assert "THEORY.md" in get_claim("rules.bcm_statement").statement
 
 
 def test_bcm_statement_is_credited_to_the_paper():
