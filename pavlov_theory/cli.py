@@ -10,12 +10,10 @@ import json
 import os
 import secrets
 import sys
-from dataclasses import replace
 from typing import Sequence
 
-from . import ledger
-from .claims import SCALES, ParamError, get_claim, registry, select
-from .device import resolve_device, resolve_dtype
+from . import api, ledger
+from .claims import ParamError, get_claim, registry
 
 USAGE_ERROR = 2
 
@@ -86,11 +84,8 @@ def _parse_sets(claim, items: Sequence[str]) -> dict:
     return values
 
 
-def _context(args, scale: str):
-    device = resolve_device(args.device)
-    resolve_dtype(args.dtype)
-    seed = secrets.randbits(32) if args.fresh else args.seed
-    return ledger.scale_context(scale, device, seed, args.dtype)
+def _seed(args) -> int:
+    return secrets.randbits(32) if args.fresh else args.seed
 
 
 def cmd_list() -> int:
@@ -103,10 +98,8 @@ def cmd_list() -> int:
 
 def cmd_check(args) -> int:
     claim = get_claim(args.claim)
-    params = claim.resolve(_parse_sets(claim, args.set))
-    ctx = _context(args, "book")
-    ctx = replace(ctx, alpha=args.fwer, max_trials=args.trials or ctx.max_trials)
-    outcome = claim.check(params, ctx)
+    outcome = api.check(claim.id, seed=_seed(args), device=args.device, dtype=args.dtype, trials=args.trials,
+                        fwer=args.fwer, **_parse_sets(claim, args.set))
     if args.json:
         print(json.dumps(outcome.to_json(), indent=1, default=float))
     else:
@@ -117,13 +110,11 @@ def cmd_check(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    if args.scale not in SCALES:
-        raise ParamError(f"scale: expected one of {', '.join(SCALES)}, got {args.scale!r}")
-    claims = select(args.only)
-    result = ledger.run(claims, args.scale, _context(args, args.scale), args.fwer, progress=not args.quiet)
-    print(ledger.table(result))
+    result = api.verify(args.scale, args.only, seed=_seed(args), device=args.device, dtype=args.dtype,
+                        fwer=args.fwer, progress=not args.quiet)
+    print(result.table())
     if args.out:
-        print(f"ledger written to {ledger.write(result, args.out)}")
+        print(f"ledger written to {result.write(args.out)}")
     return 0
 
 
