@@ -103,3 +103,32 @@ def errorbar(ax, x, outcomes: list[dict[str, Any]], label: str, **kw) -> None:
     lo = [o["estimate"] - o["ci"][0] for o in outcomes]
     hi = [o["ci"][1] - o["estimate"] for o in outcomes]
     ax.errorbar(x, est, yerr=[lo, hi], fmt="o", capsize=3, label=label, **kw)
+
+
+def _fmt(x: Any) -> str:
+    return "n/a" if x is None else f"{x:.4g}"
+
+
+def finding(ledger: dict[str, Any], claim_id: str) -> str:
+    """One line with the decisive numbers of a claim: the first point whose verdict is the
+    claim's (theory, estimate, interval, parameters that differ from the defaults)."""
+    verdict_of_claim = verdict(ledger, claim_id)
+    points = results(ledger, claim_id)
+    point = next((r for r in points if r["verdict"] == verdict_of_claim), points[0])
+    lo, hi = point["ci"]
+    where = ", ".join(f"{k}={v}" for k, v in point["params"].items())
+    return (f"{point['quantity']}: theory {_fmt(point['theory'])}, estimate {_fmt(point['estimate'])} "
+            f"[{_fmt(lo)}, {_fmt(hi)}] at {where}")
+
+
+def findings_table(ledger: dict[str, Any]) -> str:
+    """Every claim of the ledger: its verdict, what it says, the decisive numbers, its chapter."""
+    rows = []
+    for record in ledger["claims"]:
+        claim_id = record["claim"]
+        section = claim_id.split(".")[0]
+        origin = "beyond the paper" if record["beyond_paper"] else record["paper_ref"]
+        rows.append([f"**{record['verdict']}**", f"{{doc}}`{claim_id} <{section}>`", origin,
+                     finding(ledger, claim_id)])
+    header = ["verdict", "claim", "source", "decisive numbers (first point with that verdict)"]
+    return markdown_table(header, rows)
