@@ -134,7 +134,12 @@ class Derivation:
         missing = [s.name for s in symbols if s.name not in values]
         if missing:
             raise KeyError(f"{self.title}: result {name} needs {missing}")
-        return float(fn(*(values[s.name] for s in symbols)))
+        args = [values[s.name] for s in symbols]
+        try:  # float64 throughout: integer powers of integer parameters would overflow as ints
+            floats = (float(a) if isinstance(a, int) and not isinstance(a, bool) else a for a in args)
+            return float(fn(*floats))
+        except TypeError:  # a result that needs integer arguments (a Sum's range, say)
+            return float(fn(*args))
 
     def latex(self, name: str) -> str:
         return sp.latex(self.results[name])

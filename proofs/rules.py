@@ -178,7 +178,7 @@ def oja() -> Derivation:
                      "(cross terms carry E[k_l] = 0)",
                      sp.Sum(cos2 * alpha**2 * g**lag, (lag, 0, T - 1)) - cos2 * alpha**2 * g**tau,
                      alpha**2 / d_k * ((1 - g**T) / (1 - g) - g**tau)).subs(f, 1 / rho - 1)
-    snr = sp.simplify(signal / noise)
+    snr = signal / noise  # kept in powers of rho: simplified, (d_v^2 (d_v + 2))^T overflows at large T
     der.result("snr", snr)
     der.result("snr_limit", d_k * rho**tau / (1 / (1 - rho) - rho**tau))
     der.result("hebbian_snr", d_k / (T - 1))

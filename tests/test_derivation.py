@@ -73,3 +73,10 @@ def test_evaluate_uses_the_derived_expression():
     der = Derivation("t")
     der.result("f", 1 / d)
     assert der.evaluate("f", d_k=4, unused=1) == 0.25
+
+
+def test_evaluate_works_in_floats_where_integer_powers_would_overflow():
+    d, T = sp.Symbol("d", positive=True, integer=True), sp.Symbol("T", positive=True, integer=True)
+    der = Derivation("t")
+    der.result("ratio", (d**T + 1) / d**T)
+    assert der.evaluate("ratio", d=3, T=600) == 1.0

@@ -178,3 +178,10 @@ def test_bcm_statement_fails_at_ci_because_frequent_tokens_strengthen(ctx):
 def test_bcm_statement_rare_tokens_strengthen_as_the_paper_says(ctx):
     # the sign judge accepts a real effect: the rare token's half of the statement holds
     assert all(r["rare"]["verdict"] == "holds" for r in _statement_rows(ctx)[1])
+
+
+def test_oja_snr_evaluates_for_long_streams():
+    from pavlov_theory.proofs import rules as proof_rules
+
+    value = proof_rules.oja().evaluate("snr", alpha=0.5, d_k=16, d_v=8, tau=32, T=1024)
+    assert 0 < value < proof_rules.oja().evaluate("snr", alpha=0.5, d_k=16, d_v=8, tau=0, T=1024)
