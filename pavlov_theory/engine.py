@@ -116,7 +116,7 @@ def sampled(law: Law, kernel: Kernel, estimator: str = "mean", judge: str = "exa
             paper = ctx.reference(der, law.paper, **values)
             if verdict == "exact":
                 verdict = judges.refined(theory, paper, ci)
-            rows.append({"name": "paper_form", "value": paper, "rejected": not ci.lo <= paper <= ci.hi})
+            rows.append({"name": "paper_form", "value": paper, "rejected": not ci.contains(paper)})
         if evidence is not None:
             rows += list(evidence(values, der))
         return Result(theory, ci.estimate, (ci.lo, ci.hi), verdict, ci.n, rows, note)

@@ -38,7 +38,7 @@ JUDGES: tuple[str, ...] = ("exact", "refined", "bound", "scaling", "identity", "
 def exact(theory: float, ci: Interval, rel: float = POWER_REL) -> str:
     """``fails`` if the interval excludes ``theory``; ``exact`` if it contains it and is narrow
     enough that a formula off by ``rel`` (relative) would lie outside it; else ``undecided``."""
-    if not ci.lo <= theory <= ci.hi:
+    if not ci.contains(theory):
         return "fails"
     margin = rel * abs(theory)
     if theory - margin < ci.lo and ci.hi < theory + margin:
@@ -53,7 +53,7 @@ def refined(sharper: float, paper: float, ci: Interval, rel: float = POWER_REL) 
     verdict = exact(sharper, ci, rel)
     if verdict != "exact":
         return verdict
-    return "exact" if ci.lo <= paper <= ci.hi else "refined"
+    return "exact" if ci.contains(paper) else "refined"
 
 
 def bound(limit: float, ci: Interval, trivial: float = 1.0) -> str:

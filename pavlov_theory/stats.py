@@ -24,6 +24,14 @@ class Interval:
     def width(self) -> float:
         return self.hi - self.lo
 
+    def contains(self, value: float) -> bool:
+        return self.lo <= value <= self.hi
+
+    def map(self, f: Callable[[float], float]) -> Interval:
+        """The interval of ``f`` of the quantity, for ``f`` monotone (increasing or decreasing)."""
+        lo, hi = sorted((f(self.lo), f(self.hi)))
+        return Interval(f(self.estimate), lo, hi, self.n)
+
 
 def mean_ci(samples: np.ndarray, alpha: float) -> Interval:
     """Student-t interval for the mean of i.i.d. samples."""
@@ -58,8 +66,8 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, alpha: float) -> Interval:
     """Exponent ``b`` of ``y ~ a x**b`` by least squares on log-log axes, with a t interval."""
     lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
     fit = stats.linregress(lx, ly)
-    if lx.size < 3:
-        return Interval(float(fit.slope), float(fit.slope), float(fit.slope), lx.size)
+    if lx.size < 3:  # two points fix a line but leave its error unknown
+        return Interval(float(fit.slope), -math.inf, math.inf, lx.size)
     half = stats.t.ppf(1 - alpha / 2, lx.size - 2) * fit.stderr
     return Interval(float(fit.slope), float(fit.slope - half), float(fit.slope + half), lx.size)
 

@@ -224,11 +224,10 @@ def check_average_case(params: Mapping[str, Any], ctx: Context) -> Result:
     theory = ctx.theory(der, "capacity", **params)
     n0 = max(2, round(ctx.reference(der, "capacity", **params)))
     to_capacity = lambda snr: ctx.reference(der, "capacity_from_snr", **params, snr_measured=snr, n0=n0)
-    as_capacity = lambda c: Interval(to_capacity(c.estimate), to_capacity(c.lo), to_capacity(c.hi), c.n)
     snr, _ = sample_until(ctx, {**params, "n": n0}, SIGNAL_NOISE, "ratio",
-                          lambda c: judges.exact(theory, as_capacity(c)), 64)
-    ci, paper = as_capacity(snr), ctx.reference(der, "paper_capacity", **params)
-    rows = [{"name": "paper_form", "value": paper, "rejected": not ci.lo <= paper <= ci.hi},
+                          lambda c: judges.exact(theory, c.map(to_capacity)), 64)
+    ci, paper = snr.map(to_capacity), ctx.reference(der, "paper_capacity", **params)
+    rows = [{"name": "paper_form", "value": paper, "rejected": not ci.contains(paper)},
             {"name": "probe_load", "value": n0},
             {"name": "snr", "value": snr.estimate, "ci": [snr.lo, snr.hi]}]
     return Result(theory, ci.estimate, (ci.lo, ci.hi), judges.refined(theory, paper, ci), ci.n, rows)

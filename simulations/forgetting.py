@@ -128,10 +128,6 @@ def _stream(params: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
     return {**point, **changes}
 
 
-def _shifted(ci: Interval, by: float) -> Interval:
-    return Interval(ci.estimate - by, ci.lo - by, ci.hi - by, ci.n)
-
-
 def measure_snr(params: Mapping[str, Any], ctx: Context) -> Result:
     """The SNR of the item ``tau`` back, sampled until the exact judge decides; at gamma = 1 the
     derived law is the Hebbian limit of the same formula."""
@@ -145,7 +141,8 @@ def measure_snr(params: Mapping[str, Any], ctx: Context) -> Result:
 def side_of(ctx: Context, point: Mapping[str, Any], threshold: float) -> tuple[Interval, str]:
     """The measured SNR at ``point`` against ``threshold``: ``holds`` above it, ``fails`` below
     (the sign judge on SNR - threshold), sampled until one is decided."""
-    return sample_until(ctx, point, STREAM, "ratio", lambda c: judges.sign(_shifted(c, threshold), 0.0), 64)
+    above = lambda c: judges.sign(c.map(lambda v: v - threshold), 0.0)
+    return sample_until(ctx, point, STREAM, "ratio", above, 64)
 
 
 def measured_items(params: Mapping[str, Any], ctx: Context,
@@ -242,9 +239,9 @@ def check_saturation(params: Mapping[str, Any], ctx: Context) -> Result:
         hebbian = _stream(point, gamma=1.0, tau=0)
         count = ctx.theory(der, "hebbian_items", **point)
         snr, side = side_of(parts, hebbian, params["snr_min"])
-        above = _shifted(snr, params["snr_min"])  # SNR - snr_min; its negation says the SNR is below
-        verdicts.append(judges.sign(above if count >= 1 else Interval(-above.estimate, -above.hi, -above.lo,
-                                                                      above.n), 0.0))
+        # the sign of SNR - snr_min says the SNR is above; of snr_min - SNR, below
+        side_sign = 1 if count >= 1 else -1
+        verdicts.append(judges.sign(snr.map(lambda v: side_sign * (v - params["snr_min"])), 0.0))
         rows.append({"name": f"hebbian T={length}", "T": length, "snr": snr.estimate, "ci": [snr.lo, snr.hi],
                      "trials": snr.n, "side": side, "hebbian_items": count, "verdict": verdicts[-1],
                      "derived_snr": ctx.reference(proof.snr("sphere"), "snr_hebbian", **hebbian)})

@@ -333,12 +333,6 @@ def drift_rounding(T: int, d_v: int, eps: float) -> float:
     return chain * d_v * eps
 
 
-def _signed(ci: Interval, sign: int) -> Interval:
-    """The interval of ``sign`` times the quantity (the effect in the direction claimed)."""
-    ends = sorted((sign * ci.lo, sign * ci.hi))
-    return Interval(sign * ci.estimate, ends[0], ends[1], ci.n)
-
-
 def check_bcm_statement(params: Mapping[str, Any], ctx: Context) -> Result:
     der, band = proof.bcm(), drift_rounding(params["T"], params["d_v"], ctx.eps)
     rows = []
@@ -346,7 +340,7 @@ def check_bcm_statement(params: Mapping[str, Any], ctx: Context) -> Result:
         point = {"d_v": params["d_v"], "theta_decay": params["theta_decay"], "T": params["T"],
                  "p": params[f"p_{token}"]}
         ci, verdict = sample_until(ctx.share(2), point, BCM_DRIFT, "ratio",
-                                   lambda c, s=claimed: judges.sign(_signed(c, s), band), first=256)
+                                   lambda c, s=claimed: judges.sign(c.map(lambda v: s * v), band), first=256)
         rows.append({"name": token, "p": point["p"], "claimed_sign": claimed, "drift": ci.estimate,
                      "ci": [ci.lo, ci.hi], "derived_drift": ctx.reference(der, "drift", **point),
                      "trials": ci.n, "verdict": verdict})

@@ -215,3 +215,19 @@ def test_three_forms_agree_for_any_shape_and_decay(T, d, dv, gamma, chunk):
     assert torch.allclose(memory.recurrent_form(q, k, v, gamma), ref, atol=1e-10)
     assert torch.allclose(memory.chunked_form(q, k, v, gamma, chunk), ref, atol=1e-10)
 
+
+
+def test_interval_map_follows_a_monotone_function_either_way():
+    from pavlov_theory.stats import Interval
+
+    ci = Interval(2.0, 1.0, 3.0, 10)
+    assert ci.map(lambda v: v - 1) == Interval(1.0, 0.0, 2.0, 10)
+    assert ci.map(lambda v: -v) == Interval(-2.0, -3.0, -1.0, 10)
+    assert ci.contains(3.0) and not ci.contains(3.5)
+
+
+def test_a_power_law_through_two_points_has_no_finite_interval():
+    from pavlov_theory.stats import fit_power_law
+
+    fit = fit_power_law(np.array([16.0, 64.0]), np.array([4.0, 8.0]), 0.01)
+    assert fit.estimate == pytest.approx(0.5) and fit.lo == -np.inf and fit.hi == np.inf
