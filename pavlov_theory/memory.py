@@ -13,6 +13,7 @@ feature maps are applied by the caller. With decay ``gamma`` the memory after st
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -123,6 +124,21 @@ def _sequences(*xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return tuple(x.reshape(-1, *x.shape[-2:]) for x in xs)
 
 
+def _one_step_at_a_time(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                        new_sequence: Callable[[], Callable[..., torch.Tensor]]) -> torch.Tensor:
+    """The loop of every naive form: one sequence and one step at a time, the state starting at
+    zero; ``new_sequence()`` gives the update ``step(state, k_i, v_i) -> state`` for a fresh
+    sequence (it may keep per-sequence state of its own), and row ``i`` is ``q_i S_i``."""
+    qs, ks, vs = _sequences(q, k, v)
+    out = q.new_zeros((qs.shape[0], qs.shape[1], v.shape[-1]))
+    for b in range(qs.shape[0]):
+        state, step = q.new_zeros((q.shape[-1], v.shape[-1])), new_sequence()
+        for i in range(qs.shape[1]):
+            state = step(state, ks[b, i], vs[b, i])
+            out[b, i] = qs[b, i] @ state
+    return out.reshape(*q.shape[:-1], v.shape[-1])
+
+
 def delta_recurrent(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: float = 1.0, gamma: float = 1.0
 ) -> torch.Tensor:
@@ -147,16 +163,12 @@ def delta_naive(
 ) -> torch.Tensor:
     """Reference for :func:`delta_recurrent`: one sequence and one step at a time, in the
     erase-then-write form of eq 23, ``S_i = (I - alpha k_i^T k_i) gamma S_{i-1} + alpha k_i^T v_i``."""
-    qs, ks, vs = _sequences(q, k, v)
     eye = torch.eye(q.shape[-1], dtype=q.dtype, device=q.device)
-    out = q.new_zeros((qs.shape[0], qs.shape[1], v.shape[-1]))
-    for b in range(qs.shape[0]):
-        state = q.new_zeros((q.shape[-1], v.shape[-1]))
-        for i in range(qs.shape[1]):
-            kk = ks[b, i][:, None]
-            state = (eye - alpha * kk @ kk.T) @ (gamma * state) + alpha * kk @ vs[b, i][None, :]
-            out[b, i] = qs[b, i] @ state
-    return out.reshape(*q.shape[:-1], v.shape[-1])
+
+    def step(state, ki, vi):
+        kk = ki[:, None]
+        return (eye - alpha * kk @ kk.T) @ (gamma * state) + alpha * kk @ vi[None, :]
+    return _one_step_at_a_time(q, k, v, lambda: step)
 
 
 def oja_recurrent(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -176,17 +188,11 @@ def oja_recurrent(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: floa
 def oja_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, alpha: float) -> torch.Tensor:
     """Reference for :func:`oja_recurrent` in the expanded form of eq 25,
     ``S_i = S_{i-1} (I - alpha diag(v_i * v_i)) + alpha k_i^T v_i``, one sequence and step at a time."""
-    qs, ks, vs = _sequences(q, k, v)
     eye = torch.eye(v.shape[-1], dtype=q.dtype, device=q.device)
-    out = q.new_zeros((qs.shape[0], qs.shape[1], v.shape[-1]))
-    for b in range(qs.shape[0]):
-        state = q.new_zeros((q.shape[-1], v.shape[-1]))
-        for i in range(qs.shape[1]):
-            vi = vs[b, i]
-            shrink = eye - alpha * torch.diag(vi * vi)
-            state = state @ shrink + alpha * ks[b, i][:, None] @ vi[None, :]
-            out[b, i] = qs[b, i] @ state
-    return out.reshape(*q.shape[:-1], v.shape[-1])
+
+    def step(state, ki, vi):
+        return state @ (eye - alpha * torch.diag(vi * vi)) + alpha * ki[:, None] @ vi[None, :]
+    return _one_step_at_a_time(q, k, v, lambda: step)
 
 
 def bcm_threshold(v: torch.Tensor, theta_decay: float) -> torch.Tensor:
@@ -240,18 +246,17 @@ def bcm_naive(
 ) -> torch.Tensor:
     """Reference for :func:`bcm_recurrent`: one sequence and one step at a time, with the
     threshold updated in the same loop and ``phi`` written coordinate by coordinate."""
-    qs, ks, vs = _sequences(q, k, v)
     d_v = v.shape[-1]
-    out = q.new_zeros((qs.shape[0], qs.shape[1], d_v))
-    for b in range(qs.shape[0]):
-        state = q.new_zeros((q.shape[-1], d_v))
-        theta = [0.0] * d_v
-        for i in range(qs.shape[1]):
+
+    def new_sequence():
+        theta = [0.0] * d_v  # the running average, per coordinate, restarted with each sequence
+
+        def step(state, ki, vi):
             phi = q.new_zeros(d_v)
             for c in range(d_v):
-                x = float(vs[b, i, c])
+                x = float(vi[c])
                 theta[c] = theta_decay * theta[c] + (1 - theta_decay) * x
                 phi[c] = x * (x - theta[c])
-            state = state + alpha * ks[b, i][:, None] @ phi[None, :]
-            out[b, i] = qs[b, i] @ state
-    return out.reshape(*q.shape[:-1], d_v)
+            return state + alpha * ki[:, None] @ phi[None, :]
+        return step
+    return _one_step_at_a_time(q, k, v, new_sequence)
