@@ -13,6 +13,8 @@ re-implement one.
 | ``bound``  | holds     | upper limit under the bound (fails: lower limit above it)               |
 | ``scaling``| holds     | fitted exponent's interval contains the law's, over >= 1 decade, and
                             excludes the law's exponent shifted by the claim's stated amount       |
+| ``growth`` | holds     | a growth-law statistic q over >= 2 doublings of the variable and >= 1
+                            decade of the quantity, then as ``scaling`` (q: 0 exponential, -1 power)|
 | ``identity``| exact    | a deterministic deviation within a rounding tolerance                  |
 | ``sign``   | holds     | an effect claimed positive: interval above 0 (fails: below a null band) |
 | ``argmin`` | holds     | the plausible minimisers of a measured curve all lie in the grid cell of
@@ -32,7 +34,9 @@ REJECTS: tuple[str, ...] = ("fails", "loose")  # what a power probe must draw fr
 
 # An exact claim passes only if its interval could have caught a formula wrong by this much.
 POWER_REL = 0.02
-JUDGES: tuple[str, ...] = ("exact", "refined", "bound", "scaling", "identity", "sign", "argmin")
+JUDGES: tuple[str, ...] = ("exact", "refined", "bound", "scaling", "identity", "sign", "argmin", "growth")
+# A growth law read from semi-log rates needs two successive doublings of its variable.
+GROWTH_DOUBLINGS = 2.0
 
 
 def exact(theory: float, ci: Interval, rel: float = POWER_REL) -> str:
@@ -89,6 +93,21 @@ def scaling(law: float, fit: Interval, shift: float, decades: float,
     if law - shift < fit.lo and fit.hi < law + shift:
         return "holds"
     return "undecided"
+
+
+def growth(law: float, q: Interval, shift: float, doublings: float, decades: float,
+           above: str = "fails", below: str = "fails") -> str:
+    """A growth law told by ``q = log2(r2/r1)``, the ratio of a quantity's semi-log growth rates
+    ``r = d log(quantity)/d(variable)`` over two successive doublings of its variable (0 for an
+    exponential law, -1 for every power law), against the law's ``q``. A semi-log law is read on
+    a linear axis of its variable, so one decade of the variable (what :func:`scaling` asks) is
+    replaced by this requirement: ``undecided`` unless the variable spans at least
+    ``GROWTH_DOUBLINGS`` doublings (``doublings``, log2 of its range) and the quantity itself at
+    least one decade (``decades``, log10 of its range, too little growth leaves the rates
+    unreadable); past that, :func:`scaling`'s rule with ``shift``."""
+    if doublings < GROWTH_DOUBLINGS or decades < 1:
+        return "undecided"
+    return scaling(law, q, shift, decades, above, below)
 
 
 def identity(deviation: float, tolerance: float) -> str:

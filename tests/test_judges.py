@@ -68,6 +68,23 @@ def test_scaling_reports_the_declared_verdict_on_each_side():
     assert judges.scaling(0.5, ci(0.2, 0.3), 0.1, 2, above="loose", below="fails") == "fails"
 
 
+def test_growth_needs_two_doublings_of_the_variable():
+    assert judges.growth(0.0, ci(-0.3, 0.3), shift=1.0, doublings=1.9, decades=3) == "undecided"
+
+
+def test_growth_needs_a_decade_of_the_quantity():
+    assert judges.growth(0.0, ci(-0.3, 0.3), shift=1.0, doublings=2, decades=0.9) == "undecided"
+
+
+def test_growth_holds_when_q_contains_the_law_and_excludes_the_shift():
+    assert judges.growth(0.0, ci(-0.3, 0.3), shift=1.0, doublings=2, decades=2) == "holds"
+    assert judges.growth(0.0, ci(-1.2, 0.3), shift=1.0, doublings=2, decades=2) == "undecided"
+
+
+def test_growth_fails_when_q_excludes_the_law():
+    assert judges.growth(0.0, ci(-1.2, -0.8), shift=1.0, doublings=2, decades=2) == "fails"
+
+
 def test_identity_is_exact_within_tolerance_only():
     assert judges.identity(1e-14, 1e-12) == "exact" and judges.identity(1e-9, 1e-12) == "fails"
 
