@@ -230,6 +230,7 @@ def designed_keys() -> Derivation:
     frobenius = sp.Sum(lam[i] ** 2, (i, 1, r))  # ||G||_F^2, G symmetric
     keys = sp.Matrix([[1, 0], [sp.Rational(3, 5), sp.Rational(4, 5)], [0, 1]])  # three unit keys in 2-d
     gram = keys * keys.T
+    der.confirm("the three keys are unit vectors: diag(G) = 1", gram.diagonal(), sp.ones(1, 3))
     eigen = [e for e, mult in gram.eigenvals().items() for _ in range(mult) if e != 0]
     der.confirm("the nonzero eigenvalues sum to the trace (three unit keys in two dimensions)",
                 sum(eigen), gram.trace())
@@ -261,7 +262,8 @@ def designed_keys() -> Derivation:
                    sp.Sum(top - below[k], (k, 1, count)) / count, top,
                    certificate=sp.Sum(below[k], (k, 1, count)) / count)
     random = signal_noise("sphere").results["noise_power"]
-    excess = der.step("random keys exceed the designed minimum by (d_k - 1)/d_k, less than one unit of load",
+    excess = der.step("random keys exceed the designed minimum by (d_k - 1)/d_k: under one unit of "
+                      "interference power",
                       random - designed, (d_k - 1) / d_k)
     der.result("designed_noise", designed)
     der.result("welch", welch)

@@ -15,6 +15,7 @@ from sympy import stats
 
 from pavlov_theory.derivation import Derivation
 
+from .capacity import signal_noise
 from .vectors import d_k, d_v, key_moments, n, sphere_squared_cosine
 
 alpha = sp.Symbol("alpha", positive=True)
@@ -145,7 +146,7 @@ def oja() -> Derivation:
     per-coordinate decay whose mean square per step is ``rho``.
 
     Results: ``rho``, ``snr`` (item at lag ``tau`` in a stream of ``T``, unit sphere keys and
-    values), ``hebbian_snr`` (``d_k/(T - 1)``), ``norm2`` (stationary ``E||S||_F^2``),
+    values), ``hebbian_snr`` (its alpha -> 0 limit, ``d_k/(T - 1)``), ``norm2`` (stationary ``E||S||_F^2``),
     ``fixed_point_column`` (``E[S]`` column ``c``: ``E[k^T v_c]/E[v_c^2]``, 0 for independent
     keys and values), and for the classical rule the fixed points and Jacobian eigenvalues."""
     der = Derivation("Oja's rule")
@@ -181,7 +182,9 @@ def oja() -> Derivation:
     snr = signal / noise  # kept in powers of rho: simplified, (d_v^2 (d_v + 2))^T overflows at large T
     der.result("snr", snr)
     der.result("snr_limit", d_k * rho**tau / (1 / (1 - rho) - rho**tau))
-    der.result("hebbian_snr", d_k / (T - 1))
+    hebbian = signal_noise("sphere").results["snr"].subs(n, T)
+    der.result("hebbian_snr", der.step("alpha -> 0: no decay, the SNR of T Hebbian pairs (capacity chapter)",
+                                       sp.Limit(snr, alpha, 0), hebbian))
     norm2 = sp.Symbol("q", positive=True)
     stationary = sp.solve(sp.Eq(norm2, norm2 * rho + alpha**2 * m2), norm2)[0]
     der.step("stationary E||S_c||^2 of a column: q = q rho + alpha^2 E[v_c^2] E||k||^2", stationary,

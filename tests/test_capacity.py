@@ -26,6 +26,10 @@ def test_gaussian_snr_gains_the_fourth_moment_of_the_norm():
     assert sp.simplify(proof.signal_noise("gaussian").results["snr"] - (d_k + 2) / (n - 1)) == 0
 
 
+def test_gaussian_snr_over_the_papers_is_one_plus_two_over_dk():
+    assert sp.simplify(proof.signal_noise("gaussian").results["snr_over_paper"] - (1 + 2 / d_k)) == 0
+
+
 def test_noise_power_is_the_same_for_all_key_distributions():
     powers = {d: proof.signal_noise(d).results["noise_power"] for d in ("sphere", "gaussian", "rademacher")}
     assert all(sp.simplify(p - (n - 1) / d_k) == 0 for p in powers.values())

@@ -35,6 +35,13 @@ def test_per_hop_factor_is_derived_for_general_n_from_a_sum():
     assert step.relation == "=" and step.lhs.has(sp.Sum) and n in step.rhs.free_symbols
 
 
+@pytest.mark.parametrize("n_items, dim", [(16, 64), (64, 64), (128, 32)])
+def test_mean_field_norm_cosine_is_a_cosine_that_falls_with_depth(n_items, dim):
+    cosines = [proof.mean_field_norm_cosine(L, n_items, dim) for L in range(1, 6)]
+    assert all(0 < c <= 1 for c in cosines)
+    assert all(later < earlier for earlier, later in zip(cosines, cosines[1:]))
+
+
 def test_size_four_computation_is_kept_as_a_confirmation():
     assert any(s.relation == "confirms" and "n = 4" in s.label for s in proof.multi_hop("gaussian").steps)
 
