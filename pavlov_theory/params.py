@@ -55,13 +55,13 @@ class Param:
             if value not in self.choices:
                 raise ParamError(f"{self.name}: expected {self.allowed()}, got {value!r}")
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ParamError(f"{self.name}: expected {self.allowed()}, got {value!r}")
         if self.type is int and int(value) != value:
             raise ParamError(f"{self.name}: expected {self.allowed()}, got {value!r}")
         value = self.type(value)
         above_low = self.low < value if self.low_open else self.low <= value
-        if not math.isfinite(value) or not (above_low and value <= self.high):
+        if not (above_low and value <= self.high):
             raise ParamError(f"{self.name}: expected {self.allowed()}, got {value!r}")
         return value
 
