@@ -1,4 +1,5 @@
-"""Shared test settings: the family-wise level of the Monte Carlo tests, and GPU skipping.
+"""Shared test settings: the family-wise level of the Monte Carlo tests, GPU skipping, and a
+result cache of the tests' own (never the working directory's).
 
 Every Monte Carlo test is marked ``mc`` and uses ``mc_alpha``: the suite's family-wise level
 ``SUITE_FWER`` split evenly over the collected ``mc`` tests, so a run of the whole suite wrongly
@@ -25,6 +26,12 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if item.get_closest_marker("gpu"):
                 item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Every test caches into a directory of its own session, never into the repository."""
+    monkeypatch.setenv("PAVLOV_CACHE", str(tmp_path_factory.getbasetemp() / "pavlov-cache"))
 
 
 @pytest.fixture

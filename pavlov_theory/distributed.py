@@ -1,0 +1,97 @@
+"""Check a run's grid points on a Dask cluster (``dask.distributed``).
+
+Each task is one ``(claim, point)`` check, run by :func:`pavlov_theory.ledger.check_point`, the
+function of the serial loop, in the same context. Claims hold functions that do not pickle, so a
+task ships the claim's id, the point and the context, and the worker looks the claim up in its
+own registry. Every random stream is seeded from the run's seed, the claim, the point and the
+batch (:func:`pavlov_theory.engine.draw`), never from the worker or the order of completion, so
+the results are those of the serial loop; the caller puts them back in grid order.
+
+A local cluster runs ``workers`` processes of one thread each, and each process gives torch an
+equal share of the machine's cores; ``scheduler`` connects to a running cluster instead (its
+workers need this package installed, at the same version: a result computed from other code than
+the client's, by the hash of the section's sources, is refused). Results come back as they
+finish; a task that raised comes back as one line naming the claim and the point.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from typing import Any, Iterator, Mapping, Sequence
+
+from .cache import code_hash
+from .claims import Context, get_claim
+from .ledger import CheckError, check_point, point_text
+from .params import ParamError
+
+Task = tuple[int, str, Mapping[str, Any]]  # (grid index, claim id, point)
+
+
+def check_registered(claim_id: str, point: Mapping[str, Any],
+                     ctx: Context) -> tuple[dict[str, Any], float, str]:
+    """On a worker: look ``claim_id`` up in the registry and check it at ``point`` (see
+    :func:`pavlov_theory.ledger.check_point`); returns the outcome's JSON, the seconds taken and
+    the hash of the section's code the worker ran (:func:`pavlov_theory.cache.code_hash`)."""
+    code = code_hash(claim_id.split(".")[0])
+    return (*check_point(get_claim(claim_id), dict(point), ctx), code)
+
+
+def share_cores(slots_on_host: int) -> int:
+    """On a worker: give torch ``cores / slots_on_host`` threads (at least one), where
+    ``slots_on_host`` counts the task slots of every worker on this host. Returns the count."""
+    import torch
+
+    threads = max(1, (os.cpu_count() or 1) // max(1, slots_on_host))
+    torch.set_num_threads(threads)
+    return threads
+
+
+def _share_cores_on(client: Any) -> None:
+    workers = client.scheduler_info()["workers"]
+    slots = Counter()
+    for info in workers.values():
+        slots[info["host"]] += info["nthreads"]
+    for address, info in workers.items():
+        client.run(share_cores, slots[info["host"]], workers=[address])
+
+
+def run_points(tasks: Sequence[Task], ctx: Context, bar: Any, workers: int | None = None,
+               scheduler: str | None = None) -> Iterator[tuple[int, dict[str, Any], float]]:
+    """Check ``tasks`` on a local cluster of ``workers`` processes or on the cluster whose
+    scheduler is at ``scheduler``; yield ``(index, outcome JSON, seconds)`` as each finishes,
+    naming the finished claim on the progress ``bar``. A failed task raises
+    :class:`~pavlov_theory.ledger.CheckError` (the tasks already yielded are kept by the caller)."""
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        option = "workers" if scheduler is None else "scheduler"
+        raise ParamError(f"{option}: needs dask.distributed (pip install 'pavlov-theory[dask]')") from None
+    if not tasks:
+        return
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.ERROR)
+    else:
+        cluster = None
+    try:
+        with Client(cluster if cluster is not None else scheduler) as client:
+            _share_cores_on(client)
+            futures = {client.submit(check_registered, claim_id, dict(point), ctx, pure=False):
+                       (index, claim_id, point) for index, claim_id, point in tasks}
+            for future in as_completed(futures):
+                index, claim_id, point = futures[future]
+                if future.status != "finished":
+                    error = future.exception()
+                    if isinstance(error, CheckError):
+                        raise error
+                    raise CheckError(f"{claim_id} at {point_text(point)}: {type(error).__name__}: {error}")
+                result, took, code = future.result()
+                if code != code_hash(claim_id.split(".")[0]):  # else its result would be cached under our key
+                    raise CheckError(f"{claim_id} at {point_text(point)}: the worker ran other code than "
+                                     "this client (another version, or files edited during the run)")
+                bar.set_postfix_str(claim_id)
+                yield index, result, took
+    finally:
+        if cluster is not None:
+            cluster.close()

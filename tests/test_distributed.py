@@ -1,0 +1,93 @@
+"""Grid points on a Dask cluster: the same ledger, value for value, as the serial loop; failures
+named in one line; finished points cached as they come back."""
+from dataclasses import replace
+
+import pytest
+
+from pavlov_theory import cache as cache_mod
+from pavlov_theory import ledger
+from pavlov_theory.claims import get_claim
+
+distributed = pytest.importorskip("dask.distributed", reason="dask.distributed is not installed")
+
+CHEAP = ("framework.selectivity", "capacity.designed_keys", "capacity.decoding", "rules.delta")
+
+
+
+def differences(a, b, where=""):
+    """Where two JSON values differ, as ``path: a != b`` lines (empty when they agree)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in differences(a.get(k), b.get(k), f"{where}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{where}[{i}]")]
+    return [] if a == b else [f"{where}: {a!r} != {b!r}"]
+
+
+class NoBar:
+    """Stands in for the progress bar."""
+
+    def set_postfix_str(self, text):
+        pass
+
+
+def cheap_run(**spread):
+    ctx = ledger.scale_context("ci", "cpu", 0)
+    return ledger.run([get_claim(c) for c in CHEAP], "ci", ctx, progress=False, **spread)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as local:
+        yield local
+
+
+def test_a_two_worker_cluster_gives_the_serial_ledger_value_for_value(cluster, tmp_path):
+    serial = cheap_run()
+    spread = cheap_run(scheduler=cluster.scheduler_address, cache=cache_mod.Cache(tmp_path))
+    assert differences(ledger.findings(spread), ledger.findings(serial)) == []
+    assert len(list(tmp_path.rglob("*.json"))) == len(serial["results"])  # each cached as it came back
+
+
+def test_a_local_cluster_of_workers_gives_the_serial_ledger():
+    one = [get_claim("capacity.decoding")]
+    ctx = ledger.scale_context("ci", "cpu", 0)
+    serial = ledger.run(one, "ci", ctx, progress=False)
+    spread = ledger.run(one, "ci", ctx, progress=False, workers=2)
+    assert differences(ledger.findings(spread), ledger.findings(serial)) == []
+
+
+def test_a_failed_task_comes_back_naming_the_claim_and_the_point(cluster):
+    from pavlov_theory.distributed import run_points
+
+    claim = get_claim("rules.delta")
+    point = claim.points("ci")[0]
+    ctx = replace(ledger.scale_context("ci", "cpu", 0), dtype="float16")  # no such dtype: the check raises
+
+    with pytest.raises(ledger.CheckError) as caught:
+        list(run_points([(0, claim.id, point)], ctx, NoBar(), scheduler=cluster.scheduler_address))
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"rules.delta at {ledger.point_text(point)}: KeyError")
+
+
+def test_workers_get_an_equal_share_of_the_cores(cluster):
+    from pavlov_theory.distributed import share_cores
+
+    client = distributed.Client(cluster)
+    try:
+        threads = client.run(share_cores, 2)
+    finally:
+        client.close()
+    assert len(threads) == 2 and all(t >= 1 for t in threads.values())
+
+
+def test_a_result_from_other_code_than_the_clients_is_refused(cluster, monkeypatch):
+    from pavlov_theory import distributed as spread
+
+    claim = get_claim("rules.delta")
+    monkeypatch.setattr(spread, "code_hash", lambda section: "not the workers' code")  # the client side only
+
+    ctx = ledger.scale_context("ci", "cpu", 0)
+    with pytest.raises(ledger.CheckError, match="the worker ran other code than this client"):
+        list(spread.run_points([(0, claim.id, claim.points("ci")[0])], ctx, NoBar(),
+                               scheduler=cluster.scheduler_address))
