@@ -17,7 +17,7 @@ from pavlov_theory.engine import Kernel, Law, bound_points, draw, headline, samp
 from pavlov_theory.params import D_K, D_V, DELTA, EPSILON, KEY_DIST, KEY_DISTS, SNR_MIN, N
 from pavlov_theory.proofs import capacity as proof
 from pavlov_theory.sampling import pair_chunks, sample
-from pavlov_theory.stats import Interval, proportion_ci
+from pavlov_theory.stats import Interval, mean_ci, proportion_ci
 
 ORDER = 2
 ITEM_CHUNK = 4096  # stored pairs held in memory at once, whatever n
@@ -211,7 +211,57 @@ DECODING_ERRORS = Kernel(
     example={"n": 6, "d_k": 4, "d_v": 3},
 )
 
-KERNELS = (SIGNAL_NOISE, NOISE_CURVES, ITEM_FAILURE, FRAME_NOISE, DECODING_ERRORS)
+
+
+def random_coherence(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                     dtype: torch.dtype) -> tuple[np.ndarray]:
+    """Per trial the coherence of ``n`` random sphere keys: their largest ``|k_i . k_j|``, ``i != j``."""
+    keys = sample("sphere", (trials, params["n"]), params["d_k"], gen, dtype)
+    gram = (keys @ keys.transpose(1, 2)).abs()
+    gram = gram - torch.diag_embed(gram.diagonal(dim1=1, dim2=2))
+    return (to_numpy(gram.amax((1, 2))),)
+
+
+def random_coherence_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                           dtype: torch.dtype) -> tuple[np.ndarray]:
+    keys = sample("sphere", (trials, params["n"]), params["d_k"], gen, dtype).double()
+    n = params["n"]
+    return (np.array([max(abs(float(keys[t, i] @ keys[t, j])) for i in range(n) for j in range(n) if i != j)
+                      for t in range(trials)]),)
+
+
+RANDOM_COHERENCE = Kernel(
+    "capacity.random_coherence", random_coherence, random_coherence_naive,
+    bytes_per_trial=lambda p, size: 2 * size * p["n"] * (p["n"] + p["d_k"]),
+    example={"n": 6, "d_k": 4},
+)
+
+KERNELS = (SIGNAL_NOISE, NOISE_CURVES, ITEM_FAILURE, FRAME_NOISE, DECODING_ERRORS, RANDOM_COHERENCE)
+COHERENCE_TRIALS = 256  # random key sets whose coherence is shown beside the frame's (not judged)
+
+
+def frame_coherence(n: int, d_k: int) -> float:
+    """The coherence of the tight frame the claim measures, its largest ``|k_i . k_j|`` (deterministic)."""
+    keys = tight_frame(n, d_k, "cpu", torch.float64)
+    gram = (keys @ keys.T).abs().fill_diagonal_(0.0)
+    return float(gram.max())
+
+
+def with_coherence(measure: Any) -> Any:
+    """A designed-keys measurement with the worst pair shown beside it: the frame's coherence, the
+    least any design can have (the square root of Welch's bound) and random keys' coherence
+    (measured over ``COHERENCE_TRIALS`` key sets; evidence, not judged)."""
+    def run(params: Mapping[str, Any], ctx: Context) -> Result:
+        result = measure(params, ctx)
+        (random,) = draw(ctx, params, RANDOM_COHERENCE, COHERENCE_TRIALS, stream="coherence")
+        ci = mean_ci(random, ctx.alpha)
+        welch = ctx.reference(proof.designed_keys(), "welch", n=params["n"], d_k=params["d_k"])
+        result.evidence += [
+            {"name": "frame_coherence", "value": frame_coherence(params["n"], params["d_k"]),
+             "welch_least": math.sqrt(welch)},
+            {"name": "random_coherence", "value": ci.estimate, "ci": [ci.lo, ci.hi], "trials": ci.n}]
+        return result
+    return run
 
 
 # ----------------------------------------------------------------------------- claims
@@ -429,7 +479,8 @@ CLAIMS = (
         params=(Param("d_k", int, 64, 2, 4096, help="key dimension (even: harmonic frame)"), D_V,
                 Param("n", int, 128, 3, 10**5, help="stored pairs, more than d_k")),
         derive=proof.designed_keys,
-        measure=sampled(Law(lambda p: proof.designed_keys(), "designed_noise"), FRAME_NOISE, first=64),
+        measure=with_coherence(sampled(Law(lambda p: proof.designed_keys(), "designed_noise"), FRAME_NOISE,
+                                           first=64)),
         grid={
             "ci": _grid_designed((32,), (1.5, 2, 8)),
             "book": _grid_designed((32, 128), (1.5, 2, 4, 8)),

@@ -175,7 +175,39 @@ MARGIN = Kernel("framework.margin_change", margin_change, margin_change_naive,
                 bytes_per_trial=lambda p, size: size * p["n"] * (p["d_k"] + 2 * p["d_v"]),
                 example={"n": 5, "d_k": 4, "d_v": 3, "key_dist": "sphere", "norm": "layernorm"})
 
-KERNELS = (FORMS, RESPONSE, RAW_POWER, MARGIN)
+
+def score_margin(x: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Score (inner product) of ``x`` with the right value ``v_0`` minus its largest score with a
+    competitor: the absolute difference between competing responses, in units of ``x``'s length."""
+    scores = (x[:, None, :] * values).sum(-1)
+    return scores[:, 0] - scores[:, 1:].max(-1).values
+
+
+def amplification(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype):
+    """The second reading of the statement: ``|score margin of Norm(r)| - |score margin of r|``
+    for ``r = k_0 S`` (positive when Norm amplifies the absolute difference)."""
+    keys, values = _memory(params, trials, gen, dtype)
+    r = _retrieve(keys[:, 0], keys, values)
+    after = score_margin(memory.normalize(params["norm"], r), values)
+    return (to_numpy(after.abs() - score_margin(r, values).abs()),)
+
+
+def amplification_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype):
+    keys, values = _memory(params, trials, gen, dtype)
+    margin = lambda x, vs: float(x @ vs[0]) - max(float(x @ v) for v in vs[1:])
+    changes = []
+    for t in range(trials):
+        r = _retrieve_naive(keys[:, 0], keys, values, t)
+        changes.append(abs(margin(memory.normalize(params["norm"], r[None])[0], values[t]))
+                       - abs(margin(r, values[t])))
+    return (np.array(changes),)
+
+
+AMPLIFICATION = Kernel("framework.amplification", amplification, amplification_naive,
+                       bytes_per_trial=MARGIN.bytes_per_trial,
+                       example={"n": 5, "d_k": 4, "d_v": 3, "key_dist": "sphere", "norm": "rmsnorm"})
+
+KERNELS = (FORMS, RESPONSE, RAW_POWER, MARGIN, AMPLIFICATION)
 
 # ----------------------------------------------------------------------------- claims
 
@@ -213,20 +245,29 @@ def margin_rounding(d_v: int, eps: float) -> float:
 
 
 def check_selectivity(params: Mapping[str, Any], ctx: Context) -> Result:
+    """The claim's reading (the cosine margin, judged) and the second reading (the absolute score
+    margin, reported with its own sign verdict); the two decisions share the check's level."""
     der = proof.normalization(params["key_dist"])
     zero = ctx.theory(der, "rms_margin_change")
     band = zero + margin_rounding(params["d_v"], ctx.eps)
+    each = ctx.share(2)
     if params["norm"] == "rmsnorm":  # deterministic (derived change 0): judge its whole range
-        (change,) = draw(ctx, params, MARGIN, SEL_TRIALS)
+        (change,) = draw(each, params, MARGIN, SEL_TRIALS)
         ci = Interval(float(change.mean()), float(change.min()), float(change.max()), change.size)
         verdict, theory = judges.sign(ci, band), zero
     else:  # LayerNorm turns r: no closed form; the sign of the mean change
-        ci, verdict = sample_until(ctx, params, MARGIN, "mean", lambda c: judges.sign(c, band), first=512)
+        ci, verdict = sample_until(each, params, MARGIN, "mean", lambda c: judges.sign(c, band), first=512)
         theory = float("nan")
+    absolute, absolute_verdict = sample_until(each, params, AMPLIFICATION, "mean",
+                                              lambda c: judges.sign(c, band), first=512)
     where = {"holds": "raises", "fails": "does not raise",
              "undecided": "cannot tell whether it raises"}[verdict]
     return Result(theory, ci.estimate, (ci.lo, ci.hi), verdict, ci.n,
-                  [{"name": "null_band", "value": band}, {"name": "derived_rms_change", "value": zero}],
+                  [{"name": "null_band", "value": band}, {"name": "derived_rms_change", "value": zero},
+                   {"name": "absolute_margin_change", "value": absolute.estimate,
+                    "ci": [absolute.lo, absolute.hi], "trials": absolute.n, "verdict": absolute_verdict,
+                    "reading": "amplifies the absolute difference of scores |r.v_0 - max_j r.v_j| "
+                               "(not judged: the claim's reading is the cosine margin)"}],
                   f"{params['norm']} {where} the cosine margin of the right value over its best competitor "
                   + ("(range over trials)" if params["norm"] == "rmsnorm" else "(mean over trials)"))
 
