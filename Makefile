@@ -6,10 +6,16 @@ BIN    := $(VENV)/bin
 # the platform's default build (CUDA-enabled on Linux x86-64).
 TORCH  ?= torch==2.13.0
 SCALE  ?= book
+# 1: the browser tests fail, rather than skip, without chromium or a built book
+BROWSER_REQUIRED ?= 1
 LEDGER := book/_build/ledger.json
 STAMP  := $(VENV)/.installed
+HTML   := book/_build/html/index.html
+# what the pages are built from besides the ledger
+BOOK_SOURCES := $(wildcard book/*.md book/_config.yml book/_toc.yml pavlov_theory/*.py proofs/*.py \
+                           simulations/*.py)
 
-.PHONY: all book verify test pytest clean
+.PHONY: all book verify test pytest browser clean
 
 all: book
 
@@ -19,19 +25,29 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# cached points are read back, not recomputed; a ledger with unchanged findings keeps its file
 verify: $(STAMP)
 	$(BIN)/pavlov-theory verify --scale $(SCALE) --out $(LEDGER)
 
+# the pages are rebuilt only when the ledger's findings or a source changed
 book: verify
-	TQDM_DISABLE=1 $(BIN)/jupyter-book build --all -W -n --keep-going book
-	@echo "Open book/_build/html/index.html in a browser."
+	@$(MAKE) --no-print-directory $(HTML)
+	@echo "Open $(HTML) in a browser (it reads offline: MathJax ships with it)."
+
+$(HTML): $(LEDGER) $(BOOK_SOURCES)
+	TQDM_DISABLE=1 $(BIN)/jupyter-book build --all -W -n --keep-going book || { rm -f $(HTML); exit 1; }
 
 pytest: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not browser"
+
+# every page of the built book in headless chromium; screenshots in book/_build/screenshots
+browser: $(STAMP)
+	PAVLOV_BROWSER_REQUIRED=$(BROWSER_REQUIRED) $(BIN)/python -m pytest -m browser tests/test_browser.py
 
 test: pytest
 	$(MAKE) book SCALE=ci
+	$(MAKE) browser
 
 clean:
 	rm -rf book/_build build

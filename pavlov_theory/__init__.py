@@ -1,8 +1,8 @@
 """pavlov-theory: a symbolic-plus-numeric verifier for the conditioning theory of attention.
 
-The public API: :func:`claims`, :func:`check`, :func:`verify` (see :mod:`pavlov_theory.api`).
+The public API: :func:`claims`, :func:`check`, :func:`verify`, :func:`stress` (see :mod:`pavlov_theory.api`).
 """
-from .api import Ledger, check, claims, verify
+from .api import Ledger, check, claims, stress, verify
 from .params import ParamError
 
-__all__ = ["Ledger", "ParamError", "check", "claims", "verify"]
+__all__ = ["Ledger", "ParamError", "check", "claims", "stress", "verify"]

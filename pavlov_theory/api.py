@@ -18,9 +18,23 @@ from pathlib import Path
 from typing import Any
 
 from . import ledger as ledger_mod
+from . import stress as stress_mod
+from .cache import open_cache
 from .claims import SCALES, Claim, Outcome, get_claim, registry, select
 from .device import resolve_device, resolve_dtype
 from .params import ParamError
+
+
+def _check_fwer(fwer: Any) -> float:
+    """``fwer`` if it is a number in (0, 0.5], else :class:`ParamError`."""
+    if isinstance(fwer, bool) or not isinstance(fwer, (int, float)) or not 0 < fwer <= 0.5:
+        raise ParamError(f"fwer: expected a number in (0, 0.5], got {fwer!r}")
+    return float(fwer)
+
+
+def _check_text(name: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise ParamError(f"{name}: expected a string, got {value!r}")
 
 
 def claims() -> list[Claim]:
@@ -30,6 +44,8 @@ def claims() -> list[Claim]:
 
 def context(scale: str, *, seed: int = 0, device: str = "auto", dtype: str = "float32"):
     """The context ``check`` and ``verify`` run in: the scale's trial cap and memory budget."""
+    for name, value in (("scale", scale), ("device", device), ("dtype", dtype)):
+        _check_text(name, value)
     if scale not in SCALES:
         raise ParamError(f"scale: expected one of {', '.join(SCALES)}, got {scale!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -43,10 +59,10 @@ def check(claim_id: str, *, seed: int = 0, device: str = "auto", dtype: str = "f
     """Check ``claim_id`` at one parameter point (defaults updated with ``params``) at book
     scale; ``trials`` caps the Monte Carlo trials, ``fwer`` is the check's error level.
     Returns the judged :class:`~pavlov_theory.claims.Outcome` (``to_json()`` is the CLI's JSON)."""
+    _check_text("claim", claim_id)
     claim = get_claim(claim_id)
     point = claim.resolve(params)
-    if not 0 < fwer <= 0.5:
-        raise ParamError(f"fwer: expected a number in (0, 0.5], got {fwer!r}")
+    _check_fwer(fwer)
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 2):
         raise ParamError(f"trials: expected an integer >= 2, got {trials!r}")
     ctx = context("book", seed=seed, device=device, dtype=dtype)
@@ -78,15 +94,60 @@ class Ledger:
         """The plain-text summary ``pavlov-theory verify`` prints."""
         return ledger_mod.table(self.data)
 
-    def write(self, path: str | Path) -> Path:
-        return ledger_mod.write(self.data, path)
+    def write(self, path: str | Path, *, keep_same: bool = False) -> Path:
+        """Write the ledger JSON to ``path`` atomically; with ``keep_same``, leave a file that
+        already holds the same findings untouched (see :func:`pavlov_theory.ledger.write`)."""
+        return ledger_mod.write(self.data, path, keep_same=keep_same)
 
 
 def verify(scale: str = "book", only: str | None = None, *, seed: int = 0, device: str = "auto",
-           dtype: str = "float32", fwer: float = ledger_mod.DEFAULT_FWER, progress: bool = False) -> Ledger:
+           dtype: str = "float32", fwer: float = ledger_mod.DEFAULT_FWER, progress: bool = False,
+           cache: str | Path | bool | None = None, workers: int | None = None,
+           scheduler: str | None = None, power: bool = False) -> Ledger:
     """Check every grid point of the claims matching ``only`` (a shell pattern; all by default)
-    at ``scale``, at the family-wise level ``fwer``."""
-    if not 0 < fwer <= 0.5:
-        raise ParamError(f"fwer: expected a number in (0, 0.5], got {fwer!r}")
+    at ``scale``, at the family-wise level ``fwer``.
+
+    ``cache``: a directory of stored points to reuse and fill (``True``: ``$PAVLOV_CACHE`` or
+    ``.pavlov-cache``; ``None``, the default: no cache). ``workers``: check the points on a local
+    Dask cluster of that many processes; ``scheduler``: on the cluster at that address.
+    ``power``: also measure each claim's power (the smallest perturbation of its probe that its
+    check rejects at the probe point, at this scale and the run's level per check) into each
+    claim's ``power_measured``; it costs about a dozen extra checks per claim."""
+    _check_fwer(fwer)
+    if only is not None:
+        _check_text("only", only)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ParamError(f"workers: expected an integer >= 1, got {workers!r}")
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
+        raise ParamError(f"scheduler: expected an address such as tcp://host:8786, got {scheduler!r}")
+    if workers is not None and scheduler is not None:
+        raise ParamError("workers: not allowed with scheduler (a local cluster or a running one, not both)")
+    if cache is not None and not isinstance(cache, (str, Path, bool)):
+        raise ParamError(f"cache: expected a directory, True or None, got {cache!r}")
     ctx = context(scale, seed=seed, device=device, dtype=dtype)
-    return Ledger(ledger_mod.run(select(only), scale, ctx, fwer, progress=progress))
+    chosen = select(only)
+    data = ledger_mod.run(chosen, scale, ctx, fwer, progress=progress,
+                          cache=open_cache(cache), workers=workers, scheduler=scheduler)
+    if power:
+        point_ctx = replace(ctx, alpha=data["alpha_per_check"])
+        by_id = {claim.id: claim for claim in chosen}
+        for record in data["claims"]:
+            record["power_measured"] = stress_mod.measure_power(by_id[record["claim"]], point_ctx)
+    return Ledger(data)
+
+
+def stress(scale: str = "ci", only: str | None = None, runs: int = 20, *, seed: int = 0,
+           device: str = "auto", dtype: str = "float32", fwer: float = ledger_mod.DEFAULT_FWER,
+           out: str | Path | None = None, cache: str | Path | bool | None = None) -> dict[str, Any]:
+    """Rerun :func:`verify` ``runs`` times with seeds derived from ``seed`` and report how often
+    each claim's verdict changes and the observed false-failure rate beside ``fwer`` (see
+    :mod:`pavlov_theory.stress`); with ``out``, the report is written there after every run."""
+    _check_fwer(fwer)
+    if only is not None:
+        _check_text("only", only)
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise ParamError(f"stress: expected an integer >= 1, got {runs!r}")
+    if cache is not None and not isinstance(cache, (str, Path, bool)):
+        raise ParamError(f"cache: expected a directory, True or None, got {cache!r}")
+    ctx = context(scale, seed=seed, device=device, dtype=dtype)
+    return stress_mod.stress(select(only), scale, ctx, runs, fwer, out=out, cache=open_cache(cache))

@@ -10,9 +10,10 @@ import json
 import os
 import secrets
 import sys
+from pathlib import Path
 from typing import Sequence
 
-from . import api, ledger
+from . import api, ledger, stress
 from .claims import ParamError, get_claim, registry
 
 USAGE_ERROR = 2
@@ -51,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list every claim")
 
     common = _Parser(add_help=False)
-    common.add_argument("--seed", type=_positive_int(0), default=0, help="base seed (default 0)")
-    common.add_argument("--fresh", action="store_true", help="draw a fresh random seed and report it")
+    seeds = common.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=_positive_int(0), default=0, help="base seed (default 0)")
+    seeds.add_argument("--fresh", action="store_true", help="draw a fresh random seed and report it")
     common.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
     common.add_argument("--dtype", default="float32", help="float32 or float64")
 
@@ -71,6 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--fwer", type=_probability, default=ledger.DEFAULT_FWER,
                         help="family-wise error level")
     verify.add_argument("--quiet", action="store_true", help="no progress bar")
+    stored = verify.add_mutually_exclusive_group()
+    stored.add_argument("--cache", default=None, metavar="DIR",
+                        help="reuse and fill the cache of checked points in DIR "
+                             "(default $PAVLOV_CACHE or .pavlov-cache; --fresh bypasses it)")
+    stored.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    verify.add_argument("--stress", type=_positive_int(1), default=None, metavar="K",
+                        help="rerun the scale with K seeds derived from the base seed; report how often "
+                             "each verdict changes and the observed false-failure rate (--out: its JSON)")
+    verify.add_argument("--power", action="store_true",
+                        help="also measure each claim's power: the smallest probe perturbation it rejects")
+    spread = verify.add_mutually_exclusive_group()
+    spread.add_argument("--workers", type=_positive_int(1), default=None, metavar="N",
+                        help="check the grid points on a local Dask cluster of N processes")
+    spread.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="check the grid points on the Dask cluster whose scheduler is at ADDRESS")
     return parser
 
 
@@ -80,6 +97,8 @@ def _parse_sets(claim, items: Sequence[str]) -> dict:
         name, sep, text = item.partition("=")
         if not sep or not name:
             raise ParamError(f"set: expected NAME=VALUE, got {item!r}")
+        if name in values:
+            raise ParamError(f"set: {name} given twice; expected each parameter at most once")
         values[name] = claim.param(name).parse(text)
     return values
 
@@ -109,12 +128,48 @@ def cmd_check(args) -> int:
     return 0
 
 
+def _check_out(text: str | None) -> None:
+    """Refuse an ``--out`` path that cannot be written before any work is done."""
+    if text is None:
+        return
+    path = Path(text)
+    if path.is_dir() or not path.name:
+        raise ParamError(f"out: {text!r} is a folder; expected the path of a JSON file")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ParamError(f"out: cannot write {text!r}: its folder is not writable; "
+                         "expected a writable file path")
+
+
+def cmd_stress(args, cache) -> int:
+    if args.power:
+        raise ParamError("power: not allowed with --stress (measure power in a plain verify run)")
+    if args.workers is not None or args.scheduler is not None:
+        raise ParamError("stress: runs its seeds one after another; drop --workers and --scheduler")
+    seed = _seed(args)
+    print(f"stress: {args.stress} runs at scale {args.scale}, base seed {seed}", file=sys.stderr)
+    report = api.stress(args.scale, args.only, args.stress, seed=seed, device=args.device, dtype=args.dtype,
+                        fwer=args.fwer, out=args.out, cache=cache)
+    print(stress.table(report))
+    if args.out:
+        print(f"stress report written to {args.out}")
+    return 0
+
+
 def cmd_verify(args) -> int:
+    _check_out(args.out)
+    cache = None if args.no_cache or args.fresh else (args.cache or True)
+    if args.stress is not None:
+        return cmd_stress(args, cache)
     result = api.verify(args.scale, args.only, seed=_seed(args), device=args.device, dtype=args.dtype,
-                        fwer=args.fwer, progress=not args.quiet)
+                        fwer=args.fwer, progress=not args.quiet, cache=cache, workers=args.workers,
+                        scheduler=args.scheduler, power=args.power)
     print(result.table())
     if args.out:
-        print(f"ledger written to {result.write(args.out)}")
+        before = os.stat(args.out).st_mtime_ns if os.path.isfile(args.out) else None
+        path = result.write(args.out, keep_same=True)
+        same = before is not None and os.stat(path).st_mtime_ns == before
+        print(f"ledger unchanged (same findings): {path}" if same else f"ledger written to {path}")
     return 0
 
 

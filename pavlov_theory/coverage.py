@@ -4,10 +4,11 @@ Every interval kind of :mod:`pavlov_theory.stats` is rerun many times with fresh
 parameter points where its true value is known, at nominal levels where misses are observable
 (95% and 99%), and the observed coverage is reported with its own Clopper-Pearson interval. The
 points include the most skewed ones the verifier meets: small ``d_k`` and few trials, where the
-per-trial noise power is a product of chi-squares; the DPFP feature map, whose per-trial powers are heavier-tailed still (at 64 trials, and at
-the verifier's first look of 256); and the ratio ``(g0 - g)/g0`` the
-generalisation gradient reads its decay from. There the skewness-corrected t interval and the
-test-inversion (Fieller) ratio interval lean on the central limit theorem hardest.
+per-trial noise power is a product of chi-squares; the DPFP feature map, whose per-trial powers
+are heavier-tailed still (at 64 trials, and at the verifier's first look of 256); and the ratio
+``(g0 - g)/g0`` the generalisation gradient reads its decay from. There the skewness-corrected
+t interval and the test-inversion (Fieller) ratio interval lean on the central limit theorem
+hardest.
 
 True values come from the project's derivations (``noise_power`` and ``snr`` of Theorem 6, the
 feature maps' SNR, the linear response ``1 - D^2/2``, all exact claims) or from the

@@ -9,17 +9,20 @@ from __future__ import annotations
 import json
 import os
 import platform
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 from tqdm import tqdm
 
-from .claims import Claim, Context, Outcome
+from .cache import Cache
+from .claims import Claim, Context
 from .device import default_budget
-from .judges import VACUOUS, combine
+from .judges import VACUOUS, VERDICTS, combine
+from .params import ParamError
 
 DEFAULT_FWER = 1e-3
 MAX_TRIALS = {"ci": 100_000, "book": 200_000, "paper": 2_000_000}
@@ -30,37 +33,92 @@ def scale_context(scale: str, device: str, seed: int, dtype: str = "float32") ->
                    memory_budget=default_budget(device), scale=scale)
 
 
+class CheckError(RuntimeError):
+    """A check raised: the message names the claim and the point, in one line."""
+
+
+def point_text(point: Mapping[str, Any]) -> str:
+    """A parameter point as ``name=value, ...`` (for progress and error lines)."""
+    return ", ".join(f"{name}={value}" for name, value in point.items())
+
+
+def check_point(claim: Claim, point: Mapping[str, Any], ctx: Context) -> tuple[dict[str, Any], float]:
+    """Check ``claim`` at one grid point: the outcome's JSON as the ledger lists it (plain numbers,
+    as read back from a file) and the wall-clock seconds the check took. The serial loop and the
+    distributed workers both run this."""
+    started = time.perf_counter()
+    try:
+        outcome = claim.check(point, ctx)
+    except Exception as error:
+        raise CheckError(f"{claim.id} at {point_text(point)}: {type(error).__name__}: {error}") from error
+    result = json.loads(json.dumps(outcome.to_json(), default=float))
+    return result, time.perf_counter() - started
+
+
+def _serial(tasks: list[tuple[int, Claim, dict[str, Any]]], ctx: Context,
+            bar: Any) -> Iterator[tuple[int, dict[str, Any], float]]:
+    for index, claim, point in tasks:
+        bar.set_postfix_str(claim.id)
+        yield index, *check_point(claim, point, ctx)
+
+
 def run(claims: Iterable[Claim], scale: str, ctx: Context, fwer: float = DEFAULT_FWER,
-        progress: bool = True) -> dict[str, Any]:
-    """Check every grid point of ``claims`` at ``scale``; return the ledger as a dict."""
+        progress: bool = True, cache: Cache | None = None, workers: int | None = None,
+        scheduler: str | None = None) -> dict[str, Any]:
+    """Check every grid point of ``claims`` at ``scale``; return the ledger as a dict.
+
+    With a ``cache``, a point whose key (see :mod:`pavlov_theory.cache`) is stored is read back
+    (its result marked ``"cached": true``) and every computed point is stored as soon as it is
+    done. With ``workers`` (a local Dask cluster of that many processes) or ``scheduler`` (the
+    address of a running Dask scheduler) the points are checked on the cluster; the ledger is
+    the same, value for value, ordered by grid point. A claim's ``seconds`` is the time its
+    points took when they were computed (a cached point keeps its stored time); the ledger's
+    ``seconds`` is this run's wall-clock time."""
     tasks = [(claim, point) for claim in claims for point in claim.points(scale)]
     point_ctx = replace(ctx, alpha=fwer / max(1, len(tasks)))
     started = time.time()
-    outcomes: list[Outcome] = []
-    times: dict[str, float] = {}
+    results: list[dict[str, Any]] = [{} for _ in tasks]
+    seconds = [0.0] * len(tasks)
+    todo = []
+    for index, (claim, point) in enumerate(tasks):
+        entry = cache.get(claim.id, point, point_ctx) if cache is not None else None
+        if entry is None:
+            todo.append((index, claim, point))
+        else:
+            results[index], seconds[index] = {**entry.result, "cached": True}, entry.seconds
     quiet = not progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")
-    bar = tqdm(tasks, desc=f"verify {scale}", unit="check", disable=quiet)
-    for claim, point in bar:
-        bar.set_postfix_str(claim.id)
-        t0 = time.time()
-        outcomes.append(claim.check(point, point_ctx))
-        times[claim.id] = times.get(claim.id, 0.0) + time.time() - t0
+    with tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=f"verify {scale}", unit="check",
+              disable=quiet) as bar:
+        if workers is not None or scheduler is not None:
+            from .distributed import run_points
+            finished = run_points([(i, c.id, p) for i, c, p in todo], point_ctx, bar, workers, scheduler)
+        else:
+            finished = _serial(todo, point_ctx, bar)
+        for index, result, took in finished:
+            claim, point = tasks[index]
+            if cache is not None:
+                cache.put(claim.id, point, point_ctx, result, took)
+            results[index], seconds[index] = {**result, "cached": False}, took
+            bar.update()
     summary = []
     for claim in {c.id: c for c, _ in tasks}.values():
-        mine = [o for o in outcomes if o.claim == claim.id]
+        mine = [i for i, (c, _) in enumerate(tasks) if c.id == claim.id]
+        verdicts = [results[i]["verdict"] for i in mine]
         summary.append({
             "claim": claim.id, "paper_ref": claim.paper_ref, "statement": claim.statement,
             "kind": claim.kind, "judge": claim.judge, "beyond_paper": claim.beyond_paper,
-            "quantity": claim.quantity, "verdict": combine([o.verdict for o in mine]),
+            "quantity": claim.quantity, "verdict": combine(verdicts),
             "probe": claim.probe.describe(), "probe_trivial": claim.probe.trivial, "points": len(mine),
-            "vacuous_points": sum(o.verdict == VACUOUS for o in mine), "seconds": round(times[claim.id], 3),
+            "vacuous_points": sum(v == VACUOUS for v in verdicts),
+            "cached_points": sum(results[i]["cached"] for i in mine),
+            "seconds": round(sum(seconds[i] for i in mine), 3),
         })
     return {
         "scale": scale, "device": ctx.device, "device_name": device_name(ctx.device),
         "dtype": ctx.dtype, "seed": ctx.seed, "fwer": fwer, "alpha_per_check": point_ctx.alpha,
         "seconds": round(time.time() - started, 3), "torch": torch.__version__,
         "python": platform.python_version(),
-        "claims": summary, "results": [o.to_json() for o in outcomes],
+        "claims": summary, "results": results,
     }
 
 
@@ -70,15 +128,114 @@ def device_name(device: str) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def write(ledger: dict[str, Any], path: str | Path) -> Path:
+class LedgerError(ParamError):
+    """A ledger file that cannot be written or read back: missing, not JSON, or not a ledger
+    this version of the verifier wrote (a stale one). The message names the file and the fix."""
+
+
+# run-dependent fields: how long this run took and which points it read from the cache
+RUN_FIELDS = ("seconds", "cached", "cached_points")
+
+
+def findings(ledger: dict[str, Any]) -> Any:
+    """The ledger without its run-dependent fields: what two runs must agree on."""
+    if isinstance(ledger, dict):
+        return {k: findings(v) for k, v in ledger.items() if k not in RUN_FIELDS}
+    if isinstance(ledger, list):
+        return [findings(v) for v in ledger]
+    return ledger
+
+
+def write(ledger: dict[str, Any], path: str | Path, *, keep_same: bool = False) -> Path:
+    """Write ``ledger`` as JSON to ``path`` atomically: a temporary file in the same folder, then
+    ``os.replace``, so a reader sees the old file or the whole new one, never half of it.
+
+    With ``keep_same``, a file already holding the same findings (every field but the timings and
+    cache marks) is left untouched, so that a build which depends on the file's time is not redone."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(ledger, indent=1, default=float))
+    text = json.dumps(ledger, indent=1, default=float)
+    if path.is_dir():
+        raise LedgerError(f"out: {path} is a folder; expected the path of a JSON file")
+    if keep_same and path.is_file():
+        try:
+            if findings(json.loads(path.read_text())) == findings(json.loads(text)):
+                return path
+        except ValueError:
+            pass  # not JSON: replace it
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
+                                         delete=False) as handle:
+            tmp = Path(handle.name)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise LedgerError(f"out: cannot write {path} ({error.strerror or error}); expected a writable "
+                          "file path") from None
     return path
 
 
+# What a ledger must hold (key: type) for the table, the book and the stress report to read it.
+LEDGER_KEYS: dict[str, type | tuple[type, ...]] = {
+    "scale": str, "device_name": str, "seed": int, "fwer": (int, float), "alpha_per_check": (int, float),
+    "seconds": (int, float), "claims": list, "results": list}
+CLAIM_KEYS = ("claim", "verdict", "judge", "points", "probe", "probe_trivial", "paper_ref", "seconds")
+RESULT_KEYS = ("claim", "params", "verdict", "ci", "trials", "theory", "estimate")
+
+
+def validate(ledger: Any, where: str = "ledger") -> dict[str, Any]:
+    """Return ``ledger`` if it has the shape :func:`run` writes and names only registered claims
+    and known verdicts; else raise :class:`LedgerError` naming what is wrong."""
+    from .claims import registry
+
+    rerun = "rerun `pavlov-theory verify --out PATH` to rewrite it"
+    if not isinstance(ledger, dict):
+        raise LedgerError(f"{where}: expected a JSON object (a ledger), got {type(ledger).__name__}; {rerun}")
+    for key, kind in LEDGER_KEYS.items():
+        if key not in ledger:
+            raise LedgerError(f"{where}: missing key {key!r} (not a ledger, or a stale one); {rerun}")
+        if not isinstance(ledger[key], kind) or isinstance(ledger[key], bool):
+            raise LedgerError(f"{where}: {key!r} has the wrong type ({type(ledger[key]).__name__}); {rerun}")
+    known, verdicts = set(registry()), {*VERDICTS, VACUOUS}
+    for part, keys in (("claims", CLAIM_KEYS), ("results", RESULT_KEYS)):
+        for row in ledger[part]:
+            missing = [k for k in keys if not isinstance(row, dict) or k not in row]
+            if missing:
+                raise LedgerError(f"{where}: an entry of {part!r} lacks {missing[0]!r} (stale or corrupt); "
+                                  f"{rerun}")
+            if row["claim"] not in known:
+                raise LedgerError(f"{where}: claim {row['claim']!r} is not registered (a stale ledger); "
+                                  f"{rerun}")
+            if row["verdict"] not in verdicts:
+                raise LedgerError(f"{where}: verdict {row['verdict']!r} of {row['claim']} is not one of "
+                                  f"{', '.join(sorted(verdicts))}; {rerun}")
+    return ledger
+
+
 def load(path: str | Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+    """Read a ledger written by :func:`write` and check it (:func:`validate`); a missing,
+    unreadable, corrupt or stale file raises :class:`LedgerError` with a one-line message."""
+    path = Path(path)
+    where = f"ledger {path}"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise LedgerError(f"{where}: no such file; write it with `pavlov-theory verify --out {path}`"
+                          ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise LedgerError(f"{where}: cannot be read ({getattr(error, 'strerror', None) or error})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise LedgerError(f"{where}: not valid JSON ({error.msg} at line {error.lineno}, "
+                          f"column {error.colno}); rerun `pavlov-theory verify --out {path}` to rewrite it"
+                          ) from None
+    return validate(data, where)
 
 
 def table(ledger: dict[str, Any]) -> str:
@@ -90,6 +247,8 @@ def table(ledger: dict[str, Any]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.append(f"scale {ledger['scale']}, device {ledger['device_name']}, "
+    lines.append(f"scale {ledger['scale']}, seed {ledger['seed']}, device {ledger['device_name']}, "
                  f"{ledger['seconds']:.1f} s, family-wise level {ledger['fwer']:g}")
+    powers = [(c["claim"], c["power_measured"]["text"]) for c in ledger["claims"] if "power_measured" in c]
+    lines += [f"power measured, {name}: {text}" for name, text in powers]
     return "\n".join(lines)

@@ -48,3 +48,17 @@ def test_verify_records_are_flat_rows_one_per_point():
     assert len(records) == ledger.claims[0]["points"]
     assert all(isinstance(v, (int, float, str, type(None))) for row in records for v in row.values())
     assert {"claim", "verdict", "theory", "estimate", "ci_low", "ci_high", "d_k", "n"} <= set(records[0])
+
+
+def test_a_ledger_with_the_same_findings_is_left_untouched(tmp_path):
+    from pavlov_theory import ledger as ledger_mod
+
+    first = pt.verify("ci", "framework.equivalence", progress=False)
+    path = first.write(tmp_path / "ledger.json")
+    before = path.stat().st_mtime_ns
+    again = pt.verify("ci", "framework.equivalence", progress=False)
+    again.write(path, keep_same=True)
+    assert path.stat().st_mtime_ns == before
+    changed = dict(again.data, seed=again.data["seed"] + 1)
+    ledger_mod.write(changed, path, keep_same=True)
+    assert ledger_mod.load(path)["seed"] == changed["seed"]
