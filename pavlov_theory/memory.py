@@ -44,6 +44,19 @@ def normalize(name: str, x: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"norm: expected one of {', '.join(NORMS)}, got {name!r}")
 
 
+def probe_powers_naive(keys: torch.Tensor, values: torch.Tensor) -> tuple[float, float]:
+    """The Hebbian memory read literally, for one stream of ``(n, d_k)`` keys and ``(n, d_v)``
+    values: ``S`` as a sum of outer products, each stored key as the probe. Returns the mean over
+    the probes of the signal power ``||(k.k) v||^2`` and of the noise power ``||k S - (k.k) v||^2``."""
+    S = sum(torch.outer(k, v) for k, v in zip(keys, values))
+    signal = noise = 0.0
+    for k, v in zip(keys, values):
+        wanted = (k @ k) * v
+        signal += float(wanted @ wanted) / len(keys)
+        noise += float((k @ S - wanted) @ (k @ S - wanted)) / len(keys)
+    return signal, noise
+
+
 def decay_mask(T: int, gamma: float, like: torch.Tensor) -> torch.Tensor:
     """``M[i, j] = gamma**(i-j)`` for ``j <= i``, else 0 (``gamma = 1``: the causal mask)."""
     idx = torch.arange(T, device=like.device)

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from pavlov_theory import judges
+from pavlov_theory import judges, memory
 from pavlov_theory.claims import Claim, Context, Param, Probe, Result
 from pavlov_theory.engine import Kernel, Law, bound_points, draw, headline, sample_until, sampled, to_numpy
 from pavlov_theory.params import D_K, D_V, DELTA, EPSILON, KEY_DIST, KEY_DISTS, SNR_MIN, N
@@ -60,14 +60,8 @@ def signal_noise_powers_naive(params: Mapping[str, Any], trials: int, gen: torch
     at a time."""
     pairs = list(_pair_stream(params, trials, gen, dtype)())
     keys, values = (torch.cat(parts, 1) for parts in zip(*pairs))
-    signal, noise = np.zeros(trials), np.zeros(trials)
-    for t in range(trials):
-        S = sum(torch.outer(k, v) for k, v in zip(keys[t], values[t]))
-        for k, v in zip(keys[t], values[t]):
-            wanted = (k @ k) * v
-            signal[t] += float(wanted @ wanted) / params["n"]
-            noise[t] += float((k @ S - wanted) @ (k @ S - wanted)) / params["n"]
-    return signal, noise
+    powers = [memory.probe_powers_naive(keys[t], values[t]) for t in range(trials)]
+    return tuple(np.array(column) for column in zip(*powers))
 
 
 SIGNAL_NOISE = Kernel(

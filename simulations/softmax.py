@@ -50,20 +50,26 @@ def softmax_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
     return to_numpy(torch.ones(trials, dtype=dtype)), to_numpy((noise * noise).sum(-1))
 
 
-def softmax_powers_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
-                         dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """The normalised read-out ``r = softmax(beta q K^T) V`` one trial at a time; its signal
-    ``w_0 v_0`` and noise ``r - w_0 v_0``, both powers divided by ``w_0^2``."""
+def _readouts_one_at_a_time(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                            dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The normalised read-out ``r = softmax(beta q K^T) V`` built one trial at a time: per trial
+    the target's weight ``w_0``, the power of ``w_0 v_0`` (signal) and of ``r - w_0 v_0`` (noise)."""
     keys, values = _pairs(params, trials, params["n"], gen, dtype)
     q = _probe(keys, params["s"], gen)
-    signal, noise = np.zeros(trials), np.zeros(trials)
+    weight, signal, noise = np.zeros(trials), np.zeros(trials), np.zeros(trials)
     for t in range(trials):
         w = torch.softmax(params["beta"] * torch.stack([q[t] @ k for k in keys[t]]), 0)
         r = sum(wj * vj for wj, vj in zip(w, values[t]))
         part = w[0] * values[t, 0]
-        signal[t] = float(part @ part) / float(w[0]) ** 2
-        noise[t] = float((r - part) @ (r - part)) / float(w[0]) ** 2
-    return signal, noise
+        weight[t], signal[t], noise[t] = float(w[0]), float(part @ part), float((r - part) @ (r - part))
+    return weight, signal, noise
+
+
+def softmax_powers_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                         dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The read-out one trial at a time; its signal and noise powers divided by ``w_0^2``."""
+    weight, signal, noise = _readouts_one_at_a_time(params, trials, gen, dtype)
+    return signal / weight**2, noise / weight**2
 
 
 SOFTMAX_POWERS = Kernel(
@@ -86,15 +92,8 @@ def normalised_powers(params: Mapping[str, Any], trials: int, gen: torch.Generat
 
 def normalised_powers_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                             dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """The read-out built one trial at a time; signal ``w_0 v_0``, noise ``r - w_0 v_0``."""
-    keys, values = _pairs(params, trials, params["n"], gen, dtype)
-    q = _probe(keys, params["s"], gen)
-    signal, noise = np.zeros(trials), np.zeros(trials)
-    for t in range(trials):
-        w = torch.softmax(params["beta"] * torch.stack([q[t] @ k for k in keys[t]]), 0)
-        r = sum(wj * vj for wj, vj in zip(w, values[t]))
-        part = w[0] * values[t, 0]
-        signal[t], noise[t] = float(part @ part), float((r - part) @ (r - part))
+    """The read-out one trial at a time; signal ``w_0 v_0``, noise ``r - w_0 v_0``."""
+    _, signal, noise = _readouts_one_at_a_time(params, trials, gen, dtype)
     return signal, noise
 
 
@@ -287,12 +286,7 @@ def feature_powers_naive(params: Mapping[str, Any], trials: int, gen: torch.Gene
             phi = torch.tensor(rows, dtype=values.dtype)
         else:
             phi = memory.feature_map(params["phi"], x[t])
-        phi = phi - params.get("mu", 0.0)
-        S = sum(torch.outer(f, v) for f, v in zip(phi, values[t]))
-        for f, v in zip(phi, values[t]):
-            wanted = (f @ f) * v
-            signal[t] += float(wanted @ wanted) / params["n"]
-            noise[t] += float((f @ S - wanted) @ (f @ S - wanted)) / params["n"]
+        signal[t], noise[t] = memory.probe_powers_naive(phi - params.get("mu", 0.0), values[t])
     return signal, noise
 
 
