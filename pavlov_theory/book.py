@@ -20,6 +20,7 @@ from typing import Any
 import sympy as sp
 
 from . import ledger as ledger_mod
+from .claims import get_claim
 
 DEFAULT_LEDGER = Path("_build") / "ledger.json"
 MATHJAX_PACKAGE = "jupyter_server_mathjax"
@@ -320,7 +321,9 @@ def finding(ledger: dict[str, Any], claim_id: str) -> str:
     points = results(ledger, claim_id)
     point = next((r for r in points if r["verdict"] == verdict_of_claim), points[0])
     lo, hi = point["ci"]
-    where = ", ".join(f"{k}={v}" for k, v in point["params"].items())
+    defaults = {p.name: p.default for p in get_claim(claim_id).params}
+    changed = {k: v for k, v in point["params"].items() if k not in defaults or defaults[k] != v}
+    where = ", ".join(f"{k}={v}" for k, v in changed.items()) or "the defaults"
     return (f"{point['quantity']}: theory {_fmt(point['theory'])}, estimate {_fmt(point['estimate'])} "
             f"[{_fmt(lo)}, {_fmt(hi)}] at {where}")
 
@@ -330,9 +333,8 @@ def findings_table(ledger: dict[str, Any]) -> str:
     rows = []
     for record in ledger["claims"]:
         claim_id = record["claim"]
-        section = claim_id.split(".")[0]
         origin = "beyond the paper" if record["beyond_paper"] else record["paper_ref"]
-        rows.append([f"**{record['verdict']}**", f"{{doc}}`{claim_id} <{section}>`", origin,
+        rows.append([verdict_badge(record["verdict"]), claim_link(claim_id), origin,
                      finding(ledger, claim_id)])
     header = ["verdict", "claim", "source", "decisive numbers (first point with that verdict)"]
     return markdown_table(header, rows)
