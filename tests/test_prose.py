@@ -283,3 +283,9 @@ def test_every_claim_has_a_figure_in_its_chapter():
         if chapter.exists() and f'figs.verdict_title(ledger, "{claim_id}"' not in chapter.read_text():
             missing.append(claim_id)
     assert missing == []
+
+
+@pytest.mark.parametrize("chapter", [p for p in CHAPTERS if "steps_markdown(" in p.read_text()],
+                         ids=lambda p: p.stem)
+def test_every_chapter_with_derivations_cites_a_checked_step(chapter):
+    assert re.search(r"\{eq\}`[\w-]+`", _strip_fences(chapter.read_text()))
