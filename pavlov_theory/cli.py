@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from . import api, ledger, stress
+from . import api, ledger
 from .claims import ParamError, get_claim, registry
+from .stress import table as stress_table
 
 USAGE_ERROR = 2
 
@@ -150,7 +151,7 @@ def cmd_stress(args, cache) -> int:
     print(f"stress: {args.stress} runs at scale {args.scale}, base seed {seed}", file=sys.stderr)
     report = api.stress(args.scale, args.only, args.stress, seed=seed, device=args.device, dtype=args.dtype,
                         fwer=args.fwer, out=args.out, cache=cache)
-    print(stress.table(report))
+    print(stress_table(report))
     if args.out:
         print(f"stress report written to {args.out}")
     return 0

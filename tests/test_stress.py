@@ -90,3 +90,13 @@ def test_a_small_stress_run_of_a_sampled_claim_draws_new_data_and_writes_its_rep
     assert report["seed_independent"] and claim["counts"] == {"exact": 2}
     assert json.loads(out.read_text())["claims"][0]["counts"] == {"exact": 2}
     assert "identical in every run" in stress.table(report)
+
+
+def test_the_command_line_prints_the_stress_table(tmp_path, capsys):
+    from pavlov_theory.cli import main
+
+    out = tmp_path / "stress.json"
+    args = ["verify", "--scale", "ci", "--only", "rules.bcm_activity", "--stress", "2", "--quiet",
+            "--out", str(out)]
+    assert main(args) == 0
+    assert "rules.bcm_activity" in capsys.readouterr().out and out.is_file()
