@@ -6,7 +6,8 @@ at the same scale with ``K`` seeds derived from a base seed (listed in the repor
 
 - per claim, how many runs gave each verdict; its reference verdict, the most frequent one, or
   ``unstable`` when two verdicts are equally frequent; how many runs differ from the most frequent
-  verdict; and how many distinct data the runs drew (1 for a claim that samples nothing);
+  verdict; and how many distinct data the runs drew (every field of its results but the seed,
+  verdict and timings; 1 for a claim that samples nothing);
 - the observed false-failure rate of a run, with a Clopper-Pearson interval, beside the stated
   ``fwer``; and the same per checked point, beside the level granted to one check.
 
@@ -94,7 +95,8 @@ def summarize(ledgers: list[dict[str, Any]]) -> dict[str, Any]:
         estimates: dict[str, list] = {cid: [] for cid in claim_ids}
         for r in led["results"]:
             points.setdefault((r["claim"], _point_key(r)), []).append(r["verdict"])
-            estimates.setdefault(r["claim"], []).append(r.get("estimate"))
+            drawn = {k: v for k, v in ledger_mod.findings(r).items() if k not in ("seed", "verdict")}
+            estimates.setdefault(r["claim"], []).append(json.dumps(drawn, sort_keys=True, default=str))
         for cid in claim_ids:
             data[cid].append(tuple(estimates[cid]))
     point_false = {key: false_failures(vs, judge[key[0]]) for key, vs in points.items()}
