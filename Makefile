@@ -8,12 +8,15 @@ TORCH  ?= torch==2.13.0
 SCALE  ?= book
 # 1: the browser tests fail, rather than skip, without chromium or a built book
 BROWSER_REQUIRED ?= 1
-LEDGER := book/_build/ledger.json
+# one ledger per scale, so that `make test` (ci) leaves the book-scale ledger alone
+LEDGER := book/_build/ledger-$(SCALE).json
 STAMP  := $(VENV)/.installed
 HTML   := book/_build/html/index.html
+# touched after a successful build of the pages from the ledger of that scale
+BUILT  := book/_build/.built-$(SCALE)
 # what the pages are built from besides the ledger
-BOOK_SOURCES := $(wildcard book/*.md book/_config.yml book/_toc.yml pavlov_theory/*.py proofs/*.py \
-                           simulations/*.py)
+BOOK_SOURCES := $(wildcard book/*.md book/*.yml pavlov_theory/*.py proofs/*.py simulations/*.py) \
+                $(STAMP) pyproject.toml
 
 .PHONY: all book verify test pytest browser clean
 
@@ -29,13 +32,15 @@ $(STAMP): pyproject.toml
 verify: $(STAMP)
 	$(BIN)/pavlov-theory verify --scale $(SCALE) --out $(LEDGER)
 
-# the pages are rebuilt only when the ledger's findings or a source changed
+# the pages are rebuilt only when the scale, the ledger's findings or a source changed
 book: verify
-	@$(MAKE) --no-print-directory $(HTML)
+	@$(MAKE) --no-print-directory $(BUILT)
 	@echo "Open $(HTML) in a browser (it reads offline: MathJax ships with it)."
 
-$(HTML): $(LEDGER) $(BOOK_SOURCES)
-	TQDM_DISABLE=1 $(BIN)/jupyter-book build --all -W -n --keep-going book || { rm -f $(HTML); exit 1; }
+$(BUILT): $(LEDGER) $(BOOK_SOURCES)
+	rm -f book/_build/.built-*
+	PAVLOV_LEDGER=$(abspath $(LEDGER)) TQDM_DISABLE=1 $(BIN)/jupyter-book build --all -W -n --keep-going book
+	touch $@
 
 pytest: $(STAMP)
 	$(BIN)/ruff check .

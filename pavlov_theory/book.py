@@ -22,7 +22,7 @@ import sympy as sp
 from . import ledger as ledger_mod
 from .claims import get_claim
 
-DEFAULT_LEDGER = Path("_build") / "ledger.json"
+DEFAULT_LEDGER = Path("_build") / "ledger-book.json"  # relative to book/, where chapters execute
 MATHJAX_PACKAGE = "jupyter_server_mathjax"
 MATHJAX_TARGET = Path("_static") / "mathjax"  # inside the HTML output; book/_config.yml's mathjax_path
 
@@ -69,8 +69,8 @@ def setup(app: Any) -> dict[str, Any]:
 
 
 def load_ledger() -> dict[str, Any]:
-    """The ledger written by ``pavlov-theory verify --out book/_build/ledger.json``
-    (or the path in ``PAVLOV_LEDGER``)."""
+    """The ledger in ``PAVLOV_LEDGER`` (``make`` sets it), else the book-scale ledger ``make``
+    writes (``pavlov-theory verify --out book/_build/ledger-book.json``)."""
     path = Path(os.environ.get("PAVLOV_LEDGER", DEFAULT_LEDGER))
     if not path.exists():
         raise FileNotFoundError(f"no ledger at {path}: run `pavlov-theory verify --out {path}` first")
@@ -318,14 +318,15 @@ def finding(ledger: dict[str, Any], claim_id: str) -> str:
     """One line with the decisive numbers of a claim: the first point whose verdict is the
     claim's (theory, estimate, interval, parameters that differ from the defaults)."""
     verdict_of_claim = verdict(ledger, claim_id)
-    points = results(ledger, claim_id)
-    point = next((r for r in points if r["verdict"] == verdict_of_claim), points[0])
+    point = next((r for r in results(ledger, claim_id) if r["verdict"] == verdict_of_claim), None)
+    if point is None:  # e.g. every point vacuous: no point carries the claim's verdict
+        return "no counted point (see the ledger)"
     lo, hi = point["ci"]
     defaults = {p.name: p.default for p in get_claim(claim_id).params}
     changed = {k: v for k, v in point["params"].items() if k not in defaults or defaults[k] != v}
     where = ", ".join(f"{k}={v}" for k, v in changed.items()) or "the defaults"
-    return (f"{point['quantity']}: theory {_fmt(point['theory'])}, estimate {_fmt(point['estimate'])} "
-            f"[{_fmt(lo)}, {_fmt(hi)}] at {where}")
+    return escape_markdown(f"{point['quantity']}: theory {_fmt(point['theory'])}, "
+                           f"estimate {_fmt(point['estimate'])} [{_fmt(lo)}, {_fmt(hi)}] at {where}")
 
 
 def findings_table(ledger: dict[str, Any]) -> str:

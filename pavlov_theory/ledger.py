@@ -137,13 +137,16 @@ class LedgerError(ParamError):
 RUN_FIELDS = ("seconds", "cached", "cached_points")
 
 
-def findings(ledger: dict[str, Any]) -> Any:
-    """The ledger without its run-dependent fields: what two runs must agree on."""
-    if isinstance(ledger, dict):
-        return {k: findings(v) for k, v in ledger.items() if k not in RUN_FIELDS}
-    if isinstance(ledger, list):
-        return [findings(v) for v in ledger]
-    return ledger
+def findings(ledger: dict[str, Any]) -> dict[str, Any]:
+    """The ledger (or one of its records) without its run-dependent fields, which are dropped at
+    the top level and in each claim and result record, never inside parameters or evidence:
+    what two runs must agree on."""
+    strip = lambda record: {k: v for k, v in record.items() if k not in RUN_FIELDS}
+    out = strip(ledger)
+    for key in ("claims", "results"):
+        if isinstance(out.get(key), list):
+            out[key] = [strip(r) if isinstance(r, dict) else r for r in out[key]]
+    return out
 
 
 def write(ledger: dict[str, Any], path: str | Path, *, keep_same: bool = False) -> Path:

@@ -36,6 +36,8 @@ SHOTS = HTML.parent / "screenshots"
 REQUIRED = os.environ.get("PAVLOV_BROWSER_REQUIRED", "") == "1"
 VIEWPORT = {"width": 1000, "height": 800}
 RAW_TEX = ("\\(", "\\)", "\\[", "\\]", "$$", "\\begin{")
+# an unparsed $...$ or a TeX command with an argument: what dollarmath or MathJax left undone
+RAW_TEX_PATTERNS = (r"(?<![\\$])\$[^$\s][^$\n]{0,80}\$", r"\\[A-Za-z]+\{")
 # MyST markup a reader should never see: a fence or a role that was not parsed
 RAW_MYST = ("```", "{dropdown}", "{math}", "{eq}", "{doc}", "{download}", "{bdg-")
 LOCAL_SCHEMES = {"file", "data", "blob", "about"}
@@ -220,8 +222,8 @@ TEX_ERRORS = """() => !window.MathJax || !MathJax.Hub || !MathJax.Hub.getAllJax 
 
 def _raw_tex(text: str) -> list[str]:
     """Up to five snippets of ``text`` around raw TeX delimiters or unparsed MyST markup."""
-    return [text[max(0, i - 40):i + 60] for i in (m.start() for m in re.finditer(
-        "|".join(re.escape(t) for t in RAW_TEX + RAW_MYST), text))][:5]
+    pattern = "|".join([re.escape(t) for t in RAW_TEX + RAW_MYST] + list(RAW_TEX_PATTERNS))
+    return [text[max(0, i - 40):i + 60] for i in (m.start() for m in re.finditer(pattern, text))][:5]
 
 
 def _is_local(url: str) -> bool:
@@ -237,6 +239,7 @@ def _visit(browser, site: str, name: str) -> tuple[Visit, object]:
     page.on("console", lambda m: visit.console.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: visit.console.append(str(e)))
     page.on("requestfailed", lambda r: visit.missing.append(f"{r.url} ({r.failure})"))
+    page.on("websocket", lambda w: visit.external.append(w.url))
     page.set_default_timeout(TIMEOUT_MS)
     redirect = REDIRECT.search((HTML / name).read_text())
     page.goto(site + name, wait_until="load")
@@ -341,8 +344,13 @@ def test_ledger_offers_json_and_csv(site):
 def test_ledger_verdicts_are_visible_at_1000_pixels(browser, site):
     page = browser.new_page(viewport=VIEWPORT)
     page.goto(site + "ledger.html", wait_until="load")
+    page.evaluate(TYPESET, TIMEOUT_MS)
+    folded = page.evaluate("() => document.querySelectorAll('details:not([open])').length")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
     found = page.evaluate(VERDICTS_SEEN)
     page.close()
+    assert folded, "the ledger's details start folded"
+    assert width <= VIEWPORT["width"], f"the ledger page is {width} px wide at {VIEWPORT['width']} px"
     assert found["rows"] and found["summary"] == found["rows"], "the summary shows one verdict badge a claim"
     hidden = [s for s in found["badges"] if not s["seen"]]
     assert hidden == [], f"verdicts cut off at {VIEWPORT['width']} px: {hidden[:3]}"

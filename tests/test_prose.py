@@ -46,6 +46,10 @@ _REF_NUMBER = r"[A-Z]?\d+(?:\.\d+)*"
 REFERENCE = re.compile(rf"\b{_REF_WORDS}\s+{_REF_NUMBER}(?:\s*(?:-|–|to|and|,|or)\s*(?:{_REF_WORDS}\s+)?"
                        rf"{_REF_NUMBER})*", re.IGNORECASE)
 NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(%|\\%)?(?![\w])")
+GROUPED = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?![\w,])")
+# an integer written out in math (not part of a decimal); above LARGEST_FORMULA_CONSTANT it must
+# be a value the chapter's claims hold
+MATH_INTEGER = re.compile(r"(?<![\w.^_{])\d+(?![\w.])")
 MATH_VALUE = re.compile(r"(?<![\w.])(?:10\^\{?(-?\d+)\}?|(\d+\.\d+(?:[eE][-+]?\d+)?))(\\%)?")
 MULTIPLIER_BEFORE = re.compile(r"(?:\bfactor(?:\s+of)?|\btimes|\bmultiplied\s+by|\bdivided\s+by|\bx|×)\s*$",
                                re.IGNORECASE)
@@ -180,6 +184,10 @@ def stray_numbers(markdown: str, known: Known) -> list[str]:
     the role the number plays (a plain value, a multiplier or a relative tolerance)."""
     text = REFERENCE.sub(" ", prose(markdown))
     stray = []
+    for match in GROUPED.finditer(text):  # "1,000" would otherwise read as 1 and 0
+        if not known.holds(float(match.group(0).replace(",", "")), "value"):
+            stray.append(match.group(0))
+    text = GROUPED.sub(" ", text)
     for match in NUMBER.finditer(text):
         token = match.group(0)
         if token in REFERENCE_NUMBERS or YEAR.fullmatch(token):
@@ -194,6 +202,11 @@ def stray_numbers(markdown: str, known: Known) -> list[str]:
             value = 10.0 ** int(match.group(1)) if match.group(1) is not None else float(match.group(2))
             kind = "relative" if match.group(3) else "value"
             if not known.holds(value / 100 if kind == "relative" else value, kind):
+                stray.append(match.group(0))
+        formula = re.sub(r"[\^_]\{[^{}]*\}", " ", MATH_VALUE.sub(" ", span))  # exponents, indices
+        for match in MATH_INTEGER.finditer(formula):
+            value = int(match.group(0))
+            if value > LARGEST_FORMULA_CONSTANT and not known.holds(float(value), "value"):
                 stray.append(match.group(0))
     return stray
 
@@ -234,6 +247,8 @@ def test_a_planted_typed_number_is_caught(capacity):
     ("The mean-field value is $\\approx 0.17$ here.", "0.17"),
     ("A layer's failure rate of $10^{-9}$ is measured.", "10^{-9}"),
     ("Run it with `--set n=37`.", "37"),
+    ("The memory holds 1,000 pairs.", "1,000"),
+    ("The capacity is $\\approx 37$ pairs.", "37"),
 ])
 def test_planted_numbers_in_context_are_caught(capacity, sentence, number):
     """Each plant is a number some claim of the registry holds in another role or another
