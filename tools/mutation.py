@@ -54,12 +54,14 @@ def scratch_copy() -> Path:
 
 def sections(module: str, root: Path = ROOT) -> list[str]:
     """The sections whose derivations a proofs module feeds: its own, or every section whose
-    derivation module imports it (for shared helpers such as ``vectors``)."""
+    simulation module depends on it (for shared helpers such as ``vectors``), by the import graph
+    the result cache keys on."""
+    from pavlov_theory.cache import dependencies
+
     if (root / "simulations" / f"{module}.py").exists():
         return [module]
-    return sorted(p.stem for p in (root / "proofs").glob("*.py")
-                  if re.search(rf"\bimport .*\b{module}\b|\.{module} import", p.read_text())
-                  and (root / "simulations" / p.name).exists())
+    return sorted(p.stem for p in (root / "simulations").glob("*.py")
+                  if f"pavlov_theory.proofs.{module}" in dependencies(f"pavlov_theory.simulations.{p.stem}"))
 
 
 def verdicts(module: str, cwd: Path) -> dict[str, str]:
