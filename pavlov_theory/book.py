@@ -21,6 +21,7 @@ import sympy as sp
 
 from . import ledger as ledger_mod
 from .claims import get_claim
+from .figures import evidence_row
 
 DEFAULT_LEDGER = Path("_build") / "ledger-book.json"  # relative to book/, where chapters execute
 MATHJAX_PACKAGE = "jupyter_server_mathjax"
@@ -112,10 +113,8 @@ def verdict_line(ledger: dict[str, Any], claim_id: str):
 
 def evidence(outcome: dict[str, Any], name: str) -> Any:
     """The evidence row ``name`` of one ledger outcome (its ``value`` when it has one)."""
-    for row in outcome["evidence"]:
-        if row.get("name") == name:
-            return row.get("value", row)
-    raise KeyError(f"{outcome['claim']}: no evidence named {name}")
+    row = evidence_row(outcome, name)
+    return row.get("value", row)
 
 
 def math(expr: sp.Basic):
@@ -300,14 +299,6 @@ def write_downloads(ledger: dict[str, Any], folder: str | Path) -> dict[str, Pat
     paths["json"].write_text(json.dumps(ledger, indent=1) + "\n")
     paths["csv"].write_text(ledger_csv(ledger))
     return paths
-
-
-def errorbar(ax, x, outcomes: list[dict[str, Any]], label: str, **kw) -> None:
-    """Estimates with their confidence intervals as error bars."""
-    est = [o["estimate"] for o in outcomes]
-    lo = [o["estimate"] - o["ci"][0] for o in outcomes]
-    hi = [o["ci"][1] - o["estimate"] for o in outcomes]
-    ax.errorbar(x, est, yerr=[lo, hi], fmt="o", capsize=3, label=label, **kw)
 
 
 def _fmt(x: Any) -> str:
