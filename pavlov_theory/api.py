@@ -102,22 +102,26 @@ class Ledger:
 
 def verify(scale: str = "book", only: str | None = None, *, seed: int = 0, device: str = "auto",
            dtype: str = "float32", fwer: float = ledger_mod.DEFAULT_FWER, progress: bool = False,
-           cache: str | Path | bool | None = None, workers: int | None = None,
+           cache: str | Path | bool | None = None, workers: int | str | None = None,
            scheduler: str | None = None, power: bool = False) -> Ledger:
     """Check every grid point of the claims matching ``only`` (a shell pattern; all by default)
     at ``scale``, at the family-wise level ``fwer``.
 
     ``cache``: a directory of stored points to reuse and fill (``True``: ``$PAVLOV_CACHE`` or
     ``.pavlov-cache``; ``None``, the default: no cache). ``workers``: check the points on a local
-    Dask cluster of that many processes; ``scheduler``: on the cluster at that address.
+    Dask cluster of that many processes (1 or ``None``, the default: in this process; ``"auto"``:
+    one process per usable core when ``dask.distributed`` is installed); ``scheduler``: on the
+    cluster at that address. A script that passes ``workers`` must guard its entry point with
+    ``if __name__ == "__main__":`` (the worker processes import it).
     ``power``: also measure each claim's power (the smallest perturbation of its probe that its
     check rejects at the probe point, at this scale and the run's level per check) into each
     claim's ``power_measured``; it costs about a dozen extra checks per claim."""
     _check_fwer(fwer)
     if only is not None:
         _check_text("only", only)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ParamError(f"workers: expected an integer >= 1, got {workers!r}")
+    if workers is not None and workers != "auto" and (
+            isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ParamError(f"workers: expected 'auto' or an integer >= 1, got {workers!r}")
     if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
         raise ParamError(f"scheduler: expected an address such as tcp://host:8786, got {scheduler!r}")
     if workers is not None and scheduler is not None:

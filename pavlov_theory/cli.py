@@ -47,6 +47,28 @@ def _probability(text: str) -> float:
     return value
 
 
+def _workers(text: str) -> int | str:
+    """``auto`` or an integer >= 1 (the ``--workers`` option and ``$PAVLOV_WORKERS``)."""
+    if text.strip() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1, got {text!r}")
+    return value
+
+
+def default_workers() -> int | str:
+    """``$PAVLOV_WORKERS`` if set, else ``auto`` (one process per usable core)."""
+    text = os.environ.get("PAVLOV_WORKERS", "").strip()
+    try:
+        return _workers(text) if text else "auto"
+    except argparse.ArgumentTypeError as error:
+        raise ParamError(f"PAVLOV_WORKERS: {error}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pavlov-theory", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -85,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--power", action="store_true",
                         help="also measure each claim's power: the smallest probe perturbation it rejects")
     spread = verify.add_mutually_exclusive_group()
-    spread.add_argument("--workers", type=_positive_int(1), default=None, metavar="N",
-                        help="check the grid points on a local Dask cluster of N processes")
+    spread.add_argument("--workers", type=_workers, default=None, metavar="N",
+                        help="check the grid points in N local processes (a Dask cluster when N > 1); "
+                             "'auto' (default, or $PAVLOV_WORKERS): one per usable core")
     spread.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="check the grid points on the Dask cluster whose scheduler is at ADDRESS")
     return parser
@@ -160,10 +183,13 @@ def cmd_stress(args, cache) -> int:
 def cmd_verify(args) -> int:
     _check_out(args.out)
     cache = None if args.no_cache or args.fresh else (args.cache or True)
+    workers = args.workers or default_workers()  # a bad $PAVLOV_WORKERS is refused before any work
     if args.stress is not None:
         return cmd_stress(args, cache)
+    if args.scheduler is not None:
+        workers = None
     result = api.verify(args.scale, args.only, seed=_seed(args), device=args.device, dtype=args.dtype,
-                        fwer=args.fwer, progress=not args.quiet, cache=cache, workers=args.workers,
+                        fwer=args.fwer, progress=not args.quiet, cache=cache, workers=workers,
                         scheduler=args.scheduler, power=args.power)
     print(result.table())
     if args.out:

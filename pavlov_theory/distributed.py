@@ -26,6 +26,34 @@ from .ledger import CheckError, check_point, point_text
 from .params import ParamError
 
 Task = tuple[int, str, Mapping[str, Any]]  # (grid index, claim id, point)
+AUTO = "auto"
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this platform
+        return os.cpu_count() or 1
+
+
+def have_dask() -> bool:
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def local_workers(requested: int | str | None, points: int) -> int:
+    """How many local processes check ``points`` grid points: ``requested`` itself, or for
+    ``"auto"`` one per usable core, never more than the points, and 1 (the caller's own
+    process, no cluster) where ``dask.distributed`` is not installed."""
+    if requested is None:
+        return 1
+    if requested != AUTO:
+        return int(requested)
+    return max(1, min(usable_cores(), points)) if have_dask() else 1
 
 
 def check_registered(claim_id: str, point: Mapping[str, Any],

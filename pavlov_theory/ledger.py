@@ -63,17 +63,18 @@ def _serial(tasks: list[tuple[int, Claim, dict[str, Any]]], ctx: Context,
 
 
 def run(claims: Iterable[Claim], scale: str, ctx: Context, fwer: float = DEFAULT_FWER,
-        progress: bool = True, cache: Cache | None = None, workers: int | None = None,
+        progress: bool = True, cache: Cache | None = None, workers: int | str | None = None,
         scheduler: str | None = None) -> dict[str, Any]:
     """Check every grid point of ``claims`` at ``scale``; return the ledger as a dict.
 
     With a ``cache``, a point whose key (see :mod:`pavlov_theory.cache`) is stored is read back
     (its result marked ``"cached": true``) and every computed point is stored as soon as it is
-    done. With ``workers`` (a local Dask cluster of that many processes) or ``scheduler`` (the
-    address of a running Dask scheduler) the points are checked on the cluster; the ledger is
-    the same, value for value, ordered by grid point. A claim's ``seconds`` is the time its
-    points took when they were computed (a cached point keeps its stored time); the ledger's
-    ``seconds`` is this run's wall-clock time."""
+    done. With ``workers`` of 2 or more (a local Dask cluster of that many processes; ``"auto"``:
+    one per usable core when ``dask.distributed`` is installed, else this process alone) or
+    ``scheduler`` (the address of a running Dask scheduler) the points are checked on the
+    cluster; the ledger is the same, value for value, ordered by grid point. A claim's
+    ``seconds`` is the time its points took when they were computed (a cached point keeps its
+    stored time); the ledger's ``seconds`` is this run's wall-clock time."""
     tasks = [(claim, point) for claim in claims for point in claim.points(scale)]
     point_ctx = replace(ctx, alpha=fwer / max(1, len(tasks)))
     started = time.time()
@@ -89,9 +90,13 @@ def run(claims: Iterable[Claim], scale: str, ctx: Context, fwer: float = DEFAULT
     quiet = not progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0")
     with tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=f"verify {scale}", unit="check",
               disable=quiet) as bar:
-        if workers is not None or scheduler is not None:
+        processes = 1
+        if scheduler is None and workers is not None:
+            from .distributed import local_workers
+            processes = local_workers(workers, len(todo))
+        if scheduler is not None or processes > 1:
             from .distributed import run_points
-            finished = run_points([(i, c.id, p) for i, c, p in todo], point_ctx, bar, workers, scheduler)
+            finished = run_points([(i, c.id, p) for i, c, p in todo], point_ctx, bar, processes, scheduler)
         else:
             finished = _serial(todo, point_ctx, bar)
         for index, result, took in finished:

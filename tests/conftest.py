@@ -30,8 +30,11 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path_factory, monkeypatch):
-    """Every test caches into a directory of its own session, never into the repository."""
+    """Every test caches into a directory of its own session, never into the repository, and
+    runs ``verify`` in its own process unless it asks for workers (tests/test_distributed.py
+    covers the cluster)."""
     monkeypatch.setenv("PAVLOV_CACHE", str(tmp_path_factory.getbasetemp() / "pavlov-cache"))
+    monkeypatch.setenv("PAVLOV_WORKERS", "1")
 
 
 @pytest.fixture

@@ -76,6 +76,9 @@ def test_fwer_out_of_range_is_refused(capsys, value):
     (["verify", "--stress", "two"], "--stress: expected an integer >= 1"),
     (["verify", "--stress", "2", "--power"], "power: not allowed with --stress"),
     (["verify", "--stress", "2", "--workers", "2"], "stress: runs its seeds one after another"),
+    (["verify", "--workers", "0"], "--workers: expected 'auto' or an integer >= 1"),
+    (["verify", "--workers", "many"], "--workers: expected 'auto' or an integer >= 1"),
+    (["verify", "--workers", "2", "--scheduler", "tcp://h:8786"], "not allowed with argument"),
     (["verify", "--device", "tpu"], "device: expected one of auto, cpu, cuda"),
     (["verify", "--scale"], "--scale: expected one argument"),
     (["check"], "the following arguments are required: claim"),
@@ -103,6 +106,8 @@ BAD_API = [
     ("check", {"claim_id": "capacity.noise_power", "key_dist": ["sphere"]}, "key_dist: expected one of"),
     ("verify", {"only": 3}, "only: expected a string"),
     ("verify", {"scale": None}, "scale: expected a string"),
+    ("verify", {"workers": 0}, "workers: expected 'auto' or an integer >= 1"),
+    ("verify", {"workers": "all"}, "workers: expected 'auto' or an integer >= 1"),
     ("stress", {"runs": 0}, "stress: expected an integer >= 1"),
     ("stress", {"runs": True}, "stress: expected an integer >= 1"),
 ]
@@ -212,3 +217,12 @@ def test_book_loader_refuses_a_corrupt_ledger_named_by_the_environment(tmp_path,
     monkeypatch.setenv("PAVLOV_LEDGER", str(path))
     with pytest.raises(pt.ParamError, match="not valid JSON"):
         book.load_ledger()
+
+
+@pytest.mark.parametrize("text", ["0", "-2", "two", "1.5"])
+def test_bad_workers_in_the_environment_is_refused_before_any_work(capsys, monkeypatch, tmp_path, text):
+    monkeypatch.setenv("PAVLOV_WORKERS", text)
+    out = tmp_path / "ledger.json"
+    line = refused(capsys, ["verify", "--scale", "ci", "--only", "framework.selectivity", "--out", str(out)])
+    assert line.startswith("pavlov-theory: error: PAVLOV_WORKERS: expected 'auto' or an integer >= 1")
+    assert not out.exists()

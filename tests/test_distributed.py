@@ -57,6 +57,38 @@ def test_a_local_cluster_of_workers_gives_the_serial_ledger():
     assert differences(ledger.findings(spread), ledger.findings(serial)) == []
 
 
+def test_auto_workers_use_one_process_per_core_and_never_more_than_the_points(monkeypatch):
+    from pavlov_theory import distributed as spread
+
+    monkeypatch.setattr(spread, "usable_cores", lambda: 4)
+    assert [spread.local_workers("auto", points) for points in (0, 1, 3, 10)] == [1, 1, 3, 4]
+    assert spread.local_workers(3, 10) == 3 and spread.local_workers(None, 10) == 1
+
+
+def test_auto_workers_run_in_this_process_without_dask(monkeypatch):
+    from pavlov_theory import distributed as spread
+
+    monkeypatch.setattr(spread, "have_dask", lambda: False)
+    assert spread.local_workers("auto", 10) == 1
+
+
+def test_the_command_line_spreads_over_every_core_by_default(monkeypatch):
+    from pavlov_theory import cli
+
+    monkeypatch.delenv("PAVLOV_WORKERS", raising=False)
+    assert cli.default_workers() == "auto"
+    monkeypatch.setenv("PAVLOV_WORKERS", "3")
+    assert cli.default_workers() == 3
+
+
+def test_auto_workers_give_the_serial_ledger():
+    one = [get_claim("capacity.decoding")]
+    ctx = ledger.scale_context("ci", "cpu", 0)
+    serial = ledger.run(one, "ci", ctx, progress=False)
+    spread = ledger.run(one, "ci", ctx, progress=False, workers="auto")
+    assert differences(ledger.findings(spread), ledger.findings(serial)) == []
+
+
 def test_a_failed_task_comes_back_naming_the_claim_and_the_point(cluster):
     from pavlov_theory.distributed import run_points
 
@@ -91,3 +123,58 @@ def test_a_result_from_other_code_than_the_clients_is_refused(cluster, monkeypat
     with pytest.raises(ledger.CheckError, match="the worker ran other code than this client"):
         list(spread.run_points([(0, claim.id, claim.points("ci")[0])], ctx, NoBar(),
                                scheduler=cluster.scheduler_address))
+
+
+class KillOnFirstResult:
+    """A progress bar that kills every worker process of ``client`` when the first result is in."""
+
+    def __init__(self, client):
+        self.client, self.killed = client, False
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def set_postfix_str(self, text):
+        pass
+
+    def update(self, *args):
+        if not self.killed:
+            import os
+            import signal
+
+            for pid in self.client.run(os.getpid).values():
+                os.kill(pid, signal.SIGKILL)
+            self.killed = True
+
+
+def test_a_killed_worker_loses_no_finished_point_and_the_rerun_resumes_from_the_cache(tmp_path, monkeypatch):
+    import dask
+
+    claims = [get_claim(c) for c in ("rules.oja", *CHEAP)]
+    ctx = ledger.scale_context("ci", "cpu", 0)
+    serial = ledger.run(claims, "ci", ctx, progress=False)
+    store = cache_mod.Cache(tmp_path)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=":0") as local, distributed.Client(local) as client:
+            with monkeypatch.context() as patch:
+                patch.setattr(ledger, "tqdm", KillOnFirstResult(client))
+                try:
+                    first = ledger.run(claims, "ci", ctx, progress=False, cache=store,
+                                       scheduler=local.scheduler_address)
+                except ledger.CheckError as error:  # a task that was running on a killed worker
+                    assert "\n" not in str(error) and "KilledWorker" in str(error)
+                    first = None
+    finished = len(list(tmp_path.rglob("*.json")))
+    assert finished >= 1  # the result that came back before the kill was stored at once
+    again = ledger.run(claims, "ci", ctx, progress=False, cache=store)
+    assert sum(r["cached"] for r in again["results"]) == finished  # every stored point read back
+    assert differences(ledger.findings(again), ledger.findings(serial)) == []
+    if first is not None:  # the cluster recovered on its own: its ledger is the serial one too
+        assert differences(ledger.findings(first), ledger.findings(serial)) == []
