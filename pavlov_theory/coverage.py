@@ -4,20 +4,25 @@ Every interval kind of :mod:`pavlov_theory.stats` is rerun many times with fresh
 parameter points where its true value is known, at nominal levels where misses are observable
 (95% and 99%), and the observed coverage is reported with its own Clopper-Pearson interval. The
 points include the most skewed ones the verifier meets: small ``d_k`` and few trials, where the
-per-trial noise power is a product of chi-squares; the DPFP feature map, whose per-trial powers
-are heavier-tailed still (at 64 trials, and at the verifier's first look of 256); and the ratio
-``(g0 - g)/g0`` the generalisation gradient reads its decay from. There the skewness-corrected
-t interval and the test-inversion (Fieller) ratio interval lean on the central limit theorem
-hardest.
+per-trial noise power is a product of chi-squares; the centred DPFP feature map, whose per-trial
+powers are heavier-tailed still; and the ratio ``(g0 - g)/g0`` the generalisation gradient reads
+its decay from. There the skewness-corrected t interval and the test-inversion (Fieller) ratio
+interval lean on the central limit theorem hardest.
 
 True values come from the project's derivations (``noise_power`` and ``snr`` of Theorem 6, the
 feature maps' SNR, the linear response ``1 - D^2/2``, all exact claims) or from the
 data-generating law itself (a Bernoulli probability, a known exponent). An interval
 *undercovers* when the upper limit of its observed coverage lies below the nominal level,
-*overcovers* when the lower limit lies above it (:func:`verdict`, the one rule for both tables).
+*overcovers* when the lower limit lies above it (:func:`verdict`, the one rule for every table).
 
-Run ``python -m pavlov_theory.coverage [--replicates R] [--out PATH]`` for the table; the book's
-statistics chapter runs a smaller version of the same function.
+Ratio intervals are measured at the first look the engine grants a ratio check
+(:func:`engine.first_look`): from fewer trials they undercover at the skewed points. The first-look
+scan (:func:`first_look_scan`) measures the ratio interval at the most skewed point by the number of
+trials, at levels down to 99.99%, and is what :data:`engine.FIRST_LOOK_MIN` is chosen from.
+
+Run ``python -m pavlov_theory.coverage [--replicates R] [--first-look R] [--out PATH]`` for the
+tables (at least ``MIN_REPLICATES`` replicates per case); the book's statistics chapter runs a
+smaller version of the same functions.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ import numpy as np
 import torch
 
 from . import judges
+from .engine import first_look
 from .sampling import derive_seed, generator
 from .stats import (
     Interval,
@@ -39,12 +45,14 @@ from .stats import (
     mean_ci,
     proportion_ci,
     ratio_of_means_ci,
+    ratio_test,
     sequential,
     studentized_limits,
 )
 
 LEVELS: tuple[float, ...] = (0.95, 0.99)
 CONFIDENCE = 0.95  # of the interval around an observed coverage
+MIN_REPLICATES = 400  # per case: fewer cannot tell a 95% interval from a 92% one
 DTYPE = torch.float32  # what the verifier's runs use
 
 
@@ -192,12 +200,14 @@ def _sequential_run(powers: Callable[[int, torch.Generator], Any], truth: float,
 
 
 def sequential_case(d_k: int, n: int, dist: str, first: int, rel: float) -> Case:
-    """The sequential rule as the verifier runs it (ratio looks of :func:`stats.ratio_of_means_ci`,
-    doubling from ``first`` trials, Bonferroni over looks), judged exact against the true SNR with
+    """The sequential rule as the verifier runs it for a claim that asks for a first look of
+    ``first`` trials (ratio looks of :func:`stats.ratio_of_means_ci`, doubling from
+    :func:`engine.first_look`, Bonferroni over looks), judged exact against the true SNR with
     tolerance ``rel``; the interval reported is the one at the stopping look. A miss is a false
     failure."""
     params = _point(d_k, n, dist)
     truth = _law(dist).evaluate("snr", **params)
+    first = first_look("ratio", first)
     run = _sequential_run(lambda size, gen: _signal_noise(params, size, gen), truth, first, rel)
     where = f"SNR, {dist} keys, d_k={d_k}, n={n}, first look {first}, tolerance {rel:g}"
     return Case("sequential (ratio looks)", where, first, truth, run)
@@ -207,25 +217,26 @@ def feature_sequential_case(phi: str, d_k: int, n: int, first: int, rel: float) 
     """The sequential rule on the raw feature-map SNR of ``phi``, as :func:`sequential_case`."""
     params = _feature_point(phi, False, d_k, n)
     truth = _feature_law().evaluate(f"{phi}_snr_raw", d_k=d_k, n=n)
+    first = first_look("ratio", first)
     run = _sequential_run(lambda size, gen: _feature_powers(params, size, gen), truth, first, rel)
     where = f"feature-map SNR, {phi} raw, d_k={d_k}, n={n}, first look {first}, tolerance {rel:g}"
     return Case("sequential (ratio looks)", where, first, truth, run)
 
 
 def cases() -> list[Case]:
-    """The measured points: each interval kind at its most skewed point and a milder one."""
+    """The measured points: each interval kind at its most skewed point and a milder one; ratio
+    intervals from the fewest trials a ratio check judges (:func:`engine.first_look`)."""
+    ratio = first_look("ratio", 2)
     return [
         mean_case(16, 2, "sphere", 64), mean_case(16, 2, "sphere", 1024),
         mean_case(16, 4, "gaussian", 64),
-        ratio_case(4, 2, "gaussian", 64), ratio_case(16, 4, "gaussian", 64),
-        ratio_case(16, 4, "rademacher", 64), ratio_case(16, 4, "gaussian", 1024),
+        ratio_case(4, 2, "gaussian", ratio), ratio_case(16, 4, "gaussian", ratio),
+        ratio_case(16, 4, "rademacher", ratio),
         proportion_case(0.01, 200), proportion_case(0.001, 5000), proportion_case(0.3, 50),
         power_law_case((8, 16, 32, 64), 64),
-        feature_ratio_case("dpfp", False, 16, 64, 64), feature_ratio_case("dpfp", True, 16, 64, 64),
-        feature_ratio_case("dpfp", True, 16, 64, 256),
-        feature_ratio_case("relu", False, 16, 64, 64),
+        feature_ratio_case("dpfp", True, 16, 64, ratio),
         gradient_ratio_case(16, 64, 0.1, 2000),
-        sequential_case(16, 4, "gaussian", 64, 0.2), feature_sequential_case("dpfp", 16, 64, 64, 0.2),
+        sequential_case(16, 4, "gaussian", 64, 0.2),
     ]
 
 
@@ -245,8 +256,10 @@ def verdict(covered: int, replicates: int, nominal: float,
 
 def measure(case: Case, replicates: int, seed: int = 0,
             levels: Sequence[float] = LEVELS) -> list[dict[str, Any]]:
-    """Rerun ``case`` ``replicates`` times with fresh seeds; one row per nominal level with the
-    observed coverage, its interval and the verdict."""
+    """Rerun ``case`` ``replicates`` times with fresh seeds (at least ``MIN_REPLICATES``); one row
+    per nominal level with the observed coverage, its interval and the verdict."""
+    if replicates < MIN_REPLICATES:
+        raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
     hits = np.zeros(len(levels), dtype=int)
     widths = np.zeros(len(levels))
     started = time.perf_counter()
@@ -336,37 +349,118 @@ def tail(d_k: int, n: int, dist: str, trials: int, replicates: int, seed: int = 
     return out
 
 
-def run(replicates: int = 400, seed: int = 0, chosen: Sequence[Case] | None = None) -> dict[str, Any]:
+# ----------------------------------------------------------------------------- first look
+
+# the most skewed point of the table: the noise power of one stored pair is the square of a
+# 4-dimensional Gaussian inner product
+SCAN_POINT: dict[str, Any] = {"d_k": 4, "n": 2, "dist": "gaussian"}
+SCAN_SIZES: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048, 4096)
+SCAN_LEVELS: tuple[float, ...] = (0.95, 0.99, 0.999, 0.9999)
+SCAN_CHUNK = 2**20  # trials drawn at once
+
+
+def _scan_size(size: int, replicates: int, seed: int, levels: Sequence[float]) -> list[dict[str, Any]]:
+    """Rows of :func:`first_look_scan` for ratio intervals from ``size`` trials."""
+    point = _point(SCAN_POINT["d_k"], SCAN_POINT["n"], SCAN_POINT["dist"], d_v=1)
+    truth = _law(SCAN_POINT["dist"]).evaluate("snr", **point)
+    misses = np.zeros((len(levels), 2), dtype=int)  # [level, (interval below the truth, above it)]
+    started, done, index = time.perf_counter(), 0, 0
+    while done < replicates:
+        count = min(max(1, SCAN_CHUNK // size), replicates - done)
+        gen = generator(derive_seed(seed, "first look", SCAN_POINT, size, index), "cpu")
+        signal, noise = (x.reshape(count, size) for x in _signal_noise(point, count * size, gen))
+        truth_above = signal.mean(1) / noise.mean(1) < truth
+        for i, level in enumerate(levels):
+            rejected = ratio_test(signal, noise, truth, 1 - level) > 0
+            misses[i] += [int(np.sum(rejected & truth_above)), int(np.sum(rejected & ~truth_above))]
+        done, index = done + count, index + 1
+    seconds = round(time.perf_counter() - started, 3)
+    where = f"SNR, {SCAN_POINT['dist']} keys, d_k={SCAN_POINT['d_k']}, n={SCAN_POINT['n']}"
+    rows = []
+    for level, (below, above) in zip(levels, misses):
+        covered = replicates - int(below) - int(above)
+        word, ci = verdict(covered, replicates, level)
+        rows.append({"interval": "ratio of means (corrected Fieller)", "point": where, "trials": size,
+                     "truth": truth, "nominal": level, "replicates": replicates, "covered": covered,
+                     "coverage": covered / replicates, "ci": [ci.lo, ci.hi], "verdict": word,
+                     "misses_below": int(below), "misses_above": int(above), "seconds": seconds})
+    return rows
+
+
+def first_look_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SCAN_SIZES,
+                    levels: Sequence[float] = SCAN_LEVELS) -> list[dict[str, Any]]:
+    """Coverage of the ratio interval (:func:`stats.ratio_of_means_ci`) of the SNR at
+    ``SCAN_POINT`` from each number of trials of ``sizes``, on ``replicates`` fresh replicates per
+    size, at ``levels`` (down to 99.99%): the measurement :data:`engine.FIRST_LOOK_MIN` is read
+    from (:func:`smallest_first_look`). The interval contains the truth exactly where the test it
+    inverts (:func:`stats.ratio_test`) accepts the truth, so a replicate costs one test per level,
+    not a root search. With one stored pair and unit values the powers do not depend on ``d_v``
+    (the noise of probe ``m`` is ``(k_m . k_j)^2``), so the values are drawn one-dimensional."""
+    if replicates < MIN_REPLICATES:
+        raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
+    return [row for size in sizes for row in _scan_size(size, replicates, seed, levels)]
+
+
+def smallest_first_look(rows: Sequence[dict[str, Any]]) -> int | None:
+    """The smallest number of trials of a :func:`first_look_scan` from which on no scanned size
+    undercovers at any level (``None`` if the largest does)."""
+    failing = max((r["trials"] for r in rows if r["verdict"] == "undercovers"), default=0)
+    return min((r["trials"] for r in rows if r["trials"] > failing), default=None)
+
+
+def run(replicates: int = MIN_REPLICATES, seed: int = 0,
+        chosen: Sequence[Case] | None = None) -> dict[str, Any]:
     """The coverage table of every case (or ``chosen``), as a JSON-ready dict."""
     chosen = cases() if chosen is None else chosen
     rows = [row for case in chosen for row in measure(case, replicates, seed)]
     return {"replicates": replicates, "seed": seed, "confidence": CONFIDENCE, "levels": list(LEVELS),
-            "torch": torch.__version__, "rows": rows}
+            "first_look_min": first_look("ratio", 2), "torch": torch.__version__, "rows": rows}
+
+
+def _print_tail(rows: Sequence[dict[str, Any]]) -> None:
+    for r in rows:
+        print(f"tail {r['estimator']:5s} {r['point']} T={r['trials']} nominal {r['nominal_miss']:g}: "
+              f"{r['misses']}/{r['replicates']} ({r['misses_below']} below, {r['misses_above']} above) "
+              f"[{r['ci'][0]:.2g}, {r['ci'][1]:.2g}] {r['verdict']}")
+
+
+def _print_rows(rows: Sequence[dict[str, Any]], prefix: str = "") -> None:
+    for r in rows:
+        sides = f" ({r['misses_below']} below, {r['misses_above']} above)" if "misses_below" in r else ""
+        print(f"{prefix}{r['interval']:34s} {r['point']:58s} T={r['trials']:<5d} {r['nominal']:.6g}: "
+              f"{r['covered']}/{r['replicates']} = {r['coverage']:.4f} [{r['ci'][0]:.4f}, {r['ci'][1]:.4f}]"
+              f"{sides} {r['verdict']} ({r['seconds']:.1f} s)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pavlov_theory.coverage",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--replicates", type=int, default=400,
-                        help="fresh-seed reruns per case (default 400)")
+    parser.add_argument("--replicates", type=int, default=MIN_REPLICATES,
+                        help=f"fresh-seed reruns per case (default and least {MIN_REPLICATES})")
     parser.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     parser.add_argument("--tail", type=int, default=0, metavar="R",
                         help="also measure miss rates at 1e-2..1e-4 from R replicates (e.g. 20000)")
+    parser.add_argument("--first-look", type=int, default=0, metavar="R",
+                        help="also scan the ratio interval's coverage by first-look size, R replicates "
+                             "per size (e.g. 20000)")
     parser.add_argument("--out", default=None, help="write the table as JSON here")
     args = parser.parse_args(argv)
-    if args.replicates < 10 or args.seed < 0 or args.tail < 0:
-        parser.error("replicates: expected an integer >= 10; seed and tail: integers >= 0")
+    if args.replicates < MIN_REPLICATES or args.seed < 0:
+        parser.error(f"replicates: expected an integer >= {MIN_REPLICATES}; seed: an integer >= 0")
+    for name, value in (("tail", args.tail), ("first-look", args.first_look)):
+        if value != 0 and value < MIN_REPLICATES:
+            parser.error(f"{name}: expected 0 (not measured) or an integer >= {MIN_REPLICATES}")
     report = run(args.replicates, args.seed)
     if args.tail:
         report["tail"] = tail(**TAIL_POINT, replicates=args.tail, seed=args.seed)
-        for r in report["tail"]:
-            print(f"tail {r['estimator']:5s} {r['point']} T={r['trials']} nominal {r['nominal_miss']:g}: "
-                  f"{r['misses']}/{r['replicates']} ({r['misses_below']} below, {r['misses_above']} above) "
-                  f"[{r['ci'][0]:.2g}, {r['ci'][1]:.2g}] {r['verdict']}")
-    for r in report["rows"]:
-        print(f"{r['interval']:34s} {r['point']:58s} T={r['trials']:<5d} {r['nominal']:.2f}: "
-              f"{r['covered']}/{r['replicates']} = {r['coverage']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] "
-              f"{r['verdict']} ({r['seconds']:.1f} s)")
+        _print_tail(report["tail"])
+    if args.first_look:
+        report["first_look"] = first_look_scan(args.first_look, args.seed)
+        report["first_look_smallest"] = smallest_first_look(report["first_look"])
+        _print_rows(report["first_look"], "first look: ")
+        print(f"first look: smallest size with no undercoverage from it on: {report['first_look_smallest']}; "
+              f"the engine's minimum: {report['first_look_min']}")
+    _print_rows(report["rows"])
     if args.out:
         from .ledger import write
 

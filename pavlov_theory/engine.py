@@ -68,12 +68,26 @@ def draw(ctx: Context, params: Mapping[str, Any], kernel: Kernel, trials: int, s
     return tuple(np.concatenate(column) for column in zip(*parts))
 
 
+# The fewest trials a first look of each estimator may have, whatever a claim asks. Ratio intervals
+# from fewer trials undercover at the most skewed point of the coverage table (Gaussian keys,
+# d_k = 4, n = 2): the minimum is the smallest size of the first-look scan from which on no size
+# undercovers at any level (``python -m pavlov_theory.coverage --first-look 20000``).
+FIRST_LOOK_MIN: dict[str, int] = {"ratio": 4096}
+
+
+def first_look(estimator: str, first: int) -> int:
+    """The first look :func:`sample_until` draws for ``estimator`` when a claim asks for ``first``
+    trials: at least ``FIRST_LOOK_MIN[estimator]``."""
+    return max(first, FIRST_LOOK_MIN.get(estimator, 2))
+
+
 def sample_until(ctx: Context, params: Mapping[str, Any], kernel: Kernel, estimator: str,
                  decide: Callable[[Interval], str], first: int = 256) -> tuple[Interval, str]:
-    """Sequential sampling: draw looks of doubling size until ``decide`` leaves ``undecided`` or
-    ``ctx.max_trials`` is spent (each look at level ``alpha / looks``, see :func:`stats.sequential`).
-    The interval is widened by a rounding floor of ``1000 eps`` of the dtype times the interval's
-    scale, so an estimate with no sampling variance is not failed for float rounding."""
+    """Sequential sampling: draw looks of doubling size, the first of :func:`first_look` trials,
+    until ``decide`` leaves ``undecided`` or ``ctx.max_trials`` is spent (each look at level
+    ``alpha / looks``, see :func:`stats.sequential`). The interval is widened by a rounding floor of
+    ``1000 eps`` of the dtype times the interval's scale, so an estimate with no sampling variance
+    is not failed for float rounding."""
     interval = ESTIMATORS[estimator]
 
     def widened(samples: Outputs, level: float) -> Interval:
@@ -82,7 +96,7 @@ def sample_until(ctx: Context, params: Mapping[str, Any], kernel: Kernel, estima
         return Interval(ci.estimate, ci.lo - floor, ci.hi + floor, ci.n)
 
     return sequential(lambda look, size: draw(ctx, params, kernel, size, look),
-                      widened, decide, ctx.alpha, first, ctx.max_trials)
+                      widened, decide, ctx.alpha, first_look(estimator, first), ctx.max_trials)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from scipy import optimize, stats
@@ -33,27 +33,32 @@ class Interval:
         return Interval(f(self.estimate), lo, hi, self.n)
 
 
-def skewness(x: np.ndarray) -> float:
-    """Sample skewness ``mean((x - mean)^3) / std^3`` (0 for constant samples)."""
-    d = np.asarray(x, dtype=np.float64) - np.mean(x)
-    sd = math.sqrt(float(np.mean(d * d)))
-    return float(np.mean(d**3)) / sd**3 if sd > 0 else 0.0
+def skewness(x: np.ndarray) -> Any:
+    """Sample skewness ``mean((x - mean)^3) / std^3`` along the last axis (0 for constant samples):
+    a float for 1-D samples, else one per row."""
+    d = np.asarray(x, dtype=np.float64) - np.mean(x, -1, keepdims=True)
+    sd = np.sqrt(np.mean(d * d, -1))
+    skew = np.where(sd > 0, np.mean(d**3, -1) / np.where(sd > 0, sd, 1.0) ** 3, 0.0)
+    return float(skew) if np.ndim(skew) == 0 else skew
 
 
-def studentized_limits(centre: float, se: float, skew: float, size: int, alpha: float) -> tuple[float, float]:
+def studentized_limits(centre: float | np.ndarray, se: float | np.ndarray, skew: float | np.ndarray,
+                       size: int, alpha: float) -> tuple[Any, Any]:
     """Two-sided limits at level ``1 - alpha`` for a mean-like estimate ``centre`` with standard
     error ``se``, from per-trial samples of skewness ``skew``: Hall's (1992) skewness-removing
     transformation of the studentized statistic ``T = (centre - truth) / se``,
     ``g(T) = T + b T^2 / 3 + b^2 T^3 / 27 + b / 6`` with ``b = skew / sqrt(size)``, is monotone and
     close to Student t; inverting it moves the limits toward the long tail. The coverage error
     falls from order ``size^-1/2`` (plain t, one-sided) to order ``1/size``; for ``skew = 0`` these
-    are the Student-t limits."""
+    are the Student-t limits. ``centre``, ``se`` and ``skew`` may be arrays (one entry per sample,
+    all of ``size`` trials): the limits are then arrays too, else floats."""
     q = float(stats.t.ppf(1 - alpha / 2, max(1, size - 1)))
-    b = skew / math.sqrt(max(1, size))
-    if abs(b) < 1e-9:
-        return centre - q * se, centre + q * se
-    inverse = lambda x: 3 / b * (float(np.cbrt(1 + b * (x - b / 6))) - 1)
-    return centre - se * inverse(q), centre - se * inverse(-q)
+    b = np.asarray(skew, dtype=np.float64) / math.sqrt(max(1, size))
+    flat = np.abs(b) < 1e-9
+    safe = np.where(flat, 1.0, b)
+    inverse = lambda x: np.where(flat, x, 3 / safe * (np.cbrt(1 + safe * (x - safe / 6)) - 1))
+    lo, hi = centre - se * inverse(q), centre - se * inverse(-q)
+    return (float(lo), float(hi)) if np.ndim(lo) == 0 else (lo, hi)
 
 
 def mean_ci(samples: np.ndarray, alpha: float) -> Interval:
@@ -67,26 +72,34 @@ def mean_ci(samples: np.ndarray, alpha: float) -> Interval:
     return Interval(m, lo, hi, x.size)
 
 
+def ratio_test(num: np.ndarray, den: np.ndarray, theta: float | np.ndarray, alpha: float) -> Any:
+    """The test :func:`ratio_of_means_ci` inverts, on paired samples along the last axis of ``num``
+    and ``den`` (one sample per row for 2-D arrays): how far 0 lies outside (positive) or inside
+    (negative) the skewness-corrected limits (:func:`studentized_limits`) for the mean of the
+    per-trial ``num - theta den``, in standard errors. ``theta`` is a number or one per row; a float
+    for 1-D samples, else an array of one entry per row."""
+    w = np.asarray(num, dtype=np.float64) - np.expand_dims(np.asarray(theta, dtype=np.float64), -1) * den
+    size = w.shape[-1]
+    se = np.std(w, axis=-1, ddof=1) / math.sqrt(size)
+    lo, hi = studentized_limits(w.mean(-1), se, skewness(w), size, alpha)
+    excess = np.maximum(lo, -hi) / np.maximum(se, 1e-300)
+    return float(excess) if np.ndim(excess) == 0 else excess
+
+
 def ratio_of_means_ci(num: np.ndarray, den: np.ndarray, alpha: float) -> Interval:
     """Interval for ``mean(num) / mean(den)`` from paired i.i.d. samples (``den`` of positive
-    mean), by inverting a test: ``theta`` is inside when the per-trial ``num - theta den`` has a
-    mean the skewness-corrected Student-t limits (:func:`studentized_limits`) do not exclude from 0
+    mean), by inverting a test (:func:`ratio_test`): ``theta`` is inside when the per-trial
+    ``num - theta den`` has a mean the skewness-corrected Student-t limits do not exclude from 0
     (Fieller's construction, with Hall's skewness correction). Unlike the delta method it follows
     the curvature of ``1/mean(den)`` and the skew of heavy-tailed powers; a limit that the data
-    cannot bound is infinite."""
+    cannot bound is infinite. Its coverage needs many trials when the powers are heavy-tailed:
+    :data:`pavlov_theory.engine.FIRST_LOOK_MIN` says how many a sequential check starts from."""
     a = np.asarray(num, dtype=np.float64)
     b = np.asarray(den, dtype=np.float64)
     ratio = float(a.mean() / b.mean())
     if a.size < 2:
         return Interval(ratio, -math.inf, math.inf, a.size)
-
-    def excess(theta: float) -> float:
-        """How far 0 lies inside (negative) or outside (positive) the limits for ``num - theta den``."""
-        w = a - theta * b
-        se = float(np.std(w, ddof=1)) / math.sqrt(w.size)
-        lo, hi = studentized_limits(float(w.mean()), se, skewness(w), w.size, alpha)
-        return max(lo, -hi) / max(se, 1e-300)
-
+    excess = lambda theta: ratio_test(a, b, theta, alpha)
     if excess(ratio) > 0:  # only when the samples are degenerate (no spread): a point interval
         return Interval(ratio, ratio, ratio, a.size)
     scale = max(abs(ratio), float(np.std(a)) / max(abs(float(b.mean())), 1e-300) / math.sqrt(a.size), 1e-300)

@@ -1,11 +1,15 @@
-"""Coverage of the intervals, measured at a skewed point; and the interval properties it relies on."""
+"""Coverage of the intervals, measured at a skewed point; the first-look minimum of ratio checks; and the
+interval properties they rely on."""
 import numpy as np
 import pytest
+import torch
 from scipy.stats import binomtest
 
 from pavlov_theory import coverage
+from pavlov_theory.claims import Context
+from pavlov_theory.engine import FIRST_LOOK_MIN, Kernel, first_look, sample_until
 from pavlov_theory.sampling import derive_seed, generator
-from pavlov_theory.stats import mean_ci, ratio_of_means_ci, studentized_limits
+from pavlov_theory.stats import mean_ci, ratio_of_means_ci, ratio_test, studentized_limits
 
 
 def _paired_misses(d_k, n, dist, trials, replicates, seed, alpha, chunk=250):
@@ -61,3 +65,61 @@ def test_ratio_interval_matches_the_delta_method_for_large_normal_samples():
 def test_ratio_interval_is_a_point_for_constant_samples():
     ci = ratio_of_means_ci(np.full(10, 3.0), np.full(10, 2.0), 0.05)
     assert ci.lo == pytest.approx(1.5) and ci.hi == pytest.approx(1.5)
+
+
+def _powers(params, trials, gen, dtype):
+    """Two positive per-trial powers, heavy-tailed like a noise power."""
+    x = torch.rand((2, trials), generator=gen, dtype=torch.float64)
+    return (1 + x[0]).numpy(), (x[1] ** 4).numpy()
+
+
+def test_a_ratio_check_judges_no_look_below_the_first_look_minimum():
+    kernel = Kernel("test.powers", _powers, _powers, lambda p, size: 16 * size, {})
+    ctx = Context(device="cpu", seed=0, max_trials=100_000, scale="ci")
+    ci, verdict = sample_until(ctx, {}, kernel, "ratio", lambda c: "fails", first=64)
+    assert verdict == "fails" and ci.n == FIRST_LOOK_MIN["ratio"] > 64
+
+
+def test_the_first_look_minimum_leaves_other_estimators_alone():
+    assert first_look("mean", 64) == 64 and first_look("ratio", 64) == FIRST_LOOK_MIN["ratio"]
+    assert first_look("ratio", 2 * FIRST_LOOK_MIN["ratio"]) == 2 * FIRST_LOOK_MIN["ratio"]
+
+
+@pytest.mark.mc
+def test_ratio_interval_covers_from_the_first_look_minimum_and_not_from_64_trials(mc_alpha):
+    """At the most skewed point of the coverage table, 4000 fresh replicates: the ratio interval
+    from the engine's first look must not undercover at 95% (at the suite's level), and from 64
+    trials it must (so the minimum is needed and the test can fail)."""
+    sizes = (64, first_look("ratio", 64))
+    rows = coverage.first_look_scan(4000, seed=1, sizes=sizes, levels=(0.95,))
+    word = {r["trials"]: coverage.verdict(r["covered"], r["replicates"], 0.95, 1 - mc_alpha)[0] for r in rows}
+    assert word[64] == "undercovers" and word[sizes[1]] != "undercovers", rows
+
+
+def test_the_ratio_interval_holds_exactly_the_values_its_test_accepts():
+    rng = np.random.default_rng(2)
+    num, den = rng.exponential(size=(20, 64)) ** 2, rng.exponential(size=(20, 64)) ** 3
+    for a, b in zip(num, den):
+        ci = ratio_of_means_ci(a, b, 0.01)
+        for theta in (t for t in (ci.lo, ci.estimate, ci.hi) if np.isfinite(t)):
+            for near in (theta * (1 - 1e-6), theta * (1 + 1e-6)):
+                assert (ratio_test(a, b, near, 0.01) <= 0) == ci.contains(near)
+
+
+def test_the_ratio_test_on_rows_is_the_test_on_each_row():
+    rng = np.random.default_rng(3)
+    num, den = rng.exponential(size=(5, 64)), rng.exponential(size=(5, 64))
+    rows = ratio_test(num, den, 1.1, 1e-3)
+    assert rows.shape == (5,) and np.allclose(rows, [ratio_test(a, b, 1.1, 1e-3) for a, b in zip(num, den)])
+
+
+def test_smallest_first_look_is_above_every_undercovering_size():
+    scan = ((64, "undercovers"), (128, "nominal"), (256, "undercovers"), (512, "nominal"), (1024, "nominal"))
+    rows = [{"trials": t, "verdict": v} for t, v in scan]
+    assert coverage.smallest_first_look(rows) == 512
+    assert coverage.smallest_first_look(rows[:3]) is None
+
+
+def test_coverage_is_not_measured_from_fewer_than_the_minimum_replicates():
+    with pytest.raises(ValueError, match="replicates"):
+        coverage.measure(coverage.proportion_case(0.3, 50), coverage.MIN_REPLICATES - 1)
