@@ -32,14 +32,15 @@ $(STAMP): pyproject.toml
 verify: $(STAMP)
 	$(BIN)/pavlov-theory verify --scale $(SCALE) --out $(LEDGER)
 
-# the pages are rebuilt only when the scale, the ledger's findings or a source changed
+# the pages are rebuilt only when the scale, the ledger's findings or a source changed; the
+# chapters are read and executed in parallel, one process per core (tools/build_book.py)
 book: verify
 	@$(MAKE) --no-print-directory $(BUILT)
 	@echo "Open $(HTML) in a browser (it reads offline: MathJax ships with it)."
 
 $(BUILT): $(LEDGER) $(BOOK_SOURCES)
 	rm -f book/_build/.built-*
-	PAVLOV_LEDGER=$(abspath $(LEDGER)) TQDM_DISABLE=1 $(BIN)/jupyter-book build --all -W -n --keep-going book
+	PAVLOV_LEDGER=$(abspath $(LEDGER)) TQDM_DISABLE=1 $(BIN)/python -m tools.build_book --all -W -n --keep-going book
 	touch $@
 
 pytest: $(STAMP)

@@ -59,11 +59,23 @@ def _drop_thebe(app: Any, pagename: str, templatename: str, context: dict[str, A
             context[key][:] = [asset for asset in context[key] if not _is_thebe(asset)]
 
 
+def _allow_parallel_reading(app: Any) -> None:
+    """Sphinx ``builder-inited`` hook: sphinx-external-toc always loads sphinx-multitoc-numbering,
+    which does not declare whether it is safe for parallel reading, so Sphinx reads (and
+    executes) the chapters one by one. With ``use_multitoc_numbering`` off (``_config.yml``) it
+    does nothing while pages are read (it renumbers sections after every page is merged), so it
+    is declared safe here."""
+    numbering = app.extensions.get("sphinx_multitoc_numbering")
+    if numbering is not None and not app.config.use_multitoc_numbering:
+        numbering.parallel_read_safe = True
+
+
 def setup(app: Any) -> dict[str, Any]:
-    """Sphinx entry point: ship MathJax with the site and drop the unused live-code assets. Fails
-    the build at once when MathJax is missing, rather than leaving pages whose formulas show as
-    raw TeX."""
+    """Sphinx entry point: ship MathJax with the site, drop the unused live-code assets and let
+    Sphinx read the chapters in parallel (``tools/build_book.py``). Fails the build at once when
+    MathJax is missing, rather than leaving pages whose formulas show as raw TeX."""
     mathjax_dir()
+    app.connect("builder-inited", _allow_parallel_reading)
     app.connect("build-finished", _copy_mathjax)
     app.connect("html-page-context", _drop_thebe)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
