@@ -1,21 +1,167 @@
-"""The benchmark harness runs every benchmarked kernel and rejects bad input."""
+"""The benchmark harness: its outputs carry every field, its tables render, its flop counts are
+positive, the equal-width speed-up follows its formula, and bad flags exit with code 2."""
 import json
+from pathlib import Path
 
-from bench import run
+import numpy as np
+import pytest
+
+from bench import cases, estimators, report, run
+from bench import verify as verify_mod
+from bench.flops import FLOPS, flops_per_trial
+
+KERNEL_FIELDS = {"label", "kernel", "shape", "params", "trials", "seconds", "seconds_per_trial", "gflops",
+                 "flops_per_trial", "fraction_of_matmul", "speedup_vs_naive", "naive_seconds_per_trial",
+                 "speedup_vs_naive_is_lower_bound", "peak_memory_bytes", "memory_method", "variances"}
+ESTIMATOR_FIELDS = {"estimator", "label", "fast", "plain", "variance_ratio", "speedup_vs_batched_plain",
+                    "speedup_vs_naive_plain"}
+TOP_FIELDS = {"device", "device_tag", "matmul_gflops", "matmul_gflops_runs", "memory_method", "kernels",
+              "estimators", "verify", "load_average", "notes"}
 
 
-def test_every_benchmarked_kernel_is_registered():
-    assert set(run.BENCHES) <= set(run.kernels())
+@pytest.fixture(scope="module")
+def found():
+    return run.kernels()
 
 
-def test_bench_runs_and_reports_every_kernel(tmp_path):
-    out = tmp_path / "bench.json"
-    assert run.main(["--device", "cpu", "--trials", "4", "--out", str(out)]) == 0
-    result = json.loads(out.read_text())
-    assert {k["kernel"] for k in result["kernels"]} == set(run.BENCHES)
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    """One tiny run: the chain kernel at its example point, short naive budget, no verify, no Dask."""
+    out = tmp_path_factory.mktemp("bench")
+    code = run.main(["--device", "cpu", "--shapes", "example", "--kernels", "conditioning.chain",
+                     "--trials", "16", "--naive-budget", "0.2", "--skip-dask", "--out", str(out)])
+    assert code == 0
+    (json_path,) = out.glob("bench-*.json")
+    return json.loads(json_path.read_text()), next(out.glob("bench-*.md")).read_text()
+
+
+def test_json_has_every_field(outputs):
+    result, _ = outputs
+    assert TOP_FIELDS <= set(result)
+    assert result["kernels"] and all(KERNEL_FIELDS <= set(k) for k in result["kernels"])
+    assert result["estimators"] and all(ESTIMATOR_FIELDS <= set(e) for e in result["estimators"])
+
+
+def test_json_rates_are_positive(outputs):
+    result, _ = outputs
+    assert result["matmul_gflops"] > 0
     assert all(k["gflops"] > 0 and k["speedup_vs_naive"] > 0 for k in result["kernels"])
 
 
-def test_bench_rejects_a_bad_trial_count(capsys):
-    assert run.main(["--trials", "0"]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
+def test_table_renders_a_row_per_kernel(outputs):
+    result, table = outputs
+    assert table.startswith(f"# Benchmark: {result['device']}")
+    assert "| case | kernel | shape | trials | seconds | GFLOP/s | of matmul | x naive | peak MiB |" in table
+    rows = [f"| example | {k['kernel']} | {k['shape']} | {k['trials']} |" for k in result["kernels"]]
+    assert all(row in table for row in rows)
+
+
+def test_markdown_renders_skips_errors_and_dask(outputs):
+    result, _ = outputs
+    result = {**result, "kernels": [{"label": "book", "kernel": "x.y", "shape": "n=2", "error": "boom"}],
+              "estimators": [{"estimator": "e", "fast": "x.rb", "plain": "x.y", "skipped": "not registered"}],
+              "verify": [{"scale": "ci", "seconds": 1.0, "returncode": 0}],
+              "dask": {"scale": "ci", "workers": 2, "serial_seconds": 2.0, "dask_seconds": 1.0,
+                       "serial_over_dask": 2.0, "findings_identical": True, "differing_values": 0,
+                       "max_relative_difference": 0.0, "verdicts_identical": True}}
+    table = report.markdown(result)
+    assert "error: boom" in table and "skipped: not registered" in table and "| ci | 2 | 2 | 1 | 2 |" in table
+
+
+def test_every_flop_count_is_positive_at_its_example(found):
+    assert all(flops_per_trial(name, found[name].example) > 0 for name in FLOPS if name in found)
+
+
+def test_every_book_case_has_a_positive_flop_count(found):
+    every, notes = cases.collect(["small", "book"], found)
+    assert not notes
+    assert every and all(flops_per_trial(c.kernel, c.params) > 0 for c in every)
+
+
+def test_book_cases_cover_the_large_sweeps(found):
+    every, _ = cases.collect(["book"], found)
+    names = {c.kernel for c in every}
+    assert {"capacity.noise_curves", "conditioning.chain", "propagation.failures"} <= names
+    assert max(c.params["d_k"] for c in every if c.kernel == "capacity.noise_curves") >= 1024
+
+
+def test_equal_width_speedup_is_cost_times_variance_ratio():
+    assert estimators.equal_width_speedup(2.0, 0.5, 4.0, 3.0) == pytest.approx(4.0 * 3.0 / (2.0 * 0.5))
+
+
+def test_equal_width_speedup_of_a_kernel_against_itself_is_its_time_ratio():
+    assert estimators.equal_width_speedup(2.0, 0.1, 8.0, 0.7, same_kernel=True) == 4.0
+
+
+def test_equal_width_speedup_without_spread_is_undefined():
+    assert estimators.equal_width_speedup(1.0, 0.0, 1.0, 0.0) is None
+
+
+def test_per_trial_variance_sums_columns():
+    values = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]])
+    assert estimators.per_trial_variance(values) == pytest.approx(4.0)
+
+
+def test_an_estimator_of_a_missing_kernel_is_skipped_with_a_note(monkeypatch):
+    missing = estimators.Estimator("rb", "conditioning.chain_rb", "conditioning.chain",
+                                   estimators.ratio_terms)
+    monkeypatch.setattr(estimators, "ESTIMATORS", (*estimators.ESTIMATORS, missing))
+    case = cases.Case("example", "conditioning.chain", {"L": 1, "n": 2, "d_k": 2, "key_dist": "sphere"})
+    plain = {"kernel": "conditioning.chain", "params": dict(case.params), "seconds_per_trial": 1.0,
+             "variances": {"rb": 1.0}}
+    rows = run.estimator_rows([case], [plain])
+    assert any(r["estimator"] == "rb" and "not registered" in r["skipped"] for r in rows)
+
+
+def test_a_missing_kernel_is_skipped_with_a_note(found):
+    kept, notes = cases.collect(["small"], {k: v for k, v in found.items() if k != "conditioning.chain"})
+    assert all(c.kernel != "conditioning.chain" for c in kept)
+    assert any("conditioning.chain" in note for note in notes)
+
+
+def test_ledgers_compare_by_findings(tmp_path):
+    base = {"scale": "ci", "seconds": 1.0, "claims": [{"claim": "a", "verdict": "holds", "seconds": 2.0}],
+            "results": [{"claim": "a", "estimate": 1.0, "verdict": "holds", "seconds": 1.0}]}
+    other = json.loads(json.dumps(base))
+    other["seconds"], other["results"][0]["estimate"] = 9.0, 1.0 + 1e-15
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(base))
+    b.write_text(json.dumps(other))
+    same = verify_mod.compare_findings(a, a)
+    assert same["findings_identical"] and same["differing_values"] == 0
+    differ = verify_mod.compare_findings(a, b)
+    assert not differ["findings_identical"] and differ["verdicts_identical"]
+    assert differ["differing_values"] == 1
+
+
+@pytest.mark.parametrize("flags, name", [
+    (["--trials", "0"], "trials"),
+    (["--trials", "many"], "trials"),
+    (["--naive-budget", "-1"], "naive-budget"),
+    (["--shapes", "huge"], "shapes"),
+    (["--verify", "ci,nightly"], "verify"),
+    (["--dask-scale", "ci,book"], "dask-scale"),
+    (["--device", "tpu"], "device"),
+    (["--kernels", "no.such.kernel"], "kernels"),
+])
+def test_a_bad_flag_exits_2_with_one_line_naming_it(flags, name, capsys, tmp_path):
+    assert run.main([*flags, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{name}:" in err
+
+
+def test_an_out_path_that_is_a_file_exits_2(capsys, tmp_path):
+    path = tmp_path / "file"
+    path.write_text("")
+    assert run.main(["--out", str(path)]) == 2
+    assert "out:" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_serial_and_dask_give_the_same_verdicts(tmp_path, request):
+    if not request.config.getoption("--runslow", default=False):
+        pytest.skip("slow: two verify runs and a Dask cluster (--runslow)")
+    if not verify_mod.have_dask():
+        pytest.skip("dask.distributed is not installed")
+    result = verify_mod.dask_comparison("ci", "cpu", Path(tmp_path), only="rules.delta")
+    assert result["verdicts_identical"] and result["serial_over_dask"] > 0

@@ -1,0 +1,119 @@
+"""What each benchmarked estimator averages, and the plain estimator it is compared with at equal
+interval width.
+
+An interval's width goes as ``sqrt(variance / trials)``, so two estimators reach the same width
+when their trials are in the ratio of their per-trial variances, and the speed-up of ``fast``
+over ``plain`` at equal width is
+
+    (plain seconds per trial * plain per-trial variance) / (fast seconds per trial * fast variance).
+
+A kernel that is its own plain form (no variance-reduced estimator yet) has variance ratio 1, and
+only the kernel speed-up counts. To benchmark a variance-reduced kernel (a Rao-Blackwellised one,
+say), add one entry naming it ``fast``, the kernel it replaces ``plain``, and the per-trial values
+each averages; it is then run at every shape where the plain kernel is benchmarked. An entry whose
+kernel is not registered (yet) is reported as skipped, with a note.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from pavlov_theory.params import DELTA
+
+Statistic = Callable[[Sequence[np.ndarray], Mapping[str, Any]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """``statistic(outputs, params)``: the per-trial values of ``fast`` whose mean the check
+    estimates, shape ``(trials,)`` or ``(trials, k)`` for ``k`` estimates made together (their
+    variances are summed: the sum of the squared interval widths). ``plain_statistic`` is the same
+    for ``plain`` (``statistic`` when omitted)."""
+
+    name: str
+    fast: str
+    plain: str
+    statistic: Statistic
+    plain_statistic: Statistic | None = None
+
+    def statistic_of(self, kernel: str) -> Statistic:
+        return self.statistic if kernel == self.fast else (self.plain_statistic or self.statistic)
+
+
+def per_trial_variance(values: np.ndarray) -> float:
+    """The sample variance of per-trial values, summed over columns when there are several."""
+    values = np.asarray(values, dtype=float)
+    if values.shape[0] < 2:
+        return float("nan")
+    return float(np.var(values.reshape(values.shape[0], -1), axis=0, ddof=1).sum())
+
+
+def any_item_fails(outputs: Sequence[np.ndarray], p: Mapping[str, Any]) -> np.ndarray:
+    """``capacity.noise_curves``: whether any stored item fails (largest noise power >= delta),
+    one column per load (the worst-case sweep counts failures at every load)."""
+    return (outputs[0] >= p.get("delta", DELTA.default)).astype(float)
+
+
+def ratio_terms(outputs: Sequence[np.ndarray], p: Mapping[str, Any]) -> np.ndarray:
+    """A ratio of means ``mean(error) / mean(power)`` linearised: ``(error - R power) / mean(power)``,
+    whose variance over trials is the delta-method variance of the ratio per trial."""
+    error, power = outputs[0], outputs[1]
+    ratio = error.mean() / power.mean()
+    return (error - ratio * power) / power.mean()
+
+
+def layer_fails(outputs: Sequence[np.ndarray], p: Mapping[str, Any]) -> np.ndarray:
+    """``propagation.failures``: whether all H heads fail (the layer event; the head's when H = 1)."""
+    return outputs[2].astype(float)
+
+
+def network_fails(outputs: Sequence[np.ndarray], p: Mapping[str, Any]) -> np.ndarray:
+    return outputs[0].astype(float)
+
+
+ESTIMATORS: tuple[Estimator, ...] = (
+    Estimator("capacity: any item fails, per load", "capacity.noise_curves", "capacity.noise_curves",
+              any_item_fails),
+    Estimator("chain: relative error (ratio of means)", "conditioning.chain", "conditioning.chain",
+              ratio_terms),
+    Estimator("residual chain: relative error (ratio of means)", "conditioning.residual_chain",
+              "conditioning.residual_chain", ratio_terms),
+    Estimator("propagation: layer fails", "propagation.failures", "propagation.failures", layer_fails),
+    Estimator("propagation: network fails", "propagation.network_failures", "propagation.network_failures",
+              network_fails),
+    # a variance-reduced kernel is one more line, e.g.
+    # Estimator("capacity: any item fails, per load (RB)", "capacity.noise_curves_rb",
+    #           "capacity.noise_curves", lambda out, p: out[0], any_item_fails),
+)
+
+
+def involving(kernel: str, estimators: Sequence[Estimator] | None = None) -> list[Estimator]:
+    """The estimators (default: ``ESTIMATORS``) ``kernel`` takes part in, as fast or plain form."""
+    return [e for e in (ESTIMATORS if estimators is None else estimators) if kernel in (e.fast, e.plain)]
+
+
+def variances(kernel: str, outputs: Sequence[np.ndarray], params: Mapping[str, Any],
+              estimators: Sequence[Estimator] | None = None) -> dict[str, float | str]:
+    """Per-trial variance of each estimator's statistic on ``kernel``'s outputs, by estimator name;
+    a statistic that raises gives its error's one-line text instead."""
+    out: dict[str, float | str] = {}
+    for e in involving(kernel, estimators):
+        try:
+            out[e.name] = per_trial_variance(e.statistic_of(kernel)(outputs, params))
+        except Exception as error:  # a statistic that does not fit the outputs: reported, not fatal
+            out[e.name] = f"{type(error).__name__}: {error}"
+    return out
+
+
+def equal_width_speedup(fast_seconds: float, fast_variance: float, plain_seconds: float,
+                        plain_variance: float, same_kernel: bool = False) -> float | None:
+    """``(plain_seconds * plain_variance) / (fast_seconds * fast_variance)`` (seconds per trial),
+    with the variance ratio exactly 1 when fast and plain are one kernel; None when a variance is
+    not finite or the fast one is zero (no spread seen in the trials: nothing to compare)."""
+    if same_kernel:
+        return plain_seconds / fast_seconds
+    if not (np.isfinite(fast_variance) and np.isfinite(plain_variance)) or fast_variance <= 0:
+        return None
+    return plain_seconds * plain_variance / (fast_seconds * fast_variance)
