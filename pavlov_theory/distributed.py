@@ -7,17 +7,17 @@ own registry. Every random stream is seeded from the run's seed, the claim, the 
 batch (:func:`pavlov_theory.engine.draw`), never from the worker or the order of completion, so
 the results are those of the serial loop; the caller puts them back in grid order.
 
-A local cluster runs ``workers`` processes of one thread each, and each process gives torch an
-equal share of the machine's cores; ``scheduler`` connects to a running cluster instead (its
-workers need this package installed, at the same version: a result computed from other code than
-the client's, by the hash of the section's sources, is refused). Results come back as they
-finish; a task that raised comes back as one line naming the claim and the point.
+A local cluster runs ``workers`` processes of one thread each, and torch in each uses one thread,
+as the serial loop does, so that reductions sum in the same order; ``scheduler`` connects to a
+running cluster instead (its workers need this package installed, at the same version: a result
+computed from other code than the client's, by the hash of the section's sources, is refused).
+Results come back as they finish; a task that raised comes back as one line naming the claim and
+the point.
 """
 from __future__ import annotations
 
 import logging
 import os
-from collections import Counter
 from typing import Any, Iterator, Mapping, Sequence
 
 from .cache import code_hash
@@ -65,23 +65,14 @@ def check_registered(claim_id: str, point: Mapping[str, Any],
     return (*check_point(get_claim(claim_id), dict(point), ctx), code)
 
 
-def share_cores(slots_on_host: int) -> int:
-    """On a worker: give torch ``cores / slots_on_host`` threads (at least one), where
-    ``slots_on_host`` counts the task slots of every worker on this host. Returns the count."""
+def single_thread() -> int:
+    """On a worker: one torch thread, as every check of the serial loop has
+    (:func:`pavlov_theory.ledger.one_thread`): a reduction split over another number of threads
+    sums in another order, and the results would differ in their last bits. Returns the count."""
     import torch
 
-    threads = max(1, (os.cpu_count() or 1) // max(1, slots_on_host))
-    torch.set_num_threads(threads)
-    return threads
-
-
-def _share_cores_on(client: Any) -> None:
-    workers = client.scheduler_info()["workers"]
-    slots = Counter()
-    for info in workers.values():
-        slots[info["host"]] += info["nthreads"]
-    for address, info in workers.items():
-        client.run(share_cores, slots[info["host"]], workers=[address])
+    torch.set_num_threads(1)
+    return torch.get_num_threads()
 
 
 def run_points(tasks: Sequence[Task], ctx: Context, bar: Any, workers: int | None = None,
@@ -104,7 +95,7 @@ def run_points(tasks: Sequence[Task], ctx: Context, bar: Any, workers: int | Non
         cluster = None
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
-            _share_cores_on(client)
+            client.run(single_thread)
             futures = {client.submit(check_registered, claim_id, dict(point), ctx, pure=False):
                        (index, claim_id, point) for index, claim_id, point in tasks}
             for future in as_completed(futures):

@@ -11,6 +11,7 @@ import os
 import platform
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
@@ -55,11 +56,26 @@ def check_point(claim: Claim, point: Mapping[str, Any], ctx: Context) -> tuple[d
     return result, time.perf_counter() - started
 
 
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block with one torch thread (then restore the count). Every check of a run, serial
+    or on a cluster's workers, has one thread: a reduction split over another number of threads
+    sums in another order, and the ledger would differ in the last bits of its estimates."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _serial(tasks: list[tuple[int, Claim, dict[str, Any]]], ctx: Context,
             bar: Any) -> Iterator[tuple[int, dict[str, Any], float]]:
     for index, claim, point in tasks:
         bar.set_postfix_str(claim.id)
-        yield index, *check_point(claim, point, ctx)
+        with one_thread():
+            outcome = check_point(claim, point, ctx)
+        yield index, *outcome
 
 
 def run(claims: Iterable[Claim], scale: str, ctx: Context, fwer: float = DEFAULT_FWER,

@@ -102,15 +102,24 @@ def test_a_failed_task_comes_back_naming_the_claim_and_the_point(cluster):
     assert "\n" not in message and message.startswith(f"rules.delta at {ledger.point_text(point)}: KeyError")
 
 
-def test_workers_get_an_equal_share_of_the_cores(cluster):
-    from pavlov_theory.distributed import share_cores
+def test_workers_compute_with_one_thread_as_the_serial_loop_does(cluster):
+    from pavlov_theory.distributed import single_thread
 
     client = distributed.Client(cluster)
     try:
-        threads = client.run(share_cores, 2)
+        threads = client.run(single_thread)
     finally:
         client.close()
-    assert len(threads) == 2 and all(t >= 1 for t in threads.values())
+    assert len(threads) == 2 and set(threads.values()) == {1}
+
+
+def test_the_serial_loop_checks_with_one_thread_and_restores_the_count():
+    import torch
+
+    before = torch.get_num_threads()
+    with ledger.one_thread():
+        inside = torch.get_num_threads()
+    assert inside == 1 and torch.get_num_threads() == before
 
 
 def test_a_result_from_other_code_than_the_clients_is_refused(cluster, monkeypatch):
