@@ -89,6 +89,20 @@ def test_residual_chain_matches_explicit_layers():
     assert torch.allclose(r[0], X[0] @ (eye + X[0].T @ X[1]) @ (eye + X[1].T @ X[2]))
 
 
+@pytest.mark.parametrize("n_items", [4, 9])  # Gram products (n < d_k) and scores times values
+def test_plain_chain_errors_are_those_of_the_explicit_chain(n_items):
+    gap, target = sim._plain_chain(2, 3, n_items, 6, "gaussian", generator(2, "cpu"), torch.float64)
+    r, x, _ = sim.chain_retrievals(2, 3, n_items, 6, "gaussian", generator(2, "cpu"), torch.float64)
+    assert torch.allclose(gap, r - x) and torch.equal(target, x)
+
+
+def test_residual_chain_errors_are_those_of_the_explicit_chain():
+    gap, path = sim._residual_chain(2, 3, 4, 6, "sphere", generator(2, "cpu"), torch.float64)
+    r, _, explicit = sim.chain_retrievals(2, 3, 4, 6, "sphere", generator(2, "cpu"), torch.float64,
+                                          residual=True)
+    assert torch.allclose(gap, r - explicit) and torch.allclose(path, explicit)
+
+
 def test_rmsnorm_leaves_the_direction_of_the_plain_chain_unchanged():
     plain, _, _ = sim.chain_retrievals(3, 4, 8, 16, "sphere", generator(1, "cpu"), torch.float64)
     normed, _, _ = sim.chain_retrievals(3, 4, 8, 16, "sphere", generator(1, "cpu"), torch.float64,
@@ -225,3 +239,61 @@ def test_residual_rmsnorm_power_is_one_plus_l_dk_and_a_two_percent_error_is_seen
     power = proof.residual_norm().evaluate("power", L=3, d_k=32)
     assert (ci.lo <= power <= ci.hi and not ci.lo <= 1.02 * power <= ci.hi
             and not ci.lo <= 0.98 * power <= ci.hi)
+
+
+def _margins_with_fresh_values(point, draws, samples, seed):
+    """Routing margins of both paths for one trial's keys, middles and answers (``draws``, as
+    ``_routing_key_draws`` returns them), with the distractor values of both layers drawn afresh
+    ``samples`` times: ``animal S_1 S_2 (own - other)`` with ``S = K^T V``."""
+    animal, middles, answers, others, others1 = draws
+    keys2 = torch.cat([middles[0], middles[1], others[0]])
+    g = generator(seed, "cpu")
+    fresh = lambda count: sample("sphere", (samples, count), point["d_k"], g, torch.float64)
+    values2 = torch.cat([torch.cat(answers).expand(samples, 2, -1), fresh(point["n"] - 2)], 1)
+    margins = []
+    for path in (0, 1):
+        keys1 = torch.cat([animal, others1[path][0]])
+        values1 = torch.cat([middles[path].expand(samples, 1, -1), fresh(point["n"] - 1)], 1)
+        r = (animal[0] @ keys1.T @ values1 @ keys2.T)[:, None] @ values2
+        margins.append((r[:, 0] @ (answers[path] - answers[1 - path])[0]).numpy())
+    return margins
+
+
+@pytest.mark.mc
+def test_conditional_routing_moments_are_the_average_over_fresh_distractor_values(ctx):
+    from pavlov_theory.stats import mean_ci
+    point = {"n": 5, "d_k": 6}
+    draws = sim._routing_key_draws(point, 1, generator(4, "cpu"), torch.float64)
+    conditional = sim.routing_conditional(point, 1, generator(4, "cpu"), torch.float64)
+    margins = _margins_with_fresh_values(point, draws, 100_000, 5)
+    level = ctx.alpha / 4
+    for path in (0, 1):
+        for power, value in ((1, conditional[path][0]), (2, conditional[2 + path][0])):
+            ci = mean_ci(margins[path] ** power, level)
+            assert ci.contains(value) and ci.width < 0.1 * abs(value), (path, power, ci, value)
+
+
+def test_routing_control_variates_have_derived_mean_zero():
+    assert sim._value_moments(32) == (0.0, 1 / 32)
+
+
+def test_routing_grid_samples_every_value_at_its_first_point_only():
+    claim = CLAIMS["conditioning.routing"]
+    for scale in ("ci", "book", "paper"):
+        assert [p["values"] for p in claim.points(scale)][:2] == ["sampled", "averaged"]
+        assert sum(p["values"] == "sampled" for p in claim.points(scale)) == 1
+
+
+@pytest.mark.mc
+def test_routing_moments_are_exact_on_sampled_margins(ctx):
+    claim = CLAIMS["conditioning.routing"]
+    outcome = claim.check(claim.resolve({"d_k": 32, "n": 8, "values": "sampled"}), ctx)
+    moments = [row["verdict"] for row in outcome.evidence if row["name"] in ("mean", "second_moment")]
+    assert outcome.verdict == "holds" and moments == ["exact", "exact"]
+
+
+@pytest.mark.mc
+def test_routing_stops_sampling_once_decided(ctx):
+    claim = CLAIMS["conditioning.routing"]
+    outcome = claim.check(claim.resolve({"d_k": 64, "n": 16}), ctx)
+    assert outcome.verdict == "holds" and outcome.trials < ctx.max_trials // 10
