@@ -107,10 +107,52 @@ def test_drawn_values_add_cross_terms_to_the_noise():
     params = {"d_k": 4, "d_v": 2, "gamma": 0.9, "tau": 1, "T": 6, "key_dist": "sphere"}
     _, noise = sim.STREAM.fn(params, 3, generator(5, "cpu"), torch.float64)
     draws = sim._draws(params, 3, generator(5, "cpu"), torch.float64)
-    probe, (_, keys, _) = next(draws), next(draws)
+    probes, (_, keys, _) = next(draws), next(draws)
     weight = torch.tensor([0.9 ** (2 * a) if a != 1 else 0.0 for a in range(6)], dtype=torch.float64)
-    averaged = (((keys @ probe[:, :, None]).squeeze(-1)) ** 2 * weight).sum(-1).numpy()
+    averaged = ((probes @ keys.transpose(-1, -2)) ** 2 * weight).sum(-1).mean(-1).numpy()
     assert np.abs(noise - averaged).min() > 1e-6
+
+
+def test_averaged_noise_is_the_mean_of_the_drawn_noise_given_the_keys():
+    # one chunk: the same seed draws the same probes and keys with or without values, so the
+    # difference has mean 0 exactly when E[noise | keys] is the averaged noise
+    params = {"d_k": 4, "d_v": 2, "gamma": 0.9, "tau": 1, "T": 6, "key_dist": "sphere"}
+    _, drawn = sim.STREAM.fn(params, 20000, generator(5, "cpu"), torch.float64)
+    _, averaged = sim.AVERAGED.fn({**params, "d_v": 0}, 20000, generator(5, "cpu"), torch.float64)
+    difference = drawn - averaged
+    assert abs(difference.mean()) < 5 * difference.std() / math.sqrt(difference.size)
+
+
+def test_averaged_noise_varies_less_than_the_drawn_noise():
+    params = {"d_k": 4, "d_v": 2, "gamma": 0.9, "tau": 1, "T": 6, "key_dist": "sphere"}
+    _, drawn = sim.STREAM.fn(params, 20000, generator(5, "cpu"), torch.float64)
+    _, averaged = sim.AVERAGED.fn({**params, "d_v": 0}, 20000, generator(5, "cpu"), torch.float64)
+    assert averaged.var() < drawn.var()
+
+
+def test_contrast_with_drawn_values_matches_its_naive_reference():
+    params = {**sim.CONTRAST.example, "d_v": 2}
+    got = sim.CONTRAST.fn(params, 3, generator(7, "cpu"), torch.float64)[0]
+    ref = sim.CONTRAST.naive(params, 3, generator(7, "cpu"), torch.float64)[0]
+    assert_close("decay contrast", ref, got, 1e-9)
+
+
+def test_contrast_of_a_decay_with_itself_is_zero():
+    params = {**sim.CONTRAST.example, "gamma_ref": sim.CONTRAST.example["gamma"]}
+    (contrast,) = sim.CONTRAST.fn(params, 3, generator(7, "cpu"), torch.float64)
+    assert_close("contrast", np.zeros(3), contrast, 0.0)
+
+
+def test_contrast_refuses_keys_of_random_norm():
+    gaussian = {**sim.CONTRAST.example, "key_dist": "gaussian"}
+    with pytest.raises(ValueError, match=r"^key_dist: expected sphere"):
+        sim.CONTRAST.fn(gaussian, 3, generator(7, "cpu"), torch.float64)
+
+
+def test_contrast_draws_the_ages_of_the_slower_decay():
+    point = {**sim.CONTRAST.example, "T": 10**4, "gamma": 0.9, "gamma_ref": 0.99}
+    slower_alone = {**{k: v for k, v in point.items() if k != "gamma_ref"}, "gamma": 0.99}
+    assert sim.drawn_ages(point) == sim.drawn_ages(slower_alone)
 
 
 def test_saturation_refuses_a_shortest_stream_below_the_settle_length():
