@@ -15,14 +15,16 @@ data-generating law itself (a Bernoulli probability, a known exponent). An inter
 *undercovers* when the upper limit of its observed coverage lies below the nominal level,
 *overcovers* when the lower limit lies above it (:func:`verdict`, the one rule for every table).
 
-Ratio intervals are measured at the first look the engine grants a ratio check
-(:func:`engine.first_look`): from fewer trials they undercover at the skewed points. The first-look
-scan (:func:`first_look_scan`) measures the ratio interval at the most skewed point by the number of
-trials, at levels down to 99.99%, and is what :data:`engine.FIRST_LOOK_MIN` is chosen from.
+Mean and ratio intervals are measured at the first look the engine grants a check
+(:func:`engine.first_look`, sized from a pilot's skewness): from fewer trials they undercover at the
+skewed points. The first-look scan (:func:`first_look_scan`) measures the ratio interval at the most
+skewed point by the number of trials, at levels down to 99.99%; that size over the point's squared
+skewness (:func:`calibration`) is :data:`engine.TRIALS_PER_SKEW2`, and :func:`rule_scan` measures
+the coverage the whole rule gives, pilot included.
 
-Run ``python -m pavlov_theory.coverage [--replicates R] [--first-look R] [--out PATH]`` for the
-tables (at least ``MIN_REPLICATES`` replicates per case); the book's statistics chapter runs a
-smaller version of the same functions.
+Run ``python -m pavlov_theory.coverage [--replicates R] [--first-look R] [--rule R] [--calibrate]
+[--out PATH]`` for the tables (at least ``MIN_REPLICATES`` replicates per case); the book's statistics
+chapter runs a smaller version of the same functions.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ import numpy as np
 import torch
 
 from . import judges
-from .engine import first_look
+from .engine import PILOT_TRIALS, first_look, studentized_values
 from .sampling import derive_seed, generator
 from .stats import (
     Interval,
@@ -47,6 +49,7 @@ from .stats import (
     ratio_of_means_ci,
     ratio_test,
     sequential,
+    skewness,
     studentized_limits,
 )
 
@@ -66,6 +69,7 @@ class Case:
     trials: int
     truth: float
     run: Callable[[torch.Generator, Sequence[float]], list[Interval]]
+    sizes: list[int] | None = None  # first looks the skew rule chose, one per replicate (ruled cases)
 
 
 @lru_cache(maxsize=None)
@@ -85,26 +89,42 @@ def _point(d_k: int, n: int, dist: str, d_v: int = 64) -> dict[str, Any]:
     return {"d_k": d_k, "n": n, "d_v": d_v, "key_dist": dist}
 
 
-def mean_case(d_k: int, n: int, dist: str, trials: int) -> Case:
-    """Student-t interval for the mean noise power of retrieval (truth: the derived ``noise_power``)."""
-    params = _point(d_k, n, dist)
-    truth = _law(dist).evaluate("noise_power", **params)
-    run = lambda gen, alphas: [mean_ci(_signal_noise(params, trials, gen)[1], a) for a in alphas]
-    return Case("mean (skew-corrected t)", f"noise power, {dist} keys, d_k={d_k}, n={n}", trials, truth, run)
-
-
-def ratio_case(d_k: int, n: int, dist: str, trials: int) -> Case:
-    """Test-inversion (Fieller, skewness-corrected) interval of :func:`stats.ratio_of_means_ci`
-    for signal over noise power (truth: the derived ``snr``)."""
-    params = _point(d_k, n, dist)
-    truth = _law(dist).evaluate("snr", **params)
+def ruled(powers: Callable[[int, torch.Generator], tuple[np.ndarray, ...]], estimator: str, first: int,
+          interval: Callable[[tuple[np.ndarray, ...], float], Interval]) -> tuple[Callable, list[int]]:
+    """A replicate as a check runs it: a pilot of ``PILOT_TRIALS`` trials, a first look of the size
+    :func:`engine.first_look` reads from it (at least ``first``), and the interval on that look.
+    Returns the run function and the list the chosen sizes are appended to."""
+    sizes: list[int] = []
 
     def run(gen: torch.Generator, alphas: Sequence[float]) -> list[Interval]:
-        signal, noise = _signal_noise(params, trials, gen)
-        return [ratio_of_means_ci(signal, noise, a) for a in alphas]
+        size = first_look(estimator, first, powers(PILOT_TRIALS, gen))
+        sizes.append(size)
+        samples = powers(size, gen)
+        return [interval(samples, a) for a in alphas]
 
+    return run, sizes
+
+
+def mean_case(d_k: int, n: int, dist: str, first: int) -> Case:
+    """Skew-corrected t interval for the mean noise power of retrieval (truth: the derived
+    ``noise_power``), from a first look sized by the skew rule (at least ``first`` trials)."""
+    params = _point(d_k, n, dist)
+    truth = _law(dist).evaluate("noise_power", **params)
+    run, sizes = ruled(lambda size, gen: _signal_noise(params, size, gen)[1:], "mean", first,
+                       lambda x, a: mean_ci(x[0], a))
+    return Case("mean (skew-corrected t)", f"noise power, {dist} keys, d_k={d_k}, n={n}", first, truth, run, sizes)
+
+
+def ratio_case(d_k: int, n: int, dist: str, first: int) -> Case:
+    """Test-inversion (Fieller, skewness-corrected) interval of :func:`stats.ratio_of_means_ci`
+    for signal over noise power (truth: the derived ``snr``), from a first look sized by the skew
+    rule (at least ``first`` trials)."""
+    params = _point(d_k, n, dist)
+    truth = _law(dist).evaluate("snr", **params)
+    run, sizes = ruled(lambda size, gen: _signal_noise(params, size, gen), "ratio", first,
+                       lambda x, a: ratio_of_means_ci(x[0], x[1], a))
     where = f"SNR, {dist} keys, d_k={d_k}, n={n}"
-    return Case("ratio of means (corrected Fieller)", where, trials, truth, run)
+    return Case("ratio of means (corrected Fieller)", where, first, truth, run, sizes)
 
 
 @lru_cache(maxsize=None)
@@ -125,19 +145,16 @@ def _feature_powers(params: dict[str, Any], trials: int, gen: torch.Generator):
     return FEATURE_POWERS(params, trials, gen, DTYPE)
 
 
-def feature_ratio_case(phi: str, centre: bool, d_k: int, n: int, trials: int) -> Case:
+def feature_ratio_case(phi: str, centre: bool, d_k: int, n: int, first: int) -> Case:
     """The ratio interval (:func:`stats.ratio_of_means_ci`) of signal over noise power of
     feature-map linear attention, raw or centred, as ``softmax.feature_maps`` reads it at its first
-    look (truth: the derived ``<phi>_snr_raw`` or ``<phi>_snr_centred``)."""
+    look, sized by the skew rule (truth: the derived ``<phi>_snr_raw`` or ``<phi>_snr_centred``)."""
     params = _feature_point(phi, centre, d_k, n)
     truth = _feature_law().evaluate(f"{phi}_snr_{'centred' if centre else 'raw'}", d_k=d_k, n=n)
-
-    def run(gen: torch.Generator, alphas: Sequence[float]) -> list[Interval]:
-        signal, noise = _feature_powers(params, trials, gen)
-        return [ratio_of_means_ci(signal, noise, a) for a in alphas]
-
+    run, sizes = ruled(lambda size, gen: _feature_powers(params, size, gen), "ratio", first,
+                       lambda x, a: ratio_of_means_ci(x[0], x[1], a))
     where = f"feature-map SNR, {phi} {'centred' if centre else 'raw'}, d_k={d_k}, n={n}"
-    return Case("ratio of means (corrected Fieller)", where, trials, truth, run)
+    return Case("ratio of means (corrected Fieller)", where, first, truth, run, sizes)
 
 
 def gradient_ratio_case(d_k: int, n: int, distance: float, trials: int) -> Case:
@@ -186,30 +203,29 @@ def power_law_case(dims: Sequence[int], trials: int) -> Case:
 
 
 def _sequential_run(powers: Callable[[int, torch.Generator], Any], truth: float, first: int, rel: float):
-    """Replicates of the sequential rule on the per-trial powers ``powers(size, generator)``."""
-    cap = 64 * first
-
+    """Replicates of the sequential rule on the per-trial powers ``powers(size, generator)``, the
+    first look sized from a pilot as :func:`engine.sample_until` sizes it."""
     def run(gen: torch.Generator, alphas: Sequence[float]) -> list[Interval]:
         seed = int(torch.randint(0, 2**62, (1,), generator=gen).item())
+        start = first_look("ratio", first, powers(PILOT_TRIALS, generator(derive_seed(seed, "pilot"), "cpu")))
         draw = lambda look, size: powers(size, generator(derive_seed(seed, look), "cpu"))
         interval = lambda x, level: ratio_of_means_ci(x[0], x[1], level)
         decide = lambda ci: judges.exact(truth, ci, rel)
-        return [sequential(draw, interval, decide, a, first, cap)[0] for a in alphas]
+        return [sequential(draw, interval, decide, a, start, 64 * start)[0] for a in alphas]
 
     return run
 
 
 def sequential_case(d_k: int, n: int, dist: str, first: int, rel: float) -> Case:
     """The sequential rule as the verifier runs it for a claim that asks for a first look of
-    ``first`` trials (ratio looks of :func:`stats.ratio_of_means_ci`, doubling from
+    ``first`` trials (a pilot, ratio looks of :func:`stats.ratio_of_means_ci` doubling from
     :func:`engine.first_look`, Bonferroni over looks), judged exact against the true SNR with
     tolerance ``rel``; the interval reported is the one at the stopping look. A miss is a false
     failure."""
     params = _point(d_k, n, dist)
     truth = _law(dist).evaluate("snr", **params)
-    first = first_look("ratio", first)
     run = _sequential_run(lambda size, gen: _signal_noise(params, size, gen), truth, first, rel)
-    where = f"SNR, {dist} keys, d_k={d_k}, n={n}, first look {first}, tolerance {rel:g}"
+    where = f"SNR, {dist} keys, d_k={d_k}, n={n}, first look by the skew rule, tolerance {rel:g}"
     return Case("sequential (ratio looks)", where, first, truth, run)
 
 
@@ -217,24 +233,22 @@ def feature_sequential_case(phi: str, d_k: int, n: int, first: int, rel: float) 
     """The sequential rule on the raw feature-map SNR of ``phi``, as :func:`sequential_case`."""
     params = _feature_point(phi, False, d_k, n)
     truth = _feature_law().evaluate(f"{phi}_snr_raw", d_k=d_k, n=n)
-    first = first_look("ratio", first)
     run = _sequential_run(lambda size, gen: _feature_powers(params, size, gen), truth, first, rel)
-    where = f"feature-map SNR, {phi} raw, d_k={d_k}, n={n}, first look {first}, tolerance {rel:g}"
+    where = f"feature-map SNR, {phi} raw, d_k={d_k}, n={n}, first look by the skew rule, tolerance {rel:g}"
     return Case("sequential (ratio looks)", where, first, truth, run)
 
 
 def cases() -> list[Case]:
-    """The measured points: each interval kind at its most skewed point and a milder one; ratio
-    intervals from the fewest trials a ratio check judges (:func:`engine.first_look`)."""
-    ratio = first_look("ratio", 2)
+    """The measured points: each interval kind at its most skewed point and a milder one; mean and
+    ratio intervals from the first look the skew rule sizes (:func:`engine.first_look`) for a
+    claim that asks for 64 trials."""
     return [
-        mean_case(16, 2, "sphere", 64), mean_case(16, 2, "sphere", 1024),
-        mean_case(16, 4, "gaussian", 64),
-        ratio_case(4, 2, "gaussian", ratio), ratio_case(16, 4, "gaussian", ratio),
-        ratio_case(16, 4, "rademacher", ratio),
+        mean_case(16, 2, "sphere", 64), mean_case(16, 4, "gaussian", 64),
+        ratio_case(4, 2, "gaussian", 64), ratio_case(16, 4, "gaussian", 64),
+        ratio_case(16, 4, "rademacher", 64),
         proportion_case(0.01, 200), proportion_case(0.001, 5000), proportion_case(0.3, 50),
         power_law_case((8, 16, 32, 64), 64),
-        feature_ratio_case("dpfp", True, 16, 64, ratio),
+        feature_ratio_case("dpfp", True, 16, 64, 64),
         gradient_ratio_case(16, 64, 0.1, 2000),
         sequential_case(16, 4, "gaussian", 64, 0.2),
     ]
@@ -269,6 +283,7 @@ def measure(case: Case, replicates: int, seed: int = 0,
         hits += [ci.contains(case.truth) for ci in intervals]
         widths += [ci.width for ci in intervals]
     seconds = time.perf_counter() - started
+    chosen = {} if not case.sizes else {"first_look_quartiles": [int(q) for q in np.quantile(case.sizes, (.25, .5, .75))]}
     rows = []
     for level, covered, width in zip(levels, hits, widths):
         word, ci = verdict(int(covered), replicates, level)
@@ -276,7 +291,7 @@ def measure(case: Case, replicates: int, seed: int = 0,
                      "truth": case.truth,
                      "nominal": level, "replicates": replicates, "covered": int(covered),
                      "coverage": covered / replicates, "ci": [ci.lo, ci.hi], "verdict": word,
-                     "mean_width": width / replicates, "seconds": round(seconds, 3)})
+                     "mean_width": width / replicates, "seconds": round(seconds, 3), **chosen})
     return rows
 
 
@@ -391,8 +406,8 @@ def first_look_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SCAN_
                     levels: Sequence[float] = SCAN_LEVELS) -> list[dict[str, Any]]:
     """Coverage of the ratio interval (:func:`stats.ratio_of_means_ci`) of the SNR at
     ``SCAN_POINT`` from each number of trials of ``sizes``, on ``replicates`` fresh replicates per
-    size, at ``levels`` (down to 99.99%): the measurement :data:`engine.FIRST_LOOK_MIN` is read
-    from (:func:`smallest_first_look`). The interval contains the truth exactly where the test it
+    size, at ``levels`` (down to 99.99%): the measurement :data:`engine.TRIALS_PER_SKEW2` is read
+    from (:func:`smallest_first_look`, :func:`calibration`). The interval contains the truth exactly where the test it
     inverts (:func:`stats.ratio_test`) accepts the truth, so a replicate costs one test per level,
     not a root search. With one stored pair and unit values the powers do not depend on ``d_v``
     (the noise of probe ``m`` is ``(k_m . k_j)^2``), so the values are drawn one-dimensional."""
@@ -408,13 +423,90 @@ def smallest_first_look(rows: Sequence[dict[str, Any]]) -> int | None:
     return min((r["trials"] for r in rows if r["trials"] > failing), default=None)
 
 
+# ----------------------------------------------------------------------------- the skew rule
+
+# what `--first-look 20000` (seed 0) found at SCAN_POINT: the smallest first look from which on no
+# size undercovers at any level; the engine's TRIALS_PER_SKEW2 is this over the point's squared skew
+SCAN_SMALLEST = 4096
+# where the rule is measured: the scan point, and skewed mean and ratio points of the table
+RULE_POINTS: tuple[tuple[dict[str, Any], str], ...] = (
+    (SCAN_POINT, "ratio"),
+    ({"d_k": 16, "n": 4, "dist": "gaussian"}, "mean"),
+    ({"d_k": 16, "n": 4, "dist": "gaussian"}, "ratio"),
+    ({"d_k": 16, "n": 2, "dist": "sphere"}, "mean"),
+)
+
+
+def calibration(trials: int = 2**21, seed: int = 0, needed: int = SCAN_SMALLEST) -> dict[str, float]:
+    """The per-trial skewness of the values the ratio interval studentizes at ``SCAN_POINT``
+    (:func:`engine.studentized_values`), from ``trials`` trials, and the trials per unit of squared
+    skewness that ``needed`` trials there imply (what :data:`engine.TRIALS_PER_SKEW2` is set from)."""
+    point = _point(SCAN_POINT["d_k"], SCAN_POINT["n"], SCAN_POINT["dist"], d_v=1)
+    samples = _signal_noise(point, trials, generator(derive_seed(seed, "calibration", trials), "cpu"))
+    skew = float(skewness(studentized_values("ratio", samples)))
+    return {"skewness": skew, "trials": trials, "needed": needed, "trials_per_skew2": needed / skew**2}
+
+
+def _miss(estimator: str, samples: tuple[np.ndarray, ...], truth: float, alpha: float) -> int:
+    """0 if the interval at level ``1 - alpha`` holds ``truth``, -1 if it lies below it, +1 above."""
+    if estimator == "ratio":
+        if ratio_test(samples[0], samples[1], truth, alpha) <= 0:
+            return 0
+        return -1 if samples[0].mean() / samples[1].mean() < truth else 1
+    ci = mean_ci(samples[0], alpha)
+    return 0 if ci.contains(truth) else (-1 if ci.hi < truth else 1)
+
+
+def rule_scan(replicates: int, seed: int = 0, first: int = 64, levels: Sequence[float] = SCAN_LEVELS,
+              points: Sequence[tuple[dict[str, Any], str]] = RULE_POINTS) -> list[dict[str, Any]]:
+    """Coverage of the first look the skew rule sizes (:func:`engine.first_look`, for a claim that
+    asks for ``first`` trials) at each of ``points``: per replicate an independent pilot, the chosen
+    size, and the interval of that many fresh trials, judged at the derived truth at ``levels``.
+    Rows as :func:`first_look_scan`'s, with the quartiles of the chosen sizes."""
+    if replicates < MIN_REPLICATES:
+        raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
+    rows = []
+    for where, estimator in points:
+        params = _point(where["d_k"], where["n"], where["dist"], d_v=1 if where["n"] == 2 else 64)
+        truth = _law(where["dist"]).evaluate("snr" if estimator == "ratio" else "noise_power", **params)
+        pick = (lambda x: x) if estimator == "ratio" else (lambda x: x[1:])
+        misses, sizes = np.zeros((len(levels), 2), dtype=int), []
+        started, done, index = time.perf_counter(), 0, 0
+        while done < replicates:
+            count = min(max(1, SCAN_CHUNK // (8 * PILOT_TRIALS)), replicates - done)
+            gen = generator(derive_seed(seed, "rule", where, estimator, first, index), "cpu")
+            pilots = [x.reshape(count, PILOT_TRIALS) for x in pick(_signal_noise(params, count * PILOT_TRIALS, gen))]
+            chosen = [first_look(estimator, first, tuple(x[r] for x in pilots)) for r in range(count)]
+            looks = [np.split(x, np.cumsum(chosen)[:-1]) for x in pick(_signal_noise(params, sum(chosen), gen))]
+            for r in range(count):
+                for i, level in enumerate(levels):
+                    side = _miss(estimator, tuple(x[r] for x in looks), truth, 1 - level)
+                    if side:
+                        misses[i, 0 if side < 0 else 1] += 1
+            sizes += chosen
+            done, index = done + count, index + 1
+        seconds = round(time.perf_counter() - started, 3)
+        quartiles = [int(q) for q in np.quantile(sizes, (.25, .5, .75))]
+        label = "SNR" if estimator == "ratio" else "noise power"
+        kind = "ratio of means (corrected Fieller)" if estimator == "ratio" else "mean (skew-corrected t)"
+        for level, (below, above) in zip(levels, misses):
+            covered = replicates - int(below) - int(above)
+            word, ci = verdict(covered, replicates, level)
+            rows.append({"interval": kind, "point": f"{label}, {where['dist']} keys, d_k={where['d_k']}, n={where['n']}",
+                         "trials": first, "first_look_quartiles": quartiles, "truth": truth, "nominal": level,
+                         "replicates": replicates, "covered": covered, "coverage": covered / replicates,
+                         "ci": [ci.lo, ci.hi], "verdict": word, "misses_below": int(below),
+                         "misses_above": int(above), "seconds": seconds})
+    return rows
+
+
 def run(replicates: int = MIN_REPLICATES, seed: int = 0,
         chosen: Sequence[Case] | None = None) -> dict[str, Any]:
     """The coverage table of every case (or ``chosen``), as a JSON-ready dict."""
     chosen = cases() if chosen is None else chosen
     rows = [row for case in chosen for row in measure(case, replicates, seed)]
     return {"replicates": replicates, "seed": seed, "confidence": CONFIDENCE, "levels": list(LEVELS),
-            "first_look_min": first_look("ratio", 2), "torch": torch.__version__, "rows": rows}
+            "pilot_trials": PILOT_TRIALS, "torch": torch.__version__, "rows": rows}
 
 
 def _print_tail(rows: Sequence[dict[str, Any]]) -> None:
@@ -427,7 +519,8 @@ def _print_tail(rows: Sequence[dict[str, Any]]) -> None:
 def _print_rows(rows: Sequence[dict[str, Any]], prefix: str = "") -> None:
     for r in rows:
         sides = f" ({r['misses_below']} below, {r['misses_above']} above)" if "misses_below" in r else ""
-        print(f"{prefix}{r['interval']:34s} {r['point']:58s} T={r['trials']:<5d} {r['nominal']:.6g}: "
+        chosen = f" looks {r['first_look_quartiles']}" if "first_look_quartiles" in r else ""
+        print(f"{prefix}{r['interval']:34s} {r['point']:58s} T={r['trials']:<5d}{chosen} {r['nominal']:.6g}: "
               f"{r['covered']}/{r['replicates']} = {r['coverage']:.4f} [{r['ci'][0]:.4f}, {r['ci'][1]:.4f}]"
               f"{sides} {r['verdict']} ({r['seconds']:.1f} s)")
 
@@ -443,11 +536,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--first-look", type=int, default=0, metavar="R",
                         help="also scan the ratio interval's coverage by first-look size, R replicates "
                              "per size (e.g. 20000)")
+    parser.add_argument("--rule", type=int, default=0, metavar="R",
+                        help="also measure the coverage of first looks sized by the skew rule, R replicates "
+                             "per point (e.g. 20000)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="also measure the skewness at the scan point that the skew rule is set from")
     parser.add_argument("--out", default=None, help="write the table as JSON here")
     args = parser.parse_args(argv)
     if args.replicates < MIN_REPLICATES or args.seed < 0:
         parser.error(f"replicates: expected an integer >= {MIN_REPLICATES}; seed: an integer >= 0")
-    for name, value in (("tail", args.tail), ("first-look", args.first_look)):
+    for name, value in (("tail", args.tail), ("first-look", args.first_look), ("rule", args.rule)):
         if value != 0 and value < MIN_REPLICATES:
             parser.error(f"{name}: expected 0 (not measured) or an integer >= {MIN_REPLICATES}")
     report = run(args.replicates, args.seed)
@@ -458,8 +556,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["first_look"] = first_look_scan(args.first_look, args.seed)
         report["first_look_smallest"] = smallest_first_look(report["first_look"])
         _print_rows(report["first_look"], "first look: ")
-        print(f"first look: smallest size with no undercoverage from it on: {report['first_look_smallest']}; "
-              f"the engine's minimum: {report['first_look_min']}")
+        print(f"first look: smallest size with no undercoverage from it on: {report['first_look_smallest']}")
+    if args.calibrate:
+        report["calibration"] = calibration(seed=args.seed)
+        print("calibration: skewness {skewness:.4f} from {trials} trials; {needed} trials needed there give "
+              "{trials_per_skew2:.1f} trials per unit of squared skewness".format(**report["calibration"]))
+    if args.rule:
+        report["rule"] = rule_scan(args.rule, args.seed)
+        _print_rows(report["rule"], "rule: ")
     _print_rows(report["rows"])
     if args.out:
         from .ledger import write

@@ -10,6 +10,7 @@ and looks, and bounded in memory by the context's budget whatever the number of 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -20,7 +21,7 @@ from . import judges
 from .claims import Context, Result
 from .device import rows_per_chunk
 from .sampling import derive_seed, generator
-from .stats import ESTIMATORS, Interval, proportion_ci, sequential
+from .stats import ESTIMATORS, Interval, proportion_ci, sequential, skewness_upper
 
 Outputs = tuple[np.ndarray, ...]
 KernelFn = Callable[[Mapping[str, Any], int, torch.Generator, torch.dtype], Outputs]
@@ -68,22 +69,43 @@ def draw(ctx: Context, params: Mapping[str, Any], kernel: Kernel, trials: int, s
     return tuple(np.concatenate(column) for column in zip(*parts))
 
 
-# The fewest trials a first look of each estimator may have, whatever a claim asks. Ratio intervals
-# from fewer trials undercover at the most skewed point of the coverage table (Gaussian keys,
-# d_k = 4, n = 2): the minimum is the smallest size of the first-look scan from which on no size
-# undercovers at any level (``python -m pavlov_theory.coverage --first-look 20000``).
-FIRST_LOOK_MIN: dict[str, int] = {"ratio": 4096}
+# The first look of a mean or ratio check is sized from the skewness of an independent pilot. The
+# skewness-corrected intervals of both studentize a mean of per-trial values (the samples, or
+# ``num - theta den``); what is left of their coverage error falls like ``skew^2 / trials``. At the
+# most skewed point of the coverage table (Gaussian keys, d_k = 4, n = 2; per-trial skewness 2.8,
+# ``python -m pavlov_theory.coverage --calibrate``) the ratio interval needs 4096 trials to cover
+# at every level from 95% to 99.99% (``--first-look 20000``), so a look gets
+# ``TRIALS_PER_SKEW2 * skew^2`` trials at least, with the skew read high from the pilot
+# (:func:`stats.skewness_upper`); ``--rule`` measures the coverage this rule gives.
+TRIALS_PER_SKEW2 = 512
+PILOT_TRIALS = 256
+SKEW_SIZED: tuple[str, ...] = ("mean", "ratio")
 
 
-def first_look(estimator: str, first: int) -> int:
+def studentized_values(estimator: str, samples: Outputs) -> np.ndarray:
+    """The per-trial values whose mean the interval of ``estimator`` studentizes: the samples of a
+    mean; ``num - theta den`` at the estimated ``theta = mean(num) / mean(den)`` of a ratio."""
+    if estimator == "ratio":
+        num, den = (np.asarray(x, dtype=np.float64) for x in samples[:2])
+        theta = num.mean() / den.mean() if den.mean() != 0 else 0.0
+        return num - theta * den
+    return np.asarray(samples[0], dtype=np.float64)
+
+
+def first_look(estimator: str, first: int, pilot: Outputs | None) -> int:
     """The first look :func:`sample_until` draws for ``estimator`` when a claim asks for ``first``
-    trials: at least ``FIRST_LOOK_MIN[estimator]``."""
-    return max(first, FIRST_LOOK_MIN.get(estimator, 2))
+    trials: for a mean or a ratio, at least ``TRIALS_PER_SKEW2`` times the squared skewness its
+    ``pilot`` samples read high (:func:`stats.skewness_upper`); ``first`` for other estimators."""
+    if estimator not in SKEW_SIZED or pilot is None:
+        return first
+    skew = skewness_upper(studentized_values(estimator, pilot))
+    return max(first, math.ceil(TRIALS_PER_SKEW2 * skew * skew))
 
 
 def sample_until(ctx: Context, params: Mapping[str, Any], kernel: Kernel, estimator: str,
                  decide: Callable[[Interval], str], first: int = 256) -> tuple[Interval, str]:
-    """Sequential sampling: draw looks of doubling size, the first of :func:`first_look` trials,
+    """Sequential sampling: draw looks of doubling size, the first of :func:`first_look` trials
+    (sized from an independent pilot of ``PILOT_TRIALS`` trials for a mean or a ratio),
     until ``decide`` leaves ``undecided`` or ``ctx.max_trials`` is spent (each look at level
     ``alpha / looks``, see :func:`stats.sequential`). The interval is widened by a rounding floor of
     ``1000 eps`` of the dtype times the interval's scale, so an estimate with no sampling variance
@@ -95,8 +117,9 @@ def sample_until(ctx: Context, params: Mapping[str, Any], kernel: Kernel, estima
         floor = 1e3 * ctx.eps * max(abs(ci.estimate), abs(ci.lo), abs(ci.hi))
         return Interval(ci.estimate, ci.lo - floor, ci.hi + floor, ci.n)
 
+    pilot = draw(ctx, params, kernel, PILOT_TRIALS, "pilot") if estimator in SKEW_SIZED else None
     return sequential(lambda look, size: draw(ctx, params, kernel, size, look),
-                      widened, decide, ctx.alpha, first_look(estimator, first), ctx.max_trials)
+                      widened, decide, ctx.alpha, first_look(estimator, first, pilot), ctx.max_trials)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Coverage of the intervals, measured at a skewed point; the first-look minimum of ratio checks; and the
-interval properties they rely on."""
+"""Coverage of the intervals, measured at a skewed point; the first look sized from the skewness of a
+pilot; and the interval properties they rely on."""
 import numpy as np
 import pytest
 import torch
@@ -7,9 +7,9 @@ from scipy.stats import binomtest
 
 from pavlov_theory import coverage
 from pavlov_theory.claims import Context
-from pavlov_theory.engine import FIRST_LOOK_MIN, Kernel, first_look, sample_until
+from pavlov_theory.engine import PILOT_TRIALS, TRIALS_PER_SKEW2, Kernel, draw, first_look, sample_until
 from pavlov_theory.sampling import derive_seed, generator
-from pavlov_theory.stats import mean_ci, ratio_of_means_ci, ratio_test, studentized_limits
+from pavlov_theory.stats import mean_ci, ratio_of_means_ci, ratio_test, skewness, skewness_upper, studentized_limits
 
 
 def _paired_misses(d_k, n, dist, trials, replicates, seed, alpha, chunk=250):
@@ -73,27 +73,57 @@ def _powers(params, trials, gen, dtype):
     return (1 + x[0]).numpy(), (x[1] ** 4).numpy()
 
 
-def test_a_ratio_check_judges_no_look_below_the_first_look_minimum():
+def test_a_skewed_ratio_check_judges_no_look_below_the_size_its_pilot_asks_for():
     kernel = Kernel("test.powers", _powers, _powers, lambda p, size: 16 * size, {})
     ctx = Context(device="cpu", seed=0, max_trials=100_000, scale="ci")
     ci, verdict = sample_until(ctx, {}, kernel, "ratio", lambda c: "fails", first=64)
-    assert verdict == "fails" and ci.n == FIRST_LOOK_MIN["ratio"] > 64
+    pilot = draw(ctx, {}, kernel, PILOT_TRIALS, "pilot")
+    assert verdict == "fails" and ci.n == first_look("ratio", 64, pilot) > 64
 
 
-def test_the_first_look_minimum_leaves_other_estimators_alone():
-    assert first_look("mean", 64) == 64 and first_look("ratio", 64) == FIRST_LOOK_MIN["ratio"]
-    assert first_look("ratio", 2 * FIRST_LOOK_MIN["ratio"]) == 2 * FIRST_LOOK_MIN["ratio"]
+def test_the_first_look_grows_with_the_squared_skewness_read_high():
+    rng = np.random.default_rng(4)
+    skewed = (rng.exponential(size=PILOT_TRIALS) ** 2,)
+    upper = skewness_upper(skewed[0])
+    assert upper > abs(skewness(skewed[0]))
+    assert first_look("mean", 64, skewed) == int(np.ceil(TRIALS_PER_SKEW2 * upper**2)) > 64
+
+
+def test_the_first_look_is_what_the_claim_asks_for_constant_samples_and_other_estimators():
+    flat = (np.ones(PILOT_TRIALS), np.ones(PILOT_TRIALS))
+    assert first_look("mean", 64, flat) == 64 and first_look("ratio", 300, flat) == 300
+    assert first_look("proportion", 64, (np.arange(PILOT_TRIALS) % 2 == 0,)) == 64
+
+
+def test_the_ratio_pilot_reads_the_skew_of_num_less_theta_den():
+    rng = np.random.default_rng(5)
+    den = rng.exponential(size=PILOT_TRIALS)
+    assert first_look("ratio", 2, (2 * den, den)) == 2  # num - theta den is 0 for every trial
+
+
+def test_the_jackknife_skew_bound_matches_leaving_each_sample_out():
+    x = np.random.default_rng(6).gamma(2.0, size=30)
+    left_out = np.array([skewness(np.delete(x, i)) for i in range(x.size)])
+    se = np.sqrt((x.size - 1) / x.size * np.sum((left_out - left_out.mean()) ** 2))
+    assert skewness_upper(x, z=1.5) == pytest.approx(abs(skewness(x)) + 1.5 * se, rel=1e-9)
+
+
+def test_the_rule_constant_is_the_needed_trials_over_the_scan_points_squared_skewness():
+    """The engine's trials per unit of squared skewness agree with what the calibration measures at
+    the scan point (2^18 trials: its skewness within a few percent)."""
+    measured = coverage.calibration(trials=2**18, seed=3)["trials_per_skew2"]
+    assert 0.8 * measured < TRIALS_PER_SKEW2 < 1.25 * measured
 
 
 @pytest.mark.mc
-def test_ratio_interval_covers_from_the_first_look_minimum_and_not_from_64_trials(mc_alpha):
-    """At the most skewed point of the coverage table, 4000 fresh replicates: the ratio interval
-    from the engine's first look must not undercover at 95% (at the suite's level), and from 64
-    trials it must (so the minimum is needed and the test can fail)."""
-    sizes = (64, first_look("ratio", 64))
-    rows = coverage.first_look_scan(4000, seed=1, sizes=sizes, levels=(0.95,))
-    word = {r["trials"]: coverage.verdict(r["covered"], r["replicates"], 0.95, 1 - mc_alpha)[0] for r in rows}
-    assert word[64] == "undercovers" and word[sizes[1]] != "undercovers", rows
+def test_ratio_interval_covers_from_the_skew_rules_first_look_and_not_from_64_trials(mc_alpha):
+    """At the most skewed point of the coverage table, 4000 fresh replicates at 95%: from 64 trials
+    the ratio interval undercovers (so the rule is needed and the test can fail); from the first
+    look the skew rule sizes it does not (at the suite's level)."""
+    rows = coverage.first_look_scan(4000, seed=1, sizes=(64,), levels=(0.95,))
+    ruled = coverage.rule_scan(4000, seed=1, levels=(0.95,), points=((coverage.SCAN_POINT, "ratio"),))
+    word = lambda r: coverage.verdict(r["covered"], r["replicates"], 0.95, 1 - mc_alpha)[0]
+    assert word(rows[0]) == "undercovers" and word(ruled[0]) != "undercovers", (rows, ruled)
 
 
 def test_the_ratio_interval_holds_exactly_the_values_its_test_accepts():
