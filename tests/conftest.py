@@ -1,5 +1,6 @@
-"""Shared test settings: the family-wise level of the Monte Carlo tests, GPU skipping, and a
-result cache of the tests' own (never the working directory's).
+"""Shared test settings: the family-wise level of the Monte Carlo tests, GPU and slow-test skipping
+(``--runslow`` runs the tests marked ``slow``), and a result cache of the tests' own (never the
+working directory's).
 
 Every Monte Carlo test is marked ``mc`` and uses ``mc_alpha``: the suite's family-wise level
 ``SUITE_FWER`` split evenly over the collected ``mc`` tests, so a run of the whole suite wrongly
@@ -15,12 +16,21 @@ from pavlov_theory.claims import Context
 SUITE_FWER = 1e-3
 
 
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False, help="also run the tests marked slow")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "mc: a Monte Carlo test sharing the suite's error budget")
 
 
 def pytest_collection_modifyitems(config, items):
     config._mc_count = max(1, sum(1 for item in items if item.get_closest_marker("mc")))
+    if not config.getoption("--runslow"):
+        skip_slow = pytest.mark.skip(reason="slow (--runslow)")
+        for item in items:
+            if item.get_closest_marker("slow"):
+                item.add_marker(skip_slow)
     if not torch.cuda.is_available():
         skip = pytest.mark.skip(reason="needs a CUDA device")
         for item in items:

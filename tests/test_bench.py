@@ -158,9 +158,7 @@ def test_an_out_path_that_is_a_file_exits_2(capsys, tmp_path):
 
 
 @pytest.mark.slow
-def test_serial_and_dask_give_the_same_verdicts(tmp_path, request):
-    if not request.config.getoption("--runslow", default=False):
-        pytest.skip("slow: two verify runs and a Dask cluster (--runslow)")
+def test_serial_and_dask_give_the_same_verdicts(tmp_path):
     if not verify_mod.have_dask():
         pytest.skip("dask.distributed is not installed")
     result = verify_mod.dask_comparison("ci", "cpu", Path(tmp_path), only="rules.delta")
