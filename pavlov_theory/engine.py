@@ -66,7 +66,13 @@ def draw(ctx: Context, params: Mapping[str, Any], kernel: Kernel, trials: int, s
     for index, start in enumerate(range(0, trials, chunk)):
         gen = generator(check_seed(ctx, params, stream, index), ctx.device)
         parts.append(kernel(params, min(chunk, trials - start), gen, ctx.torch_dtype))
-    return tuple(np.concatenate(column) for column in zip(*parts))
+    outputs = tuple(np.concatenate(column) for column in zip(*parts))
+    for index, column in enumerate(outputs):
+        if column.dtype != bool and not np.all(np.isfinite(column)):
+            # an interval with a NaN in it contains nothing: it would fail a true claim
+            raise FloatingPointError(f"{kernel.name} at {dict(params)}: output {index} has "
+                                     f"{int(np.sum(~np.isfinite(column)))} non-finite trial(s)")
+    return outputs
 
 
 # The first look of a mean or ratio check is sized from the skewness of an independent pilot. The

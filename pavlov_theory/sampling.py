@@ -37,7 +37,12 @@ def sample(
     full = (*shape, dim)
     if dist == "sphere":
         x = torch.randn(full, generator=gen, device=device, dtype=dtype)
-        return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+        # float32 normals are exactly 0 about once in 10^7 draws, so a 1-dimensional draw can have
+        # norm 0 (a set of measure 0 for the law it stands for): it becomes the first unit vector
+        # instead of 0/0
+        first = torch.zeros_like(x).index_fill_(-1, torch.tensor([0], device=device), 1.0)
+        return torch.where(norm > 0, x / norm.clamp_min(torch.finfo(dtype).tiny), first)
     if dist == "gaussian":
         return torch.randn(full, generator=gen, device=device, dtype=dtype) / math.sqrt(dim)
     if dist == "rademacher":

@@ -114,6 +114,20 @@ def test_draw_differs_between_claims_and_seeds():
     assert not np.array_equal(base, draw(Context(claim="a", seed=1), {}, kernel, 5)[0])
 
 
+def test_draw_refuses_non_finite_trial_outputs():
+    fn = lambda p, t, g, d: (np.where(np.arange(t) == 2, np.nan, 1.0),)
+    kernel = Kernel("nan", fn, fn, bytes_per_trial=lambda p, s: 8, example={})
+    with pytest.raises(FloatingPointError, match="nan at .* 1 non-finite"):
+        draw(Context(claim="c"), {}, kernel, 5)
+
+
+def test_one_dimensional_sphere_draws_are_signs_even_where_the_normal_is_zero(monkeypatch):
+    gen = generator(0, "cpu")
+    assert set(sample("sphere", (4096,), 1, gen).flatten().tolist()) <= {-1.0, 1.0}
+    monkeypatch.setattr(torch, "randn", lambda shape, **kw: torch.zeros(shape))
+    assert sample("sphere", (3,), 1, gen).flatten().tolist() == [1.0, 1.0, 1.0]
+
+
 def test_mean_ci_covers_known_mean_at_its_level():
     rng = np.random.default_rng(0)
     hits = [(lambda c: c.lo <= 3.0 <= c.hi)(mean_ci(rng.normal(3.0, 1.0, 50), 0.1)) for _ in range(2000)]
