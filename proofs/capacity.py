@@ -14,7 +14,7 @@ from sympy import stats
 
 from pavlov_theory.derivation import Derivation
 
-from .vectors import d_k, d_v, key_moments, n
+from .vectors import d_k, d_v, key_moments, n, sphere_squared_cosine
 
 snr_min = sp.Symbol("snr_min", positive=True)
 
@@ -168,6 +168,10 @@ def concentration() -> Derivation:
     ``second_moment`` (exact E X^2), ``second_moment_product`` (the product law's) and
     ``failure``: the product law's single-item failure probability ``P(X >= delta)``, an
     integral over ``A`` that is evaluated numerically.
+
+    For the simulation's estimator (one value integrated out exactly): ``coordinate_tail``,
+    ``P(t >= x)`` for ``t`` a coordinate of a unit vector uniform on the sphere in ``d_v``
+    dimensions, ``t = S sqrt(B)`` with a random sign ``S`` and ``B ~ Beta(1/2, (d_v-1)/2)``.
     """
     der = Derivation("concentration of the noise power, sphere keys")
     B = stats.Beta("B", sp.Rational(1, 2), (d_k - 1) / 2)
@@ -198,6 +202,18 @@ def concentration() -> Derivation:
     density = sp.exp(k * sp.log(k) - sp.loggamma(k) + (k - 1) * sp.log(u) - k * u)
     tail = sp.uppergamma(d_v / 2, d_v * delta / (2 * shape * scale * u)) / sp.gamma(d_v / 2)
     der.result("failure", sp.Integral((density * tail).subs(k, shape), (u, 0, sp.oo)))
+    B_v = sphere_squared_cosine(d_v)  # the squared coordinate t^2 of a uniform unit value
+    law = B_v.pspace.distribution
+    squared, x = sp.Symbol("u", positive=True), sp.Symbol("x", real=True)
+    cdf = sp.betainc_regularized(law.alpha, law.beta, 0, squared)
+    # the regularized incomplete beta is the integral of its density from 0 (0 at u = 0 by definition)
+    der.step("P(t^2 <= u) is the regularized incomplete beta: its derivative is the law's density",
+             sp.Derivative(cdf, squared), stats.density(B_v)(squared))
+    # P(t >= x) = P(S = 1) P(t^2 >= x^2) for x >= 0, and 1 - P(t >= -x) for x < 0
+    tail = (1 - sp.sign(x) * cdf.subs(squared, x**2)) / 2
+    der.step("P(t >= x) + P(t >= -x) = 1: the coordinate's law is symmetric",
+             sp.Add(tail, tail.subs(x, -x), evaluate=False), 1)
+    der.result("coordinate_tail", tail)
     der.result("mean_A", mean_A)
     der.result("var_A", var_A)
     der.result("second_moment", sp.simplify(exact))

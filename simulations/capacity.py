@@ -6,14 +6,27 @@ are declared at the bottom (``CLAIMS``).
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from functools import lru_cache
+from typing import Any, Callable, Mapping
 
 import numpy as np
+import sympy as sp
 import torch
+from scipy import special
 
 from pavlov_theory import judges, memory
 from pavlov_theory.claims import Claim, Context, Param, Probe, Result
-from pavlov_theory.engine import Kernel, Law, bound_points, draw, headline, sample_until, sampled, to_numpy
+from pavlov_theory.engine import (
+    Kernel,
+    Law,
+    Outputs,
+    bound_points,
+    draw,
+    headline,
+    sample_until,
+    sampled,
+    to_numpy,
+)
 from pavlov_theory.params import D_K, D_V, DELTA, EPSILON, KEY_DIST, KEY_DISTS, SNR_MIN, N
 from pavlov_theory.proofs import capacity as proof
 from pavlov_theory.sampling import pair_chunks, sample
@@ -38,19 +51,22 @@ def signal_noise_powers(params: Mapping[str, Any], trials: int, gen: torch.Gener
 
     For probe ``k_m`` the signal is ``||k_m||^2 v_m`` and the noise is the rest of ``k_m S``
     (eq 29). Returns two float64 arrays of length ``trials`` (powers averaged over the ``n``
-    probes of a trial). The pairs are generated twice (build, then probe), ``ITEM_CHUNK`` at a
-    time, so memory does not grow with ``n``."""
+    probes of a trial). Up to ``ITEM_CHUNK`` pairs are drawn once and kept; a longer stream is
+    drawn twice (build, then probe), ``ITEM_CHUNK`` pairs at a time, so memory does not grow
+    with ``n``."""
     pairs = _pair_stream(params, trials, gen, dtype)
+    kept = list(pairs()) if params["n"] <= ITEM_CHUNK else None
+    stream = lambda: kept if kept is not None else pairs()
     S = torch.zeros((trials, params["d_k"], params["d_v"]), device=gen.device, dtype=dtype)
-    for keys, values in pairs():
-        S += keys.transpose(1, 2) @ values
+    for keys, values in stream():
+        S.baddbmm_(keys.transpose(1, 2), values)
     signal = torch.zeros(trials, device=gen.device, dtype=torch.float64)
     noise = torch.zeros_like(signal)
-    for keys, values in pairs():
-        wanted = (keys * keys).sum(-1, keepdim=True) * values
-        interference = keys @ S - wanted
-        signal += (wanted * wanted).sum((1, 2)).double()
-        noise += (interference * interference).sum((1, 2)).double()
+    for keys, values in stream():
+        wanted = values * torch.linalg.vector_norm(keys, dim=-1, keepdim=True).square_()
+        interference = torch.baddbmm(wanted, keys, S, beta=-1)  # k_m S - ||k_m||^2 v_m
+        signal += wanted.square().sum((1, 2)).double()
+        noise += interference.square_().sum((1, 2)).double()
     return to_numpy(signal / params["n"]), to_numpy(noise / params["n"])
 
 
@@ -72,6 +88,108 @@ SIGNAL_NOISE = Kernel(
 )
 
 
+def probe_cosines(dist: str, trials: int, others: int, d_k: int, gen: torch.Generator,
+                  dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """A probe key's squared norm ``||k_0||^2``, shape ``(trials,)``, and its inner products
+    ``c_j = k_0 . k_j`` with ``others`` independent keys, shape ``(trials, others)``, drawn from
+    their exact law given the probe (each in ``O(1)`` instead of ``d_k`` draws):
+
+    - sphere: rotating ``k_0`` to ``e_1``, ``c_j`` is a coordinate of a uniform unit vector,
+      ``g / sqrt(g^2 + chi2(d_k - 1))``; ``||k_0||^2 = 1``.
+    - gaussian: given ``k_0``, ``c_j ~ N(0, ||k_0||^2 / d_k)`` independently, with
+      ``d_k ||k_0||^2 ~ chi2(d_k)``.
+    - rademacher: flipping ``k_j``'s signs where ``k_0``'s are negative leaves its law, so ``c_j``
+      is the mean of ``d_k`` random signs, ``(2 Binomial(d_k, 1/2) - d_k) / d_k``; ``||k_0||^2 = 1``."""
+    shape, device = (trials, others), gen.device
+    chi2 = lambda dof, size: torch._standard_gamma(torch.full(size, dof / 2, device=device, dtype=dtype),
+                                                   generator=gen).mul_(2)
+    if dist == "sphere":
+        g = torch.randn(shape, generator=gen, device=device, dtype=dtype)
+        return torch.ones(trials, device=device, dtype=dtype), g / (g.square() + chi2(d_k - 1, shape)).sqrt_()
+    if dist == "gaussian":
+        norm2 = chi2(d_k, (trials,)).div_(d_k)
+        g = torch.randn(shape, generator=gen, device=device, dtype=dtype)
+        return norm2, g.mul_((norm2 / d_k).sqrt_()[:, None])
+    if dist == "rademacher":
+        heads = torch.binomial(torch.full(shape, float(d_k), device=device, dtype=dtype),
+                               torch.full(shape, 0.5, device=device, dtype=dtype), generator=gen)
+        return torch.ones(trials, device=device, dtype=dtype), heads.mul_(2 / d_k).sub_(1)
+    raise ValueError(f"key_dist: expected one of {', '.join(KEY_DISTS)}, got {dist!r}")
+
+
+def probe_signal_noise(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                       dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Per trial one probe's signal power and its noise power's expectation given the keys (Rao-
+    Blackwellised over the values), for a memory of ``n`` pairs probed with its first key.
+
+    Values are unit and independent of the keys, with ``E[v_j . v_l] = 0`` for ``j != l``, so
+    ``E[||sum_{j >= 1} c_j v_j||^2 | keys] = sum_j c_j^2`` and the signal ``||k_0||^4 ||v_0||^2``
+    is ``||k_0||^4``: no values are drawn, and the keys enter only through the probe's norm and
+    its cosines (:func:`probe_cosines`). The means are those of :func:`signal_noise_powers`
+    (every probe has the same law); a trial costs ``O(n)``."""
+    norm2, cosines = probe_cosines(params["key_dist"], trials, params["n"] - 1, params["d_k"], gen, dtype)
+    return to_numpy(norm2.square()), to_numpy(cosines.square().sum(-1))
+
+
+def probe_signal_noise_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                             dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The same draws as explicit keys, one trial at a time: ``k_0 = ||k_0|| e_1`` and each
+    ``k_j`` with first coordinate ``c_j / ||k_0||``, so ``k_0 . k_j = c_j``."""
+    norm2, cosines = probe_cosines(params["key_dist"], trials, params["n"] - 1, params["d_k"], gen, dtype)
+    signal, noise = np.zeros(trials), np.zeros(trials)
+    for t in range(trials):
+        probe = torch.zeros(2, dtype=torch.float64)
+        probe[0] = float(norm2[t]) ** 0.5
+        keys = [torch.tensor([float(c) / float(probe[0]), 0.0], dtype=torch.float64) for c in cosines[t]]
+        signal[t] = float(probe @ probe) ** 2
+        noise[t] = sum(float(probe @ k) ** 2 for k in keys)
+    return signal, noise
+
+
+PROBE_SIGNAL_NOISE = Kernel(
+    "capacity.probe_signal_noise", probe_signal_noise, probe_signal_noise_naive,
+    bytes_per_trial=lambda p, size: 6 * size * p["n"],  # the cosines and the draws they are made of
+    example={"n": 5, "d_k": 4, "d_v": 3, "key_dist": "gaussian"},
+)
+WHOLE_MEMORY = 2**19  # multiply-adds of one retrieval pass (n d_k d_v) up to which a memory is simulated
+
+
+def snr_kernel(params: Mapping[str, Any]) -> Kernel:
+    """The SNR's kernel at a point: every probe of a whole memory with sampled values
+    (:func:`signal_noise_powers`) where one retrieval pass costs at most :data:`WHOLE_MEMORY`
+    multiply-adds, so the values' cross terms are tested there; elsewhere one probe per memory
+    with the values averaged out exactly (:func:`probe_signal_noise`), ``O(n)`` a trial."""
+    whole = params["n"] * params["d_k"] * params["d_v"] <= WHOLE_MEMORY
+    return SIGNAL_NOISE if whole else PROBE_SIGNAL_NOISE
+
+
+def span_keys(dist: str, trials: int, n: int, d_k: int, gen: torch.Generator,
+              dtype: torch.dtype) -> torch.Tensor:
+    """``n`` stored keys per trial, shape ``(trials, n, width)``, with the inner products of ``n``
+    keys from ``dist`` in ``d_k`` dimensions.
+
+    Sphere and Gaussian keys with ``n <= d_k`` are drawn in an orthonormal basis of their own span
+    (width ``n``): Gaussian keys are ``K = L Q / sqrt(d_k)`` with ``Q`` orthonormal rows independent
+    of the lower-triangular ``L``, whose entries are independent, ``L_ij ~ N(0, 1)`` below the
+    diagonal and ``L_ii^2 ~ chi2(d_k - i)`` (Bartlett's decomposition; ``i`` from 0), so every
+    inner product ``K K^T = L L^T / d_k`` has their law; sphere keys are Gaussian keys normalised,
+    the rows of ``L`` normalised. This draws about ``n^2/2`` normals instead of ``n d_k`` and makes
+    the Gram matrix ``n^3`` multiply-adds instead of ``n^2 d_k``. Other keys: ``sample`` itself
+    (width ``d_k``)."""
+    if dist not in ("sphere", "gaussian") or n > d_k:
+        return sample(dist, (trials, n), d_k, gen, dtype)
+    below = torch.tril_indices(n, n, -1, device=gen.device)
+    keys = torch.zeros((trials, n * n), device=gen.device, dtype=dtype)
+    keys.index_copy_(1, below[0] * n + below[1],
+                     torch.randn((trials, below.shape[1]), generator=gen, device=gen.device, dtype=dtype))
+    keys = keys.view(trials, n, n)
+    dof = (d_k - torch.arange(n, device=gen.device, dtype=dtype)).expand(trials, n)
+    keys.diagonal(dim1=1, dim2=2).copy_(torch._standard_gamma(dof / 2, generator=gen).mul_(2).sqrt_())
+    if dist == "sphere":
+        return keys.div_(torch.linalg.vector_norm(keys, dim=-1, keepdim=True))
+    return keys.div_(math.sqrt(d_k))
+
+
 def noise_curves(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                  dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
     """Noise powers at every load ``1..n`` of one stream of ``n`` pairs per trial.
@@ -79,20 +197,23 @@ def noise_curves(params: Mapping[str, Any], trials: int, gen: torch.Generator,
     Item ``m``'s interference at load ``l`` is ``sum_{j <= l, j != m} G_mj v_j`` with
     ``G = K K^T`` (zero diagonal), so one stream gives every load with common random numbers.
     Its power grows by ``2 G_ml U_ml + G_ml^2`` when pair ``l`` arrives, where
-    ``U = G @ strictly_lower(V V^T)``: a batched matrix product instead of a loop over loads.
-    Returns float64 arrays of shape ``(trials, n)``: the largest noise power over the items
-    stored at each load (the paper's "any item fails" event is ``largest >= delta``) and the
-    first item's noise power (its single-item event, eq 36)."""
-    n, device = params["n"], gen.device
-    keys = sample(params["key_dist"], (trials, n), params["d_k"], gen, dtype)
+    ``U = G @ strictly_upper(V V^T)``: one batched matrix product instead of a loop over loads.
+    Held as ``[trial, load l, item m]`` (``U^T = strictly_lower(V V^T) @ G``, with half the
+    increment ``G (U^T + G/2)`` fused into that product), so the running sum runs down rows and
+    the largest power over the stored items ``m <= l`` is a row maximum of the lower triangle.
+    Keys from :func:`span_keys`. Returns float64 arrays of shape ``(trials, n)``: the largest
+    noise power over the items stored at each load (the paper's "any item fails" event is
+    ``largest >= delta``) and the first item's noise power (its single-item event, eq 36)."""
+    n = params["n"]
+    keys = span_keys(params["key_dist"], trials, n, params["d_k"], gen, dtype)
     values = sample("sphere", (trials, n), params["d_v"], gen, dtype)
-    stored = torch.arange(n, device=device)[None, :] >= torch.arange(n, device=device)[:, None]
-    gram = keys @ keys.transpose(1, 2)
+    gram = torch.bmm(keys, keys.transpose(1, 2))
     gram.diagonal(dim1=1, dim2=2).zero_()
-    overlap = torch.tril(values @ values.transpose(1, 2), diagonal=-1).transpose(1, 2)
-    power = (2 * gram * (gram @ overlap) + gram * gram).cumsum(-1)  # [trial, item m, load l]
-    power = torch.where(stored, power, torch.full_like(power, -1.0))
-    return to_numpy(power.max(1).values), to_numpy(power[:, 0])
+    overlap = torch.bmm(values, values.transpose(1, 2)).tril_(-1)  # [l, j]: v_l . v_j for j < l
+    half = torch.baddbmm(gram, overlap, gram, beta=0.5).mul_(gram).cumsum_(1)  # half the power [l, m]
+    first = half[:, :, 0] * 2
+    largest = half.tril_().amax(-1).mul_(2)  # unstored items (m > l) zeroed; powers are >= 0
+    return to_numpy(largest), to_numpy(first)
 
 
 def noise_curves_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
@@ -100,7 +221,7 @@ def noise_curves_naive(params: Mapping[str, Any], trials: int, gen: torch.Genera
     """The definition read literally: rebuild ``S`` as a sum of outer products at every load,
     probe it with every stored key, subtract the wanted value."""
     n = params["n"]
-    keys = sample(params["key_dist"], (trials, n), params["d_k"], gen, dtype).double().numpy()
+    keys = span_keys(params["key_dist"], trials, n, params["d_k"], gen, dtype).double().numpy()
     values = sample("sphere", (trials, n), params["d_v"], gen, dtype).double().numpy()
     largest, first = np.zeros((trials, n)), np.zeros((trials, n))
     for t in range(trials):
@@ -114,17 +235,91 @@ def noise_curves_naive(params: Mapping[str, Any], trials: int, gen: torch.Genera
     return largest, first
 
 
+def _key_width(p: Mapping[str, Any]) -> int:
+    return p["n"] if p["key_dist"] in ("sphere", "gaussian") and p["n"] <= p["d_k"] else p["d_k"]
+
+
 NOISE_CURVES = Kernel(
     "capacity.noise_curves", noise_curves, noise_curves_naive,
-    bytes_per_trial=lambda p, size: size * (5 * p["n"] ** 2 + p["n"] * (p["d_k"] + p["d_v"])),
-    example={"n": 6, "d_k": 5, "d_v": 4, "key_dist": "gaussian"},
+    bytes_per_trial=lambda p, size: size * (4 * p["n"] ** 2 + p["n"] * (_key_width(p) + p["d_v"])),
+    example={"n": 6, "d_k": 8, "d_v": 4, "key_dist": "gaussian"},
 )
 
-ITEM_FAILURE = Kernel(  # the first item's failure at the last load: one Bernoulli trial per stream
-    "capacity.item_failure",
-    lambda p, t, g, dtype: (noise_curves(p, t, g, dtype)[1][:, -1] >= p["delta"],),
-    lambda p, t, g, dtype: (noise_curves_naive(p, t, g, dtype)[1][:, -1] >= p["delta"],),
-    NOISE_CURVES.bytes_per_trial, {**NOISE_CURVES.example, "delta": 0.5},
+
+@lru_cache(maxsize=None)
+def coordinate_tail() -> Callable[[float, np.ndarray], np.ndarray]:
+    """The derived ``P(t >= x)`` for ``t`` a coordinate of a unit vector uniform on the sphere in
+    ``d_v`` dimensions (``concentration``'s ``coordinate_tail``), as a vectorised function of
+    ``(d_v, x)``, ``-1 <= x <= 1``. Lambdified here, the regularised incomplete beta spelled out,
+    because SymPy's SciPy printer drops its parentheses inside a product."""
+    expr = proof.concentration().results["coordinate_tail"]
+    d_v, x = sorted(expr.free_symbols, key=lambda s: s.name)
+    incomplete_beta = lambda a, b, lo, hi: special.betainc(a, b, hi) - special.betainc(a, b, lo)
+    return sp.lambdify([d_v, x], expr, modules=[{"betainc_regularized": incomplete_beta}, "numpy"])
+
+
+def step_failure(rest: np.ndarray, step: np.ndarray, d_v: int, delta: float) -> np.ndarray:
+    """``P(||w + c v||^2 >= delta)`` over ``v`` uniform on the unit sphere, for fixed ``w`` with
+    ``||w||^2 = rest`` and ``c = step``: ``||w + c v||^2 = rest + c^2 + 2 |c| sqrt(rest) t`` with
+    ``t`` a coordinate of ``v`` (the sign of ``c`` is absorbed by the symmetry of ``t``)."""
+    scale = 2 * np.abs(step) * np.sqrt(rest)
+    need = delta - rest - step**2
+    safe = np.where(scale > 0, scale, 1.0)
+    x = np.where(scale > 0, need / safe, np.where(need > 0, 1.0, -1.0))
+    return coordinate_tail()(float(d_v), np.clip(x, -1.0, 1.0))
+
+
+def item_noise(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+               dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first item's noise at load ``n`` (sphere keys and values), three float64 arrays of
+    length ``trials``: its failure probability given all but one value, its noise power
+    ``X = ||sum_{j >= 1} c_j v_j||^2`` (``c_j = k_0 . k_j``) and ``A = sum_j c_j^2``.
+
+    The first is Rao-Blackwellised over the value ``v_s`` of the largest ``|c_j|``: the values
+    are independent of the keys and of each other, so given the keys and the other values ``v_s``
+    is still uniform and, with ``w`` the noise without its ``s`` term,
+    ``P(X >= delta | keys, other values) = step_failure(||w||^2, c_s)`` exactly; its mean is the
+    failure probability ``P(X >= delta)``, with a smaller per-trial variance than the indicator.
+    ``X`` and ``A`` serve as control variates (their means are derived). The keys enter only
+    through the cosines, drawn from their law (:func:`probe_cosines`)."""
+    n = params["n"]
+    _, cosines = probe_cosines("sphere", trials, n - 1, params["d_k"], gen, dtype)  # c_j, j = 1..n-1
+    values = sample("sphere", (trials, n), params["d_v"], gen, dtype)
+    noise = torch.bmm(cosines[:, None, :], values[:, 1:]).squeeze(1)  # k_0 S - ||k_0||^2 v_0
+    largest = cosines.abs().argmax(-1)
+    step = cosines.gather(1, largest[:, None]).squeeze(1)
+    rest = noise - step[:, None] * values[torch.arange(trials, device=gen.device), largest + 1]
+    failure = step_failure(to_numpy(rest.square().sum(-1)), to_numpy(step), params["d_v"], params["delta"])
+    return failure, to_numpy(noise.square().sum(-1)), to_numpy(cosines.square().sum(-1))
+
+
+def item_noise_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                     dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The definition read literally, one trial at a time, with the same draws as explicit unit
+    keys ``k_0 = e_1``, ``k_j = (c_j, sqrt(1 - c_j^2))``: ``S`` as a sum of outer products, probed
+    with ``k_0``; the value of the largest cosine taken out of the noise."""
+    n = params["n"]
+    _, drawn = probe_cosines("sphere", trials, n - 1, params["d_k"], gen, dtype)
+    values = sample("sphere", (trials, n), params["d_v"], gen, dtype).double()
+    failure, power, total = np.zeros(trials), np.zeros(trials), np.zeros(trials)
+    for t in range(trials):
+        unit = lambda c: torch.tensor([c, max(0.0, 1 - c * c) ** 0.5], dtype=torch.float64)
+        keys = [unit(1.0)] + [unit(float(c)) for c in drawn[t]]
+        S = sum(torch.outer(k, v) for k, v in zip(keys, values[t]))
+        noise = keys[0] @ S - (keys[0] @ keys[0]) * values[t, 0]
+        cosines = [float(keys[0] @ keys[j]) for j in range(1, n)]
+        s = 1 + max(range(n - 1), key=lambda j: abs(cosines[j]))
+        rest = noise - cosines[s - 1] * values[t, s]
+        failure[t] = step_failure(np.array([float(rest @ rest)]), np.array([cosines[s - 1]]), params["d_v"],
+                                  params["delta"])[0]
+        power[t], total[t] = float(noise @ noise), sum(c * c for c in cosines)
+    return failure, power, total
+
+
+ITEM_NOISE = Kernel(
+    "capacity.item_noise", item_noise, item_noise_naive,
+    bytes_per_trial=lambda p, size: 2 * size * p["n"] * (4 + p["d_v"]),
+    example={"n": 6, "d_k": 5, "d_v": 4, "delta": 0.3},
 )
 
 
@@ -230,7 +425,8 @@ RANDOM_COHERENCE = Kernel(
     example={"n": 6, "d_k": 4},
 )
 
-KERNELS = (SIGNAL_NOISE, NOISE_CURVES, ITEM_FAILURE, FRAME_NOISE, DECODING_ERRORS, RANDOM_COHERENCE)
+KERNELS = (SIGNAL_NOISE, PROBE_SIGNAL_NOISE, NOISE_CURVES, ITEM_NOISE, FRAME_NOISE, DECODING_ERRORS,
+           RANDOM_COHERENCE)
 COHERENCE_TRIALS = 256  # random key sets whose coherence is shown beside the frame's (not judged)
 
 
@@ -268,7 +464,8 @@ def check_average_case(params: Mapping[str, Any], ctx: Context) -> Result:
     theory = ctx.theory(der, "capacity", **params)
     n0 = max(2, round(ctx.reference(der, "capacity", **params)))
     to_capacity = lambda snr: ctx.reference(der, "capacity_from_snr", **params, snr_measured=snr, n0=n0)
-    snr, _ = sample_until(ctx, {**params, "n": n0}, SIGNAL_NOISE, "ratio",
+    point = {**params, "n": n0}
+    snr, _ = sample_until(ctx, point, snr_kernel(point), "ratio",
                           lambda c: judges.exact(theory, c.map(to_capacity)), 64)
     ci, paper = snr.map(to_capacity), ctx.reference(der, "paper_capacity", **params)
     rows = [{"name": "paper_form", "value": paper, "rejected": not ci.contains(paper)},
@@ -367,6 +564,76 @@ def check_worst_case(params: Mapping[str, Any], ctx: Context) -> Result:
                   "loose: the bounds hold but the capacity grows with a larger exponent than the bound's")
 
 
+PILOT = 2048  # trials that fit the control-variate coefficients, drawn apart from the judged ones
+
+
+def control_means(params: Mapping[str, Any]) -> np.ndarray:
+    """The derived means of the controls ``X``, ``X^2``, ``A``, ``A^2`` (:func:`controls`)."""
+    der = proof.concentration()
+    mean_a = der.evaluate("mean_A", **params)
+    return np.array([proof.signal_noise("sphere").evaluate("noise_power", **params),
+                     der.evaluate("second_moment", **params),
+                     mean_a, der.evaluate("var_A", **params) + mean_a**2])
+
+
+def controls(samples: Outputs) -> np.ndarray:
+    """Per trial ``X``, ``X^2``, ``A``, ``A^2`` from :func:`item_noise`'s outputs, shape ``(trials, 4)``."""
+    _, power, total = samples
+    return np.column_stack([power, power**2, total, total**2])
+
+
+def control_coefficients(samples: Outputs) -> np.ndarray:
+    """Least-squares coefficients of the Rao-Blackwellised failure on the centred controls."""
+    x = controls(samples)
+    return np.linalg.lstsq(x - x.mean(0), samples[0] - samples[0].mean(), rcond=None)[0]
+
+
+def controlled(samples: Outputs, beta: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Per-trial ``failure - (controls - means) beta``: unbiased for ``P(X >= delta)`` because the
+    controls' means are the derived ones and ``beta`` comes from other trials (:data:`PILOT`)."""
+    return samples[0] - (controls(samples) - means) @ beta
+
+
+def controlled_failure(beta: np.ndarray, means: np.ndarray, seen: list[Outputs]) -> Kernel:
+    """:func:`item_noise` reduced to one judged output per trial, :func:`controlled` with the
+    pilot's ``beta``; every trial's three outputs are kept in ``seen`` for the evidence."""
+    def reduce(fn: Any) -> Any:
+        def run(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype) -> Outputs:
+            seen.append(fn(params, trials, gen, dtype))
+            return (controlled(seen[-1], beta, means),)
+        return run
+    return Kernel("capacity.controlled_failure", reduce(item_noise), reduce(item_noise_naive),
+                  ITEM_NOISE.bytes_per_trial, ITEM_NOISE.example)
+
+
+def check_concentration(params: Mapping[str, Any], ctx: Context) -> Result:
+    """The single-item failure probability, estimated sequentially (:func:`sample_until`, the mean
+    of :func:`controlled_failure`): Rao-Blackwellised over one value, with ``X``, ``X^2``, ``A``,
+    ``A^2`` as control variates whose coefficients a separate pilot of :data:`PILOT` trials fits.
+    The plain failure rate of the judged trials, with its Clopper-Pearson interval, and the
+    per-trial variance ratio are shown beside it."""
+    theory, means = ctx.theory(proof.concentration(), "failure", **params), control_means(params)
+    pilot = min(PILOT, ctx.max_trials // 4)
+    beta = control_coefficients(draw(ctx, params, ITEM_NOISE, pilot, "controls"))
+    seen: list[Outputs] = []
+    ci, verdict = sample_until(ctx, params, controlled_failure(beta, means, seen), "mean",
+                               lambda c: judges.exact(theory, c))
+    # the judged trials are the last ci.n drawn (sample_until may draw a pilot of its own first)
+    samples = tuple(np.concatenate(column)[-ci.n:] for column in zip(*seen))
+    fails = samples[1] >= params["delta"]
+    plain = proportion_ci(int(fails.sum()), fails.size, ctx.alpha)
+    ratio = float(np.var(controlled(samples, beta, means)) / max(np.var(fails), 1e-300))
+    evidence = [{"name": "sampled_failure_rate", "value": plain.estimate, "ci": [plain.lo, plain.hi],
+                 "trials": plain.n},
+                {"name": "variance_ratio", "value": ratio,
+                 "note": "per-trial variance of the judged estimator over that of the failure indicator"},
+                {"name": "pilot_trials", "value": pilot}]
+    return Result(theory, ci.estimate, (ci.lo, ci.hi), verdict, ci.n + pilot, evidence)
+
+
+SNR_LAW = Law(lambda p: proof.signal_noise(p["key_dist"]), "snr", paper="paper_snr")
+
+
 def _grid_designed(dims, ratios):
     return [{"d_k": d, "n": int(r * d)} for d in dims for r in ratios]
 
@@ -387,8 +654,7 @@ CLAIMS = (
         quantity="snr",
         params=(D_K.but(default=256), D_V, N, KEY_DIST),
         derive=lambda: [proof.signal_noise(d) for d in KEY_DISTS],
-        measure=sampled(Law(lambda p: proof.signal_noise(p["key_dist"]), "snr", paper="paper_snr"),
-                        SIGNAL_NOISE, estimator="ratio", first=64),
+        measure=lambda p, ctx: sampled(SNR_LAW, snr_kernel(p), estimator="ratio", first=64)(p, ctx),
         grid={
             "ci": _grid_noise((16, 64), (0.25, 2.0), KEY_DISTS),
             "book": _grid_noise((16, 64, 256, 1024), (0.25, 1.0, 4.0), KEY_DISTS),
@@ -451,8 +717,7 @@ CLAIMS = (
         params=(D_K, D_V, N.but(default=48),
                 Param("key_dist", str, "sphere", choices=("sphere",), help="key distribution"), DELTA),
         derive=proof.concentration,
-        measure=sampled(Law(lambda p: proof.concentration(), "failure"), ITEM_FAILURE, "proportion",
-                        first=4096),
+        measure=check_concentration,
         grid={
             "ci": [{"n": 48}, {"d_k": 16, "n": 3}, {"d_k": 32, "n": 7}],
             "book": [{"n": n} for n in (16, 21, 32, 48)] + [{"d_k": 16, "n": 3}, {"d_k": 32, "n": 7}]

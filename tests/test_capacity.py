@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
+from scipy import stats
 
 from pavlov_theory.claims import ParamError, get_claim
 from pavlov_theory.proofs import capacity as proof
 from pavlov_theory.proofs.capacity import delta, epsilon
-from pavlov_theory.proofs.vectors import d_k, n
+from pavlov_theory.proofs.vectors import d_k, key_moments, n
 from pavlov_theory.sampling import generator, sample
 from pavlov_theory.simulations import capacity as sim
 
@@ -102,6 +103,84 @@ def test_simulated_snr_matches_derivation_on_cuda(ctx):
     assert outcome.verdict in ("exact", "refined") and outcome.device == "cuda"
 
 
+def _literal_cosines(dist, trials, d, seed, others=3):
+    K = sample(dist, (trials, others + 1), d, generator(seed, "cpu"), torch.float64)
+    return (K[:, 0] ** 2).sum(-1), (K[:, 1:] @ K[:, 0, :, None]).squeeze(-1)
+
+
+@pytest.mark.parametrize("dist", ["sphere", "gaussian", "rademacher"])
+def test_probe_cosines_have_the_law_of_a_probes_inner_products(dist):
+    _, drawn = sim.probe_cosines(dist, 20000, 3, 16, generator(1, "cpu"), torch.float64)
+    _, literal = _literal_cosines(dist, 20000, 16, 2)
+    assert stats.ks_2samp(drawn.flatten().numpy(), literal.flatten().numpy()).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("dist", ["sphere", "gaussian", "rademacher"])
+def test_probe_cosines_have_the_derived_second_moment(dist):
+    _, drawn = sim.probe_cosines(dist, 20000, 3, 16, generator(1, "cpu"), torch.float64)
+    squares = (drawn**2).flatten().numpy()
+    se = squares.std() / np.sqrt(squares.size)
+    assert abs(squares.mean() - key_moments(dist).evaluate("cos2", d_k=16)) < 5 * se
+
+
+def test_probe_norm_of_gaussian_keys_has_the_derived_fourth_moment():
+    norm2, _ = sim.probe_cosines("gaussian", 20000, 1, 16, generator(1, "cpu"), torch.float64)
+    fourth = (norm2**2).numpy()
+    se = fourth.std() / np.sqrt(fourth.size)
+    assert abs(fourth.mean() - key_moments("gaussian").evaluate("norm4", d_k=16)) < 5 * se
+
+
+def test_gaussian_probe_cosines_scale_with_the_probes_norm():
+    norm2, drawn = sim.probe_cosines("gaussian", 20000, 3, 16, generator(1, "cpu"), torch.float64)
+    literal_norm2, literal = _literal_cosines("gaussian", 20000, 16, 2)
+    cross = lambda a, c: float(np.corrcoef(a.numpy(), (c**2).sum(-1).numpy())[0, 1])
+    assert abs(cross(norm2, drawn) - cross(literal_norm2, literal)) < 0.05
+
+
+def _moments_agree(drawn, literal, sigmas=5.0):
+    """Means of two independent samples (columns) agree within ``sigmas`` standard errors."""
+    drawn, literal = np.atleast_2d(np.asarray(drawn).T).T, np.atleast_2d(np.asarray(literal).T).T
+    se = np.hypot(drawn.std(0) / np.sqrt(len(drawn)), literal.std(0) / np.sqrt(len(literal)))
+    return np.abs(drawn.mean(0) - literal.mean(0)) <= sigmas * se + 1e-12
+
+
+@pytest.mark.parametrize("dist", ["sphere", "gaussian", "rademacher"])
+def test_probe_cosines_have_the_first_and_second_moments_of_literal_keys(dist):
+    # the joint law of (||k_0||^2, c_1..c_m): means and second moments, the sum of squared cosines
+    # (the Rao-Blackwellised noise) and its cross moment with the probe's norm included
+    norm2, drawn = sim.probe_cosines(dist, 40000, 5, 8, generator(11, "cpu"), torch.float64)
+    literal_norm2, literal = _literal_cosines(dist, 40000, 8, 12, others=5)
+    stats_of = lambda q, c: np.column_stack([
+        q, q**2, c[:, 0], c[:, 0] ** 2, c[:, 0] ** 4, c[:, 0] * c[:, 1], c[:, 0] ** 2 * c[:, 1] ** 2,
+        (c**2).sum(-1), (c**2).sum(-1) ** 2, q**2 * (c**2).sum(-1)])
+    assert np.all(_moments_agree(stats_of(norm2.numpy(), drawn.numpy()),
+                                 stats_of(literal_norm2.numpy(), literal.numpy())))
+
+
+@pytest.mark.parametrize("dist", ["sphere", "gaussian", "rademacher"])
+def test_probe_kernel_has_the_means_of_the_whole_memory_kernel(dist):
+    params = {"n": 6, "d_k": 8, "d_v": 4, "key_dist": dist}
+    probe = np.column_stack(sim.PROBE_SIGNAL_NOISE(params, 40000, generator(13, "cpu"), torch.float64))
+    whole = np.column_stack(sim.SIGNAL_NOISE(params, 40000, generator(14, "cpu"), torch.float64))
+    assert np.all(_moments_agree(probe, whole))
+    der = proof.signal_noise(dist)
+    derived = [der.evaluate(name, **params) for name in ("signal_power", "noise_power")]
+    assert np.all(np.abs(probe.mean(0) - derived) <= 5 * probe.std(0) / np.sqrt(len(probe)) + 1e-12)
+
+
+def test_whole_memories_are_simulated_at_the_probe_points_and_one_probe_beyond():
+    small = [get_claim(c).resolve(get_claim(c).probe.point) for c in ("capacity.noise_power",)]
+    big = {"n": 4096, "d_k": 1024, "d_v": 64, "key_dist": "sphere"}
+    assert all(sim.snr_kernel(p) is sim.SIGNAL_NOISE for p in small)
+    assert sim.snr_kernel(big) is sim.PROBE_SIGNAL_NOISE
+
+
+def test_values_are_sampled_at_some_book_points_of_every_key_distribution():
+    claim = get_claim("capacity.noise_power")
+    points = [claim.resolve(p) for p in claim.points("book")]
+    assert {p["key_dist"] for p in points if sim.snr_kernel(p) is sim.SIGNAL_NOISE} == set(sim.KEY_DISTS)
+
+
 # ----------------------------------------------------------------------------- worst case
 
 def _inequalities(der):
@@ -170,6 +249,41 @@ def test_noise_curves_match_direct_retrieval():
             assert abs(float(powers[0]) - first[t, load - 1]) < 1e-12
 
 
+@pytest.mark.parametrize("dist", ["sphere", "gaussian"])
+def test_span_keys_have_the_derived_gram_moments(dist):
+    keys = sim.span_keys(dist, 20000, 6, 16, generator(3, "cpu"), torch.float64)
+    gram = keys @ keys.transpose(1, 2)
+    moments = key_moments(dist)
+    for values, name in ((gram[:, 0, 5] ** 2, "cos2"), (gram[:, 5, 5] ** 2, "norm4")):
+        se = float(values.std()) / np.sqrt(values.numel())
+        assert abs(float(values.mean()) - moments.evaluate(name, d_k=16)) <= 5 * se + 1e-12
+
+
+@pytest.mark.parametrize("dist", ["sphere", "gaussian"])
+def test_span_keys_have_the_gram_law_of_keys_in_d_k_dimensions(dist):
+    frobenius = lambda K: ((K @ K.transpose(1, 2)) ** 2).sum((1, 2)).numpy()
+    span = frobenius(sim.span_keys(dist, 20000, 6, 16, generator(3, "cpu"), torch.float64))
+    literal = frobenius(sample(dist, (20000, 6), 16, generator(4, "cpu"), torch.float64))
+    assert stats.ks_2samp(span, literal).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("dist", ["sphere", "gaussian"])
+@pytest.mark.parametrize("n, d", [(6, 16), (5, 5)])
+def test_span_keys_gram_entries_have_the_mean_and_variance_of_direct_sampling(dist, n, d):
+    gram = lambda K: (K @ K.transpose(1, 2)).numpy()
+    span = gram(sim.span_keys(dist, 40000, n, d, generator(15, "cpu"), torch.float64))
+    direct = gram(sample(dist, (40000, n), d, generator(16, "cpu"), torch.float64))
+    entries = lambda G: np.column_stack([G[:, 0, 0], G[:, n - 1, n - 1], G[:, 0, n - 1], G[:, n - 2, n - 1],
+                                         G[:, 1, 2] * G[:, 2, 3] * G[:, 3, 1]])
+    a, b = entries(span), entries(direct)
+    assert np.all(_moments_agree(a, b))  # means
+    assert np.all(_moments_agree((a - a.mean(0)) ** 2, (b - b.mean(0)) ** 2))  # variances
+
+
+def test_span_keys_are_drawn_directly_beyond_d_k():
+    assert sim.span_keys("gaussian", 2, 9, 6, generator(0, "cpu"), torch.float64).shape == (2, 9, 6)
+
+
 def test_crossing_finds_the_load_before_the_first_exceedance():
     counts = np.array([0, 0, 1, 3, 60, 400, 1000])
     est, lo, hi = sim.crossing(counts, 1000, 0.05, 1e-3)
@@ -215,6 +329,53 @@ def test_concentration_ci_grid_judges_the_tail_where_capacity_is_set():
     claim, der = get_claim("capacity.concentration"), proof.concentration()
     probabilities = [der.evaluate("failure", **claim.resolve(p)) for p in claim.points("ci")]
     assert min(probabilities) <= 0.1
+
+
+@pytest.mark.parametrize("d_v", [3, 8, 64])
+def test_coordinate_tail_is_the_tail_of_a_sphere_coordinate(d_v):
+    x = np.array([-0.9, -0.2, 0.0, 0.1, 0.5, 1.0])
+    half = (d_v - 1) / 2  # (1 + t) / 2 ~ Beta(half, half)
+    expected = stats.beta.sf((1 + x) / 2, half, half)
+    assert np.allclose(sim.coordinate_tail()(float(d_v), x), expected, atol=1e-12)
+
+
+def test_coordinate_tail_is_derived_with_checked_steps():
+    labels = [s.label for s in proof.concentration().steps]
+    assert any("incomplete beta" in label for label in labels)
+    assert any("symmetric" in label for label in labels)
+
+
+def test_step_failure_is_the_failure_rate_over_the_steps_value():
+    v = sample("sphere", (200000,), 8, generator(5, "cpu"), torch.float64)
+    w = torch.zeros(8, dtype=torch.float64)
+    w[0] = 0.6
+    sampled = float((((w + 0.3 * v) ** 2).sum(-1) >= 0.5).double().mean())
+    exact = sim.step_failure(np.array([0.36]), np.array([0.3]), 8, 0.5)[0]
+    assert abs(sampled - exact) < 5 * np.sqrt(exact * (1 - exact) / 200000)
+
+
+def test_control_variates_have_the_derived_means():
+    params = {"n": 12, "d_k": 16, "d_v": 8, "delta": 0.5}
+    x = sim.controls(sim.item_noise(params, 40000, generator(6, "cpu"), torch.float64))
+    se = x.std(0) / np.sqrt(x.shape[0])
+    assert np.all(np.abs(x.mean(0) - sim.control_means(params)) < 5 * se)
+
+
+def test_controlled_failure_has_the_mean_of_the_failure_indicator():
+    params = {"n": 12, "d_k": 16, "d_v": 8, "delta": 0.5}
+    beta = sim.control_coefficients(sim.item_noise(params, 4000, generator(7, "cpu"), torch.float64))
+    samples = sim.item_noise(params, 40000, generator(8, "cpu"), torch.float64)
+    controlled, fails = sim.controlled(samples, beta, sim.control_means(params)), samples[1] >= 0.5
+    se = np.hypot(controlled.std(), fails.std()) / np.sqrt(fails.size)
+    assert abs(controlled.mean() - fails.mean()) < 5 * se and controlled.var() < fails.var() / 2
+
+
+@pytest.mark.mc
+def test_concentration_shows_the_sampled_failure_rate_beside_the_estimate(ctx):
+    claim = get_claim("capacity.concentration")
+    outcome = claim.check(claim.resolve({"n": 48}), ctx)
+    plain = [e for e in outcome.evidence if e["name"] == "sampled_failure_rate"][0]
+    assert plain["ci"][0] <= outcome.estimate <= plain["ci"][1]
 
 
 @pytest.mark.mc
