@@ -6,8 +6,9 @@ are declared at the bottom (``CLAIMS``).
 """
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -21,7 +22,6 @@ from pavlov_theory.sampling import sample
 from pavlov_theory.stats import Interval, ratio_of_means_ci
 
 ORDER = 6
-ALPHA_HIGH = proof.delta().evaluate("alpha_high")  # the delta rule is stable for 0 < alpha < 2 (unit keys)
 # the end-of-pass fixed point approaches least squares like alpha^2 only as alpha -> 0: the decade
 # [alpha/10, alpha] is measured for alpha up to 0.01 (at 0.1 its secant exponent is 2.04, not 2)
 ALPHA = Param("alpha", float, 0.01, 0.0, 0.01, low_open=True,
@@ -29,30 +29,104 @@ ALPHA = Param("alpha", float, 0.01, 0.0, 0.01, low_open=True,
 SHIFT = 0.25  # an exponent off by this much must be rejected
 
 
+def __getattr__(name: str) -> Any:
+    """``ALPHA_HIGH``: the delta rule is stable for ``0 < alpha < ALPHA_HIGH`` (2 for unit keys), from
+    the derivation when first asked for (building it takes seconds, too long for every import)."""
+    if name == "ALPHA_HIGH":
+        return proof.delta().evaluate("alpha_high")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # ------------------------------------------------------------------------- delta rule
+#
+# The delta rule's kernels work on float64 NumPy arrays, in one thread: products by NumPy's own
+# einsum loops (no BLAS) and solves by elimination steps, elementwise, so that every run performs
+# the same operations in the same order. With the library's batched products and solvers, the last
+# bits of the results (and through the extrapolated exponent, the ledger) changed from run to run.
+
+BLOCK = 128  # trials per block: the arrays of one block stay in cache
+
+
+def blocked(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """``fn`` of batched arrays applied to blocks of ``BLOCK`` trials (the leading dimension)."""
+    @functools.wraps(fn)
+    def apply(*arrays: np.ndarray) -> np.ndarray:
+        starts = range(0, len(arrays[0]), BLOCK)
+        return np.concatenate([fn(*(x[i:i + BLOCK] for x in arrays)) for i in starts])
+    return apply
+
+
+def _array(x: torch.Tensor) -> np.ndarray:
+    return x.detach().double().cpu().numpy()
+
+
+@blocked
+def solve(M: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """``X`` with ``M X = R`` for a batch of square ``M``: Gauss-Jordan elimination with partial
+    pivoting, each step elementwise."""
+    M, R = M.copy(), R.copy()
+    rows = np.arange(len(M))
+    for j in range(M.shape[-1]):
+        pivot = j + np.abs(M[:, j:, j]).argmax(-1)
+        for X in (M, R):
+            top, chosen = X[rows, j].copy(), X[rows, pivot]
+            X[rows, pivot], X[rows, j] = top, chosen
+        scale = M[:, j, j, None].copy()
+        M[:, j] /= scale
+        R[:, j] /= scale
+        factor = M[:, :, j, None].copy()
+        factor[:, j] = 0
+        M -= factor * M[:, None, j]
+        R -= factor * R[:, None, j]
+    return R
+
+
+def least_squares(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The least-squares memory ``S = (K^T K)^-1 K^T V`` (``n >= d_k`` keys of full rank), from the
+    normal equations by :func:`solve`."""
+    kt, vt = (np.ascontiguousarray(x.transpose(0, 2, 1)) for x in (keys, values))  # sums run along rows
+    return solve(np.einsum("tin,tjn->tij", kt, kt), np.einsum("tin,tjn->tij", kt, vt))
+
+
+def row_power(x: np.ndarray) -> np.ndarray:
+    """Per trial the sum of squares of ``x``'s entries (NumPy's pairwise sum, over a fixed order)."""
+    return (x * x).reshape(len(x), -1).sum(1)
+
+
+def _passes(keys: np.ndarray, values: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    d_k = keys.shape[-1]
+    A = np.broadcast_to(np.eye(d_k), (len(keys), d_k, d_k)).copy()
+    B = np.zeros((len(keys), d_k, values.shape[-1]))
+    for i in range(keys.shape[1]):
+        k = keys[:, i]
+        A -= alpha * k[:, :, None] * np.einsum("ti,tij->tj", k, A)[:, None, :]
+        B += alpha * k[:, :, None] * (values[:, i] - np.einsum("ti,tij->tj", k, B))[:, None, :]
+    return A, B
+
 
 def pass_map(keys: torch.Tensor, values: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """One pass of the delta rule over the ``n`` pairs as an affine map ``S -> A S + B``:
-    ``A = prod_i (I - alpha k_i^T k_i)`` (later pairs on the left), ``B`` the pass from ``S = 0``."""
-    d_k = keys.shape[-1]
-    eye = torch.eye(d_k, dtype=keys.dtype, device=keys.device)
-    A = eye.expand(keys.shape[0], d_k, d_k).clone()
-    B = keys.new_zeros((keys.shape[0], d_k, values.shape[-1]))
-    for i in range(keys.shape[1]):
-        k = keys[:, i, :, None]
-        erase = eye - alpha * k @ k.transpose(1, 2)
-        A, B = erase @ A, erase @ B + alpha * k @ values[:, i, None, :]
-    return A, B
+    """One pass of the delta rule over the ``n`` pairs as an affine map ``S -> A S + B`` (float64):
+    ``A = prod_i (I - alpha k_i^T k_i)`` (later pairs on the left), ``B`` the pass from ``S = 0``.
+    Each erase is a rank-one update, ``(I - alpha k^T k) X = X - alpha k^T (k X)``, and each write
+    adds ``alpha k^T v``, so ``B`` takes eq 22's step ``B + alpha k^T (v - k B)``."""
+    return tuple(torch.from_numpy(x).to(keys.device) for x in _passes(_array(keys), _array(values), alpha))
+
+
+@blocked
+def _residual_powers(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    residual = values - np.einsum("tni,tij->tnj", keys, least_squares(keys, values))
+    return np.stack([row_power(residual), row_power(values)], 1)
 
 
 def delta_residual(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                    dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
     """Per trial ``||V - K S||^2`` and ``||V||^2`` for the least-squares memory ``S``, computed
-    directly (``lstsq``), the limit of the delta rule's end-of-pass fixed point as alpha -> 0."""
+    directly (:func:`least_squares`, float64), the limit of the delta rule's end-of-pass fixed point
+    as alpha -> 0."""
     keys = sample("sphere", (trials, params["n"]), params["d_k"], gen, dtype)
     values = sample("sphere", (trials, params["n"]), params["d_v"], gen, dtype)
-    residual = values - keys @ torch.linalg.lstsq(keys.double(), values.double()).solution.to(dtype)
-    return to_numpy((residual * residual).sum((1, 2))), to_numpy((values * values).sum((1, 2)))
+    powers = _residual_powers(_array(keys), _array(values))
+    return powers[:, 0], powers[:, 1]
 
 
 def delta_residual_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
@@ -73,16 +147,22 @@ def delta_excess(params: Mapping[str, Any], trials: int, gen: torch.Generator,
     """Per trial the excess residual ``||K (S_a - S_ls)||^2`` of the end-of-pass fixed point ``S_a``
     over least squares at ``a = alpha``, ``alpha/10`` and ``alpha/100``. ``S_a`` is solved, not iterated: it
     is ``(I - A)^{-1} B`` for the pass map; float64 throughout, as ``I - A`` is of order alpha."""
-    keys = sample("sphere", (trials, params["n"]), params["d_k"], gen, dtype).double()
-    values = sample("sphere", (trials, params["n"]), params["d_v"], gen, dtype).double()
-    least = torch.linalg.lstsq(keys, values).solution
-    eye = torch.eye(params["d_k"], dtype=torch.float64, device=keys.device)
-    out = []
-    for a in (params["alpha"], params["alpha"] / 10, params["alpha"] / 100):
-        A, B = pass_map(keys, values, a)
-        gap = keys @ (torch.linalg.solve(eye - A, B) - least)
-        out.append(to_numpy((gap * gap).sum((1, 2))))
-    return tuple(out)
+    keys = sample("sphere", (trials, params["n"]), params["d_k"], gen, dtype)
+    values = sample("sphere", (trials, params["n"]), params["d_v"], gen, dtype)
+    alphas = (params["alpha"], params["alpha"] / 10, params["alpha"] / 100)
+    excess = _excess_powers(_array(keys), _array(values), alphas)
+    return excess[:, 0], excess[:, 1], excess[:, 2]
+
+
+def _excess_powers(keys: np.ndarray, values: np.ndarray, alphas: tuple[float, ...]) -> np.ndarray:
+    """Per trial ``||K (S_a - S_ls)||^2`` at each of ``alphas``, ``S_a = (I - A)^-1 B`` for the pass
+    map, shape ``(trials, alphas)``."""
+    @blocked
+    def block(K: np.ndarray, V: np.ndarray) -> np.ndarray:
+        least, eye = least_squares(K, V), np.eye(K.shape[-1])
+        fixed = [solve(eye - A, B) for A, B in (_passes(K, V, a) for a in alphas)]
+        return np.stack([row_power(np.einsum("tni,tij->tnj", K, S - least)) for S in fixed], 1)
+    return block(keys, values)
 
 
 def delta_excess_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
@@ -129,6 +209,13 @@ def _stream(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype:
     return keys, values
 
 
+def _later_shrink(values: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``D_l = prod_{j > l} (1 - alpha v_j * v_j)``, per coordinate: the shrink eq 24 applies to
+    item ``l``'s write after it, shape of ``values``."""
+    later = torch.flip(torch.cumprod(torch.flip(1 - alpha * values * values, [1]), 1), [1])  # prod_{j >= l}
+    return torch.cat([later[:, 1:], torch.ones_like(later[:, :1])], 1)
+
+
 def oja_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
     """Signal and noise power when the key written ``tau`` steps before the end of a stream of
@@ -136,9 +223,7 @@ def oja_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
     ``alpha k_l^T (v_l * D_l)`` with ``D_l`` the product of the later shrink factors."""
     keys, values = _stream(params, trials, gen, dtype)
     alpha, m = params["alpha"], params["T"] - 1 - params["tau"]
-    shrink = 1 - alpha * values * values
-    later = torch.flip(torch.cumprod(torch.flip(shrink, [1]), 1), [1])  # prod_{j >= l}
-    D = torch.cat([later[:, 1:], torch.ones_like(later[:, :1])], 1)  # prod_{j > l}
+    D = _later_shrink(values, alpha)
     S = alpha * keys.transpose(1, 2) @ (values * D)
     retrieved = (keys[:, m, None, :] @ S).squeeze(1)
     signal = alpha * (keys[:, m] * keys[:, m]).sum(-1, keepdim=True) * values[:, m] * D[:, m]
@@ -178,9 +263,7 @@ def oja_norm(params: Mapping[str, Any], trials: int, gen: torch.Generator,
     """Per trial ``||S_T||_F^2`` after a stream of ``T`` writes of eq 24 from ``S_0 = 0``, in the
     closed form of :func:`oja_powers` (the draws of that kernel, the same shrink products)."""
     keys, values = _stream(params, trials, gen, dtype)
-    shrink = 1 - params["alpha"] * values * values
-    later = torch.flip(torch.cumprod(torch.flip(shrink, [1]), 1), [1])
-    D = torch.cat([later[:, 1:], torch.ones_like(later[:, :1])], 1)
+    D = _later_shrink(values, params["alpha"])
     S = params["alpha"] * keys.transpose(1, 2) @ (values * D)
     return (to_numpy((S * S).sum((1, 2))),)
 
@@ -202,6 +285,93 @@ OJA_NORM = Kernel(
     "rules.oja_norm", oja_norm, oja_norm_naive,
     bytes_per_trial=lambda p, size: size * (p["T"] * (p["d_k"] + 4 * p["d_v"]) + p["d_k"] * p["d_v"]),
     example={"T": 7, "d_k": 4, "d_v": 3, "alpha": 0.4},
+)
+
+
+def _written_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                    dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """A stream of ``T`` unit values; per trial the powers ``||v_l * D_l||^2`` of every item's write
+    after the last step (over ``alpha^2``), ``(trials, T)``, and ``||D_m||^2`` of the probed item
+    ``m = T - 1 - tau``."""
+    values = sample("sphere", (trials, params["T"]), params["d_v"], gen, dtype)
+    D = _later_shrink(values, params["alpha"])
+    return ((values * D) ** 2).sum(-1), (D[:, params["T"] - 1 - params["tau"]] ** 2).sum(-1)
+
+
+def oja_powers_averaged(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                        dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`oja_powers` averaged over the keys, and its signal over the probed item's own value:
+    per trial signal ``alpha^2 ||D_m||^2 / d_v`` and noise ``alpha^2/d_k sum_{l != m} ||v_l * D_l||^2``.
+
+    Unbiased for the same powers: the keys are independent of the values and of each other, unit,
+    with ``E[k^T k] = I/d_k``, so ``E[(k_m . k_l)(k_m . k_l')] = [l = l']/d_k`` for ``l, l' != m`` and
+    the noise ``alpha sum_{l != m} (k_m . k_l) v_l * D_l`` has that expected power given the values;
+    ``v_m`` is independent of ``D_m`` (later values only) with ``E[v_mc^2] = 1/d_v``."""
+    power, shrunk = _written_powers(params, trials, gen, dtype)
+    m, scale = params["T"] - 1 - params["tau"], params["alpha"] ** 2
+    others = power[:, :m].sum(1) + power[:, m + 1:].sum(1)
+    return to_numpy(scale * shrunk / params["d_v"]), to_numpy(scale * others / params["d_k"])
+
+
+def oja_norm_averaged(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                      dtype: torch.dtype) -> tuple[np.ndarray]:
+    """:func:`oja_norm` averaged over the keys: ``alpha^2 sum_l ||v_l * D_l||^2`` (unit keys, independent
+    of each other and of the values: ``E[k_l . k_l'] = [l = l']``)."""
+    power, _ = _written_powers(params, trials, gen, dtype)
+    return (to_numpy(params["alpha"] ** 2 * power.sum(1)),)
+
+
+def _orthonormal_rows_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                            dtype: torch.dtype) -> list[torch.Tensor]:
+    """Eq 25 stepped one trial and one step at a time with orthonormal keys, item ``l``'s key the
+    basis vector ``e_l``: row ``l`` of ``S_T`` is item ``l``'s write shrunk by every later step. An
+    extra row, set to 1 after step ``m`` and shrunk like the others, holds ``D_m``."""
+    values = sample("sphere", (trials, params["T"]), params["d_v"], gen, dtype)
+    T, alpha, m = params["T"], params["alpha"], params["T"] - 1 - params["tau"]
+    eye, basis = torch.eye(params["d_v"], dtype=values.dtype), torch.eye(T + 1, dtype=values.dtype)
+    states = []
+    for t in range(trials):
+        S = torch.zeros(T + 1, params["d_v"], dtype=values.dtype)
+        for i in range(T):
+            v = values[t, i]
+            S = S @ (eye - alpha * torch.diag(v * v)) + alpha * torch.outer(basis[i], v)  # eq 25
+            if i == m:
+                S[T] = 1.0
+        states.append(S)
+    return states
+
+
+def oja_powers_averaged_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                              dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """From the rows of :func:`_orthonormal_rows_naive`: the expected retrieval power of ``k_m`` over
+    random unit keys, ``sum_{l != m} E[(k_m . k_l)^2] ||row_l||^2`` with ``E[(k_m . k_l)^2] = 1/d_k``;
+    the signal ``alpha^2 sum_c E[v_mc^2] D_mc^2`` with ``E[v_mc^2] = 1/d_v``."""
+    T, m = params["T"], params["T"] - 1 - params["tau"]
+    signal, noise = np.zeros(trials), np.zeros(trials)
+    for t, S in enumerate(_orthonormal_rows_naive(params, trials, gen, dtype)):
+        signal[t] = sum(params["alpha"] ** 2 * float(x) ** 2 / params["d_v"] for x in S[T])
+        noise[t] = sum(float(S[j] @ S[j]) / params["d_k"] for j in range(T) if j != m)
+    return signal, noise
+
+
+def oja_norm_averaged_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                            dtype: torch.dtype) -> tuple[np.ndarray]:
+    """``E||S_T||_F^2`` over random unit keys, ``sum_{l,l'} E[k_l . k_l'] row_l . row_l'`` with
+    ``E[k_l . k_l'] = [l = l']``, from the rows of :func:`_orthonormal_rows_naive`."""
+    T = params["T"]
+    rows = _orthonormal_rows_naive(params, trials, gen, dtype)
+    return (np.array([sum(float(S[a] @ S[b]) * (a == b) for a in range(T) for b in range(T)) for S in rows]),)
+
+
+OJA_POWERS_AVERAGED = Kernel(
+    "rules.oja_powers_averaged", oja_powers_averaged, oja_powers_averaged_naive,
+    bytes_per_trial=lambda p, size: 6 * size * p["T"] * p["d_v"],
+    example={"T": 7, "tau": 2, "d_k": 4, "d_v": 3, "alpha": 0.4},
+)
+OJA_NORM_AVERAGED = Kernel(
+    "rules.oja_norm_averaged", oja_norm_averaged, oja_norm_averaged_naive,
+    bytes_per_trial=OJA_POWERS_AVERAGED.bytes_per_trial,
+    example={"T": 7, "tau": 0, "d_k": 4, "d_v": 3, "alpha": 0.4},
 )
 
 
@@ -269,7 +439,8 @@ BCM_DRIFT_GIVEN = Kernel(  # the same kernel with the tracked token's activity f
     example={"T": 30, "p": 0.3, "d_v": 3, "theta_decay": 0.8, "v": 0.2},
 )
 
-KERNELS = (DELTA_RESIDUAL, DELTA_EXCESS, OJA_POWERS, OJA_NORM, BCM_DRIFT, BCM_DRIFT_GIVEN)
+KERNELS = (DELTA_RESIDUAL, DELTA_EXCESS, OJA_POWERS, OJA_NORM, OJA_POWERS_AVERAGED, OJA_NORM_AVERAGED,
+           BCM_DRIFT, BCM_DRIFT_GIVEN)
 
 
 # ----------------------------------------------------------------------------- claims
@@ -299,21 +470,35 @@ def check_delta_limit(params: Mapping[str, Any], ctx: Context) -> Result:
                   "exponent of the excess residual over least squares, extrapolated to alpha -> 0")
 
 
+OJA_KERNELS = {"sampled": (OJA_POWERS, OJA_NORM), "averaged": (OJA_POWERS_AVERAGED, OJA_NORM_AVERAGED)}
+
+
 def check_oja(params: Mapping[str, Any], ctx: Context) -> Result:
-    """The SNR law (judged exact) and, as a second judged quantity, E||S_T||_F^2 against its derived value."""
+    """The SNR law (judged exact) and, as a second judged quantity, E||S_T||_F^2 against its derived
+    value, each sampled sequentially with the kernels ``params["keys"]`` names."""
     half, der = ctx.share(2), proof.oja()
-    snr = sampled(Law(lambda p: der, "snr"), OJA_POWERS, estimator="ratio", first=256)(params, half)
+    powers, norms = OJA_KERNELS[params["keys"]]
+    snr = sampled(Law(lambda p: der, "snr"), powers, estimator="ratio", first=256)(params, half)
     norm = ctx.theory(der, "norm2_T", **params)
-    ci, verdict = sample_until(half, params, OJA_NORM, "mean", lambda c: judges.exact(norm, c), first=256)
+    ci, verdict = sample_until(half, params, norms, "mean", lambda c: judges.exact(norm, c), first=256)
     row = {"name": "norm2", "theory": norm, "stationary": ctx.reference(der, "norm2", **params),
            "estimate": ci.estimate, "ci": [ci.lo, ci.hi], "trials": ci.n, "verdict": verdict}
     return Result(snr.theory, snr.estimate, snr.ci, judges.combine([snr.verdict, verdict]), snr.trials + ci.n,
                   [*snr.evidence, row], "SNR; the squared norm E||S_T||^2 is judged in the evidence")
 
 
+def _oja_grid(points: list[dict[str, Any]], sampled_at: int = 0) -> list[dict[str, Any]]:
+    """The points of a scale; the one at ``sampled_at`` draws the keys (the cross-talk is measured,
+    not averaged out), the others average them out."""
+    return [{**point, "keys": "sampled"} if i == sampled_at else point for i, point in enumerate(points)]
+
+
 TAU = Param("tau", int, 0, 0, 10**6, help="lag of the probed item (0 = the newest)")
 STREAM = Param("T", int, 64, 2, 10**5, help="items in the stream")
 OJA_ALPHA = Param("alpha", float, 0.5, 0.0, 2.0, low_open=True, help="step size of eq 24")
+KEYS = Param("keys", str, "averaged", choices=("averaged", "sampled"),
+             help="averaged: the powers averaged over the keys exactly (the signal also over the probed "
+                  "item's own value); sampled: the keys drawn")
 FREQUENCY = Param("p", float, 0.05, 0.0, 1.0, low_open=True, help="the tracked token's frequency")
 THETA_DECAY = Param("theta_decay", float, 0.9, 0.0, 1.0, low_open=True,
                     help="decay of the running-average threshold of eq 26")
@@ -411,14 +596,14 @@ CLAIMS = (
         kind="exact",
         judge="exact",
         quantity="snr",
-        params=(D_K.but(default=16), D_V.but(default=8), OJA_ALPHA, TAU, STREAM),
+        params=(D_K.but(default=16), D_V.but(default=8), OJA_ALPHA, TAU, STREAM, KEYS),
         derive=proof.oja,
         measure=check_oja,
         grid={
-            "ci": [{"T": 64, "tau": 0}, {"T": 64, "tau": 8}],
-            "book": [{"T": T, "tau": tau} for T in (64, 1024) for tau in (0, 8, 32)],
-            "paper": [{"T": T, "tau": tau, "d_k": 64, "d_v": 64}
-                      for T in (256, 10**4) for tau in (0, 32, 128)],
+            "ci": _oja_grid([{"T": 64, "tau": 0}, {"T": 64, "tau": 8}], sampled_at=1),
+            "book": _oja_grid([{"T": T, "tau": tau} for T in (64, 1024) for tau in (0, 8, 32)]),
+            "paper": _oja_grid([{"T": T, "tau": tau, "d_k": 64, "d_v": 64}
+                                for T in (256, 10**4) for tau in (0, 32, 128)]),
         },
         probe=Probe("theory", (1.02, 0.98)),
         constraint=lambda p: (f"tau: expected tau < T = {p['T']}, got {p['tau']!r}" if p["tau"] >= p["T"]

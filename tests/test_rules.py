@@ -1,13 +1,16 @@
 """Section 5.3: the delta, Oja and BCM rules (identities, convergence, bad input)."""
+import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from pavlov_theory import memory
 from pavlov_theory.claims import get_claim
 from pavlov_theory.proofs import rules as proof
+from pavlov_theory.sampling import generator
 from pavlov_theory.simulations import rules
 from pavlov_theory.testing import assert_close
 
@@ -185,3 +188,61 @@ def test_oja_snr_evaluates_for_long_streams():
 
     value = proof_rules.oja().evaluate("snr", alpha=0.5, d_k=16, d_v=8, tau=32, T=1024)
     assert 0 < value < proof_rules.oja().evaluate("snr", alpha=0.5, d_k=16, d_v=8, tau=0, T=1024)
+
+
+def test_solve_matches_lapack_and_pivots_past_a_zero_leading_entry():
+    rng = np.random.default_rng(12)
+    M = rng.standard_normal((20, 6, 6)) + 3 * np.eye(6)
+    M[:, 0, 0] = 0  # elimination without row exchanges would divide by zero
+    R = rng.standard_normal((20, 6, 2))
+    assert_close("solve", np.linalg.solve(M, R), rules.solve(M, R), 1e-12)
+
+
+def test_least_squares_matches_lstsq():
+    keys, values = _unit(30, 12, 5, seed=13), _unit(30, 12, 3, seed=14)
+    reference = torch.linalg.lstsq(keys, values).solution
+    assert_close("least squares", reference, rules.least_squares(keys.numpy(), values.numpy()), 1e-12)
+
+
+def test_delta_kernels_give_the_same_bits_whatever_the_thread_count():
+    params, threads = {"d_k": 8, "n": 16, "d_v": 8, "alpha": 0.01}, torch.get_num_threads()
+    runs = []
+    try:
+        for count in (1, 2, 1):
+            torch.set_num_threads(count)
+            runs.append(rules.delta_excess(params, 512, generator(3, "cpu"), torch.float32)
+                        + rules.delta_residual(params, 512, generator(3, "cpu"), torch.float32))
+    finally:
+        torch.set_num_threads(threads)
+    assert all(np.array_equal(a, b) for run in runs[1:] for a, b in zip(runs[0], run))
+
+
+def test_stable_range_is_derived_on_first_use_not_at_import():
+    code = ("from pavlov_theory.proofs import rules as proof; from pavlov_theory.simulations import rules; "
+            "assert proof.delta.cache_info().currsize == 0; assert rules.ALPHA_HIGH == 2")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_keys_are_sampled_at_one_point_per_scale_and_averaged_at_the_probe_point():
+    claim = get_claim("rules.oja")
+    for scale in ("ci", "book", "paper"):
+        assert [p["keys"] for p in claim.points(scale)].count("sampled") == 1
+    assert claim.probe_point()["keys"] == "averaged"
+
+
+def _same_mean(name, a, b):
+    """Means of independent samples ``a`` and ``b`` within 5 standard errors of their difference
+    (and rounding, for constant samples)."""
+    se = math.sqrt(a.var() / a.size + b.var() / b.size)
+    assert abs(a.mean() - b.mean()) <= 5 * se + 1e-12, f"{name}: {a.mean()} vs {b.mean()} (se {se})"
+
+
+@pytest.mark.parametrize("tau", [0, 3])
+def test_averaged_oja_kernels_have_the_means_of_the_sampled_ones(tau):
+    params, trials = {"T": 12, "tau": tau, "d_k": 4, "d_v": 3, "alpha": 0.4}, 100_000
+    sampled = (*rules.oja_powers(params, trials, generator(21, "cpu"), torch.float64),
+               *rules.oja_norm(params, trials, generator(22, "cpu"), torch.float64))
+    averaged = (*rules.oja_powers_averaged(params, trials, generator(23, "cpu"), torch.float64),
+                *rules.oja_norm_averaged(params, trials, generator(24, "cpu"), torch.float64))
+    for name, a, b in zip(("signal", "noise", "norm2"), sampled, averaged):
+        _same_mean(name, a, b)

@@ -10,7 +10,7 @@ import torch
 
 from pavlov_theory.claims import get_claim
 from pavlov_theory.proofs import softmax as proof
-from pavlov_theory.sampling import generator
+from pavlov_theory.sampling import generator, sample
 from pavlov_theory.simulations import softmax
 from pavlov_theory.testing import assert_close
 
@@ -190,3 +190,63 @@ def test_capacity_curves_fail_more_at_higher_load():
 def test_optimal_beta_holds_at_ci(ctx):
     claim = get_claim("softmax.optimal_beta")
     assert all(claim.check(point, ctx).verdict == "holds" for point in claim.points("ci"))
+
+
+def test_averaged_noise_is_the_sampled_noise_averaged_over_the_values():
+    params = {"n": 6, "d_k": 4, "beta": 2.0, "s": 0.8}
+    ratio = softmax._weight_ratios(params, 1, generator(4, "cpu"), torch.float64)[0, 0]
+    values = sample("sphere", (200_000, 6), 3, generator(5, "cpu"), torch.float64)
+    noise = ((ratio[None, :, None] * values).sum(1) ** 2).sum(-1)
+    se = float(noise.std()) / math.sqrt(noise.numel())
+    assert abs(float(noise.mean()) - float((ratio * ratio).sum())) < 5 * se
+
+
+def test_values_are_sampled_at_one_point_per_scale_and_averaged_at_the_probe_point():
+    claim = get_claim("softmax.snr")
+    for scale in ("ci", "book", "paper"):
+        assert [p["values"] for p in claim.points(scale)].count("sampled") == 1
+    assert claim.probe_point()["values"] == "averaged"
+
+
+def test_averaged_softmax_response_is_the_target_weight():
+    params = {"n": 7, "d_k": 5, "d_v": 3, "beta": 3.0, "distances": (0.3,)}
+    keys, values, ortho = softmax._gradient_probes(params, 2, generator(6, "cpu"), torch.float64)
+    s, c = softmax._plane(0.3)
+    weights = torch.softmax(3.0 * (s * keys + c * ortho)[:, :7] @ keys.transpose(1, 2), -1)
+    _, soft = softmax.gradient_responses(params, 2, generator(6, "cpu"), torch.float64)
+    assert_close("w_ii", weights.diagonal(dim1=1, dim2=2).mean(-1), soft[:, 1], 1e-12)
+
+
+def _same_mean(name, a, b):
+    """Means of independent samples ``a`` and ``b`` within 5 standard errors of their difference
+    (and rounding, for constant samples)."""
+    se = math.sqrt(a.var() / a.size + b.var() / b.size)
+    assert abs(a.mean() - b.mean()) <= 5 * se + 1e-12, f"{name}: {a.mean()} vs {b.mean()} (se {se})"
+
+
+@pytest.mark.parametrize("s", [1.0, 0.8])
+def test_averaged_snr_kernels_have_the_means_of_the_sampled_ones(s):
+    params, trials = {"n": 6, "d_k": 4, "d_v": 3, "beta": 2.0, "s": s}, 100_000
+    pairs = ((softmax.softmax_powers, softmax.softmax_powers_averaged),
+             (softmax.normalised_powers, softmax.normalised_powers_averaged))
+    for index, (plain, averaged) in enumerate(pairs):
+        a = plain(params, trials, generator(31 + index, "cpu"), torch.float64)
+        b = averaged(params, trials, generator(41 + index, "cpu"), torch.float64)
+        for name, x, y in zip(("signal", "noise"), a, b):
+            _same_mean(f"{plain.__name__} {name}", x, y)
+
+
+def test_gradient_responses_have_the_means_of_the_drawn_read_outs():
+    """On the same draws, the softmax response averaged over the values differs from the drawn
+    ``sum_j w_ij (v_j . v_i)`` by a mean-0 term; the linear response has mean ``s = 1 - D^2/2``."""
+    params, trials = {"n": 7, "d_k": 5, "d_v": 3, "beta": 3.0, "distances": (0.3, 0.9)}, 50_000
+    keys, values, ortho = softmax._gradient_probes(params, trials, generator(8, "cpu"), torch.float64)
+    linear, soft = softmax.gradient_responses(params, trials, generator(8, "cpu"), torch.float64)
+    for index, dist in enumerate((0.0, *params["distances"])):
+        s, c = softmax._plane(dist)
+        weights = torch.softmax(3.0 * (s * keys + c * ortho) @ keys.transpose(1, 2), -1)
+        drawn = ((weights @ values) * values).sum(-1).mean(-1).numpy()
+        gap = drawn - soft[:, index]
+        assert abs(gap.mean()) < 5 * gap.std() / math.sqrt(trials), dist
+        se = linear[:, index].std() / math.sqrt(trials)
+        assert abs(linear[:, index].mean() - s) < 5 * se, dist
