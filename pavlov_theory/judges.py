@@ -4,7 +4,8 @@ A judge looks at a derived value and a confidence interval and says one of: the 
 verdict, ``fails`` (the data contradict it), or ``undecided`` (the data cannot tell). A bound of
 its quantity's trivial value or more (1 for a probability) is ``vacuous``: it says nothing, so it
 is reported apart and never counted as evidence. Claims name the judge they use; they do not
-re-implement one.
+re-implement one. An interval or deviation that is not a number (NaN) decides nothing: every
+judge reads it as ``undecided``.
 
 | judge      | passes as | rule                                                                   |
 |------------|-----------|------------------------------------------------------------------------|
@@ -39,9 +40,16 @@ JUDGES: tuple[str, ...] = ("exact", "refined", "bound", "scaling", "identity", "
 GROWTH_DOUBLINGS = 2.0
 
 
+def unreadable(*values: float) -> bool:
+    """Whether any of ``values`` (interval limits, a deviation) is NaN: data that decide nothing."""
+    return any(math.isnan(v) for v in values)
+
+
 def exact(theory: float, ci: Interval, rel: float = POWER_REL) -> str:
     """``fails`` if the interval excludes ``theory``; ``exact`` if it contains it and is narrow
     enough that a formula off by ``rel`` (relative) would lie outside it; else ``undecided``."""
+    if unreadable(ci.lo, ci.hi):
+        return "undecided"
     if not ci.contains(theory):
         return "fails"
     margin = rel * abs(theory)
@@ -112,6 +120,8 @@ def growth(law: float, q: Interval, shift: float, doublings: float, decades: flo
 
 def identity(deviation: float, tolerance: float) -> str:
     """A deterministic identity: ``exact`` when the deviation is within a rounding tolerance."""
+    if unreadable(deviation):
+        return "undecided"
     return "exact" if deviation <= tolerance else "fails"
 
 
@@ -134,6 +144,8 @@ def argmin(predicted: float, grid: Sequence[float], intervals: Sequence[Interval
     do and some do not, or if every grid point is plausible (the data do not locate a minimum).
     ``vacuous`` when ``limits`` (the bound whose minimiser is predicted) are all trivial. Returns
     the verdict and the plausible minimisers."""
+    if unreadable(*(v for ci in intervals for v in (ci.lo, ci.hi))):
+        return "undecided", []
     best = min(ci.hi for ci in intervals)
     plausible = [g for g, ci in zip(grid, intervals) if ci.lo <= best]
     if limits is not None and all(v >= trivial for v in limits):

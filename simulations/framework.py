@@ -37,10 +37,12 @@ def _sequences(params: Mapping[str, Any], trials: int, gen: torch.Generator, dty
 def _condition(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, gamma: float, raw: torch.Tensor,
                norm: str) -> torch.Tensor:
     """Per output row, the sum of the magnitudes of its terms over the size of the row that Norm
-    sees (centred for LayerNorm): the factor by which rounding of the sums is amplified."""
+    sees (centred for LayerNorm): the factor by which rounding of the sums is amplified. A row with
+    no terms (ReLU features with disjoint supports) is exactly 0 in every form: condition 1."""
     magnitudes = memory.parallel_form(q.abs(), k.abs(), v.abs(), gamma)
     seen = raw - raw.mean(-1, keepdim=True) if norm == "layernorm" else raw
-    return torch.linalg.vector_norm(magnitudes, dim=-1) / torch.linalg.vector_norm(seen, dim=-1)
+    top, bottom = torch.linalg.vector_norm(magnitudes, dim=-1), torch.linalg.vector_norm(seen, dim=-1)
+    return torch.where(top > 0, top / bottom, torch.ones_like(top))
 
 
 def forms(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype):
@@ -69,8 +71,9 @@ def forms_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator, dt
             seen = row - row.mean() if norm == "layernorm" else row
             raw[t, i] = to_numpy(row)
             out[t, i] = to_numpy(memory.normalize(norm, row[None])[0])
-            cond_raw[t, i] = float(torch.linalg.vector_norm(size) / torch.linalg.vector_norm(row))
-            cond[t, i] = float(torch.linalg.vector_norm(size) / torch.linalg.vector_norm(seen))
+            top = float(torch.linalg.vector_norm(size))
+            cond_raw[t, i] = top / float(torch.linalg.vector_norm(row)) if top > 0 else 1.0
+            cond[t, i] = top / float(torch.linalg.vector_norm(seen)) if top > 0 else 1.0
     return raw, raw.copy(), raw.copy(), cond_raw, out, out.copy(), out.copy(), cond
 
 
@@ -81,13 +84,13 @@ FORMS = Kernel("framework.forms", forms, forms_naive,
 
 def form_deviation(outputs, ratio: float) -> float:
     """Largest deviation of the recurrent and chunked rows from ``ratio`` times the masked
-    parallel rows, relative to the row's size and divided by the row's condition. A row with no
-    terms (condition 0/0) is exactly zero in every form; one whose centred size is 0 has an
-    unbounded condition and counts 0."""
+    parallel rows, relative to the row's size and divided by the row's condition (1 for a row with
+    no terms, which is exactly zero in every form); a row whose centred size is 0 has an unbounded
+    condition and counts 0."""
     parallel, recurrent, chunked, cond = outputs
     ref = ratio * parallel
     size = np.maximum(np.linalg.norm(parallel, axis=-1), np.finfo(np.float64).tiny)
-    cond = np.maximum(np.nan_to_num(cond, nan=1.0, posinf=np.inf), 1.0)
+    cond = np.maximum(cond, 1.0)
     return max(float((np.linalg.norm(out - ref, axis=-1) / size / cond).max())
                for out in (recurrent, chunked))
 

@@ -375,7 +375,9 @@ def test_concentration_shows_the_sampled_failure_rate_beside_the_estimate(ctx):
     claim = get_claim("capacity.concentration")
     outcome = claim.check(claim.resolve({"n": 48}), ctx)
     plain = [e for e in outcome.evidence if e["name"] == "sampled_failure_rate"][0]
+    pilot = [e for e in outcome.evidence if e["name"] == "pilot_trials"][0]["value"]
     assert plain["ci"][0] <= outcome.estimate <= plain["ci"][1]
+    assert plain["trials"] == outcome.trials - pilot  # the evidence reads exactly the judged trials
 
 
 @pytest.mark.mc

@@ -153,3 +153,11 @@ def test_smallest_first_look_is_above_every_undercovering_size():
 def test_coverage_is_not_measured_from_fewer_than_the_minimum_replicates():
     with pytest.raises(ValueError, match="replicates"):
         coverage.measure(coverage.proportion_case(0.3, 50), coverage.MIN_REPLICATES - 1)
+
+
+def test_a_check_whose_cap_is_below_the_pilots_size_decides_nothing():
+    kernel = Kernel("test.powers", _powers, _powers, lambda p, size: 16 * size, {})
+    ctx = Context(device="cpu", seed=0, max_trials=100, scale="ci")
+    ci, verdict = sample_until(ctx, {}, kernel, "ratio", lambda c: "fails", first=64)
+    assert first_look("ratio", 64, draw(ctx, {}, kernel, PILOT_TRIALS, "pilot")) > 100
+    assert verdict == "undecided" and ci.n == 100

@@ -187,3 +187,20 @@ def test_a_killed_worker_loses_no_finished_point_and_the_rerun_resumes_from_the_
     assert differences(ledger.findings(again), ledger.findings(serial)) == []
     if first is not None:  # the cluster recovered on its own: its ledger is the serial one too
         assert differences(ledger.findings(first), ledger.findings(serial)) == []
+
+
+def _malloc_environ():
+    import os
+
+    from pavlov_theory.distributed import WORKER_MALLOC
+
+    return {k: os.environ.get(k) for k in WORKER_MALLOC}
+
+
+def test_local_workers_keep_the_memory_they_free():
+    """Dask's default trims the heap at 64 KiB, which made the workers fault every page in again."""
+    from pavlov_theory.distributed import WORKER_MALLOC, local_cluster
+
+    with local_cluster(1) as cluster, distributed.Client(cluster) as client:
+        seen = list(client.run(_malloc_environ).values())
+    assert seen == [{k: str(v) for k, v in WORKER_MALLOC.items()}]

@@ -133,3 +133,16 @@ def test_combine_of_only_vacuous_points_is_undecided():
 def test_combine_refuses_an_unknown_verdict():
     with pytest.raises(ValueError):
         judges.combine(["great"])
+
+
+def test_a_nan_interval_or_deviation_decides_nothing_in_every_judge():
+    nan = float("nan")
+    unreadable = Interval(nan, nan, nan, 10)
+    assert judges.exact(1.0, unreadable) == "undecided"
+    assert judges.refined(1.0, 2.0, unreadable) == "undecided"
+    assert judges.bound(0.5, unreadable) == "undecided"
+    assert judges.sign(unreadable, -0.1) == "undecided"
+    assert judges.scaling(1.0, unreadable, 0.1, 2.0) == "undecided"
+    assert judges.identity(nan, 1e-12) == "undecided"
+    assert judges.argmin(1.0, [0.5, 1.0, 2.0], [Interval(1, 0.9, 1.1, 10), unreadable,
+                                                Interval(2, 1.9, 2.1, 10)])[0] == "undecided"
