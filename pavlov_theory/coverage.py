@@ -112,7 +112,8 @@ def mean_case(d_k: int, n: int, dist: str, first: int) -> Case:
     truth = _law(dist).evaluate("noise_power", **params)
     run, sizes = ruled(lambda size, gen: _signal_noise(params, size, gen)[1:], "mean", first,
                        lambda x, a: mean_ci(x[0], a))
-    return Case("mean (skew-corrected t)", f"noise power, {dist} keys, d_k={d_k}, n={n}", first, truth, run, sizes)
+    where = f"noise power, {dist} keys, d_k={d_k}, n={n}"
+    return Case("mean (skew-corrected t)", where, first, truth, run, sizes)
 
 
 def ratio_case(d_k: int, n: int, dist: str, first: int) -> Case:
@@ -283,7 +284,9 @@ def measure(case: Case, replicates: int, seed: int = 0,
         hits += [ci.contains(case.truth) for ci in intervals]
         widths += [ci.width for ci in intervals]
     seconds = time.perf_counter() - started
-    chosen = {} if not case.sizes else {"first_look_quartiles": [int(q) for q in np.quantile(case.sizes, (.25, .5, .75))]}
+    chosen = {}
+    if case.sizes:
+        chosen = {"first_look_quartiles": [int(q) for q in np.quantile(case.sizes, (.25, .5, .75))]}
     rows = []
     for level, covered, width in zip(levels, hits, widths):
         word, ci = verdict(int(covered), replicates, level)
@@ -407,10 +410,11 @@ def first_look_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SCAN_
     """Coverage of the ratio interval (:func:`stats.ratio_of_means_ci`) of the SNR at
     ``SCAN_POINT`` from each number of trials of ``sizes``, on ``replicates`` fresh replicates per
     size, at ``levels`` (down to 99.99%): the measurement :data:`engine.TRIALS_PER_SKEW2` is read
-    from (:func:`smallest_first_look`, :func:`calibration`). The interval contains the truth exactly where the test it
-    inverts (:func:`stats.ratio_test`) accepts the truth, so a replicate costs one test per level,
-    not a root search. With one stored pair and unit values the powers do not depend on ``d_v``
-    (the noise of probe ``m`` is ``(k_m . k_j)^2``), so the values are drawn one-dimensional."""
+    from (:func:`smallest_first_look`, :func:`calibration`). The interval contains the truth
+    exactly where the test it inverts (:func:`stats.ratio_test`) accepts the truth, so a replicate
+    costs one test per level, not a root search. With one stored pair and unit values the powers
+    do not depend on ``d_v`` (the noise of probe ``m`` is ``(k_m . k_j)^2``), so the values are
+    drawn one-dimensional."""
     if replicates < MIN_REPLICATES:
         raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
     return [row for size in sizes for row in _scan_size(size, replicates, seed, levels)]
@@ -476,9 +480,11 @@ def rule_scan(replicates: int, seed: int = 0, first: int = 64, levels: Sequence[
         while done < replicates:
             count = min(max(1, SCAN_CHUNK // (8 * PILOT_TRIALS)), replicates - done)
             gen = generator(derive_seed(seed, "rule", where, estimator, first, index), "cpu")
-            pilots = [x.reshape(count, PILOT_TRIALS) for x in pick(_signal_noise(params, count * PILOT_TRIALS, gen))]
+            drawn = pick(_signal_noise(params, count * PILOT_TRIALS, gen))
+            pilots = [x.reshape(count, PILOT_TRIALS) for x in drawn]
             chosen = [first_look(estimator, first, tuple(x[r] for x in pilots)) for r in range(count)]
-            looks = [np.split(x, np.cumsum(chosen)[:-1]) for x in pick(_signal_noise(params, sum(chosen), gen))]
+            drawn = pick(_signal_noise(params, sum(chosen), gen))
+            looks = [np.split(x, np.cumsum(chosen)[:-1]) for x in drawn]
             for r in range(count):
                 for i, level in enumerate(levels):
                     side = _miss(estimator, tuple(x[r] for x in looks), truth, 1 - level)
@@ -493,7 +499,8 @@ def rule_scan(replicates: int, seed: int = 0, first: int = 64, levels: Sequence[
         for level, (below, above) in zip(levels, misses):
             covered = replicates - int(below) - int(above)
             word, ci = verdict(covered, replicates, level)
-            rows.append({"interval": kind, "point": f"{label}, {where['dist']} keys, d_k={where['d_k']}, n={where['n']}",
+            at = f"{label}, {where['dist']} keys, d_k={where['d_k']}, n={where['n']}"
+            rows.append({"interval": kind, "point": at,
                          "trials": first, "first_look_quartiles": quartiles, "truth": truth, "nominal": level,
                          "replicates": replicates, "covered": covered, "coverage": covered / replicates,
                          "ci": [ci.lo, ci.hi], "verdict": word, "misses_below": int(below),

@@ -96,7 +96,8 @@ def local_cluster(workers: int) -> Any:
     saved = {k: os.environ.get(k) for k in WORKER_MALLOC}
     os.environ.update({k: str(v) for k, v in WORKER_MALLOC.items()})
     try:
-        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_MALLOC.items()}):
+        settings = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_MALLOC.items()}
+        with dask.config.set(settings):
             return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                 dashboard_address=":0", silence_logs=logging.ERROR)
     finally:

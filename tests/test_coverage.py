@@ -9,7 +9,14 @@ from pavlov_theory import coverage
 from pavlov_theory.claims import Context
 from pavlov_theory.engine import PILOT_TRIALS, TRIALS_PER_SKEW2, Kernel, draw, first_look, sample_until
 from pavlov_theory.sampling import derive_seed, generator
-from pavlov_theory.stats import mean_ci, ratio_of_means_ci, ratio_test, skewness, skewness_upper, studentized_limits
+from pavlov_theory.stats import (
+    mean_ci,
+    ratio_of_means_ci,
+    ratio_test,
+    skewness,
+    skewness_upper,
+    studentized_limits,
+)
 
 
 def _paired_misses(d_k, n, dist, trials, replicates, seed, alpha, chunk=250):
