@@ -56,6 +56,7 @@ from .stats import (
 LEVELS: tuple[float, ...] = (0.95, 0.99)
 CONFIDENCE = 0.95  # of the interval around an observed coverage
 MIN_REPLICATES = 400  # per case: fewer cannot tell a 95% interval from a 92% one
+CASE_FIRST = 64  # the first look the measured mean and ratio cases ask for (the skew rule sizes theirs)
 DTYPE = torch.float32  # what the verifier's runs use
 
 
@@ -242,16 +243,16 @@ def feature_sequential_case(phi: str, d_k: int, n: int, first: int, rel: float) 
 def cases() -> list[Case]:
     """The measured points: each interval kind at its most skewed point and a milder one; mean and
     ratio intervals from the first look the skew rule sizes (:func:`engine.first_look`) for a
-    claim that asks for 64 trials."""
+    claim that asks for ``CASE_FIRST`` trials."""
     return [
-        mean_case(16, 2, "sphere", 64), mean_case(16, 4, "gaussian", 64),
-        ratio_case(4, 2, "gaussian", 64), ratio_case(16, 4, "gaussian", 64),
-        ratio_case(16, 4, "rademacher", 64),
+        mean_case(16, 2, "sphere", CASE_FIRST), mean_case(16, 4, "gaussian", CASE_FIRST),
+        ratio_case(4, 2, "gaussian", CASE_FIRST), ratio_case(16, 4, "gaussian", CASE_FIRST),
+        ratio_case(16, 4, "rademacher", CASE_FIRST),
         proportion_case(0.01, 200), proportion_case(0.001, 5000), proportion_case(0.3, 50),
         power_law_case((8, 16, 32, 64), 64),
-        feature_ratio_case("dpfp", True, 16, 64, 64),
+        feature_ratio_case("dpfp", True, 16, 64, CASE_FIRST),
         gradient_ratio_case(16, 64, 0.1, 2000),
-        sequential_case(16, 4, "gaussian", 64, 0.2),
+        sequential_case(16, 4, "gaussian", CASE_FIRST, 0.2),
     ]
 
 
@@ -462,7 +463,8 @@ def _miss(estimator: str, samples: tuple[np.ndarray, ...], truth: float, alpha: 
     return 0 if ci.contains(truth) else (-1 if ci.hi < truth else 1)
 
 
-def rule_scan(replicates: int, seed: int = 0, first: int = 64, levels: Sequence[float] = SCAN_LEVELS,
+def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
+              levels: Sequence[float] = SCAN_LEVELS,
               points: Sequence[tuple[dict[str, Any], str]] = RULE_POINTS) -> list[dict[str, Any]]:
     """Coverage of the first look the skew rule sizes (:func:`engine.first_look`, for a claim that
     asks for ``first`` trials) at each of ``points``: per replicate an independent pilot, the chosen
