@@ -245,3 +245,13 @@ def test_a_power_law_through_two_points_has_no_finite_interval():
 
     fit = fit_power_law(np.array([16.0, 64.0]), np.array([4.0, 8.0]), 0.01)
     assert fit.estimate == pytest.approx(0.5) and fit.lo == -np.inf and fit.hi == np.inf
+
+
+def test_same_mean_accepts_one_law_and_rejects_a_shifted_one():
+    from pavlov_theory.testing import assert_same_mean
+
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(0, 1, 4000), rng.normal(0, 1, 4000)
+    assert_same_mean("same law", a, b)
+    with pytest.raises(AssertionError, match="shifted"):
+        assert_same_mean("shifted", a, b + 0.5)

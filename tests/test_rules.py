@@ -1,5 +1,4 @@
 """Section 5.3: the delta, Oja and BCM rules (identities, convergence, bad input)."""
-import math
 import subprocess
 import sys
 
@@ -12,7 +11,7 @@ from pavlov_theory.claims import get_claim
 from pavlov_theory.proofs import rules as proof
 from pavlov_theory.sampling import generator
 from pavlov_theory.simulations import rules
-from pavlov_theory.testing import assert_close
+from pavlov_theory.testing import assert_close, assert_same_mean
 
 
 def _unit(*shape, seed=0):
@@ -230,13 +229,6 @@ def test_keys_are_sampled_at_one_point_per_scale_and_averaged_at_the_probe_point
     assert claim.probe_point()["keys"] == "averaged"
 
 
-def _same_mean(name, a, b):
-    """Means of independent samples ``a`` and ``b`` within 5 standard errors of their difference
-    (and rounding, for constant samples)."""
-    se = math.sqrt(a.var() / a.size + b.var() / b.size)
-    assert abs(a.mean() - b.mean()) <= 5 * se + 1e-12, f"{name}: {a.mean()} vs {b.mean()} (se {se})"
-
-
 @pytest.mark.parametrize("tau", [0, 3])
 def test_averaged_oja_kernels_have_the_means_of_the_sampled_ones(tau):
     params, trials = {"T": 12, "tau": tau, "d_k": 4, "d_v": 3, "alpha": 0.4}, 100_000
@@ -245,4 +237,4 @@ def test_averaged_oja_kernels_have_the_means_of_the_sampled_ones(tau):
     averaged = (*rules.oja_powers_averaged(params, trials, generator(23, "cpu"), torch.float64),
                 *rules.oja_norm_averaged(params, trials, generator(24, "cpu"), torch.float64))
     for name, a, b in zip(("signal", "noise", "norm2"), sampled, averaged):
-        _same_mean(name, a, b)
+        assert_same_mean(name, a, b)

@@ -12,7 +12,7 @@ from pavlov_theory.claims import get_claim
 from pavlov_theory.proofs import softmax as proof
 from pavlov_theory.sampling import generator, sample
 from pavlov_theory.simulations import softmax
-from pavlov_theory.testing import assert_close
+from pavlov_theory.testing import assert_close, assert_same_mean
 
 
 def test_derivations_build():
@@ -217,13 +217,6 @@ def test_averaged_softmax_response_is_the_target_weight():
     assert_close("w_ii", weights.diagonal(dim1=1, dim2=2).mean(-1), soft[:, 1], 1e-12)
 
 
-def _same_mean(name, a, b):
-    """Means of independent samples ``a`` and ``b`` within 5 standard errors of their difference
-    (and rounding, for constant samples)."""
-    se = math.sqrt(a.var() / a.size + b.var() / b.size)
-    assert abs(a.mean() - b.mean()) <= 5 * se + 1e-12, f"{name}: {a.mean()} vs {b.mean()} (se {se})"
-
-
 @pytest.mark.parametrize("s", [1.0, 0.8])
 def test_averaged_snr_kernels_have_the_means_of_the_sampled_ones(s):
     params, trials = {"n": 6, "d_k": 4, "d_v": 3, "beta": 2.0, "s": s}, 100_000
@@ -233,7 +226,7 @@ def test_averaged_snr_kernels_have_the_means_of_the_sampled_ones(s):
         a = plain(params, trials, generator(31 + index, "cpu"), torch.float64)
         b = averaged(params, trials, generator(41 + index, "cpu"), torch.float64)
         for name, x, y in zip(("signal", "noise"), a, b):
-            _same_mean(f"{plain.__name__} {name}", x, y)
+            assert_same_mean(f"{plain.__name__} {name}", x, y)
 
 
 def test_gradient_responses_have_the_means_of_the_drawn_read_outs():
