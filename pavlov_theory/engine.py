@@ -85,7 +85,7 @@ def draw(ctx: Context, params: Mapping[str, Any], kernel: Kernel, trials: int, s
 # its square 478 to 546 trials; 512 is in that range. A look gets ``TRIALS_PER_SKEW2 * skew^2``
 # trials at least, with the skew read high from the pilot (:func:`stats.skewness_upper`);
 # ``--rule`` measures the coverage this rule gives. Where the trial cap is below that size, the
-# check decides nothing (``undecided``).
+# check decides nothing (``undecided``) unless the capped look's own trials ask for no more.
 TRIALS_PER_SKEW2 = 512
 PILOT_TRIALS = 256
 SKEW_SIZED: tuple[str, ...] = ("mean", "ratio")
@@ -121,7 +121,10 @@ def sample_until(ctx: Context, params: Mapping[str, Any], kernel: Kernel, estima
     is not failed for float rounding."""
     interval = ESTIMATORS[estimator]
 
+    last: list[Outputs] = []
+
     def widened(samples: Outputs, level: float) -> Interval:
+        last[:] = [samples]
         ci = interval(samples, level)
         floor = 1e3 * ctx.eps * max(abs(ci.estimate), abs(ci.lo), abs(ci.hi))
         return Interval(ci.estimate, ci.lo - floor, ci.hi + floor, ci.n)
@@ -130,8 +133,11 @@ def sample_until(ctx: Context, params: Mapping[str, Any], kernel: Kernel, estima
     start = first_look(estimator, first, pilot)
     ci, verdict = sequential(lambda look, size: draw(ctx, params, kernel, size, look),
                              widened, decide, ctx.alpha, start, ctx.max_trials)
-    # the trial cap cut the look below the size the pilot asks for: its interval is not trusted
-    return ci, ("undecided" if start > ctx.max_trials else verdict)
+    # the trial cap cut the look below the size the pilot asks for: its interval is trusted only if
+    # its own trials, read as a pilot, ask for no more (a 256-trial pilot with one extreme trial
+    # can ask for far more than the law needs)
+    short = start > ctx.max_trials and first_look(estimator, 2, last[0]) > ci.n
+    return ci, ("undecided" if short else verdict)
 
 
 @dataclass(frozen=True)

@@ -168,3 +168,18 @@ def test_a_check_whose_cap_is_below_the_pilots_size_decides_nothing():
     ci, verdict = sample_until(ctx, {}, kernel, "ratio", lambda c: "fails", first=64)
     assert first_look("ratio", 64, draw(ctx, {}, kernel, PILOT_TRIALS, "pilot")) > 100
     assert verdict == "undecided" and ci.n == 100
+
+
+def test_a_capped_look_whose_own_trials_ask_for_no_more_is_trusted():
+    """The pilot of a law with one rare extreme trial can ask for more than the cap; the capped look's
+    own trials, far more of them, decide whether it is enough."""
+    def rare_outlier(params, trials, gen, dtype):  # the extreme trial falls in the pilot only
+        x = torch.rand(trials, generator=gen, dtype=torch.float64).numpy()
+        return (np.where((np.arange(trials) == 7) & (trials == PILOT_TRIALS), 1e3, 1.0 + x),)
+
+    kernel = Kernel("test.outlier", rare_outlier, rare_outlier, lambda p, size: 8 * size, {})
+    ctx = Context(device="cpu", seed=0, max_trials=20_000, scale="ci")
+    pilot = draw(ctx, {}, kernel, PILOT_TRIALS, "pilot")
+    assert first_look("mean", 64, pilot) > 20_000  # the pilot's one outlier reads as a huge skew
+    ci, verdict = sample_until(ctx, {}, kernel, "mean", lambda c: "exact", first=64)
+    assert verdict == "exact" and ci.n == 20_000
