@@ -7,6 +7,7 @@ at most ``fwer``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import tempfile
@@ -167,6 +168,57 @@ def findings(ledger: dict[str, Any]) -> dict[str, Any]:
     for key in ("claims", "results"):
         if isinstance(out.get(key), list):
             out[key] = [strip(r) if isinstance(r, dict) else r for r in out[key]]
+    return out
+
+
+def _interval(ci: Any) -> tuple[float, float] | None:
+    """``ci`` as a finite interval of positive width, or None (a derived value, a NaN, no data)."""
+    if not (isinstance(ci, (list, tuple)) and len(ci) == 2):
+        return None
+    try:
+        low, high = float(ci[0]), float(ci[1])
+    except (TypeError, ValueError):
+        return None
+    return (low, high) if math.isfinite(low) and math.isfinite(high) and high > low else None
+
+
+def _compare(where: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """Where one record of two runs disagrees: another verdict, or intervals that do not meet."""
+    out = []
+    if "verdict" in a and a.get("verdict") != b.get("verdict"):
+        out.append(f"{where}: verdict {a.get('verdict')} vs {b.get('verdict')}")
+    first, second = _interval(a.get("ci")), _interval(b.get("ci"))
+    if first and second and (first[1] < second[0] or second[1] < first[0]):
+        out.append(f"{where}: intervals [{first[0]:.6g}, {first[1]:.6g}] and "
+                   f"[{second[0]:.6g}, {second[1]:.6g}] do not meet")
+    return out
+
+
+def disagreements(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """How two ledgers of the same scale and claims, from independent draws (another device or
+    seed), disagree: a claim or result with another verdict, or an interval (a result's or one
+    of its evidence's) that does not meet its twin. Both intervals cover the true value except
+    with probability ``2 alpha_per_check``, so intervals that do not meet are evidence that one
+    run estimates something else. Empty when they agree."""
+    out = []
+    claims = lambda ledger: {c["claim"]: c for c in ledger["claims"]}
+    first, second = claims(a), claims(b)
+    if first.keys() != second.keys():
+        out.append(f"claims differ: {sorted(first.keys() ^ second.keys())}")
+    for name in sorted(first.keys() & second.keys()):
+        out += _compare(name, first[name], second[name])
+    key = lambda r: (r["claim"], r.get("quantity"), json.dumps(r.get("params"), sort_keys=True))
+    results = {key(r): r for r in b["results"]}
+    for record in a["results"]:
+        twin = results.get(key(record))
+        where = f"{record['claim']} {point_text(record.get('params') or {})} {record.get('quantity')}"
+        if twin is None:
+            out.append(f"{where}: in one ledger only")
+            continue
+        out += _compare(where, record, twin)
+        for index, (e, f) in enumerate(zip(record.get("evidence") or [], twin.get("evidence") or [])):
+            if isinstance(e, dict) and isinstance(f, dict) and e.get("name") == f.get("name"):
+                out += _compare(f"{where} evidence {index} ({e.get('name')})", e, f)
     return out
 
 
