@@ -25,15 +25,37 @@ class Case:
     label: str
     kernel: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    # the parameters of the other kernels of its estimators where they differ from ``params``
+    # (a plain kernel that draws what the fast one averages out), by kernel name
+    plain_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def params_of(self, kernel: str) -> Mapping[str, Any]:
+        return self.plain_params.get(kernel, self.params)
 
     def shape(self) -> str:
-        return " ".join(f"{k}={v}" for k, v in self.params.items())
+        return self.shape_of(self.kernel)
+
+    def shape_of(self, kernel: str) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.params_of(kernel).items())
 
 
 SMALL = (  # fixed small shapes, kept so that runs of different dates compare
     Case("small", "capacity.noise_curves",
          {"n": 64, "d_k": 64, "d_v": 64, "key_dist": "sphere", "delta": 0.5}),
     Case("small", "conditioning.chain", {"L": 4, "n": 32, "d_k": 64, "key_dist": "sphere"}),
+    Case("small", "capacity.probe_signal_noise", {"n": 64, "d_k": 64, "d_v": 64, "key_dist": "gaussian"}),
+    Case("small", "capacity.item_noise", {"n": 32, "d_k": 64, "d_v": 64, "delta": 0.5},
+         {"capacity.noise_curves": {"n": 32, "d_k": 64, "d_v": 64, "key_dist": "sphere", "delta": 0.5}}),
+    Case("small", "forgetting.stream_powers_averaged",
+         {"d_k": 64, "d_v": 0, "gamma": 0.9, "tau": 5, "T": 200, "key_dist": "sphere"},
+         {"forgetting.stream_powers": {"d_k": 64, "d_v": 16, "gamma": 0.9, "tau": 5, "T": 200,
+                                       "key_dist": "sphere"}}),
+    Case("small", "rules.oja_powers_averaged", {"T": 64, "tau": 8, "d_k": 16, "d_v": 8, "alpha": 0.5}),
+    Case("small", "rules.oja_norm_averaged", {"T": 64, "tau": 0, "d_k": 16, "d_v": 8, "alpha": 0.5}),
+    Case("small", "softmax.powers_averaged", {"n": 64, "d_k": 16, "beta": 2.0, "s": 0.9},
+         {"softmax.powers": {"n": 64, "d_k": 16, "d_v": 16, "beta": 2.0, "s": 0.9}}),
+    Case("small", "softmax.normalised_powers_averaged", {"n": 64, "d_k": 16, "beta": 2.0, "s": 0.9},
+         {"softmax.normalised_powers": {"n": 64, "d_k": 16, "d_v": 16, "beta": 2.0, "s": 0.9}}),
 )
 
 
@@ -53,15 +75,50 @@ def capacity_sweep(found: Mapping[str, Any], scale: str = "book") -> list[Case]:
     return cases
 
 
-def costliest(claim: str, kernel: str, to_kernel: Callable[[Mapping[str, Any]], Mapping[str, Any]] = dict,
-              scale: str = "book") -> Callable[[Mapping[str, Any]], list[Case]]:
+PointMap = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+
+def costliest(claim: str, kernel: str, to_kernel: PointMap = dict, scale: str = "book",
+              plain: Mapping[str, PointMap] | None = None) -> Callable[[Mapping[str, Any]], list[Case]]:
     """The point of ``claim``'s grid at ``scale`` whose trial of ``kernel`` costs the most flops
-    (ties: the most memory), with ``to_kernel`` mapping the claim's point to the kernel's parameters."""
+    (ties: the most memory), with ``to_kernel`` mapping the claim's point to the kernel's parameters;
+    ``plain`` maps it to the parameters of a plain kernel that takes other ones (by its name)."""
     def cases(found: Mapping[str, Any]) -> list[Case]:
-        points = [dict(to_kernel(p)) for p in registry()[claim].points(scale)]
+        points = [(p, dict(to_kernel(p))) for p in registry()[claim].points(scale)]
         cost = lambda p: (flops_per_trial(kernel, p) or 0.0, found[kernel].bytes_per_trial(p, 4))
-        return [Case(f"{claim} {scale}", kernel, max(points, key=cost))]
+        point, params = max(points, key=lambda pair: cost(pair[1]))
+        others = {name: dict(fn(point)) for name, fn in (plain or {}).items()}
+        return [Case(f"{claim} {scale}", kernel, params, others)]
     return cases
+
+
+def pick(*keys: str, **fixed: Any) -> PointMap:
+    """A claim's point reduced to the keys a kernel reads (the claim's own keys, such as the
+    ``keys``/``values`` switch that picks the kernel, dropped), with ``fixed`` set."""
+    return lambda p: {**{k: p[k] for k in keys}, **fixed}
+
+
+def snr_load(p: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``capacity.average_case``'s kernel point: the claim's point at the load nearest the derived
+    capacity, as ``check_average_case`` maps it."""
+    from pavlov_theory.proofs import capacity as proof
+
+    n0 = max(2, round(proof.average_case(p["key_dist"]).evaluate("capacity", **p)))
+    return {"n": n0, "d_k": p["d_k"], "d_v": p["d_v"], "key_dist": p["key_dist"]}
+
+
+def drawn_values(claim: str, scale: str = "book") -> PointMap:
+    """``forgetting.snr_by_lag``'s plain kernel point: the averaged point with the value dimension
+    of the claim's grid point that draws the values (``d_v > 0``; the largest if several)."""
+    def to_plain(p: Mapping[str, Any]) -> Mapping[str, Any]:
+        d_v = max(q["d_v"] for q in registry()[claim].points(scale))
+        return {**p, "d_v": d_v}
+    return to_plain
+
+
+def chain(*sources: Callable[[Mapping[str, Any]], list[Case]]) -> Callable[[Mapping[str, Any]], list[Case]]:
+    """Several sources of one claim (a claim that draws two kernels), their cases in turn."""
+    return lambda found: [case for source in sources for case in source(found)]
 
 
 # claim -> its book-scale cases; each mapping reads as the claim's check draws the kernel
@@ -77,6 +134,21 @@ BOOK: dict[str, Callable[[Mapping[str, Any]], list[Case]]] = {
     "propagation.network_error": costliest("propagation.network_error", "propagation.network_failures"),
     "propagation.head_count": costliest("propagation.head_count", "propagation.failures",
                                         lambda p: {**p, "H": 1, "d_k": p["d_model"]}),
+    # variance-reduced kernels: the point whose trial of the fast kernel costs most; the plain kernel
+    # at the same point unless it takes other parameters (then mapped as its check would draw it)
+    "capacity.noise_power": costliest("capacity.noise_power", "capacity.probe_signal_noise"),
+    "capacity.average_case": costliest("capacity.average_case", "capacity.probe_signal_noise", snr_load),
+    "capacity.concentration": costliest(
+        "capacity.concentration", "capacity.item_noise", pick("n", "d_k", "d_v", "delta"),
+        plain={"capacity.noise_curves": pick("n", "d_k", "d_v", "key_dist", "delta")}),
+    "forgetting.snr_by_lag": costliest(
+        "forgetting.snr_by_lag", "forgetting.stream_powers_averaged", lambda p: {**p, "d_v": 0},
+        plain={"forgetting.stream_powers": drawn_values("forgetting.snr_by_lag")}),
+    "rules.oja": chain(*(costliest("rules.oja", k, pick("T", "tau", "d_k", "d_v", "alpha"))
+                         for k in ("rules.oja_powers_averaged", "rules.oja_norm_averaged"))),
+    "softmax.snr": chain(*(costliest("softmax.snr", f"softmax.{k}_averaged", pick("n", "d_k", "beta", "s"),
+                                     plain={f"softmax.{k}": pick("n", "d_k", "d_v", "beta", "s")})
+                           for k in ("powers", "normalised_powers"))),
 }
 
 

@@ -30,13 +30,19 @@ class Estimator:
     """``statistic(outputs, params)``: the per-trial values of ``fast`` whose mean the check
     estimates, shape ``(trials,)`` or ``(trials, k)`` for ``k`` estimates made together (their
     variances are summed: the sum of the squared interval widths). ``plain_statistic`` is the same
-    for ``plain`` (``statistic`` when omitted)."""
+    for ``plain`` (``statistic`` when omitted).
+
+    ``from_fast``: the estimator is paired only at the cases of its fast kernel (the plain kernel
+    then runs at the case's ``plain_params``, where the two take different parameters), not at
+    every case of its plain kernel: for a plain kernel that other sweeps run at points where the
+    fast one does not estimate the same mean."""
 
     name: str
     fast: str
     plain: str
     statistic: Statistic
     plain_statistic: Statistic | None = None
+    from_fast: bool = False
 
     def statistic_of(self, kernel: str) -> Statistic:
         return self.statistic if kernel == self.fast else (self.plain_statistic or self.statistic)
@@ -73,6 +79,30 @@ def network_fails(outputs: Sequence[np.ndarray], p: Mapping[str, Any]) -> np.nda
     return outputs[0].astype(float)
 
 
+def first_output(outputs: Sequence[np.ndarray], p: Mapping[str, Any]) -> np.ndarray:
+    """A check estimating the plain mean of a kernel's only output (``rules.oja``'s ``E||S_T||^2``)."""
+    return np.asarray(outputs[0], dtype=float)
+
+
+def controlled_failure(outputs: Sequence[np.ndarray], p: Mapping[str, Any]) -> np.ndarray:
+    """``capacity.item_noise`` as ``capacity.concentration`` averages it: the Rao-Blackwellised
+    failure less its control variates ``X, X^2, A, A^2`` (derived means) times their coefficients.
+    The check fits the coefficients on a separate pilot; here they are fitted on the same trials,
+    which understates the residual variance by a factor of about ``1 - 4/trials``."""
+    from pavlov_theory.simulations import capacity
+
+    outputs = tuple(np.asarray(o, dtype=float) for o in outputs)
+    beta = capacity.control_coefficients(outputs)
+    return capacity.controlled(outputs, beta, capacity.control_means(p))
+
+
+def first_item_fails(outputs: Sequence[np.ndarray], p: Mapping[str, Any]) -> np.ndarray:
+    """``capacity.noise_curves`` as ``capacity.concentration`` read it before ``item_noise``
+    (the former ``capacity.item_failure``): whether the first item's noise power at the last load
+    ``n`` reaches delta, one Bernoulli trial per stream."""
+    return (outputs[1][:, -1] >= p.get("delta", DELTA.default)).astype(float)
+
+
 ESTIMATORS: tuple[Estimator, ...] = (
     Estimator("capacity: any item fails, per load", "capacity.noise_curves", "capacity.noise_curves",
               any_item_fails),
@@ -83,15 +113,33 @@ ESTIMATORS: tuple[Estimator, ...] = (
     Estimator("propagation: layer fails", "propagation.failures", "propagation.failures", layer_fails),
     Estimator("propagation: network fails", "propagation.network_failures", "propagation.network_failures",
               network_fails),
-    # a variance-reduced kernel is one more line, e.g.
-    # Estimator("capacity: any item fails, per load (RB)", "capacity.noise_curves_rb",
-    #           "capacity.noise_curves", lambda out, p: out[0], any_item_fails),
+    # variance-reduced kernels against the plain ones they replace
+    Estimator("capacity: SNR (ratio of means), one probe, values averaged out", "capacity.probe_signal_noise",
+              "capacity.signal_noise_powers", ratio_terms),
+    Estimator("capacity: single-item failure, Rao-Blackwellised + controls", "capacity.item_noise",
+              "capacity.noise_curves", controlled_failure, first_item_fails, from_fast=True),
+    Estimator("forgetting: SNR (ratio of means), values averaged out", "forgetting.stream_powers_averaged",
+              "forgetting.stream_powers", ratio_terms, from_fast=True),
+    Estimator("oja: SNR (ratio of means), keys averaged out", "rules.oja_powers_averaged", "rules.oja_powers",
+              ratio_terms),
+    Estimator("oja: squared norm, keys averaged out", "rules.oja_norm_averaged", "rules.oja_norm",
+              first_output),
+    Estimator("softmax: SNR (ratio of means), values and probes averaged", "softmax.powers_averaged",
+              "softmax.powers", ratio_terms, from_fast=True),
+    Estimator("softmax: normalised SNR (ratio of means), values and probes averaged",
+              "softmax.normalised_powers_averaged", "softmax.normalised_powers", ratio_terms, from_fast=True),
 )
 
 
 def involving(kernel: str, estimators: Sequence[Estimator] | None = None) -> list[Estimator]:
     """The estimators (default: ``ESTIMATORS``) ``kernel`` takes part in, as fast or plain form."""
     return [e for e in (ESTIMATORS if estimators is None else estimators) if kernel in (e.fast, e.plain)]
+
+
+def paired_at(kernel: str, estimators: Sequence[Estimator] | None = None) -> list[Estimator]:
+    """The estimators compared at a case of ``kernel``: those it takes part in, less those paired
+    only at their fast kernel's cases (``from_fast``) when ``kernel`` is their plain form."""
+    return [e for e in involving(kernel, estimators) if not (e.from_fast and kernel != e.fast)]
 
 
 def variances(kernel: str, outputs: Sequence[np.ndarray], params: Mapping[str, Any],

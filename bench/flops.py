@@ -50,6 +50,86 @@ def network_failures(p: Mapping[str, Any]) -> float:
     return p["L"] * head_noise(p)
 
 
+def signal_noise_powers(p: Mapping[str, Any]) -> float:
+    """``capacity.signal_noise_powers``: a memory of ``n`` pairs, every stored key probing it."""
+    n, d_k, d_v = p["n"], p["d_k"], p["d_v"]
+    build = 2 * n * d_k * d_v   # S = K^T V: (d_k x n)(n x d_v)
+    probe = 2 * n * d_k * d_v   # K S: (n x d_k)(d_k x d_v)
+    norms = 2 * n * d_k         # ||k_m||^2 for the n keys
+    powers = 2 * 2 * n * d_v    # ||signal||^2 and ||noise||^2 of the n read-outs
+    return build + probe + norms + powers
+
+
+def probe_signal_noise(p: Mapping[str, Any]) -> float:
+    """``capacity.probe_signal_noise``: one probe's cosines drawn from their law, values averaged out:
+    the only product is ``sum_j c_j^2`` over the ``n - 1`` other keys (O(n), no d_k or d_v)."""
+    return 2 * (p["n"] - 1)
+
+
+def item_noise(p: Mapping[str, Any]) -> float:
+    """``capacity.item_noise``: the first item's noise from its ``n - 1`` cosines and drawn values."""
+    n, d_v = p["n"], p["d_v"]
+    noise = 2 * (n - 1) * d_v   # sum_j c_j v_j: (1 x n-1)(n-1 x d_v)
+    powers = 2 * 2 * d_v        # ||noise||^2 and ||rest||^2
+    total = 2 * (n - 1)         # A = sum_j c_j^2
+    return noise + powers + total
+
+
+def stream_powers(p: Mapping[str, Any]) -> float:
+    """``forgetting.stream_powers`` (values drawn, ``d_v > 0``) and ``stream_powers_averaged``
+    (``d_v = 0``): PROBES probe keys read against the ``a`` drawn ages (``drawn_ages``), per decay."""
+    from pavlov_theory.simulations.forgetting import PROBES, decays, drawn_ages
+
+    ages, d_k, d_v, count = drawn_ages(p), p["d_k"], p["d_v"], len(decays(p))
+    coefficients = 2 * PROBES * ages * d_k  # keys @ probes^T: (a x d_k)(d_k x PROBES)
+    # values drawn: (c * weight) @ values, (PROBES x a)(a x d_v) per decay, then ||noise||^2;
+    # averaged out: c^2 @ (weight^2)^T, (PROBES x a)(a x decays)
+    noise = count * (2 * PROBES * ages * d_v + 2 * PROBES * d_v) if d_v else 2 * PROBES * ages * count
+    signal = 2 * PROBES * d_k               # ||k_m||^2 of the probes
+    return coefficients + noise + signal
+
+
+def oja_powers(p: Mapping[str, Any]) -> float:
+    """``rules.oja_powers``: eq 24's closed form for a stream of ``T``, probed with ``k_m``."""
+    T, d_k, d_v = p["T"], p["d_k"], p["d_v"]
+    memory = 2 * T * d_k * d_v  # S = alpha K^T (V * D): (d_k x T)(T x d_v)
+    probe = 2 * d_k * d_v       # k_m S
+    return memory + probe + 2 * d_k + 2 * 2 * d_v  # ||k_m||^2, ||signal||^2, ||noise||^2
+
+
+def oja_norm(p: Mapping[str, Any]) -> float:
+    """``rules.oja_norm``: the memory as in ``oja_powers``, then ``||S_T||_F^2``."""
+    T, d_k, d_v = p["T"], p["d_k"], p["d_v"]
+    return 2 * T * d_k * d_v + 2 * d_k * d_v
+
+
+def oja_averaged(p: Mapping[str, Any]) -> float:
+    """``rules.oja_powers_averaged`` and ``oja_norm_averaged``: keys averaged out, only the ``T``
+    writes' powers ``||v_l * D_l||^2`` and ``||D_m||^2`` (no key enters)."""
+    return 2 * p["T"] * p["d_v"] + 2 * p["d_v"]
+
+
+def softmax_powers(p: Mapping[str, Any]) -> float:
+    """``softmax.powers`` and ``normalised_powers``: one probe against ``n`` keys, its read-out."""
+    n, d_k, d_v = p["n"], p["d_k"], p["d_v"]
+    scores = 2 * n * d_k         # K q: (n x d_k)(d_k x 1)
+    readout = 2 * (n - 1) * d_v  # sum_j w_j v_j over the distractors
+    powers = 2 * 2 * d_v         # ||noise||^2 and the signal's ||v_0||^2 (the unnormalised one skips it)
+    return scores + readout + powers
+
+
+def softmax_averaged(p: Mapping[str, Any]) -> float:
+    """``softmax.powers_averaged`` and ``normalised_powers_averaged``: values averaged out,
+    ``P = min(n, PROBES)`` stored keys probing in turn."""
+    from pavlov_theory.simulations.softmax import PROBES
+
+    n, d_k = p["n"], p["d_k"]
+    probes = min(n, PROBES)
+    scores = 2 * probes * n * d_k  # Q K^T: (P x d_k)(d_k x n)
+    powers = 2 * probes * n        # sum_j a_ij^2 per probe
+    return scores + powers
+
+
 FLOPS: dict[str, Flops] = {
     "capacity.noise_curves": noise_curves,
     "conditioning.chain": chain,
@@ -57,6 +137,19 @@ FLOPS: dict[str, Flops] = {
     "propagation.head_noise": head_noise,
     "propagation.failures": head_noise,
     "propagation.network_failures": network_failures,
+    "capacity.signal_noise_powers": signal_noise_powers,
+    "capacity.probe_signal_noise": probe_signal_noise,
+    "capacity.item_noise": item_noise,
+    "forgetting.stream_powers": stream_powers,
+    "forgetting.stream_powers_averaged": stream_powers,
+    "rules.oja_powers": oja_powers,
+    "rules.oja_norm": oja_norm,
+    "rules.oja_powers_averaged": oja_averaged,
+    "rules.oja_norm_averaged": oja_averaged,
+    "softmax.powers": softmax_powers,
+    "softmax.normalised_powers": softmax_powers,
+    "softmax.powers_averaged": softmax_averaged,
+    "softmax.normalised_powers_averaged": softmax_averaged,
 }
 
 

@@ -205,14 +205,24 @@ def bench_case(case: Case, kernel: Kernel, device: str, args: argparse.Namespace
     return row
 
 
+def estimators_at(case: Case) -> list[est.Estimator]:
+    """The estimators compared at ``case``; at a kernel's own ``example`` point only those of that
+    kernel alone, since another kernel need not take its parameters."""
+    paired = est.paired_at(case.kernel)
+    if case.label == "example":
+        return [e for e in paired if e.fast == e.plain == case.kernel]
+    return paired
+
+
 def runs_needed(chosen: Iterable[Case], found: Mapping[str, Kernel]) -> list[Case]:
     """The chosen cases and, at each, the other kernels of the estimators it takes part in."""
     runs: dict[tuple[str, str], Case] = {}
     for case in chosen:
-        for name in [case.kernel] + [k for e in est.involving(case.kernel) for k in (e.fast, e.plain)]:
+        for name in [case.kernel] + [k for e in estimators_at(case) for k in (e.fast, e.plain)]:
             if name in found:
-                runs.setdefault((name, json.dumps(dict(case.params), sort_keys=True)),
-                                Case(case.label, name, case.params))
+                params = case.params_of(name)
+                key = (name, json.dumps(dict(params), sort_keys=True))
+                runs.setdefault(key, Case(case.label, name, params))
     return list(runs.values())
 
 
@@ -220,14 +230,15 @@ def estimator_rows(chosen: Iterable[Case], rows: Sequence[Mapping[str, Any]]) ->
     """Each estimator at each chosen case: the speed-up of its fast form over its plain form at
     equal interval width, against the plain batched kernel and the plain naive reference."""
     by_run = {(r["kernel"], json.dumps(r["params"], sort_keys=True)): r for r in rows}
+    run_of = lambda case, name: by_run.get((name, json.dumps(dict(case.params_of(name)), sort_keys=True)))
     out, seen = [], set()
     for case in chosen:
         key = json.dumps(dict(case.params), sort_keys=True)
-        for e in est.involving(case.kernel):
+        for e in estimators_at(case):
             if (e.name, key) in seen:
                 continue
             seen.add((e.name, key))
-            out.append(_equal_width(e, case, by_run.get((e.fast, key)), by_run.get((e.plain, key))))
+            out.append(_equal_width(e, case, run_of(case, e.fast), run_of(case, e.plain)))
     return out
 
 
@@ -235,6 +246,10 @@ def _equal_width(e: est.Estimator, case: Case, fast: Mapping[str, Any] | None,
                  plain: Mapping[str, Any] | None) -> dict[str, Any]:
     row: dict[str, Any] = {"estimator": e.name, "label": case.label, "shape": case.shape(),
                            "fast": e.fast, "plain": e.plain}
+    plain_params = case.params_of(e.plain)
+    plain_only = {k: v for k, v in plain_params.items() if k not in case.params or case.params[k] != v}
+    if plain_only:  # the plain kernel takes other parameters at this case (bench/cases.py says why)
+        row["plain_shape"] = case.shape_of(e.plain)
     for name, run in ((e.fast, fast), (e.plain, plain)):
         if run is None:
             return {**row, "skipped": f"kernel {name} is not registered"}
@@ -258,6 +273,9 @@ def _equal_width(e: est.Estimator, case: Case, fast: Mapping[str, Any] | None,
         row["note"] = "no variance-reduced form: variance ratio 1"
     elif row["speedup_vs_batched_plain"] is None:
         row["note"] = "no spread in the fast form's trials: ratio undefined"
+    if plain_only:
+        row["note"] = "; ".join(filter(None, [row.get("note"), "plain at " + " ".join(
+            f"{k}={v}" for k, v in plain_only.items())]))
     return row
 
 
@@ -266,14 +284,22 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def bench_kernels(device: str, args: argparse.Namespace, chosen: list[Case], found: Mapping[str, Kernel],
-                  notes: list[str]) -> dict[str, Any]:
+                  notes: list[str], partial: Path | None = None) -> dict[str, Any]:
     """The matmul rate (best of a run before and one after the kernels), every kernel run and
-    every estimator row on ``device``."""
+    every estimator row on ``device``. With ``partial``, the runs done so far are written there
+    as JSON after each one (a run cut short keeps what finished); the file is removed at the end."""
     rates, runs, rows = [matmul_rate(device)], runs_needed(chosen, found), []
     for index, case in enumerate(runs, 1):
         print(f"bench: {device} [{index}/{len(runs)}] {case.kernel} {case.shape()}", file=sys.stderr,
               flush=True)
         rows.append(bench_case(case, found[case.kernel], device, args))
+        if partial is not None:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(report.finite({"device": device_name(device), "done": index,
+                                                         "of": len(runs), "matmul_gflops_runs": rates,
+                                                         "kernels": rows}), indent=1) + "\n")
+    if partial is not None:
+        partial.unlink(missing_ok=True)
     rates.append(matmul_rate(device))
     rate = max(rates)
     for row in rows:
@@ -315,7 +341,8 @@ def bench_device(device: str, args: argparse.Namespace, chosen: list[Case], foun
         "memory_method": measure.CUDA_MEMORY if device.startswith("cuda") else measure.CPU_MEMORY,
         "flops_source": "bench/flops.py (matrix products only, 2 per multiply-add)",
         "trials_requested": args.trials, "naive_budget_seconds": args.naive_budget}
-    result.update(bench_kernels(device, args, chosen, found, notes))
+    partial = Path(args.out) / f"bench-{device_tag(device)}.partial.json"
+    result.update(bench_kernels(device, args, chosen, found, notes, partial))
     result.update(bench_verify(device, args))
     result["load_average"] = load + [_load()]
     result["notes"] = notes

@@ -106,11 +106,16 @@ def test_an_estimator_of_a_missing_kernel_is_skipped_with_a_note(monkeypatch):
     missing = estimators.Estimator("rb", "conditioning.chain_rb", "conditioning.chain",
                                    estimators.ratio_terms)
     monkeypatch.setattr(estimators, "ESTIMATORS", (*estimators.ESTIMATORS, missing))
-    case = cases.Case("example", "conditioning.chain", {"L": 1, "n": 2, "d_k": 2, "key_dist": "sphere"})
+    case = cases.Case("small", "conditioning.chain", {"L": 1, "n": 2, "d_k": 2, "key_dist": "sphere"})
     plain = {"kernel": "conditioning.chain", "params": dict(case.params), "seconds_per_trial": 1.0,
              "variances": {"rb": 1.0}}
     rows = run.estimator_rows([case], [plain])
     assert any(r["estimator"] == "rb" and "not registered" in r["skipped"] for r in rows)
+
+
+def test_an_example_point_runs_no_other_kernel(found):
+    example = cases.Case("example", "capacity.item_noise", dict(found["capacity.item_noise"].example))
+    assert [c.kernel for c in run.runs_needed([example], found)] == ["capacity.item_noise"]
 
 
 def test_a_missing_kernel_is_skipped_with_a_note(found):
@@ -163,3 +168,74 @@ def test_serial_and_dask_give_the_same_verdicts(tmp_path):
         pytest.skip("dask.distributed is not installed")
     result = verify_mod.dask_comparison("ci", "cpu", Path(tmp_path), only="rules.delta")
     assert result["verdicts_identical"] and result["serial_over_dask"] > 0
+
+
+# ----------------------------------------------------------------------------- variance-reduced estimators
+
+REDUCED = [e for e in estimators.ESTIMATORS if e.fast != e.plain]
+EQUAL_MEAN_TRIALS = 400
+
+
+def _pair_outputs(e, found):
+    """Fast and plain outputs at the fast kernel's example point, the plain kernel's parameters as
+    the bench maps them (its own example's extra keys, such as d_v, where the fast one has none)."""
+    import torch
+
+    from pavlov_theory.sampling import generator
+
+    fast_params = dict(found[e.fast].example)
+    plain_params = {**found[e.plain].example, **fast_params}
+    if e.fast == "forgetting.stream_powers_averaged":
+        plain_params["d_v"] = found[e.plain].example["d_v"]  # the plain one draws the values
+    if e.plain == "capacity.noise_curves":
+        plain_params["key_dist"] = "sphere"  # item_noise's keys
+    call = lambda name, p, seed: found[name].fn(p, EQUAL_MEAN_TRIALS, generator(seed, "cpu"), torch.float64)
+    return (call(e.fast, fast_params, 1), fast_params), (call(e.plain, plain_params, 2), plain_params)
+
+
+@pytest.fixture(scope="module")
+def pairs(found):
+    return {e.name: _pair_outputs(e, found) for e in REDUCED}
+
+
+def test_every_variance_reduced_kernel_is_registered_with_a_flop_count(found):
+    assert REDUCED and all(k in found and k in FLOPS for e in REDUCED for k in (e.fast, e.plain))
+
+
+@pytest.mark.parametrize("e", REDUCED, ids=lambda e: e.fast)
+def test_a_reduced_estimators_statistics_have_one_row_per_trial(e, pairs):
+    (fast, fp), (plain, pp) = pairs[e.name]
+    assert e.statistic_of(e.fast)(fast, fp).shape == (EQUAL_MEAN_TRIALS,)
+    assert e.statistic_of(e.plain)(plain, pp).shape == (EQUAL_MEAN_TRIALS,)
+
+
+@pytest.mark.parametrize("e", REDUCED, ids=lambda e: e.fast)
+def test_fast_and_plain_estimate_the_same_mean_at_the_example(e, pairs):
+    """The premise of the equal-width comparison. A ratio of means is compared through its two
+    means (its linearised terms have mean 0 by construction); the others through their statistic."""
+    from pavlov_theory.testing import assert_same_mean
+
+    (fast, fp), (plain, pp) = pairs[e.name]
+    if e.statistic is estimators.ratio_terms:
+        for i, part in enumerate(("numerator", "denominator")):
+            assert_same_mean(f"{e.name} {part}", fast[i], plain[i])
+    else:
+        assert_same_mean(e.name, e.statistic_of(e.fast)(fast, fp), e.statistic_of(e.plain)(plain, pp))
+
+
+def test_book_cases_cover_the_variance_reduced_kernels(found):
+    every, _ = cases.collect(["book"], found)
+    assert {e.fast for e in REDUCED} <= {c.kernel for c in every}
+
+
+def test_a_plain_kernel_with_other_parameters_runs_at_them(found):
+    case = next(c for c in cases.SMALL if c.kernel == "softmax.powers_averaged")
+    runs = run.runs_needed([case], found)
+    assert {(r.kernel, r.params.get("d_v")) for r in runs} == {("softmax.powers_averaged", None),
+                                                               ("softmax.powers", 16)}
+
+
+def test_an_estimator_paired_from_its_fast_kernel_is_not_run_at_the_plain_kernels_cases(found):
+    case = cases.Case("capacity.worst_case book", "capacity.noise_curves",
+                      {"n": 8, "d_k": 16, "d_v": 4, "key_dist": "gaussian", "delta": 0.5})
+    assert {r.kernel for r in run.runs_needed([case], found)} == {"capacity.noise_curves"}
