@@ -51,6 +51,38 @@ def sample(
     raise ValueError(f"key_dist: expected one of {', '.join(KEY_DISTS)}, got {dist!r}")
 
 
+def probe_cosines(dist: str, trials: int, others: int, d_k: int, gen: torch.Generator,
+                  dtype: torch.dtype, norm2: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A probe key's squared norm ``||k_0||^2``, shape ``(trials,)``, and its inner products
+    ``c_j = k_0 . k_j`` with ``others`` independent keys, shape ``(trials, others)``, drawn from
+    their exact law given the probe (each in ``O(1)`` instead of ``d_k`` draws):
+
+    - sphere: rotating ``k_0`` to ``e_1``, ``c_j`` is a coordinate of a uniform unit vector,
+      ``g / sqrt(g^2 + chi2(d_k - 1))``; ``||k_0||^2 = 1``.
+    - gaussian: given ``k_0``, ``c_j ~ N(0, ||k_0||^2 / d_k)`` independently, with
+      ``d_k ||k_0||^2 ~ chi2(d_k)``.
+    - rademacher: flipping ``k_j``'s signs where ``k_0``'s are negative leaves its law, so ``c_j``
+      is the mean of ``d_k`` random signs, ``(2 Binomial(d_k, 1/2) - d_k) / d_k``; ``||k_0||^2 = 1``.
+
+    ``norm2`` (gaussian keys): the probes' squared norms, given instead of drawn, so a stream's
+    cosines can be drawn in chunks for the same probes (the other laws do not depend on it)."""
+    shape, device = (trials, others), gen.device
+    chi2 = lambda dof, size: torch._standard_gamma(torch.full(size, dof / 2, device=device, dtype=dtype),
+                                                   generator=gen).mul_(2)
+    if dist == "sphere":
+        g = torch.randn(shape, generator=gen, device=device, dtype=dtype)
+        return torch.ones(trials, device=device, dtype=dtype), g / (g.square() + chi2(d_k - 1, shape)).sqrt_()
+    if dist == "gaussian":
+        norm2 = chi2(d_k, (trials,)).div_(d_k) if norm2 is None else norm2
+        g = torch.randn(shape, generator=gen, device=device, dtype=dtype)
+        return norm2, g.mul_((norm2 / d_k).sqrt_()[:, None])
+    if dist == "rademacher":
+        heads = torch.binomial(torch.full(shape, float(d_k), device=device, dtype=dtype),
+                               torch.full(shape, 0.5, device=device, dtype=dtype), generator=gen)
+        return torch.ones(trials, device=device, dtype=dtype), heads.mul_(2 / d_k).sub_(1)
+    raise ValueError(f"key_dist: expected one of {', '.join(KEY_DISTS)}, got {dist!r}")
+
+
 def unit_with_cosine(anchor: torch.Tensor, cosine: float, gen: torch.Generator) -> torch.Tensor:
     """Unit vectors whose cosine with each row of ``anchor`` is exactly ``cosine``.
 

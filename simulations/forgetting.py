@@ -17,6 +17,17 @@ claim's law, so the trial's mean over its probes has the same expectation as one
 trials stay independent, and the probes' share of the variance falls by up to PROBES for the
 cost of one matrix product (the keys, the costly draws, are shared).
 
+The cosine kernels (:data:`PROBE_STREAM`, :data:`PROBE_CONTRAST`) read each stream with one
+probe key ``k_m`` and draw, instead of the keys, only what the readout depends on: ``||k_m||^2``
+and the cosines ``c_j = k_m . k_j`` with the stream's other keys, from their exact law given the
+probe (``sampling.probe_cosines``: for sphere keys a coordinate of a uniform unit vector, for
+Gaussian keys ``N(0, ||k_m||^2 / d_k)`` given the probe, for Rademacher keys the mean of ``d_k``
+random signs). The other keys are independent of each other and of the probe, so given the
+probe the ``c_j`` are independent with that law, and the powers above are functions of
+``||k_m||``, the ``c_j`` and the values only: each trial has the law of one probe of the
+PROBES-probe kernel, at ``O(T)`` a trial (``O(T d_v)`` with values) instead of ``O(T d_k)``. The
+contrast reads the same cosines (and values) under both decays.
+
 What is not sampled: the signal power uses ``||v_m|| = 1`` (unit values by construction), and
 items older than the age where ``gamma^(2 age)`` falls to float64's epsilon are not drawn: their
 expected share of the noise power is at most ``eps / gamma^2`` (a geometric tail of at most
@@ -38,7 +49,7 @@ from pavlov_theory.engine import Kernel, Law, sample_until, sampled, to_numpy
 from pavlov_theory.memory import recurrent_form
 from pavlov_theory.params import D_K, D_V, GAMMA, KEY_DIST, SNR_MIN
 from pavlov_theory.proofs import forgetting as proof
-from pavlov_theory.sampling import sample
+from pavlov_theory.sampling import probe_cosines, sample
 from pavlov_theory.stats import Interval
 
 ORDER = 3
@@ -189,7 +200,151 @@ CONTRAST = Kernel(
     example={"d_k": 5, "d_v": 0, "gamma": 0.7, "gamma_ref": 0.8, "tau": 2, "T": 7, "key_dist": "sphere"},
 )
 
-KERNELS = (STREAM, AVERAGED, CONTRAST)
+
+# ----------------------------------------------------------------------------- one probe, its cosines drawn
+
+def _cosine_draws(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype):
+    """One probe key ``k_m`` per stream, through its squared norm ``||k_m||^2`` (``[trial]``), then
+    by age, chunk by chunk, its cosines ``c_j = k_m . k_j`` with the stream's other keys, drawn
+    from their exact law given the probe (:func:`~pavlov_theory.sampling.probe_cosines`; the cosine
+    drawn at age ``tau`` stands for the probe itself and gets weight 0), and the unit values (none
+    with ``d_v = 0``, as in :func:`_draws`)."""
+    norm2, _ = probe_cosines(params["key_dist"], trials, 0, params["d_k"], gen, dtype)
+    yield norm2
+    ages = drawn_ages(params)
+    for start in range(0, ages, AGE_CHUNK):
+        size = min(AGE_CHUNK, ages - start)
+        _, cosines = probe_cosines(params["key_dist"], trials, size, params["d_k"], gen, dtype, norm2)
+        values = sample("sphere", (trials, size), params["d_v"], gen, dtype) if params["d_v"] else None
+        yield start, cosines, values
+
+
+def cosine_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                  dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`probe_powers` for one probe key per stream read through its cosines
+    (:func:`_cosine_draws`), ``O(T)`` a trial with ``d_v = 0`` (``O(T d_v)`` with values) instead of
+    ``O(T d_k)``: signal and noise power, float64 ``[trial, decay]``."""
+    draws = _cosine_draws(params, trials, gen, dtype)
+    norm2 = next(draws).double()
+    lag, device = params["tau"], norm2.device
+    gammas = torch.tensor(decays(params), dtype=torch.float64, device=device)
+    signal = gammas ** (2 * lag) * norm2.square()[:, None]
+    noise = torch.zeros((trials, len(gammas), max(1, params["d_v"])), dtype=torch.float64, device=device)
+    for start, cosines, values in draws:
+        ages = torch.arange(start, start + cosines.shape[1], device=device, dtype=torch.float64)
+        weight = torch.where(ages == lag, 0.0, gammas[:, None] ** ages)  # [decay, age]
+        if values is None:  # values averaged out: sum_j gamma^(2 age_j) c_j^2 (rounding as in probe_powers)
+            noise[..., 0] += (cosines.square() @ (weight**2).T.to(dtype)).double()
+        else:
+            noise += ((cosines[:, None, :] * weight.to(dtype)) @ values).double()
+    return signal, noise[..., 0] if params["d_v"] == 0 else (noise**2).sum(-1)
+
+
+def probe_stream_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                        dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Per-trial signal and noise power under decay ``gamma`` of one probe key read through its
+    cosines (:func:`cosine_powers`): the law of one of :func:`stream_powers`' probes."""
+    signal, noise = cosine_powers(params, trials, gen, dtype)
+    return to_numpy(signal[:, 0]), to_numpy(noise[:, 0])
+
+
+def probe_decay_contrast(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                         dtype: torch.dtype) -> tuple[np.ndarray]:
+    """:func:`decay_contrast` of one probe key read through its cosines: the same cosines (and
+    values) read under ``gamma`` and ``gamma_ref`` (common random numbers). Sphere keys only."""
+    if params["key_dist"] != "sphere":
+        raise ValueError(f"key_dist: expected sphere (a constant signal power), got {params['key_dist']!r}")
+    signal, noise = cosine_powers(params, trials, gen, dtype)
+    nsr = noise / signal
+    return (to_numpy(nsr[:, 0] - nsr[:, 1]),)
+
+
+def _naive_cosine_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                         dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The draws of :func:`_cosine_draws` as explicit keys, read literally: one trial and one
+    decay at a time, the probe ``k_m = ||k_m|| e_1`` put at lag ``tau`` and every other key with
+    first coordinate ``c_j / ||k_m||`` (so ``k_m . k_j = c_j``), the memory built by eq 17's
+    recurrence over the stream, oldest first, with the drawn unit values (with ``d_v = 0``,
+    orthonormal values) and read out with the probe. Returns the powers as ``[trial, decay]``."""
+    draws = _cosine_draws(params, trials, gen, dtype)
+    norm2 = next(draws)
+    chunks = list(draws)
+    cosines = torch.cat([c for _, c, _ in chunks], dim=1)  # [trial, age]
+    lag, ages, gammas = params["tau"], cosines.shape[1], decays(params)
+    values_by_age = (torch.cat([values for _, _, values in chunks], dim=1) if params["d_v"]
+                     else torch.eye(ages, dtype=cosines.dtype).expand(trials, ages, ages))
+    signal, noise = np.zeros((2, trials, len(gammas)))
+    for t in range(trials):
+        probe = torch.zeros(2, dtype=cosines.dtype)
+        probe[0] = norm2[t].sqrt()
+        keys = torch.zeros(ages, 2, dtype=cosines.dtype)
+        keys[:, 0] = cosines[t] / probe[0]
+        keys[lag] = probe
+        queries = probe.expand(ages, -1)
+        for d, g in enumerate(gammas):
+            out = recurrent_form(queries, keys.flip(0), values_by_age[t].flip(0), g)[-1]
+            wanted = g**lag * float(probe @ probe) * values_by_age[t, lag]
+            signal[t, d] = float((wanted**2).sum())
+            noise[t, d] = float(((out - wanted) ** 2).sum())
+    return signal, noise
+
+
+def probe_stream_powers_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                              dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`probe_stream_powers` read literally (:func:`_naive_cosine_powers`)."""
+    signal, noise = _naive_cosine_powers(params, trials, gen, dtype)
+    return signal[:, 0], noise[:, 0]
+
+
+def probe_decay_contrast_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                               dtype: torch.dtype) -> tuple[np.ndarray]:
+    """:func:`probe_decay_contrast` read literally (:func:`_naive_cosine_powers`)."""
+    signal, noise = _naive_cosine_powers(params, trials, gen, dtype)
+    return (noise[:, 0] / signal[:, 0] - noise[:, 1] / signal[:, 1],)
+
+
+def cosine_bytes(params: Mapping[str, Any], size: int) -> int:
+    """Memory of one trial in bytes (``size``: bytes per element of the dtype): one chunk of
+    cosines with the draws they are made of, of values and of weighted cosines (one copy per
+    decay), and the float64 powers and weights."""
+    ages, count = min(drawn_ages(params), AGE_CHUNK), len(decays(params))
+    return size * ages * (4 + params["d_v"] + count) + 8 * count * (params["d_v"] + 3) + 16 * count * ages
+
+
+PROBE_STREAM = Kernel(
+    "forgetting.probe_stream_powers", probe_stream_powers, probe_stream_powers_naive, cosine_bytes,
+    example=STREAM.example,
+)
+PROBE_AVERAGED = Kernel(  # the same kernel with the values averaged out given the keys (d_v = 0)
+    "forgetting.probe_stream_powers_averaged", probe_stream_powers, probe_stream_powers_naive, cosine_bytes,
+    example=AVERAGED.example,
+)
+PROBE_CONTRAST = Kernel(
+    "forgetting.probe_decay_contrast", probe_decay_contrast, probe_decay_contrast_naive, cosine_bytes,
+    example=CONTRAST.example,
+)
+
+KERNELS = (STREAM, AVERAGED, CONTRAST, PROBE_STREAM, PROBE_AVERAGED, PROBE_CONTRAST)
+
+# The cosine kernels' equal-width cost (seconds a trial x variance a trial, CPU, float32) against the
+# PROBES-probe kernels', measured at the book points (sphere keys, d_v = 0): 0.06 to 0.34 at d_k >= 256,
+# 0.65 to 0.94 at d_k = 64 where at most AGE_CHUNK ages are drawn but 1.5 to 5 where more are, 1.2 to
+# 1.7 at d_k = 32; 2.8 with values drawn (d_v = 16). A trial of the PROBES-probe kernel costs O(T d_k)
+# against the cosines' O(T), for up to PROBES times less variance.
+COSINE_MIN_D_K = 64  # the least d_k where the cosine kernels are cheaper at equal width ...
+COSINE_MIN_D_K_LONG = 128  # ... and where more than AGE_CHUNK ages are drawn
+
+
+def stream_kernel(params: Mapping[str, Any], contrast: bool = False) -> Kernel:
+    """The kernel that reads the stream at ``params`` for the narrowest interval a CPU second: the
+    cosine kernel (one probe, :data:`PROBE_STREAM`, or :data:`PROBE_CONTRAST` for a contrast) where
+    the values are averaged out and ``d_k`` is at least :data:`COSINE_MIN_D_K` (or
+    :data:`COSINE_MIN_D_K_LONG` where more than AGE_CHUNK ages are drawn), else the PROBES-probe
+    kernel (:data:`STREAM`, :data:`CONTRAST`); a point with drawn values (``d_v > 0``) keeps the
+    PROBES-probe kernel, which draws the keys themselves."""
+    least = COSINE_MIN_D_K if drawn_ages(params) <= AGE_CHUNK else COSINE_MIN_D_K_LONG
+    cosines = params["d_v"] == 0 and params["d_k"] >= least
+    return (PROBE_CONTRAST if cosines else CONTRAST) if contrast else (PROBE_STREAM if cosines else STREAM)
 
 
 # ----------------------------------------------------------------------------- claims
@@ -208,15 +363,16 @@ def measure_snr(params: Mapping[str, Any], ctx: Context) -> Result:
     name = "snr" if params["gamma"] < 1 else "snr_hebbian"
     limit = lambda values, der: ([{"name": "snr_limit", "value": der.evaluate("snr_limit", **values)}]
                                  if values["gamma"] < 1 else [])
-    return sampled(Law(lambda p: proof.snr(p["key_dist"]), name), STREAM, "ratio", first=64,
+    return sampled(Law(lambda p: proof.snr(p["key_dist"]), name), stream_kernel(params), "ratio", first=64,
                    evidence=limit)(params, ctx)
 
 
-def side_of(ctx: Context, point: Mapping[str, Any], threshold: float) -> tuple[Interval, str]:
+def side_of(ctx: Context, point: Mapping[str, Any], threshold: float,
+            kernel: Kernel | None = None) -> tuple[Interval, str]:
     """The measured SNR at ``point`` against ``threshold``: ``holds`` above it, ``fails`` below
     (the sign judge on SNR - threshold), sampled until one is decided."""
     above = lambda c: judges.sign(c.map(lambda v: v - threshold), 0.0)
-    return sample_until(ctx, point, STREAM, "ratio", above, 64)
+    return sample_until(ctx, point, kernel or stream_kernel(point), "ratio", above, 64)
 
 
 def measured_items(params: Mapping[str, Any], ctx: Context,
@@ -271,12 +427,14 @@ def check_optimal_decay(params: Mapping[str, Any], ctx: Context) -> Result:
     grid = [1 - 1 / (best * f) for f in (1 / MEMORY_FACTOR, 1.0, MEMORY_FACTOR)]  # x = gamma^2, rising
     gammas = [math.sqrt(x) for x in grid]
     law = lambda g: ctx.reference(proof.snr("sphere"), "snr", **_stream(params, gamma=g))
-    centre, _ = sample_until(parts, _stream(params, gamma=gammas[1]), STREAM, "ratio",
+    centre_point = _stream(params, gamma=gammas[1])
+    centre, _ = sample_until(parts, centre_point, stream_kernel(centre_point), "ratio",
                              lambda c: judges.exact(law(gammas[1]), c), 64)
     verdict_best = judges.exact(ctx.theory(der, "snr_opt", **params), centre)
     curve = [Interval(0.0, 0.0, 0.0, centre.n)] * 3  # 1/SNR less the optimum's, by decay
     for i in (0, 2):
-        curve[i], _ = sample_until(parts, _stream(params, gamma=gammas[i], gamma_ref=gammas[1]), CONTRAST,
+        point = _stream(params, gamma=gammas[i], gamma_ref=gammas[1])
+        curve[i], _ = sample_until(parts, point, stream_kernel(point, contrast=True),
                                    "mean", lambda c: judges.sign(c, 0.0), 64)
     located, plausible = judges.argmin(gammas[1], gammas, curve)
     rows = [decay_row(g, law(g), law(gammas[1]), centre, None if i == 1 else curve[i])
@@ -328,7 +486,10 @@ def check_saturation(params: Mapping[str, Any], ctx: Context) -> Result:
                      "verdict": verdicts[-1]})
         hebbian = _stream(point, gamma=1.0, tau=0)
         count = ctx.theory(der, "hebbian_items", **point)
-        snr, side = side_of(parts, hebbian, params["snr_min"])
+        # one probe read through its cosines: where d_k/(T-1) lies far from snr_min (at the grids' lengths,
+        # far past saturation_length) the side is decided at the first look, so the trials are fixed and
+        # their cost is the time a trial, O(T) against O(T d_k)
+        snr, side = side_of(parts, hebbian, params["snr_min"], PROBE_STREAM)
         # the sign of SNR - snr_min says the SNR is above; of snr_min - SNR, below
         side_sign = 1 if count >= 1 else -1
         verdicts.append(judges.sign(snr.map(lambda v: side_sign * (v - params["snr_min"])), 0.0))

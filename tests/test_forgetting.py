@@ -14,7 +14,7 @@ from pavlov_theory.proofs.forgetting import T, gamma, tau
 from pavlov_theory.proofs.vectors import d_k
 from pavlov_theory.sampling import generator
 from pavlov_theory.simulations import forgetting as sim
-from pavlov_theory.testing import assert_close
+from pavlov_theory.testing import assert_close, assert_same_mean
 
 
 def test_sphere_snr_at_gamma_one_is_the_hebbian_law():
@@ -249,3 +249,44 @@ def test_optimal_decay_reports_the_cell_between_its_neighbours(ctx):
     claim = get_claim("forgetting.optimal_decay")
     outcome = claim.check(claim.resolve({"d_k": 64, "tau": 10, "T": 1000}), ctx)
     assert outcome.ci[0] < outcome.theory < outcome.ci[1]
+
+
+@pytest.mark.parametrize("dist, d_v", [("sphere", 0), ("gaussian", 3), ("rademacher", 0)])
+def test_probe_kernel_matches_its_naive_reference_across_age_chunks(monkeypatch, dist, d_v):
+    # chunks of 3 ages: the gaussian probe's norm is held across the chunks of its cosines
+    monkeypatch.setattr(sim, "AGE_CHUNK", 3)
+    params = {"d_k": 5, "d_v": d_v, "gamma": 0.8, "tau": 4, "T": 8, "key_dist": dist}
+    got = sim.PROBE_STREAM.fn(params, 3, generator(7, "cpu"), torch.float64)
+    ref = sim.PROBE_STREAM.naive(params, 3, generator(7, "cpu"), torch.float64)
+    for name, a, b in zip(("signal", "noise"), ref, got):
+        assert_close(name, a, b, 1e-9)
+
+
+@pytest.mark.parametrize("point", [
+    {"d_k": 8, "d_v": 0, "gamma": 0.8, "tau": 2, "T": 30, "key_dist": "sphere"},
+    {"d_k": 8, "d_v": 0, "gamma": 0.9, "tau": 1, "T": 30, "key_dist": "gaussian"},
+    {"d_k": 8, "d_v": 0, "gamma": 0.9, "tau": 3, "T": 30, "key_dist": "rademacher"},
+    {"d_k": 8, "d_v": 4, "gamma": 0.8, "tau": 2, "T": 30, "key_dist": "gaussian"},
+    {"d_k": 8, "d_v": 0, "gamma": 1.0, "tau": 0, "T": 30, "key_dist": "sphere"},
+])
+def test_probe_kernel_has_the_means_of_the_sixteen_probe_kernel(point):
+    old = sim.STREAM.fn(point, 4000, generator(1, "cpu"), torch.float64)
+    new = sim.PROBE_STREAM.fn(point, 20000, generator(2, "cpu"), torch.float64)
+    for name, a, b in zip(("signal", "noise"), old, new):
+        assert_same_mean(name, a, b)
+
+
+def test_probe_contrast_reads_the_same_cosines_under_both_decays():
+    # T = 7 items are all drawn under either decay, so one seed draws the same cosines for the
+    # contrast and for each decay's own reading: the contrast is their difference, trial by trial
+    point = {**sim.PROBE_CONTRAST.example, "d_v": 2}
+    (contrast,) = sim.PROBE_CONTRAST.fn(point, 5, generator(3, "cpu"), torch.float64)
+    single = {k: v for k, v in point.items() if k != "gamma_ref"}
+    read = lambda g: sim.PROBE_STREAM.fn({**single, "gamma": g}, 5, generator(3, "cpu"), torch.float64)
+    nsr = [noise / signal for signal, noise in map(read, (point["gamma"], point["gamma_ref"]))]
+    assert_close("contrast", nsr[0] - nsr[1], contrast, 1e-12)
+
+
+def test_a_point_with_drawn_values_keeps_the_kernel_that_draws_the_keys():
+    point = {"d_k": 1024, "d_v": 16, "gamma": 0.9, "tau": 5, "T": 1000, "key_dist": "sphere"}
+    assert sim.stream_kernel(point) is sim.STREAM
