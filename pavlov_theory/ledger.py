@@ -182,43 +182,77 @@ def _interval(ci: Any) -> tuple[float, float] | None:
     return (low, high) if math.isfinite(low) and math.isfinite(high) and high > low else None
 
 
+def _rows(value: Any) -> bool:
+    """Whether ``value`` is a list of records (an evidence list, or a row table inside one)."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _named(rows: list[dict[str, Any]]) -> dict[tuple[Any, int], dict[str, Any]]:
+    """Evidence rows by name and occurrence, so two lists pair by what each row is."""
+    seen: dict[Any, int] = {}
+    out = {}
+    for row in rows:
+        name = row.get("name")
+        seen[name] = seen.get(name, -1) + 1
+        out[(name, seen[name])] = row
+    return out
+
+
 def _compare(where: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
-    """Where one record of two runs disagrees: another verdict, or intervals that do not meet."""
+    """Where two twin records disagree: another verdict, intervals that do not meet, a usable
+    interval on one side only (no data there), and the same in their evidence (paired by name)
+    and in the row tables inside it (paired by position)."""
     out = []
-    if "verdict" in a and a.get("verdict") != b.get("verdict"):
+    if ("verdict" in a or "verdict" in b) and a.get("verdict") != b.get("verdict"):
         out.append(f"{where}: verdict {a.get('verdict')} vs {b.get('verdict')}")
-    first, second = _interval(a.get("ci")), _interval(b.get("ci"))
-    if first and second and (first[1] < second[0] or second[1] < first[0]):
-        out.append(f"{where}: intervals [{first[0]:.6g}, {first[1]:.6g}] and "
-                   f"[{second[0]:.6g}, {second[1]:.6g}] do not meet")
+    if "ci" in a or "ci" in b:
+        first, second = _interval(a.get("ci")), _interval(b.get("ci"))
+        if first and second and (first[1] < second[0] or second[1] < first[0]):
+            out.append(f"{where}: intervals [{first[0]:.6g}, {first[1]:.6g}] and "
+                       f"[{second[0]:.6g}, {second[1]:.6g}] do not meet")
+        elif (first is None) != (second is None):
+            out.append(f"{where}: a usable interval on one side only ({a.get('ci')} vs {b.get('ci')})")
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if not (_rows(x) or _rows(y)):
+            continue
+        if not (_rows(x) and _rows(y)):
+            out.append(f"{where} {key}: rows on one side only")
+        elif key == "evidence":
+            first, second = _named(x), _named(y)
+            for name in sorted(first.keys() ^ second.keys(), key=repr):
+                out.append(f"{where} evidence {name[0]!r}: in one ledger only")
+            for name in sorted(first.keys() & second.keys(), key=repr):
+                out += _compare(f"{where} evidence {name[0]!r}", first[name], second[name])
+        elif len(x) != len(y):
+            out.append(f"{where} {key}: {len(x)} rows vs {len(y)}")
+        else:
+            for index, (r, t) in enumerate(zip(x, y)):
+                out += _compare(f"{where} {key}[{index}]", r, t)
     return out
 
 
 def disagreements(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     """How two ledgers of the same scale and claims, from independent draws (another device or
-    seed), disagree: a claim or result with another verdict, or an interval (a result's or one
-    of its evidence's) that does not meet its twin. Both intervals cover the true value except
-    with probability ``2 alpha_per_check``, so intervals that do not meet are evidence that one
-    run estimates something else. Empty when they agree."""
+    seed), disagree: a claim, result, evidence row or row inside it with another verdict; an
+    interval that does not meet its twin; a usable interval (or a record) on one side only. Both
+    intervals cover the true value except with probability ``2 alpha_per_check``, so intervals
+    that do not meet are evidence that one run estimates something else. Symmetric; empty when
+    they agree."""
     out = []
     claims = lambda ledger: {c["claim"]: c for c in ledger["claims"]}
     first, second = claims(a), claims(b)
-    if first.keys() != second.keys():
-        out.append(f"claims differ: {sorted(first.keys() ^ second.keys())}")
+    for name in sorted(first.keys() ^ second.keys()):
+        out.append(f"{name}: in one ledger only")
     for name in sorted(first.keys() & second.keys()):
         out += _compare(name, first[name], second[name])
     key = lambda r: (r["claim"], r.get("quantity"), json.dumps(r.get("params"), sort_keys=True))
-    results = {key(r): r for r in b["results"]}
-    for record in a["results"]:
-        twin = results.get(key(record))
-        where = f"{record['claim']} {point_text(record.get('params') or {})} {record.get('quantity')}"
-        if twin is None:
-            out.append(f"{where}: in one ledger only")
-            continue
-        out += _compare(where, record, twin)
-        for index, (e, f) in enumerate(zip(record.get("evidence") or [], twin.get("evidence") or [])):
-            if isinstance(e, dict) and isinstance(f, dict) and e.get("name") == f.get("name"):
-                out += _compare(f"{where} evidence {index} ({e.get('name')})", e, f)
+    where = lambda r: f"{r['claim']} {point_text(r.get('params') or {})} {r.get('quantity')}"
+    results = [{key(r): r for r in ledger["results"]} for ledger in (a, b)]
+    for k in sorted(results[0].keys() ^ results[1].keys()):
+        out.append(f"{where((results[0] | results[1])[k])}: in one ledger only")
+    for k in sorted(results[0].keys() & results[1].keys()):
+        out += _compare(where(results[0][k]), results[0][k], results[1][k])
     return out
 
 

@@ -55,3 +55,36 @@ def test_a_missing_result_is_a_disagreement(two_seeds):
 @pytest.mark.parametrize("ci", [None, [1.0], [float("nan"), 1.0], [2.0, 2.0], [0.0, float("inf")]])
 def test_a_degenerate_interval_is_not_compared(ci):
     assert ledger._interval(ci) is None
+
+
+def test_a_result_in_the_second_ledger_only_is_a_disagreement(two_seeds):
+    other = copy.deepcopy(two_seeds[0])
+    other["results"].pop()
+    assert any("one ledger only" in line for line in ledger.disagreements(other, two_seeds[1]))
+
+
+def with_evidence_interval(run):
+    return next(r for r in run["results"] if any(ledger._interval(e.get("ci")) for e in r["evidence"]))
+
+
+def test_a_missing_evidence_row_is_a_disagreement(two_seeds):
+    other = copy.deepcopy(two_seeds[1])
+    record = with_evidence_interval(other)
+    record["evidence"] = [e for e in record["evidence"] if not ledger._interval(e.get("ci"))]
+    assert any("evidence" in line and "one ledger only" in line
+               for line in ledger.disagreements(two_seeds[0], other))
+
+
+def test_an_interval_on_one_side_only_is_a_disagreement(two_seeds):
+    other = copy.deepcopy(two_seeds[1])
+    with_interval(other)["ci"] = [float("nan"), float("nan")]
+    assert any("one side only" in line for line in ledger.disagreements(two_seeds[0], other))
+
+
+def test_a_verdict_inside_an_evidence_table_is_compared():
+    row = lambda verdict: {"bound": 0.5, "ci": [0.1, 0.2], "verdict": verdict}
+    result = lambda verdict: {"claim": "c", "quantity": "p", "params": {}, "verdict": "holds",
+                              "ci": [0.1, 0.2], "evidence": [{"name": "points", "value": [row(verdict)]}]}
+    ledgers = [{"claims": [{"claim": "c", "verdict": "holds"}], "results": [result(v)]}
+               for v in ("holds", "fails")]
+    assert any("points" in line and "value[0]" in line for line in ledger.disagreements(*ledgers))
