@@ -102,8 +102,9 @@ def snr_load(p: Mapping[str, Any]) -> Mapping[str, Any]:
     """``capacity.average_case``'s kernel point: the claim's point at the load nearest the derived
     capacity, as ``check_average_case`` maps it."""
     from pavlov_theory.proofs import capacity as proof
+    from pavlov_theory.simulations.capacity import measured_load
 
-    n0 = max(2, round(proof.average_case(p["key_dist"]).evaluate("capacity", **p)))
+    n0 = measured_load(proof.average_case(p["key_dist"]).evaluate("capacity", **p))
     return {"n": n0, "d_k": p["d_k"], "d_v": p["d_v"], "key_dist": p["key_dist"]}
 
 

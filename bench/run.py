@@ -287,19 +287,15 @@ def bench_kernels(device: str, args: argparse.Namespace, chosen: list[Case], fou
                   notes: list[str], partial: Path | None = None) -> dict[str, Any]:
     """The matmul rate (best of a run before and one after the kernels), every kernel run and
     every estimator row on ``device``. With ``partial``, the runs done so far are written there
-    as JSON after each one (a run cut short keeps what finished); the file is removed at the end."""
+    as JSON after each one, and the estimator rows once all are done (a run cut short keeps what
+    finished); :func:`main` removes the file once the device's full result is written."""
     rates, runs, rows = [matmul_rate(device)], runs_needed(chosen, found), []
     for index, case in enumerate(runs, 1):
         print(f"bench: {device} [{index}/{len(runs)}] {case.kernel} {case.shape()}", file=sys.stderr,
               flush=True)
         rows.append(bench_case(case, found[case.kernel], device, args))
-        if partial is not None:
-            partial.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_text(json.dumps(report.finite({"device": device_name(device), "done": index,
-                                                         "of": len(runs), "matmul_gflops_runs": rates,
-                                                         "kernels": rows}), indent=1) + "\n")
-    if partial is not None:
-        partial.unlink(missing_ok=True)
+        _write_partial(partial, {"device": device_name(device), "done": index, "of": len(runs),
+                                 "matmul_gflops_runs": rates, "kernels": rows})
     rates.append(matmul_rate(device))
     rate = max(rates)
     for row in rows:
@@ -309,9 +305,22 @@ def bench_kernels(device: str, args: argparse.Namespace, chosen: list[Case], fou
         if row["gflops"] is None:
             notes.append(f"{row['kernel']}: no flop count declared in bench/flops.py")
     batch, size = matmul_shape(device)
-    return {"matmul_gflops": rate, "matmul_gflops_runs": rates,
-            "matmul_shape": f"batch {batch} of {size} x {size} float32",
-            "kernels": rows, "estimators": estimator_rows(chosen, rows)}
+    out = {"matmul_gflops": rate, "matmul_gflops_runs": rates,
+           "matmul_shape": f"batch {batch} of {size} x {size} float32",
+           "kernels": rows, "estimators": estimator_rows(chosen, rows)}
+    _write_partial(partial, {"device": device_name(device), "done": len(runs), "of": len(runs), **out})
+    return out
+
+
+def _write_partial(path: Path | None, data: Mapping[str, Any]) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report.finite(data), indent=1) + "\n")
+
+
+def partial_path(out: str | Path, device: str) -> Path:
+    """Where a device's runs are kept while its bench is under way."""
+    return Path(out) / f"bench-{device_tag(device)}.partial.json"
 
 
 def bench_verify(device: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -341,8 +350,7 @@ def bench_device(device: str, args: argparse.Namespace, chosen: list[Case], foun
         "memory_method": measure.CUDA_MEMORY if device.startswith("cuda") else measure.CPU_MEMORY,
         "flops_source": "bench/flops.py (matrix products only, 2 per multiply-add)",
         "trials_requested": args.trials, "naive_budget_seconds": args.naive_budget}
-    partial = Path(args.out) / f"bench-{device_tag(device)}.partial.json"
-    result.update(bench_kernels(device, args, chosen, found, notes, partial))
+    result.update(bench_kernels(device, args, chosen, found, notes, partial_path(args.out, device)))
     result.update(bench_verify(device, args))
     result["load_average"] = load + [_load()]
     result["notes"] = notes
@@ -371,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     for device in args.devices:
         result = bench_device(device, args, chosen, found, notes)
         print_summary(result, report.write(result, Path(args.out)))
+        partial_path(args.out, device).unlink(missing_ok=True)
     return 0
 
 

@@ -427,13 +427,19 @@ def with_coherence(measure: Any) -> Any:
 
 # ----------------------------------------------------------------------------- claims
 
+def measured_load(capacity: float) -> int:
+    """The load ``capacity.average_case`` measures its SNR at: the one nearest ``capacity``, at
+    least 2 (a memory with one item has no noise)."""
+    return max(2, round(capacity))
+
+
 def check_average_case(params: Mapping[str, Any], ctx: Context) -> Result:
     """Measure the SNR at the load nearest the derived capacity and read a capacity off it through
     the derived ``1/(n-1)`` law (``capacity_from_snr``): judged against the derived capacity, and
     refined when eq 35's ``1 + d_k/snr_min`` lies outside its interval."""
     der = proof.average_case(params["key_dist"])
     theory = ctx.theory(der, "capacity", **params)
-    n0 = max(2, round(ctx.reference(der, "capacity", **params)))
+    n0 = measured_load(ctx.reference(der, "capacity", **params))
     to_capacity = lambda snr: ctx.reference(der, "capacity_from_snr", **params, snr_measured=snr, n0=n0)
     point = {**params, "n": n0}
     snr, _ = sample_until(ctx, point, snr_kernel(point), "ratio",

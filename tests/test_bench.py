@@ -176,26 +176,41 @@ REDUCED = [e for e in estimators.ESTIMATORS if e.fast != e.plain]
 EQUAL_MEAN_TRIALS = 400
 
 
-def _pair_outputs(e, found):
-    """Fast and plain outputs at the fast kernel's example point, the plain kernel's parameters as
-    the bench maps them (its own example's extra keys, such as d_v, where the fast one has none)."""
+def _plain_at_example(case, e, found):
+    """The fast kernel's example point, and the plain kernel's parameters there as ``case`` maps
+    them (``Case.params_of``): a key the case's plain parameters share with its fast ones, at the
+    same value, follows the example; a key the case adds or sets otherwise (the value dimension
+    of a plain kernel that draws the values, item_noise's key law) keeps the case's value; a key
+    it drops is dropped."""
+    fast, own = dict(found[e.fast].example), case.params_of(e.fast)
+    plain = {k: fast[k] if k in fast and own.get(k) == v else v for k, v in case.params_of(e.plain).items()}
+    return fast, plain
+
+
+def _pair_outputs(e, found, every):
+    """Fast and plain outputs at the fast kernel's example point, the plain kernel's parameters
+    mapped as each small and book case of the fast kernel maps them (one pair per distinct mapping),
+    so that the mapping tested is the one the bench runs."""
     import torch
 
     from pavlov_theory.sampling import generator
 
-    fast_params = dict(found[e.fast].example)
-    plain_params = {**found[e.plain].example, **fast_params}
-    if e.fast == "forgetting.stream_powers_averaged":
-        plain_params["d_v"] = found[e.plain].example["d_v"]  # the plain one draws the values
-    if e.plain == "capacity.noise_curves":
-        plain_params["key_dist"] = "sphere"  # item_noise's keys
+    at = [c for c in every if c.kernel == e.fast]
+    assert at, f"{e.fast}: no small or book case"
+    mapped = {}
+    for case in at:
+        fast_params, plain_params = _plain_at_example(case, e, found)
+        key = json.dumps([fast_params, plain_params], sort_keys=True)
+        mapped.setdefault(key, (case, fast_params, plain_params))
     call = lambda name, p, seed: found[name].fn(p, EQUAL_MEAN_TRIALS, generator(seed, "cpu"), torch.float64)
-    return (call(e.fast, fast_params, 1), fast_params), (call(e.plain, plain_params, 2), plain_params)
+    return [(f"{case.label}: ", (call(e.fast, fp, 1), fp), (call(e.plain, pp, 2), pp))
+            for case, fp, pp in mapped.values()]
 
 
 @pytest.fixture(scope="module")
 def pairs(found):
-    return {e.name: _pair_outputs(e, found) for e in REDUCED}
+    every, _ = cases.collect(["small", "book"], found)
+    return {e.name: _pair_outputs(e, found, every) for e in REDUCED}
 
 
 def test_every_variance_reduced_kernel_is_registered_with_a_flop_count(found):
@@ -204,9 +219,9 @@ def test_every_variance_reduced_kernel_is_registered_with_a_flop_count(found):
 
 @pytest.mark.parametrize("e", REDUCED, ids=lambda e: e.fast)
 def test_a_reduced_estimators_statistics_have_one_row_per_trial(e, pairs):
-    (fast, fp), (plain, pp) = pairs[e.name]
-    assert e.statistic_of(e.fast)(fast, fp).shape == (EQUAL_MEAN_TRIALS,)
-    assert e.statistic_of(e.plain)(plain, pp).shape == (EQUAL_MEAN_TRIALS,)
+    for _, (fast, fp), (plain, pp) in pairs[e.name]:
+        assert e.statistic_of(e.fast)(fast, fp).shape == (EQUAL_MEAN_TRIALS,)
+        assert e.statistic_of(e.plain)(plain, pp).shape == (EQUAL_MEAN_TRIALS,)
 
 
 @pytest.mark.parametrize("e", REDUCED, ids=lambda e: e.fast)
@@ -215,12 +230,13 @@ def test_fast_and_plain_estimate_the_same_mean_at_the_example(e, pairs):
     means (its linearised terms have mean 0 by construction); the others through their statistic."""
     from pavlov_theory.testing import assert_same_mean
 
-    (fast, fp), (plain, pp) = pairs[e.name]
-    if e.statistic is estimators.ratio_terms:
-        for i, part in enumerate(("numerator", "denominator")):
-            assert_same_mean(f"{e.name} {part}", fast[i], plain[i])
-    else:
-        assert_same_mean(e.name, e.statistic_of(e.fast)(fast, fp), e.statistic_of(e.plain)(plain, pp))
+    for label, (fast, fp), (plain, pp) in pairs[e.name]:
+        if e.statistic is estimators.ratio_terms:
+            for i, part in enumerate(("numerator", "denominator")):
+                assert_same_mean(f"{label}{e.name} {part}", fast[i], plain[i])
+        else:
+            fast_values, plain_values = e.statistic_of(e.fast)(fast, fp), e.statistic_of(e.plain)(plain, pp)
+            assert_same_mean(label + e.name, fast_values, plain_values)
 
 
 def test_book_cases_cover_the_variance_reduced_kernels(found):
@@ -239,3 +255,22 @@ def test_an_estimator_paired_from_its_fast_kernel_is_not_run_at_the_plain_kernel
     case = cases.Case("capacity.worst_case book", "capacity.noise_curves",
                       {"n": 8, "d_k": 16, "d_v": 4, "key_dist": "gaussian", "delta": 0.5})
     assert {r.kernel for r in run.runs_needed([case], found)} == {"capacity.noise_curves"}
+
+
+def test_a_run_cut_short_after_the_kernels_keeps_them(tmp_path, monkeypatch):
+    def cut(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "bench_verify", cut)
+    with pytest.raises(KeyboardInterrupt):
+        run.main(["--device", "cpu", "--shapes", "example", "--kernels", "conditioning.chain",
+                  "--trials", "8", "--naive-budget", "0", "--skip-dask", "--out", str(tmp_path)])
+    kept = json.loads(run.partial_path(tmp_path, "cpu").read_text())
+    assert kept["done"] == kept["of"] and kept["kernels"] and kept["estimators"]
+
+
+def test_a_finished_run_leaves_no_partial_file(tmp_path):
+    assert run.main(["--device", "cpu", "--shapes", "example", "--kernels", "conditioning.chain",
+                     "--trials", "8", "--naive-budget", "0", "--skip-dask", "--out", str(tmp_path)]) == 0
+    tag = run.device_tag("cpu")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"bench-{tag}.json", f"bench-{tag}.md"]
