@@ -331,7 +331,7 @@ KERNELS = (STREAM, AVERAGED, CONTRAST, PROBE_STREAM, PROBE_AVERAGED, PROBE_CONTR
 # 0.65 to 0.94 at d_k = 64 where at most AGE_CHUNK ages are drawn but 1.5 to 5 where more are, 1.2 to
 # 1.7 at d_k = 32; 2.8 with values drawn (d_v = 16). A trial of the PROBES-probe kernel costs O(T d_k)
 # against the cosines' O(T), for up to PROBES times less variance.
-COSINE_MIN_D_K = 64  # the least d_k where the cosine kernels are cheaper at equal width ...
+COSINE_MIN_D_K = 64  # the least d_k where the cosine kernels were cheaper at equal width (CPU) ...
 COSINE_MIN_D_K_LONG = 128  # ... and where more than AGE_CHUNK ages are drawn
 
 
@@ -416,7 +416,8 @@ def check_optimal_decay(params: Mapping[str, Any], ctx: Context) -> Result:
     """(a) The SNR measured at the (probed) derived optimum is exact against the derived maximum;
     (b) the location: around the probed optimum ``x = gamma^2`` the decays whose memory length
     ``1/(1 - x)`` is divided and multiplied by MEMORY_FACTOR are each compared with the optimum on
-    shared streams (common random numbers, :data:`CONTRAST`: every stream read under both decays):
+    shared streams (common random numbers, the contrast kernel :func:`stream_kernel` picks: every
+    stream read under both decays):
     per trial, the difference of their 1/SNR from the optimum's, sampled until its sign is decided.
     The argmin judge on that curve, 1/SNR less the optimum's (0 at the optimum; a shift that does
     not move the minimiser), requires both neighbours to be measurably worse. A wrong optimum is

@@ -262,6 +262,22 @@ def test_probe_kernel_matches_its_naive_reference_across_age_chunks(monkeypatch,
         assert_close(name, a, b, 1e-9)
 
 
+def test_probe_kernel_holds_the_gaussian_norm_across_the_signal_and_its_age_chunks(monkeypatch):
+    # The naive reference reads the same draws, so it cannot see the norm redrawn. Joint moments
+    # can: with ||k_m||^2 = X held, signal ~ X^2 and each chunk's noise ~ X, so E[signal noise]
+    # takes E[X^3] and E[noise^2] takes E[X^2] across chunks; a norm redrawn for the noise (or for
+    # a later chunk) gives E[X^2] E[X] (or E[X]^2) instead, 1 + 4/d_k (or 1 + 2/d_k) times less.
+    # Against the sixteen-probe kernel's real keys, a per-trial mean over its (correlated) probes.
+    monkeypatch.setattr(sim, "AGE_CHUNK", 3)  # T = 12 ages: four chunks
+    point = {"d_k": 4, "d_v": 0, "gamma": 0.9, "tau": 1, "T": 12, "key_dist": "gaussian"}
+    signal, noise = sim.probe_powers(point, 4000, generator(1, "cpu"), torch.float64)
+    keys = {"signal x noise": (signal * noise)[..., 0].mean(-1), "noise^2": noise.square()[..., 0].mean(-1)}
+    signal, noise = sim.cosine_powers(point, 40000, generator(2, "cpu"), torch.float64)
+    cosines = {"signal x noise": (signal * noise)[:, 0], "noise^2": noise.square()[:, 0]}
+    for name in keys:
+        assert_same_mean(name, keys[name], cosines[name])
+
+
 @pytest.mark.parametrize("point", [
     {"d_k": 8, "d_v": 0, "gamma": 0.8, "tau": 2, "T": 30, "key_dist": "sphere"},
     {"d_k": 8, "d_v": 0, "gamma": 0.9, "tau": 1, "T": 30, "key_dist": "gaussian"},
