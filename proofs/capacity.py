@@ -14,7 +14,7 @@ from sympy import stats
 
 from pavlov_theory.derivation import Derivation
 
-from .vectors import d_k, d_v, key_moments, n, sphere_squared_cosine
+from .vectors import d_k, d_v, key_moments, n, random_sign, sphere_squared_cosine
 
 snr_min = sp.Symbol("snr_min", positive=True)
 
@@ -209,8 +209,29 @@ def concentration() -> Derivation:
     # the regularized incomplete beta is the integral of its density from 0 (0 at u = 0 by definition)
     der.step("P(t^2 <= u) is the regularized incomplete beta: its derivative is the law's density",
              sp.Derivative(cdf, squared), stats.density(B_v)(squared))
-    # P(t >= x) = P(S = 1) P(t^2 >= x^2) for x >= 0, and 1 - P(t >= -x) for x < 0
-    tail = (1 - sp.sign(x) * cdf.subs(squared, x**2)) / 2
+    # t = S sqrt(t^2) with the sign S independent of t^2 and t^2 > 0 almost surely, so for y > 0
+    # P(t >= y) = P(S = 1) P(t^2 >= y^2) and P(t >= -y) = P(S = 1) + P(S = -1) P(t^2 <= y^2)
+    sign = random_sign()
+    half = sp.Rational(1, 2)
+    up = der.step("P(S = 1) from the sign's law", stats.P(sp.Eq(sign, 1), evaluate=False), half)
+    down = der.step("P(S = -1) from the sign's law", stats.P(sp.Eq(sign, -1), evaluate=False), half)
+    y = sp.Symbol("y", positive=True)
+    right = up * (1 - cdf.subs(squared, y**2))
+    left = up + down * cdf.subs(squared, y**2)
+    tail = (1 - sp.sign(x) * cdf.subs(squared, x**2)) / 2  # the compact form, one expression for all x
+    der.step("x = y > 0: P(t >= y) = P(S = 1) P(t^2 >= y^2) is the compact form there",
+             right, sp.Subs(tail, x, y))
+    der.step("x = -y < 0: P(t >= -y) = P(S = 1) + P(S = -1) P(t^2 <= y^2) is the compact form there",
+             left, sp.Subs(tail, x, -y))
+    # exact points, the incomplete beta spelled out so that SymPy reads its parameters: as a
+    # Gauss hypergeometric at the ends of the support (at u = 1 Gauss's sum checks that it
+    # reaches 1), and as the integral of the density for d_v = 3
+    der.step("x = 0: the x > 0 branch, P(S = 1) (1 - P(t^2 <= 0)), meets the compact form there",
+             sp.Subs(right.rewrite(sp.hyper), y, 0), sp.Subs(tail, x, 0))
+    der.step("x = 1: P(t >= 1) = 0, the incomplete beta reaching 1 at the top of the support",
+             sp.Subs(tail.rewrite(sp.hyper), x, 1), 0)
+    der.step("d_v = 3: the coordinate is uniform on [-1, 1] (Archimedes), P(t >= x) = (1 - x)/2",
+             tail.subs(d_v, 3).rewrite(sp.Integral), (1 - x) / 2)
     der.step("P(t >= x) + P(t >= -x) = 1: the coordinate's law is symmetric",
              sp.Add(tail, tail.subs(x, -x), evaluate=False), 1)
     der.result("coordinate_tail", tail)

@@ -6,11 +6,13 @@ import pytest
 import sympy as sp
 import torch
 from scipy import stats
+from sympy.stats import Probability
 
 from pavlov_theory.claims import ParamError, get_claim
+from pavlov_theory.derivation import Derivation, DerivationError
 from pavlov_theory.proofs import capacity as proof
 from pavlov_theory.proofs.capacity import delta, epsilon
-from pavlov_theory.proofs.vectors import d_k, key_moments, n
+from pavlov_theory.proofs.vectors import d_k, d_v, key_moments, n
 from pavlov_theory.sampling import generator, sample
 from pavlov_theory.simulations import capacity as sim
 
@@ -343,6 +345,44 @@ def test_coordinate_tail_is_derived_with_checked_steps():
     labels = [s.label for s in proof.concentration().steps]
     assert any("incomplete beta" in label for label in labels)
     assert any("symmetric" in label for label in labels)
+
+
+def test_coordinate_tail_takes_the_sign_probabilities_from_the_sign_law():
+    steps = [s for s in proof.concentration().steps if isinstance(s.lhs, Probability)]
+    events = [s.lhs.args[0] for s in steps]  # Eq(S, value), S the sign's random symbol
+    assert sorted(e.rhs for e in events) == [-1, 1] and all(e.lhs.name == "S" for e in events)
+    assert all(s.lhs.doit() == sp.Rational(1, 2) and s.rhs == sp.Rational(1, 2) for s in steps)
+
+
+def test_coordinate_tail_is_checked_against_its_branches_on_both_sides_of_zero():
+    tail = proof.concentration().results["coordinate_tail"]
+    x, y = sp.Symbol("x", real=True), sp.Symbol("y", positive=True)
+    points = {s.rhs.point[0] for s in proof.concentration().steps
+              if isinstance(s.rhs, sp.Subs) and s.rhs.expr == tail and s.rhs.variables == (x,)}
+    assert {y, -y} <= points
+
+
+def test_coordinate_tail_for_three_dimensional_values_is_uniform_on_minus_one_one():
+    x = sp.Symbol("x", real=True)
+    tail = proof.concentration().results["coordinate_tail"].subs(d_v, 3)
+    assert sp.simplify(tail.rewrite(sp.Integral).doit() - (1 - x) / 2) == 0
+
+
+def _wrong_tails():
+    """Tails with a wrong incomplete beta: the Beta parameters swapped, x in place of x^2."""
+    x = sp.Symbol("x", real=True)
+    swapped = sp.betainc_regularized((d_v - 1) / 2, sp.Rational(1, 2), 0, x**2)
+    linear = sp.betainc_regularized(sp.Rational(1, 2), (d_v - 1) / 2, 0, sp.Abs(x))
+    return [(1 - sp.sign(x) * cdf) / 2 for cdf in (swapped, linear)]
+
+
+@pytest.mark.parametrize("wrong", _wrong_tails(), ids=["swapped_parameters", "x_not_x_squared"])
+def test_three_dimensional_check_rejects_a_wrong_incomplete_beta(wrong):
+    x = sp.Symbol("x", real=True)
+    step = [s for s in proof.concentration().steps if s.label.startswith("d_v = 3")][0]
+    with pytest.raises(DerivationError):
+        Derivation("wrong tail").step(step.label, wrong.subs(d_v, 3).rewrite(sp.Integral), step.rhs)
+    assert step.rhs == (1 - x) / 2
 
 
 def test_step_failure_is_the_failure_rate_over_the_steps_value():
