@@ -50,6 +50,8 @@ SMALL = (  # fixed small shapes, kept so that runs of different dates compare
          {"d_k": 64, "d_v": 0, "gamma": 0.9, "tau": 5, "T": 200, "key_dist": "sphere"},
          {"forgetting.stream_powers": {"d_k": 64, "d_v": 16, "gamma": 0.9, "tau": 5, "T": 200,
                                        "key_dist": "sphere"}}),
+    Case("small", "forgetting.probe_stream_powers_averaged",
+         {"d_k": 256, "d_v": 0, "gamma": 0.99, "tau": 5, "T": 2000, "key_dist": "sphere"}),
     Case("small", "rules.oja_powers_averaged", {"T": 64, "tau": 8, "d_k": 16, "d_v": 8, "alpha": 0.5}),
     Case("small", "rules.oja_norm_averaged", {"T": 64, "tau": 0, "d_k": 16, "d_v": 8, "alpha": 0.5}),
     Case("small", "softmax.powers_averaged", {"n": 64, "d_k": 16, "beta": 2.0, "s": 0.9},
@@ -108,6 +110,16 @@ def snr_load(p: Mapping[str, Any]) -> Mapping[str, Any]:
     return {"n": n0, "d_k": p["d_k"], "d_v": p["d_v"], "key_dist": p["key_dist"]}
 
 
+def counted_lag(p: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``forgetting.effective_capacity``'s kernel point: the stream read at the lag of the derived
+    count of items (one of the two lags ``measured_items`` reads), sphere keys, values averaged."""
+    from pavlov_theory.proofs import forgetting as proof
+    from pavlov_theory.simulations.forgetting import _stream
+
+    items = round(proof.effective_capacity().evaluate("items", **p))
+    return _stream(p, tau=min(max(items, 0), p["T"] - 1), d_v=0)
+
+
 def drawn_values(claim: str, scale: str = "book") -> PointMap:
     """``forgetting.snr_by_lag``'s plain kernel point: the averaged point with the value dimension
     of the claim's grid point that draws the values (``d_v > 0``; the largest if several)."""
@@ -145,6 +157,9 @@ BOOK: dict[str, Callable[[Mapping[str, Any]], list[Case]]] = {
     "forgetting.snr_by_lag": costliest(
         "forgetting.snr_by_lag", "forgetting.stream_powers_averaged", lambda p: {**p, "d_v": 0},
         plain={"forgetting.stream_powers": drawn_values("forgetting.snr_by_lag")}),
+    "forgetting.effective_capacity": costliest(
+        "forgetting.effective_capacity", "forgetting.probe_stream_powers_averaged", counted_lag,
+        plain={"forgetting.stream_powers_averaged": counted_lag}),
     "rules.oja": chain(*(costliest("rules.oja", k, pick("T", "tau", "d_k", "d_v", "alpha"))
                          for k in ("rules.oja_powers_averaged", "rules.oja_norm_averaged"))),
     "softmax.snr": chain(*(costliest("softmax.snr", f"softmax.{k}_averaged", pick("n", "d_k", "beta", "s"),

@@ -120,6 +120,10 @@ ESTIMATORS: tuple[Estimator, ...] = (
               "capacity.noise_curves", controlled_failure, first_item_fails, from_fast=True),
     Estimator("forgetting: SNR (ratio of means), values averaged out", "forgetting.stream_powers_averaged",
               "forgetting.stream_powers", ratio_terms, from_fast=True),
+    # one probe a stream with its cosines drawn from their law, against PROBES probes of drawn keys
+    Estimator("forgetting: SNR (ratio of means), one probe, cosines drawn",
+              "forgetting.probe_stream_powers_averaged", "forgetting.stream_powers_averaged", ratio_terms,
+              from_fast=True),
     Estimator("oja: SNR (ratio of means), keys averaged out", "rules.oja_powers_averaged", "rules.oja_powers",
               ratio_terms),
     Estimator("oja: squared norm, keys averaged out", "rules.oja_norm_averaged", "rules.oja_norm",

@@ -89,6 +89,16 @@ def stream_powers(p: Mapping[str, Any]) -> float:
     return coefficients + noise + signal
 
 
+def probe_stream_powers(p: Mapping[str, Any]) -> float:
+    """``forgetting.probe_stream_powers(_averaged)``: one probe's ``a`` drawn cosines (no matrix
+    product forms them), weighted per decay: ``c^2 @ (weight^2)^T``, (1 x a)(a x decays), or with
+    values drawn ``(c * weight) @ values``, (1 x a)(a x d_v) per decay, then ``||noise||^2``."""
+    from pavlov_theory.simulations.forgetting import decays, drawn_ages
+
+    ages, d_v, count = drawn_ages(p), p["d_v"], len(decays(p))
+    return count * (2 * ages * d_v + 2 * d_v) if d_v else 2 * ages * count
+
+
 def oja_powers(p: Mapping[str, Any]) -> float:
     """``rules.oja_powers``: eq 24's closed form for a stream of ``T``, probed with ``k_m``."""
     T, d_k, d_v = p["T"], p["d_k"], p["d_v"]
@@ -142,6 +152,8 @@ FLOPS: dict[str, Flops] = {
     "capacity.item_noise": item_noise,
     "forgetting.stream_powers": stream_powers,
     "forgetting.stream_powers_averaged": stream_powers,
+    "forgetting.probe_stream_powers": probe_stream_powers,
+    "forgetting.probe_stream_powers_averaged": probe_stream_powers,
     "rules.oja_powers": oja_powers,
     "rules.oja_norm": oja_norm,
     "rules.oja_powers_averaged": oja_averaged,
