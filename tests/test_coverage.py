@@ -4,12 +4,22 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import binomtest
+from scipy.stats import kurtosis as scipy_kurtosis
 
 from pavlov_theory import coverage
 from pavlov_theory.claims import Context
-from pavlov_theory.engine import PILOT_TRIALS, TRIALS_PER_SKEW2, Kernel, draw, first_look, sample_until
+from pavlov_theory.engine import (
+    PILOT_TRIALS,
+    TRIALS_PER_KURT,
+    TRIALS_PER_SKEW2,
+    Kernel,
+    draw,
+    first_look,
+    sample_until,
+)
 from pavlov_theory.sampling import derive_seed, generator
 from pavlov_theory.stats import (
+    kurtosis_upper,
     mean_ci,
     ratio_of_means_ci,
     ratio_test,
@@ -113,6 +123,43 @@ def test_the_jackknife_skew_bound_matches_leaving_each_sample_out():
     left_out = np.array([skewness(np.delete(x, i)) for i in range(x.size)])
     se = np.sqrt((x.size - 1) / x.size * np.sum((left_out - left_out.mean()) ** 2))
     assert skewness_upper(x, z=1.5) == pytest.approx(abs(skewness(x)) + 1.5 * se, rel=1e-9)
+
+
+def test_the_jackknife_kurtosis_bound_is_deterministic_and_matches_scipy_leaving_each_sample_out():
+    x = np.random.default_rng(8).standard_t(5, size=40)
+    left_out = np.array([scipy_kurtosis(np.delete(x, i)) for i in range(x.size)])
+    se = np.sqrt((x.size - 1) / x.size * np.sum((left_out - left_out.mean()) ** 2))
+    assert kurtosis_upper(x) == kurtosis_upper(x.copy())
+    assert kurtosis_upper(x, z=1.5) == pytest.approx(scipy_kurtosis(x) + 1.5 * se, rel=1e-9)
+
+
+def _symmetric(values):
+    """A pilot whose sample skewness is exactly 0: the values and their negatives."""
+    return (np.concatenate([values, -values]),)
+
+
+def test_the_first_look_grows_with_the_kurtosis_read_high():
+    heavy = _symmetric(np.random.default_rng(7).laplace(size=PILOT_TRIALS // 2))
+    upper = kurtosis_upper(heavy[0])
+    assert first_look("mean", 64, heavy) == int(np.ceil(TRIALS_PER_KURT * upper))
+    assert first_look("mean", 64, heavy) > max(64, TRIALS_PER_SKEW2 * skewness_upper(heavy[0]) ** 2)
+
+
+def test_symmetric_light_tailed_samples_keep_the_claims_first_look():
+    light = _symmetric(np.random.default_rng(7).uniform(-1, 1, size=PILOT_TRIALS // 2))
+    assert kurtosis_upper(light[0]) < 0
+    assert first_look("mean", 64, light) == 64
+
+
+def test_the_kurtosis_constant_is_the_needed_trials_over_the_heavy_points_excess_kurtosis():
+    kurtosis = coverage.heavy_kurtosis(coverage.HEAVY_POINT["df"])
+    assert TRIALS_PER_KURT == int(np.ceil(coverage.HEAVY_SMALLEST / kurtosis))
+
+
+def test_the_rule_scan_measures_the_synthetic_student_t_point_at_centre_zero():
+    rows = coverage.rule_scan(coverage.MIN_REPLICATES, levels=(0.95,), points=coverage.HEAVY_RULE_POINTS)
+    assert [r["truth"] for r in rows] == [0.0] and "synthetic Student t" in rows[0]["point"]
+    assert rows[0]["first_look_quartiles"][0] >= coverage.CASE_FIRST
 
 
 def test_the_rule_constant_is_the_needed_trials_over_the_scan_points_squared_skewness():
