@@ -87,24 +87,23 @@ def _draws(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: 
         yield start, keys, values
 
 
-def probe_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
-                 dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def _readout(params: Mapping[str, Any], norm2: torch.Tensor, chunks, dtype: torch.dtype
+             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Signal power ``gamma^(2 tau) ||k_m||^4`` (unit values) and noise power
-    ``||sum_{j != m} gamma^(age_j) (k_m . k_j) v_j||^2`` of the item ``tau`` steps back in a stream
-    of ``T``, by trial, probe key ``k_m`` and decay (:func:`decays`): float64 ``[trial, probe,
-    decay]``. The noise holds the value cross terms; with ``d_v = 0`` it is its expectation given
-    the keys."""
-    draws = _draws(params, trials, gen, dtype)
-    probes = next(draws)
-    lag, device = params["tau"], probes.device
+    ``||sum_{j != m} gamma^(age_j) (k_m . k_j) v_j||^2`` of probes of squared norms ``norm2``
+    (float64 ``[trial, probe]``) put at lag ``tau``, from ``chunks`` of the stream by age:
+    ``(start, c, values)`` with ``c_j = k_m . k_j`` as ``[trial, probe, age]`` and the unit values
+    (``None`` with ``d_v = 0``). By trial, probe and decay (:func:`decays`): float64 ``[trial,
+    probe, decay]``. The noise holds the value cross terms; with ``d_v = 0`` it is its expectation
+    given the keys."""
+    lag, device = params["tau"], norm2.device
     gammas = torch.tensor(decays(params), dtype=torch.float64, device=device)
-    signal = gammas ** (2 * lag) * ((probes.double() ** 2).sum(-1) ** 2)[:, :, None]
-    shape = (trials, PROBES, len(gammas), max(1, params["d_v"]))
+    signal = gammas ** (2 * lag) * norm2.square()[..., None]
+    shape = (*norm2.shape, len(gammas), max(1, params["d_v"]))
     noise = torch.zeros(shape, dtype=torch.float64, device=device)
-    for start, keys, values in draws:
-        ages = torch.arange(start, start + keys.shape[1], device=device, dtype=torch.float64)
+    for start, coeff, values in chunks:
+        ages = torch.arange(start, start + coeff.shape[-1], device=device, dtype=torch.float64)
         weight = torch.where(ages == lag, 0.0, gammas[:, None] ** ages)  # [decay, age]
-        coeff = (keys @ probes.transpose(-1, -2)).transpose(-1, -2)  # c_j = k_m . k_j, [trial, probe, age]
         if values is None:  # values averaged out: the power sum_j gamma^(2 age_j) c_j^2, in one column
             # summed in the dtype within a chunk (relative rounding at most AGE_CHUNK eps / 2, the size
             # of the engine's rounding floor, and far less in practice), over the chunks in float64
@@ -114,12 +113,42 @@ def probe_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
     return signal, noise[..., 0] if params["d_v"] == 0 else (noise**2).sum(-1)
 
 
+def probe_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                 dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_readout` of the stream's PROBES probe keys, the keys drawn: float64 ``[trial, probe,
+    decay]``."""
+    draws = _draws(params, trials, gen, dtype)
+    probes = next(draws)
+    # c_j = k_m . k_j, [trial, probe, age]
+    coefficients = ((start, (keys @ probes.transpose(-1, -2)).transpose(-1, -2), values)
+                    for start, keys, values in draws)
+    return _readout(params, (probes.double() ** 2).sum(-1), coefficients, dtype)
+
+
+def _per_trial(signal: Any, noise: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Signal and noise power under decay ``gamma``, each the mean over a trial's probes."""
+    return to_numpy(signal[:, :, 0].mean(-1)), to_numpy(noise[:, :, 0].mean(-1))
+
+
+def _contrast(signal: Any, noise: Any) -> tuple[np.ndarray]:
+    """Per trial, ``1/SNR`` under ``gamma`` less ``1/SNR`` under ``gamma_ref``, the mean over the
+    trial's probes of noise power / signal power."""
+    nsr = noise / signal
+    return (to_numpy((nsr[:, :, 0] - nsr[:, :, 1]).mean(-1)),)
+
+
+def _sphere_only(params: Mapping[str, Any]) -> None:
+    """A contrast reads 1/SNR as the mean of noise / signal: exact only for a constant signal
+    power, which sphere keys (``||k_m|| = 1``) give."""
+    if params["key_dist"] != "sphere":
+        raise ValueError(f"key_dist: expected sphere (a constant signal power), got {params['key_dist']!r}")
+
+
 def stream_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                   dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
     """Per-trial signal and noise power (:func:`probe_powers`) under decay ``gamma``, each the mean
     over the stream's PROBES probe keys."""
-    signal, noise = probe_powers(params, trials, gen, dtype)
-    return to_numpy(signal[:, :, 0].mean(-1)), to_numpy(noise[:, :, 0].mean(-1))
+    return _per_trial(*probe_powers(params, trials, gen, dtype))
 
 
 def decay_contrast(params: Mapping[str, Any], trials: int, gen: torch.Generator,
@@ -128,11 +157,8 @@ def decay_contrast(params: Mapping[str, Any], trials: int, gen: torch.Generator,
     stream (common random numbers), the mean over its probe keys of noise power / signal power.
     Sphere keys only: ``||k_m|| = 1`` makes the signal power the constant ``gamma^(2 tau)``, so the
     mean of noise / signal is ``E[noise] / signal = 1/SNR`` exactly."""
-    if params["key_dist"] != "sphere":
-        raise ValueError(f"key_dist: expected sphere (a constant signal power), got {params['key_dist']!r}")
-    signal, noise = probe_powers(params, trials, gen, dtype)
-    nsr = noise / signal
-    return (to_numpy((nsr[:, :, 0] - nsr[:, :, 1]).mean(-1)),)
+    _sphere_only(params)
+    return _contrast(*probe_powers(params, trials, gen, dtype))
 
 
 def _naive_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
@@ -152,14 +178,25 @@ def _naive_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
     signal, noise = np.zeros((2, trials, PROBES, len(gammas)))
     for t in range(trials):
         for r, probe in enumerate(probes[t]):
-            keys = by_age[t].clone()
-            keys[lag] = probe
-            queries = probe.expand(ages, -1)  # the last output is k_m S_T (the stream runs oldest first)
-            for d, g in enumerate(gammas):
-                out = recurrent_form(queries, keys.flip(0), values_by_age[t].flip(0), g)[-1]
-                wanted = g**lag * float(probe @ probe) * values_by_age[t, lag]
-                signal[t, r, d] = float((wanted**2).sum())
-                noise[t, r, d] = float(((out - wanted) ** 2).sum())
+            signal[t, r], noise[t, r] = _read_literally(by_age[t], probe, values_by_age[t], lag, gammas)
+    return signal, noise
+
+
+def _read_literally(by_age: torch.Tensor, probe: torch.Tensor, values: torch.Tensor, lag: int,
+                    gammas: tuple[float, ...]) -> tuple[list[float], list[float]]:
+    """One stream read literally: ``probe`` put at ``lag`` among the keys ``by_age`` (newest
+    first), the memory built by eq 17's recurrence over the stream, oldest first, with ``values``
+    (by age), read out with the probe; the signal is ``gamma^lag ||k_m||^2 v_m``, the rest the
+    noise. Their powers, one per decay of ``gammas``."""
+    keys = by_age.clone()
+    keys[lag] = probe
+    queries = probe.expand(len(keys), -1)  # the last output is k_m S_T (the stream runs oldest first)
+    signal, noise = [], []
+    for g in gammas:
+        out = recurrent_form(queries, keys.flip(0), values.flip(0), g)[-1]
+        wanted = g**lag * float(probe @ probe) * values[lag]
+        signal.append(float((wanted**2).sum()))
+        noise.append(float(((out - wanted) ** 2).sum()))
     return signal, noise
 
 
@@ -219,44 +256,37 @@ def _cosine_draws(params: Mapping[str, Any], trials: int, gen: torch.Generator, 
         yield start, cosines, values
 
 
+def _cosine_readout(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+                    dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_readout` of one probe key per stream read through its cosines
+    (:func:`_cosine_draws`), ``O(T)`` a trial with ``d_v = 0`` (``O(T d_v)`` with values) instead of
+    ``O(T d_k)``: float64 ``[trial, probe, decay]`` with one probe."""
+    draws = _cosine_draws(params, trials, gen, dtype)
+    norm2 = next(draws).double()[:, None]
+    return _readout(params, norm2, ((start, c[:, None, :], values) for start, c, values in draws), dtype)
+
+
 def cosine_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                   dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`probe_powers` for one probe key per stream read through its cosines
-    (:func:`_cosine_draws`), ``O(T)`` a trial with ``d_v = 0`` (``O(T d_v)`` with values) instead of
-    ``O(T d_k)``: signal and noise power, float64 ``[trial, decay]``."""
-    draws = _cosine_draws(params, trials, gen, dtype)
-    norm2 = next(draws).double()
-    lag, device = params["tau"], norm2.device
-    gammas = torch.tensor(decays(params), dtype=torch.float64, device=device)
-    signal = gammas ** (2 * lag) * norm2.square()[:, None]
-    noise = torch.zeros((trials, len(gammas), max(1, params["d_v"])), dtype=torch.float64, device=device)
-    for start, cosines, values in draws:
-        ages = torch.arange(start, start + cosines.shape[1], device=device, dtype=torch.float64)
-        weight = torch.where(ages == lag, 0.0, gammas[:, None] ** ages)  # [decay, age]
-        if values is None:  # values averaged out: sum_j gamma^(2 age_j) c_j^2 (rounding as in probe_powers)
-            noise[..., 0] += (cosines.square() @ (weight**2).T.to(dtype)).double()
-        else:
-            noise += ((cosines[:, None, :] * weight.to(dtype)) @ values).double()
-    return signal, noise[..., 0] if params["d_v"] == 0 else (noise**2).sum(-1)
+    """:func:`probe_powers` for one probe key per stream read through its cosines: signal and noise
+    power, float64 ``[trial, decay]``."""
+    signal, noise = _cosine_readout(params, trials, gen, dtype)
+    return signal[:, 0], noise[:, 0]
 
 
 def probe_stream_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                         dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
     """Per-trial signal and noise power under decay ``gamma`` of one probe key read through its
-    cosines (:func:`cosine_powers`): the law of one of :func:`stream_powers`' probes."""
-    signal, noise = cosine_powers(params, trials, gen, dtype)
-    return to_numpy(signal[:, 0]), to_numpy(noise[:, 0])
+    cosines: the law of one of :func:`stream_powers`' probes."""
+    return _per_trial(*_cosine_readout(params, trials, gen, dtype))
 
 
 def probe_decay_contrast(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                          dtype: torch.dtype) -> tuple[np.ndarray]:
     """:func:`decay_contrast` of one probe key read through its cosines: the same cosines (and
     values) read under ``gamma`` and ``gamma_ref`` (common random numbers). Sphere keys only."""
-    if params["key_dist"] != "sphere":
-        raise ValueError(f"key_dist: expected sphere (a constant signal power), got {params['key_dist']!r}")
-    signal, noise = cosine_powers(params, trials, gen, dtype)
-    nsr = noise / signal
-    return (to_numpy(nsr[:, 0] - nsr[:, 1]),)
+    _sphere_only(params)
+    return _contrast(*_cosine_readout(params, trials, gen, dtype))
 
 
 def _naive_cosine_powers(params: Mapping[str, Any], trials: int, gen: torch.Generator,
@@ -279,13 +309,7 @@ def _naive_cosine_powers(params: Mapping[str, Any], trials: int, gen: torch.Gene
         probe[0] = norm2[t].sqrt()
         keys = torch.zeros(ages, 2, dtype=cosines.dtype)
         keys[:, 0] = cosines[t] / probe[0]
-        keys[lag] = probe
-        queries = probe.expand(ages, -1)
-        for d, g in enumerate(gammas):
-            out = recurrent_form(queries, keys.flip(0), values_by_age[t].flip(0), g)[-1]
-            wanted = g**lag * float(probe @ probe) * values_by_age[t, lag]
-            signal[t, d] = float((wanted**2).sum())
-            noise[t, d] = float(((out - wanted) ** 2).sum())
+        signal[t], noise[t] = _read_literally(keys, probe, values_by_age[t], lag, gammas)
     return signal, noise
 
 
