@@ -42,32 +42,46 @@ def skewness(x: np.ndarray) -> Any:
     return float(skew) if np.ndim(skew) == 0 else skew
 
 
+def _centred(x: np.ndarray) -> np.ndarray:
+    d = np.asarray(x, dtype=np.float64).ravel()
+    return d - d.mean()
+
+
+def _leave_one_out(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Variance, third and fourth central moments of each sample of the centred samples ``d`` with
+    one value left out (from the full sample's raw sums less the left-out value: ``O(size)``)."""
+    m = d.size - 1
+    mean = (d.sum() - d) / m
+    rest2, rest3, rest4 = ((d**k).sum() - d**k for k in (2, 3, 4))  # raw sums less the left-out value
+    a2, a3, a4 = rest2 / m, rest3 / m, rest4 / m
+    third = a3 - 3 * mean * rest2 / m + 2 * mean**3
+    return a2 - mean**2, third, a4 - 4 * mean * a3 + 6 * mean**2 * a2 - 3 * mean**4
+
+
+def _jackknife_se(leave_one_out: np.ndarray) -> float:
+    """The jackknife standard error of a statistic from its leave-one-out values."""
+    n = leave_one_out.size
+    return math.sqrt((n - 1) / n * float(np.sum((leave_one_out - leave_one_out.mean()) ** 2)))
+
+
 def skewness_upper(x: np.ndarray, z: float = 2.0) -> float:
     """A deliberately high reading of the skewness of i.i.d. samples: ``|g| + z se``, with ``g``
     their sample skewness (:func:`skewness`) and ``se`` its jackknife standard error (each sample
     left out in turn; deterministic, ``O(size)``). A small sample of a heavy-tailed law often
     misses the tail that makes it skewed; the standard error widens with the spread the sample
     does show."""
-    d = np.asarray(x, dtype=np.float64).ravel()
-    n = d.size
-    if n < 3:
+    if np.size(x) < 3:
         return 0.0
-    d = d - d.mean()
-    s1, s2, s3 = d.sum(), (d * d).sum(), (d**3).sum()
-    m = n - 1
-    mean = (s1 - d) / m  # of each leave-one-out sample, from the raw sums less the left-out value
-    var = (s2 - d * d) / m - mean**2
-    third = (s3 - d**3) / m - 3 * mean * (s2 - d * d) / m + 2 * mean**3
+    d = _centred(x)
+    var, third, _ = _leave_one_out(d)
     leave_one_out = np.where(var > 0, third / np.where(var > 0, var, 1.0) ** 1.5, 0.0)
-    se = math.sqrt(m / n * float(np.sum((leave_one_out - leave_one_out.mean()) ** 2)))
-    return abs(float(skewness(d))) + z * se
+    return abs(float(skewness(d))) + z * _jackknife_se(leave_one_out)
 
 
 def kurtosis(x: np.ndarray) -> float:
     """Sample excess kurtosis ``mean((x - mean)^4) / var^2 - 3`` of 1-D samples (0 for constant
     samples; ``scipy.stats.kurtosis`` with its defaults)."""
-    d = np.asarray(x, dtype=np.float64).ravel()
-    d = d - d.mean()
+    d = _centred(x)
     var = float(np.mean(d * d))
     return float(np.mean(d**4)) / var**2 - 3.0 if var > 0 else 0.0
 
@@ -77,20 +91,12 @@ def kurtosis_upper(x: np.ndarray, z: float = 2.0) -> float:
     ``k`` their sample excess kurtosis (:func:`kurtosis`) and ``se`` its jackknife standard error
     (each sample left out in turn; deterministic, ``O(size)``), as :func:`skewness_upper` reads the
     skewness. Negative for a sample that reads clearly light-tailed."""
-    d = np.asarray(x, dtype=np.float64).ravel()
-    n = d.size
-    if n < 4:
+    if np.size(x) < 4:
         return 0.0
-    d = d - d.mean()
-    s1, s2, s3, s4 = d.sum(), (d * d).sum(), (d**3).sum(), (d**4).sum()
-    m = n - 1
-    # raw moments about the full sample's mean of each leave-one-out sample, then its central ones
-    mean, a2, a3, a4 = (s1 - d) / m, (s2 - d**2) / m, (s3 - d**3) / m, (s4 - d**4) / m
-    var = a2 - mean**2
-    fourth = a4 - 4 * mean * a3 + 6 * mean**2 * a2 - 3 * mean**4
+    d = _centred(x)
+    var, _, fourth = _leave_one_out(d)
     leave_one_out = np.where(var > 0, fourth / np.where(var > 0, var, 1.0) ** 2 - 3.0, 0.0)
-    se = math.sqrt(m / n * float(np.sum((leave_one_out - leave_one_out.mean()) ** 2)))
-    return kurtosis(d) + z * se
+    return kurtosis(d) + z * _jackknife_se(leave_one_out)
 
 
 def studentized_limits(centre: float | np.ndarray, se: float | np.ndarray, skew: float | np.ndarray,
