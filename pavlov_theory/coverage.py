@@ -381,6 +381,21 @@ SCAN_LEVELS: tuple[float, ...] = (0.95, 0.99, 0.999, 0.9999)
 SCAN_CHUNK = 2**20  # trials drawn at once
 
 
+def _miss_rows(interval: str, point: str, trials: int, truth: float, levels: Sequence[float],
+               misses: np.ndarray, replicates: int, seconds: float, **extra: Any) -> list[dict[str, Any]]:
+    """One row per level of a scan: ``misses[level] = (interval below the truth, above it)`` out of
+    ``replicates``, with the observed coverage, its interval and verdict (:func:`verdict`)."""
+    rows = []
+    for level, (below, above) in zip(levels, misses):
+        covered = replicates - int(below) - int(above)
+        word, ci = verdict(covered, replicates, level)
+        rows.append({"interval": interval, "point": point, "trials": trials, "truth": truth, "nominal": level,
+                     "replicates": replicates, "covered": covered, "coverage": covered / replicates,
+                     "ci": [ci.lo, ci.hi], "verdict": word, "misses_below": int(below),
+                     "misses_above": int(above), "seconds": seconds, **extra})
+    return rows
+
+
 def _scan_size(size: int, replicates: int, seed: int, levels: Sequence[float]) -> list[dict[str, Any]]:
     """Rows of :func:`first_look_scan` for ratio intervals from ``size`` trials."""
     point = _point(SCAN_POINT["d_k"], SCAN_POINT["n"], SCAN_POINT["dist"], d_v=1)
@@ -398,15 +413,8 @@ def _scan_size(size: int, replicates: int, seed: int, levels: Sequence[float]) -
         done, index = done + count, index + 1
     seconds = round(time.perf_counter() - started, 3)
     where = f"SNR, {SCAN_POINT['dist']} keys, d_k={SCAN_POINT['d_k']}, n={SCAN_POINT['n']}"
-    rows = []
-    for level, (below, above) in zip(levels, misses):
-        covered = replicates - int(below) - int(above)
-        word, ci = verdict(covered, replicates, level)
-        rows.append({"interval": "ratio of means (corrected Fieller)", "point": where, "trials": size,
-                     "truth": truth, "nominal": level, "replicates": replicates, "covered": covered,
-                     "coverage": covered / replicates, "ci": [ci.lo, ci.hi], "verdict": word,
-                     "misses_below": int(below), "misses_above": int(above), "seconds": seconds})
-    return rows
+    return _miss_rows("ratio of means (corrected Fieller)", where, size, truth, levels, misses, replicates,
+                      seconds)
 
 
 def first_look_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SCAN_SIZES,
@@ -509,16 +517,10 @@ def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
         quartiles = [int(q) for q in np.quantile(sizes, (.25, .5, .75))]
         label = "SNR" if estimator == "ratio" else "noise power"
         kind = "ratio of means (corrected Fieller)" if estimator == "ratio" else "mean (skew-corrected t)"
-        for level, (below, above) in zip(levels, misses):
-            covered = replicates - int(below) - int(above)
-            word, ci = verdict(covered, replicates, level)
-            at = (heavy_label(where["df"]) if where["dist"] == "student_t"
-                  else f"{label}, {where['dist']} keys, d_k={where['d_k']}, n={where['n']}")
-            rows.append({"interval": kind, "point": at,
-                         "trials": first, "first_look_quartiles": quartiles, "truth": truth, "nominal": level,
-                         "replicates": replicates, "covered": covered, "coverage": covered / replicates,
-                         "ci": [ci.lo, ci.hi], "verdict": word, "misses_below": int(below),
-                         "misses_above": int(above), "seconds": seconds})
+        at = (heavy_label(where["df"]) if where["dist"] == "student_t"
+              else f"{label}, {where['dist']} keys, d_k={where['d_k']}, n={where['n']}")
+        rows += _miss_rows(kind, at, first, truth, levels, misses, replicates, seconds,
+                           first_look_quartiles=quartiles)
     return rows
 
 
@@ -591,14 +593,9 @@ def heavy_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = HEAVY_SIZE
                 plain[i] += int(np.sum((hi < 0) | (lo > 0)))
             done, index = done + count, index + 1
         seconds = round(time.perf_counter() - started, 3)
-        for level, (below, above), missed in zip(levels, misses, plain):
-            covered = replicates - int(below) - int(above)
-            word, ci = verdict(covered, replicates, level)
-            rows.append({"interval": "mean (skew-corrected t)", "point": heavy_label(df), "trials": size,
-                         "truth": 0.0, "nominal": level, "replicates": replicates, "covered": covered,
-                         "coverage": covered / replicates, "ci": [ci.lo, ci.hi], "verdict": word,
-                         "misses_below": int(below), "misses_above": int(above),
-                         "plain_covered": replicates - int(missed), "seconds": seconds})
+        scanned = _miss_rows("mean (skew-corrected t)", heavy_label(df), size, 0.0, levels, misses,
+                             replicates, seconds)
+        rows += [{**row, "plain_covered": replicates - int(missed)} for row, missed in zip(scanned, plain)]
     return rows
 
 
