@@ -49,19 +49,50 @@ def _centred(x: np.ndarray) -> np.ndarray:
 
 def _leave_one_out(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Variance, third and fourth central moments of each sample of the centred samples ``d`` with
-    one value left out (from the full sample's raw sums less the left-out value: ``O(size)``)."""
-    m = d.size - 1
-    mean = (d.sum() - d) / m
-    rest2, rest3, rest4 = ((d**k).sum() - d**k for k in (2, 3, 4))  # raw sums less the left-out value
+    one value left out, along the last axis (from the full sample's raw sums less the left-out
+    value: ``O(size)``)."""
+    m = d.shape[-1] - 1
+    total = lambda y: y.sum(-1, keepdims=True)
+    mean = (total(d) - d) / m
+    rest2, rest3, rest4 = (total(d**k) - d**k for k in (2, 3, 4))  # raw sums less the left-out value
     a2, a3, a4 = rest2 / m, rest3 / m, rest4 / m
     third = a3 - 3 * mean * rest2 / m + 2 * mean**3
     return a2 - mean**2, third, a4 - 4 * mean * a3 + 6 * mean**2 * a2 - 3 * mean**4
 
 
-def _jackknife_se(leave_one_out: np.ndarray) -> float:
-    """The jackknife standard error of a statistic from its leave-one-out values."""
-    n = leave_one_out.size
-    return math.sqrt((n - 1) / n * float(np.sum((leave_one_out - leave_one_out.mean()) ** 2)))
+def _jackknife_se(leave_one_out: np.ndarray) -> Any:
+    """The jackknife standard error of a statistic from its leave-one-out values (along the last
+    axis: a float for 1-D values, else one per row)."""
+    n = leave_one_out.shape[-1]
+    spread = np.sum((leave_one_out - leave_one_out.mean(-1, keepdims=True)) ** 2, -1)
+    se = np.sqrt((n - 1) / n * spread)
+    return float(se) if np.ndim(se) == 0 else se
+
+
+def _skewness_se(d: np.ndarray) -> Any:
+    """The jackknife standard error of the sample skewness of the samples ``d`` centred along the
+    last axis."""
+    var, third, _ = _leave_one_out(d)
+    return _jackknife_se(np.where(var > 0, third / np.where(var > 0, var, 1.0) ** 1.5, 0.0))
+
+
+# A skewness reading is used to correct an interval only where it stands out from its own noise:
+# more than this many jackknife standard errors from 0. On a symmetric heavy-tailed law the reading
+# is noise, and a correction built on it moves the interval off (``coverage.heavy_scan``).
+SKEW_SALIENCE = 2.0
+
+
+def skewness_that_stands_out(x: np.ndarray, z: float = SKEW_SALIENCE) -> Any:
+    """The sample skewness of i.i.d. samples along the last axis (:func:`skewness`) where it lies
+    more than ``z`` jackknife standard errors from 0, else 0: the skewness an interval corrects
+    for. A float for 1-D samples, else one per row."""
+    d = np.asarray(x, dtype=np.float64)
+    if d.shape[-1] < 3:
+        return 0.0 if d.ndim == 1 else np.zeros(d.shape[:-1])
+    d = d - d.mean(-1, keepdims=True)
+    g = skewness(d)
+    kept = np.where(np.abs(g) > z * _skewness_se(d), g, 0.0)
+    return float(kept) if np.ndim(kept) == 0 else kept
 
 
 def skewness_upper(x: np.ndarray, z: float = 2.0) -> float:
@@ -73,9 +104,7 @@ def skewness_upper(x: np.ndarray, z: float = 2.0) -> float:
     if np.size(x) < 3:
         return 0.0
     d = _centred(x)
-    var, third, _ = _leave_one_out(d)
-    leave_one_out = np.where(var > 0, third / np.where(var > 0, var, 1.0) ** 1.5, 0.0)
-    return abs(float(skewness(d))) + z * _jackknife_se(leave_one_out)
+    return abs(float(skewness(d))) + z * _skewness_se(d)
 
 
 def kurtosis(x: np.ndarray) -> float:
@@ -120,25 +149,42 @@ def studentized_limits(centre: float | np.ndarray, se: float | np.ndarray, skew:
 
 def mean_ci(samples: np.ndarray, alpha: float) -> Interval:
     """Skewness-corrected Student-t interval (:func:`studentized_limits`) for the mean of i.i.d.
-    samples; plain Student t for symmetric samples."""
+    samples, corrected for the skewness that stands out (:func:`skewness_that_stands_out`); plain
+    Student t for samples that read symmetric."""
     x = np.asarray(samples, dtype=np.float64)
     m = float(x.mean())
     if x.size < 2 or float(x.std()) == 0.0:
         return Interval(m, m, m, x.size)
-    lo, hi = studentized_limits(m, float(stats.sem(x)), skewness(x), x.size, alpha)
+    lo, hi = studentized_limits(m, float(stats.sem(x)), skewness_that_stands_out(x), x.size, alpha)
     return Interval(m, lo, hi, x.size)
 
 
-def ratio_test(num: np.ndarray, den: np.ndarray, theta: float | np.ndarray, alpha: float) -> Any:
+def ratio_skew_stands_out(num: np.ndarray, den: np.ndarray) -> Any:
+    """Whether the per-trial ``num - theta den`` at the estimated ``theta = mean(num) / mean(den)``
+    reads skewed beyond its noise (:func:`skewness_that_stands_out`), along the last axis: the one
+    decision, per sample, that :func:`ratio_test` corrects on at every ``theta``."""
+    a = np.asarray(num, dtype=np.float64)
+    b = np.asarray(den, dtype=np.float64)
+    mean_den = b.mean(-1, keepdims=True)
+    theta = a.mean(-1, keepdims=True) / np.where(mean_den != 0, mean_den, 1.0)
+    return skewness_that_stands_out(a - theta * b) != 0
+
+
+def ratio_test(num: np.ndarray, den: np.ndarray, theta: float | np.ndarray, alpha: float,
+               corrected: bool | np.ndarray | None = None) -> Any:
     """The test :func:`ratio_of_means_ci` inverts, on paired samples along the last axis of ``num``
     and ``den`` (one sample per row for 2-D arrays): how far 0 lies outside (positive) or inside
-    (negative) the skewness-corrected limits (:func:`studentized_limits`) for the mean of the
-    per-trial ``num - theta den``, in standard errors. ``theta`` is a number or one per row; a float
-    for 1-D samples, else an array of one entry per row."""
+    (negative) the Student-t limits (:func:`studentized_limits`) for the mean of the per-trial
+    ``num - theta den``, in standard errors, skewness-corrected where ``corrected`` (default:
+    :func:`ratio_skew_stands_out`, decided once per sample so that every ``theta`` is tested
+    alike). ``theta`` is a number or one per row; a float for 1-D samples, else an array of one
+    entry per row."""
+    if corrected is None:
+        corrected = ratio_skew_stands_out(num, den)
     w = np.asarray(num, dtype=np.float64) - np.expand_dims(np.asarray(theta, dtype=np.float64), -1) * den
     size = w.shape[-1]
     se = np.std(w, axis=-1, ddof=1) / math.sqrt(size)
-    lo, hi = studentized_limits(w.mean(-1), se, skewness(w), size, alpha)
+    lo, hi = studentized_limits(w.mean(-1), se, np.where(corrected, skewness(w), 0.0), size, alpha)
     excess = np.maximum(lo, -hi) / np.maximum(se, 1e-300)
     return float(excess) if np.ndim(excess) == 0 else excess
 
@@ -146,17 +192,18 @@ def ratio_test(num: np.ndarray, den: np.ndarray, theta: float | np.ndarray, alph
 def ratio_of_means_ci(num: np.ndarray, den: np.ndarray, alpha: float) -> Interval:
     """Interval for ``mean(num) / mean(den)`` from paired i.i.d. samples (``den`` of positive
     mean), by inverting a test (:func:`ratio_test`): ``theta`` is inside when the per-trial
-    ``num - theta den`` has a mean the skewness-corrected Student-t limits do not exclude from 0
-    (Fieller's construction, with Hall's skewness correction). Unlike the delta method it follows
-    the curvature of ``1/mean(den)`` and the skew of heavy-tailed powers; a limit that the data
-    cannot bound is infinite. Its coverage needs many trials when the powers are heavy-tailed:
+    ``num - theta den`` has a mean the Student-t limits do not exclude from 0 (Fieller's
+    construction, with Hall's skewness correction where the skewness stands out). Unlike the delta
+    method it follows the curvature of ``1/mean(den)`` and the skew of heavy-tailed powers; a limit
+    that the data cannot bound is infinite. Its coverage needs many trials when the powers are heavy-tailed:
     :func:`pavlov_theory.engine.first_look` says how many a sequential check starts from."""
     a = np.asarray(num, dtype=np.float64)
     b = np.asarray(den, dtype=np.float64)
     ratio = float(a.mean() / b.mean())
     if a.size < 2:
         return Interval(ratio, -math.inf, math.inf, a.size)
-    excess = lambda theta: ratio_test(a, b, theta, alpha)
+    corrected = ratio_skew_stands_out(a, b)
+    excess = lambda theta: ratio_test(a, b, theta, alpha, corrected)
     if excess(ratio) > 0:  # only when the samples are degenerate (no spread): a point interval
         return Interval(ratio, ratio, ratio, a.size)
     scale = max(abs(ratio), float(np.std(a)) / max(abs(float(b.mean())), 1e-300) / math.sqrt(a.size), 1e-300)

@@ -23,7 +23,9 @@ from pavlov_theory.stats import (
     mean_ci,
     ratio_of_means_ci,
     ratio_test,
+    ratio_skew_stands_out,
     skewness,
+    skewness_that_stands_out,
     skewness_upper,
     studentized_limits,
 )
@@ -69,6 +71,40 @@ def test_right_skewed_samples_get_a_longer_upper_arm():
     x = np.random.default_rng(0).exponential(size=64)
     ci = mean_ci(x, 1e-3)
     assert ci.hi - ci.estimate > ci.estimate - ci.lo > 0
+
+
+def test_a_skewness_within_two_jackknife_errors_of_zero_is_not_corrected_for():
+    x = np.random.default_rng(2).standard_t(5, size=64)
+    g, upper = skewness(x), skewness_upper(x)  # |g| + 2 se
+    assert abs(g) < upper - abs(g)  # the reading lies within 2 se of 0 for this sample
+    assert skewness_that_stands_out(x) == 0.0
+    assert mean_ci(x, 1e-3) == coverage.plain_t_ci(x, 1e-3)
+
+
+def test_a_skewness_beyond_two_jackknife_errors_is_corrected_for_in_full():
+    x = np.random.default_rng(0).exponential(size=512)
+    g, upper = skewness(x), skewness_upper(x)
+    assert abs(g) > upper - abs(g)
+    assert skewness_that_stands_out(x) == skewness(x)
+
+
+def test_the_skewness_that_stands_out_on_rows_is_that_of_each_row():
+    rng = np.random.default_rng(4)
+    rows = np.concatenate([rng.exponential(size=(3, 200)), rng.standard_t(5, size=(3, 200))])
+    each = [skewness_that_stands_out(row) for row in rows]
+    assert skewness_that_stands_out(rows) == pytest.approx(each, rel=1e-12, abs=0)
+    assert 0 < np.count_nonzero(each) < len(each)
+
+
+def test_the_ratio_test_decides_its_correction_once_from_the_estimated_ratio():
+    rng = np.random.default_rng(9)
+    den = rng.exponential(size=300)
+    num = 2 * den + rng.exponential(size=300)
+    decided = bool(ratio_skew_stands_out(num, den))
+    assert decided == (skewness_that_stands_out(num - num.mean() / den.mean() * den) != 0)
+    for theta in (2.5, 3.0, 3.5):
+        assert ratio_test(num, den, theta, 0.01) == ratio_test(num, den, theta, 0.01, decided)
+        assert ratio_test(num, den, theta, 0.01, True) != ratio_test(num, den, theta, 0.01, False)
 
 
 def test_ratio_interval_matches_the_delta_method_for_large_normal_samples():
