@@ -9,10 +9,16 @@
 #      then a per-claim account of the points done.
 # Each step has its own time limit, so a slow or failing step leaves the later ones their time.
 # Missing Python packages may travel as wheels in .whl/ (installed into a private folder).
-# Usage: bench/gpu.sh [DEADLINE_SECONDS]; results under $OUT (default gpu-out/).
+# Usage: bench/gpu.sh [DEADLINE_SECONDS]; results under $OUT (default gpu-out/). STEPS (default
+# "tests bench book repeat paper") names the steps to run; BENCH_KERNELS, a comma list of kernel or
+# claim patterns, narrows the bench (bench.run --kernels), and BENCH_SHAPES (default small,book) its shapes.
 set -u
 OUT=${OUT:-gpu-out}
 DEADLINE=${1:-560}
+STEPS=${STEPS:-tests bench book repeat paper}
+BENCH_KERNELS=${BENCH_KERNELS:-*}
+BENCH_SHAPES=${BENCH_SHAPES:-small,book}
+wanted() { [[ " $STEPS " == *" $1 "* ]]; }
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 TQDM_MININTERVAL=5
 SITE=$(mktemp -d)
@@ -49,15 +55,17 @@ print("python", platform.python_version(), "torch", torch.__version__, "cuda", t
 EOF
 
 export PAVLOV_CACHE=/tmp/pavlov-cache-tests
-step 180 python3 -m pytest -q -m gpu -p no:cacheprovider --basetemp=/tmp/pytest-gpu tests/test_cuda.py tests/test_capacity.py
+wanted tests && step 180 python3 -m pytest -q -m gpu -p no:cacheprovider --basetemp=/tmp/pytest-gpu tests/test_cuda.py tests/test_capacity.py
 cp /tmp/pytest-gpu/ledger-ci-*.json "$OUT"/ 2>/dev/null
 
-step 200 python3 -m bench.run --device cuda --shapes small,book --trials 10000 --naive-budget 0 --skip-dask --out "$OUT"
-step 150 python3 -m pavlov_theory verify --scale book --device cuda --workers 8 --no-cache --quiet \
+wanted bench && step 240 python3 -m bench.run --device cuda --shapes "$BENCH_SHAPES" --trials 10000 --naive-budget 0 \
+    --skip-dask --kernels "$BENCH_KERNELS" --out "$OUT"
+wanted book && step 150 python3 -m pavlov_theory verify --scale book --device cuda --workers 8 --no-cache --quiet \
     --out "$OUT/ledger-book-cuda.json"
 
-step 90 python3 -m pavlov_theory verify --scale ci --device cuda --workers 1 --no-cache --quiet --out /tmp/ci-cuda-2.json
-python3 - "$OUT/ledger-ci-cuda.json" /tmp/ci-cuda-2.json <<'EOF'
+wanted repeat && step 90 python3 -m pavlov_theory verify --scale ci --device cuda --workers 1 --no-cache --quiet \
+    --out /tmp/ci-cuda-2.json
+wanted repeat && python3 - "$OUT/ledger-ci-cuda.json" /tmp/ci-cuda-2.json <<'EOF'
 import sys
 from pavlov_theory import ledger
 try:
@@ -73,9 +81,9 @@ EOF
 
 export PAVLOV_CACHE=/tmp/pavlov-cache-paper
 paper_seconds=$(( DEADLINE - ($(date +%s) - started) - 25 ))
-step $(( paper_seconds > 20 ? paper_seconds : 20 )) python3 -m pavlov_theory verify --scale paper --device cuda --workers 12 --quiet \
+wanted paper && step $(( paper_seconds > 20 ? paper_seconds : 20 )) python3 -m pavlov_theory verify --scale paper --device cuda --workers 12 --quiet \
     --out "$OUT/ledger-paper-cuda.json"
-python3 - /tmp/pavlov-cache-paper <<'EOF' | tee "$OUT/paper-points.txt"
+wanted paper && python3 - /tmp/pavlov-cache-paper <<'EOF' | tee "$OUT/paper-points.txt"
 import collections, json, sys
 from pathlib import Path
 from pavlov_theory import api

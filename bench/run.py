@@ -82,7 +82,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="most trials per kernel call, integer in [1, 10^7]; a call holds at most "
                              "what fits the device's memory budget, as in verify (default 2000)")
     parser.add_argument("--kernels", default=None, metavar="PATTERN",
-                        help="only kernels or cases whose name or claim matches PATTERN (shell-style)")
+                        help="only kernels or cases whose name or claim matches PATTERN (shell-style; "
+                             "a comma list matches any of its items)")
     parser.add_argument("--shapes", default="small,book",
                         help="comma list of small, book (the book-scale checks' shapes), example "
                              "(each kernel's tiny example point) (default small,book)")
@@ -110,10 +111,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def matches(case: Case, pattern: str | None) -> bool:
-    """Whether ``pattern`` selects ``case``: by kernel name or by the claim its shape comes from."""
+    """Whether ``pattern`` (shell-style; a comma list matches any of its items) selects ``case``: by
+    kernel name or by the claim its shape comes from."""
     if pattern is None:
         return True
-    return any(fnmatch.fnmatch(text, pattern) or text.startswith(pattern)
+    return any(fnmatch.fnmatch(text, item) or text.startswith(item)
+               for item in (p.strip() for p in pattern.split(",")) if item
                for text in (case.kernel, case.label.split(" ")[0]))
 
 

@@ -113,6 +113,14 @@ def test_an_estimator_of_a_missing_kernel_is_skipped_with_a_note(monkeypatch):
     assert any(r["estimator"] == "rb" and "not registered" in r["skipped"] for r in rows)
 
 
+def test_a_comma_list_of_patterns_selects_the_cases_of_any_of_them(found):
+    every, _ = cases.collect(["book"], found)
+    by = lambda pattern: {(c.kernel, c.label) for c in every if run.matches(c, pattern)}
+    both = by("softmax.snr,rules.*")
+    assert both == by("softmax.snr") | by("rules.*")
+    assert by("softmax.snr") and by("rules.*") and not by("softmax.snr") & by("rules.*")
+
+
 def test_an_example_point_runs_no_other_kernel(found):
     example = cases.Case("example", "capacity.item_noise", dict(found["capacity.item_noise"].example))
     assert [c.kernel for c in run.runs_needed([example], found)] == ["capacity.item_noise"]
