@@ -100,6 +100,16 @@ class Ledger:
         return ledger_mod.write(self.data, path, keep_same=keep_same)
 
 
+def _check_cluster(workers: int | str | None, scheduler: str | None) -> None:
+    if workers is not None and workers != "auto" and (
+            isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ParamError(f"workers: expected 'auto' or an integer >= 1, got {workers!r}")
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
+        raise ParamError(f"scheduler: expected an address such as tcp://host:8786, got {scheduler!r}")
+    if workers is not None and scheduler is not None:
+        raise ParamError("workers: not allowed with scheduler (a local cluster or a running one, not both)")
+
+
 def verify(scale: str = "book", only: str | None = None, *, seed: int = 0, device: str = "auto",
            dtype: str = "float32", fwer: float = ledger_mod.DEFAULT_FWER, progress: bool = False,
            cache: str | Path | bool | None = None, workers: int | str | None = None,
@@ -119,13 +129,7 @@ def verify(scale: str = "book", only: str | None = None, *, seed: int = 0, devic
     _check_fwer(fwer)
     if only is not None:
         _check_text("only", only)
-    if workers is not None and workers != "auto" and (
-            isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ParamError(f"workers: expected 'auto' or an integer >= 1, got {workers!r}")
-    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
-        raise ParamError(f"scheduler: expected an address such as tcp://host:8786, got {scheduler!r}")
-    if workers is not None and scheduler is not None:
-        raise ParamError("workers: not allowed with scheduler (a local cluster or a running one, not both)")
+    _check_cluster(workers, scheduler)
     if cache is not None and not isinstance(cache, (str, Path, bool)):
         raise ParamError(f"cache: expected a directory, True or None, got {cache!r}")
     ctx = context(scale, seed=seed, device=device, dtype=dtype)
@@ -142,16 +146,21 @@ def verify(scale: str = "book", only: str | None = None, *, seed: int = 0, devic
 
 def stress(scale: str = "ci", only: str | None = None, runs: int = 20, *, seed: int = 0,
            device: str = "auto", dtype: str = "float32", fwer: float = ledger_mod.DEFAULT_FWER,
-           out: str | Path | None = None, cache: str | Path | bool | None = None) -> dict[str, Any]:
+           out: str | Path | None = None, cache: str | Path | bool | None = None,
+           workers: int | str | None = None, scheduler: str | None = None) -> dict[str, Any]:
     """Rerun :func:`verify` ``runs`` times with seeds derived from ``seed`` and report how often
     each claim's verdict changes and the observed false-failure rate beside ``fwer`` (see
-    :mod:`pavlov_theory.stress`); with ``out``, the report is written there after every run."""
+    :mod:`pavlov_theory.stress`); with ``out``, the report is written there after every run. The
+    runs follow one another; ``workers`` and ``scheduler`` spread each run's points as in
+    :func:`verify` (the report is the same either way)."""
     _check_fwer(fwer)
     if only is not None:
         _check_text("only", only)
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise ParamError(f"stress: expected an integer >= 1, got {runs!r}")
+    _check_cluster(workers, scheduler)
     if cache is not None and not isinstance(cache, (str, Path, bool)):
         raise ParamError(f"cache: expected a directory, True or None, got {cache!r}")
     ctx = context(scale, seed=seed, device=device, dtype=dtype)
-    return stress_mod.stress(select(only), scale, ctx, runs, fwer, out=out, cache=open_cache(cache))
+    return stress_mod.stress(select(only), scale, ctx, runs, fwer, out=out, cache=open_cache(cache),
+                             workers=workers, scheduler=scheduler)

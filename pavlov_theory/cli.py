@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     spread = verify.add_mutually_exclusive_group()
     spread.add_argument("--workers", type=_workers, default=None, metavar="N",
                         help="check the grid points in N local processes (a Dask cluster when N > 1); "
-                             "'auto' (default, or $PAVLOV_WORKERS): one per usable core")
+                             "'auto' (default, or $PAVLOV_WORKERS): one per usable core; with --stress, "
+                             "each run in turn, in this process unless N is given")
     spread.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="check the grid points on the Dask cluster whose scheduler is at ADDRESS")
     return parser
@@ -168,12 +169,11 @@ def _check_out(text: str | None) -> None:
 def cmd_stress(args, cache) -> int:
     if args.power:
         raise ParamError("power: not allowed with --stress (measure power in a plain verify run)")
-    if args.workers is not None or args.scheduler is not None:
-        raise ParamError("stress: runs its seeds one after another; drop --workers and --scheduler")
     seed = _seed(args)
     print(f"stress: {args.stress} runs at scale {args.scale}, base seed {seed}", file=sys.stderr)
     report = api.stress(args.scale, args.only, args.stress, seed=seed, device=args.device, dtype=args.dtype,
-                        fwer=args.fwer, out=args.out, cache=cache)
+                        fwer=args.fwer, out=args.out, cache=cache, workers=args.workers,
+                        scheduler=args.scheduler)
     print(stress_table(report))
     if args.out:
         print(f"stress report written to {args.out}")

@@ -57,6 +57,15 @@ def test_a_local_cluster_of_workers_gives_the_serial_ledger():
     assert differences(ledger.findings(spread), ledger.findings(serial)) == []
 
 
+def test_a_stress_run_on_a_cluster_reports_what_the_serial_one_does(cluster):
+    from pavlov_theory import api
+
+    timeless = lambda report: {k: v for k, v in report.items() if k not in ("seconds", "wall_seconds")}
+    serial = api.stress("ci", "capacity.decoding", 2, seed=5, device="cpu")
+    spread = api.stress("ci", "capacity.decoding", 2, seed=5, device="cpu", scheduler=cluster.scheduler_address)
+    assert differences(timeless(spread), timeless(serial)) == []
+
+
 def test_auto_workers_use_one_process_per_core_and_never_more_than_the_points(monkeypatch):
     from pavlov_theory import distributed as spread
 
