@@ -62,7 +62,8 @@ def test_a_stress_run_on_a_cluster_reports_what_the_serial_one_does(cluster):
 
     timeless = lambda report: {k: v for k, v in report.items() if k not in ("seconds", "wall_seconds")}
     serial = api.stress("ci", "capacity.decoding", 2, seed=5, device="cpu")
-    spread = api.stress("ci", "capacity.decoding", 2, seed=5, device="cpu", scheduler=cluster.scheduler_address)
+    spread = api.stress("ci", "capacity.decoding", 2, seed=5, device="cpu",
+                        scheduler=cluster.scheduler_address)
     assert differences(timeless(spread), timeless(serial)) == []
 
 
