@@ -81,7 +81,7 @@ EOF
 
 export PAVLOV_CACHE=/tmp/pavlov-cache-paper
 paper_seconds=$(( DEADLINE - ($(date +%s) - started) - 25 ))
-wanted paper && step $(( paper_seconds > 20 ? paper_seconds : 20 )) python3 -m pavlov_theory verify --scale paper --device cuda --workers 12 --quiet \
+wanted paper && step $(( paper_seconds > 20 ? paper_seconds : 20 )) python3 -m pavlov_theory verify --scale paper --device cuda --workers auto --quiet \
     --out "$OUT/ledger-paper-cuda.json"
 wanted paper && python3 - /tmp/pavlov-cache-paper <<'EOF' | tee "$OUT/paper-points.txt"
 import collections, json, sys

@@ -33,6 +33,20 @@ def default_budget(device: str) -> int:
     return 4 * 2**30 if device.startswith("cuda") else 256 * 2**20
 
 
+# A check's chunks are sized to the budget from each kernel's own count of bytes per trial, but the
+# kernels' temporaries take more: on an H200 the bench measured peaks of up to 3.3 times the budget
+# (capacity.signal_noise_powers at d_k = 1024, n = 4096). Each process that shares a GPU with others
+# is counted this many budgets of its memory.
+PEAK_PER_BUDGET = 4
+
+
+def processes_per_gpu(device: str) -> int:
+    """How many processes checking points can share the memory of the GPU ``device`` (at least 1),
+    each counted :data:`PEAK_PER_BUDGET` chunk budgets."""
+    total = torch.cuda.get_device_properties(torch.device(device)).total_memory
+    return max(1, int(total // (PEAK_PER_BUDGET * default_budget(device))))
+
+
 def rows_per_chunk(bytes_per_row: int, budget: int) -> int:
     """How many rows (trials or items) fit in ``budget`` bytes; at least one."""
     return max(1, int(budget // max(1, bytes_per_row)))

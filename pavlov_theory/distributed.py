@@ -22,6 +22,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .cache import code_hash
 from .claims import Context, get_claim
+from .device import PEAK_PER_BUDGET, processes_per_gpu
 from .ledger import CheckError, check_point, point_text
 from .params import ParamError
 
@@ -45,15 +46,22 @@ def have_dask() -> bool:
     return True
 
 
-def local_workers(requested: int | str | None, points: int) -> int:
-    """How many local processes check ``points`` grid points: ``requested`` itself, or for
-    ``"auto"`` one per usable core, never more than the points, and 1 (the caller's own
-    process, no cluster) where ``dask.distributed`` is not installed."""
+def local_workers(requested: int | str | None, points: int, device: str = "cpu") -> int:
+    """How many local processes check ``points`` grid points on ``device``: ``requested`` itself, or
+    for ``"auto"`` one per usable core, never more than the points, and 1 (the caller's own
+    process, no cluster) where ``dask.distributed`` is not installed. On a GPU, no more than share
+    its memory (:func:`pavlov_theory.device.processes_per_gpu`): ``"auto"`` stops there, and a
+    larger number is refused."""
     if requested is None:
         return 1
+    most = processes_per_gpu(device) if device.startswith("cuda") else None
     if requested != AUTO:
+        if most is not None and int(requested) > most:
+            raise ParamError(f"workers: expected 'auto' or an integer in [1, {most}] on {device} (processes "
+                             f"sharing its memory, {PEAK_PER_BUDGET} chunk budgets each), got {requested}")
         return int(requested)
-    return max(1, min(usable_cores(), points)) if have_dask() else 1
+    count = max(1, min(usable_cores(), points)) if have_dask() else 1
+    return count if most is None else min(count, most)
 
 
 def check_registered(claim_id: str, point: Mapping[str, Any],
@@ -83,6 +91,16 @@ def single_thread() -> int:
 # 1 GiB free at its top.
 WORKER_MALLOC: dict[str, int] = {"MALLOC_TRIM_THRESHOLD_": 2**30, "MALLOC_MMAP_THRESHOLD_": 2**25,
                                  "MALLOC_TOP_PAD_": 2**28}
+
+
+def share_gpu(workers: int, device: str) -> float:
+    """On a worker of a local cluster on one GPU: hold this process's caching allocator to its
+    ``1/workers`` share of the GPU's memory (past it, the allocator frees its cached blocks before
+    it asks for more, rather than keep what the other processes need). Returns the share."""
+    import torch
+
+    torch.cuda.set_per_process_memory_fraction(1 / workers, torch.device(device))
+    return 1 / workers
 
 
 def local_cluster(workers: int) -> Any:
@@ -125,6 +143,8 @@ def run_points(tasks: Sequence[Task], ctx: Context, bar: Any, workers: int | Non
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
             client.run(single_thread)
+            if cluster is not None and ctx.device.startswith("cuda"):
+                client.run(share_gpu, workers or 1, ctx.device)
             futures = {client.submit(check_registered, claim_id, dict(point), ctx, pure=False):
                        (index, claim_id, point) for index, claim_id, point in tasks}
             for future in as_completed(futures):

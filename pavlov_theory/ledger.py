@@ -110,7 +110,7 @@ def run(claims: Iterable[Claim], scale: str, ctx: Context, fwer: float = DEFAULT
         processes = 1
         if scheduler is None and workers is not None:
             from .distributed import local_workers
-            processes = local_workers(workers, len(todo))
+            processes = local_workers(workers, len(todo), point_ctx.device)
         if scheduler is not None or processes > 1:
             from .distributed import run_points
             finished = run_points([(i, c.id, p) for i, c, p in todo], point_ctx, bar, processes, scheduler)

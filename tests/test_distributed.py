@@ -75,6 +75,19 @@ def test_auto_workers_use_one_process_per_core_and_never_more_than_the_points(mo
     assert spread.local_workers(3, 10) == 3 and spread.local_workers(None, 10) == 1
 
 
+def test_workers_on_a_gpu_stop_at_what_its_memory_holds(monkeypatch):
+    from pavlov_theory import distributed as spread
+    from pavlov_theory.params import ParamError
+
+    monkeypatch.setattr(spread, "usable_cores", lambda: 16)
+    monkeypatch.setattr(spread, "have_dask", lambda: True)
+    monkeypatch.setattr(spread, "processes_per_gpu", lambda device: 3)
+    assert spread.local_workers("auto", 100, "cuda") == 3 and spread.local_workers("auto", 2, "cuda") == 2
+    assert spread.local_workers(3, 100, "cuda") == 3 and spread.local_workers(12, 100, "cpu") == 12
+    with pytest.raises(ParamError, match=r"^workers: expected 'auto' or an integer in \[1, 3\] on cuda"):
+        spread.local_workers(12, 100, "cuda")
+
+
 def test_auto_workers_run_in_this_process_without_dask(monkeypatch):
     from pavlov_theory import distributed as spread
 
