@@ -11,13 +11,15 @@
 # Missing Python packages may travel as wheels in .whl/ (installed into a private folder).
 # Usage: bench/gpu.sh [DEADLINE_SECONDS]; results under $OUT (default gpu-out/). STEPS (default
 # "tests bench book repeat paper") names the steps to run; BENCH_KERNELS, a comma list of kernel or
-# claim patterns, narrows the bench (bench.run --kernels), and BENCH_SHAPES (default small,book) its shapes.
+# claim patterns, narrows the bench (bench.run --kernels), and BENCH_SHAPES (default small,book) its shapes;
+# PAPER_ONLY (claim patterns, a comma list) narrows the paper-scale run.
 set -u
 OUT=${OUT:-gpu-out}
 DEADLINE=${1:-560}
 STEPS=${STEPS:-tests bench book repeat paper}
 BENCH_KERNELS=${BENCH_KERNELS:-*}
 BENCH_SHAPES=${BENCH_SHAPES:-small,book}
+PAPER_ONLY=${PAPER_ONLY:-*}
 wanted() { [[ " $STEPS " == *" $1 "* ]]; }
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 TQDM_MININTERVAL=5
@@ -81,7 +83,7 @@ EOF
 
 export PAVLOV_CACHE=/tmp/pavlov-cache-paper
 paper_seconds=$(( DEADLINE - ($(date +%s) - started) - 25 ))
-wanted paper && step $(( paper_seconds > 20 ? paper_seconds : 20 )) python3 -m pavlov_theory verify --scale paper --device cuda --workers auto --quiet \
+wanted paper && step $(( paper_seconds > 20 ? paper_seconds : 20 )) python3 -m pavlov_theory verify --scale paper --device cuda --workers auto --quiet --only "$PAPER_ONLY" \
     --out "$OUT/ledger-paper-cuda.json"
 wanted paper && python3 - /tmp/pavlov-cache-paper <<'EOF' | tee "$OUT/paper-points.txt"
 import collections, json, sys

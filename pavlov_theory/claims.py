@@ -288,11 +288,14 @@ def get_claim(claim_id: str) -> Claim:
 
 
 def select(pattern: str | None) -> list[Claim]:
-    """Claims whose id matches the shell-style ``pattern`` (all when ``None``)."""
+    """Claims whose id matches the shell-style ``pattern`` (all when ``None``; a comma list matches
+    any of its items)."""
     claims = list(registry().values())
     if pattern is None:
         return claims
-    chosen = [c for c in claims if fnmatch.fnmatch(c.id, pattern) or c.id.startswith(pattern)]
+    items = [item.strip() for item in pattern.split(",") if item.strip()]
+    matches = lambda cid: any(fnmatch.fnmatch(cid, item) or cid.startswith(item) for item in items)
+    chosen = [c for c in claims if matches(c.id)]
     if not chosen:
         raise ParamError(f"only: no claim matches {pattern!r} (see `pavlov-theory list`)")
     return chosen

@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser("verify", parents=[common], help="check every claim over a scale's grid")
     verify.add_argument("--scale", default="book", help="ci, book (default) or paper")
-    verify.add_argument("--only", default=None, metavar="PATTERN", help="claim ids matching PATTERN")
+    verify.add_argument("--only", default=None, metavar="PATTERN",
+                        help="claim ids matching PATTERN (shell-style; a comma list matches any of them)")
     verify.add_argument("--out", default=None, metavar="PATH", help="write the ledger JSON here")
     verify.add_argument("--fwer", type=_probability, default=ledger.DEFAULT_FWER,
                         help="family-wise error level")

@@ -55,3 +55,10 @@ def test_probe_point_passes_unless_the_probe_is_declared_trivial(claim_id, ctx):
         assert verdict in REJECTS, f"{claim_id}: declared trivial but the probe point gives {verdict}"
     else:
         assert verdict not in REJECTS + ("undecided",), f"{claim_id}: the probe point gives {verdict}"
+
+
+def test_a_comma_list_selects_the_claims_of_any_of_its_patterns():
+    from pavlov_theory.claims import select
+
+    ids = lambda pattern: [c.id for c in select(pattern)]
+    assert ids("rules.oja, softmax.*") == [c for c in ids("*") if c in ids("rules.oja") + ids("softmax.*")]
