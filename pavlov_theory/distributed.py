@@ -99,7 +99,9 @@ def share_gpu(workers: int, device: str) -> float:
     it asks for more, rather than keep what the other processes need). Returns the share."""
     import torch
 
-    torch.cuda.set_per_process_memory_fraction(1 / workers, torch.device(device))
+    index = torch.device(device).index
+    index = torch.cuda.current_device() if index is None else index
+    torch.cuda.set_per_process_memory_fraction(1 / workers, index)
     return 1 / workers
 
 
