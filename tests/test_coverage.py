@@ -187,15 +187,6 @@ def test_symmetric_light_tailed_samples_keep_the_claims_first_look():
     assert first_look("mean", 64, light) == 64
 
 
-def test_the_correction_is_clear_from_the_size_past_the_last_row_that_misses_more_than_plain_t():
-    row = lambda trials, covered, plain, verdict: {"trials": trials, "covered": covered,
-                                                   "plain_covered": plain, "verdict": verdict}
-    rows = [row(64, 90, 95, "undercovers"), row(128, 99, 99, "nominal"), row(256, 94, 95, "undercovers"),
-            row(512, 99, 99, "nominal"), row(1024, 90, 90, "undercovers"), row(2048, 99, 98, "nominal")]
-    assert coverage.first_beyond_correction(rows) == 512
-    assert coverage.first_beyond_correction(rows[:3]) is None
-
-
 def test_the_kurtosis_constant_is_the_needed_trials_over_the_heavy_points_excess_kurtosis():
     kurtosis = coverage.heavy_kurtosis(coverage.HEAVY_POINT["df"])
     assert TRIALS_PER_KURT == int(np.ceil(coverage.HEAVY_SMALLEST / kurtosis))
