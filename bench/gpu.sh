@@ -62,7 +62,7 @@ cp /tmp/pytest-gpu/ledger-ci-*.json "$OUT"/ 2>/dev/null
 
 wanted bench && step 240 python3 -m bench.run --device cuda --shapes "$BENCH_SHAPES" --trials 10000 --naive-budget 0 \
     --skip-dask --kernels "$BENCH_KERNELS" --out "$OUT"
-wanted book && step 150 python3 -m pavlov_theory verify --scale book --device cuda --workers 8 --no-cache --quiet \
+wanted book && step 150 python3 -m pavlov_theory verify --scale book --device cuda --workers auto --no-cache --quiet \
     --out "$OUT/ledger-book-cuda.json"
 
 wanted repeat && step 90 python3 -m pavlov_theory verify --scale ci --device cuda --workers 1 --no-cache --quiet \

@@ -84,14 +84,15 @@ SKEW_SALIENCE = 2.0
 
 def skewness_that_stands_out(x: np.ndarray, z: float = SKEW_SALIENCE) -> Any:
     """The sample skewness of i.i.d. samples along the last axis (:func:`skewness`) where it lies
-    more than ``z`` jackknife standard errors from 0, else 0: the skewness an interval corrects
-    for. A float for 1-D samples, else one per row."""
+    more than ``z`` jackknife standard errors from 0, else 0 (always 0 for fewer than 4 samples or
+    a standard error of 0): the skewness an interval corrects for. A float for 1-D samples, else
+    one per row."""
     d = np.asarray(x, dtype=np.float64)
-    if d.shape[-1] < 3:
+    if d.shape[-1] < 4:  # with 3 values each left-out sample of 2 reads 0: no noise to compare with
         return 0.0 if d.ndim == 1 else np.zeros(d.shape[:-1])
     d = d - d.mean(-1, keepdims=True)
-    g = skewness(d)
-    kept = np.where(np.abs(g) > z * _skewness_se(d), g, 0.0)
+    g, se = skewness(d), _skewness_se(d)
+    kept = np.where((np.abs(g) > z * se) & (se > 0), g, 0.0)
     return float(kept) if np.ndim(kept) == 0 else kept
 
 
@@ -182,6 +183,7 @@ def ratio_test(num: np.ndarray, den: np.ndarray, theta: float | np.ndarray, alph
     if corrected is None:
         corrected = ratio_skew_stands_out(num, den)
     w = np.asarray(num, dtype=np.float64) - np.expand_dims(np.asarray(theta, dtype=np.float64), -1) * den
+    corrected = np.broadcast_to(corrected, w.shape[:-1])  # one decision per sample, or one for all
     size = w.shape[-1]
     se = np.std(w, axis=-1, ddof=1) / math.sqrt(size)
     lo, hi = studentized_limits(w.mean(-1), se, np.where(corrected, skewness(w), 0.0), size, alpha)

@@ -88,6 +88,19 @@ def test_a_skewness_beyond_two_jackknife_errors_is_corrected_for_in_full():
     assert skewness_that_stands_out(x) == skewness(x)
 
 
+def test_three_samples_or_a_zero_standard_error_never_stand_out():
+    assert skewness_that_stands_out(np.array([1.0, 2.0, 10.0])) == 0.0
+    assert skewness_that_stands_out(np.array([[1.0, 2.0, 10.0]])).tolist() == [0.0]
+    assert skewness_that_stands_out(np.ones(50)) == 0.0
+
+
+def test_the_ratio_test_refuses_a_correction_flag_of_another_shape():
+    rng = np.random.default_rng(1)
+    den = rng.exponential(size=(3, 50))
+    with pytest.raises(ValueError):
+        ratio_test(2 * den, den, 2.0, 0.01, np.ones((3, 1), dtype=bool))
+
+
 def test_the_skewness_that_stands_out_on_rows_is_that_of_each_row():
     rng = np.random.default_rng(4)
     rows = np.concatenate([rng.exponential(size=(3, 200)), rng.standard_t(5, size=(3, 200))])

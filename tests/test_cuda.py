@@ -2,9 +2,8 @@
 reaches the same verdict on both devices, and their intervals meet (the draws differ: the two
 devices' generators give other numbers for the same seed)."""
 import pytest
-import torch
 
-from pavlov_theory import api, device, distributed, ledger
+from pavlov_theory import api, distributed, ledger
 
 pytestmark = pytest.mark.gpu
 
@@ -29,8 +28,3 @@ def test_the_cuda_ledger_ran_on_cuda(ci_ledgers):
 def test_cpu_and_cuda_agree_at_ci(ci_ledgers):
     assert ledger.disagreements(*ci_ledgers) == []
 
-
-def test_processes_sharing_the_gpu_are_counted_four_chunk_budgets_each():
-    total = torch.cuda.get_device_properties(0).total_memory
-    each = device.PEAK_PER_BUDGET * device.default_budget("cuda")
-    assert device.processes_per_gpu("cuda") == max(1, total // each)

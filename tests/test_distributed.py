@@ -57,13 +57,19 @@ def test_a_local_cluster_of_workers_gives_the_serial_ledger():
     assert differences(ledger.findings(spread), ledger.findings(serial)) == []
 
 
-def test_a_stress_run_on_a_cluster_reports_what_the_serial_one_does(cluster):
+def test_a_stress_run_on_a_cluster_reports_what_the_serial_one_does(cluster, monkeypatch):
     from pavlov_theory import api
+    from pavlov_theory import distributed as spread_mod
 
     timeless = lambda report: {k: v for k, v in report.items() if k not in ("seconds", "wall_seconds")}
     serial = api.stress("ci", "capacity.decoding", 2, seed=5, device="cpu")
+    sent = []
+    run_points = spread_mod.run_points
+    monkeypatch.setattr(spread_mod, "run_points", lambda tasks, *a, **k: sent.append(len(tasks)) or
+                        run_points(tasks, *a, **k))
     spread = api.stress("ci", "capacity.decoding", 2, seed=5, device="cpu",
                         scheduler=cluster.scheduler_address)
+    assert len(sent) == 2 and all(sent)  # each run's points went to the cluster
     assert differences(timeless(spread), timeless(serial)) == []
 
 
@@ -73,6 +79,17 @@ def test_auto_workers_use_one_process_per_core_and_never_more_than_the_points(mo
     monkeypatch.setattr(spread, "usable_cores", lambda: 4)
     assert [spread.local_workers("auto", points) for points in (0, 1, 3, 10)] == [1, 1, 3, 4]
     assert spread.local_workers(3, 10) == 3 and spread.local_workers(None, 10) == 1
+
+
+def test_a_gpu_of_100_gib_holds_six_processes_of_four_4_gib_budgets(monkeypatch):
+    from types import SimpleNamespace
+
+    from pavlov_theory import device
+
+    monkeypatch.setattr(device.torch.cuda, "get_device_properties",
+                        lambda _: SimpleNamespace(total_memory=100 * 2**30))
+    assert device.PEAK_PER_BUDGET * device.default_budget("cuda") == 16 * 2**30
+    assert device.processes_per_gpu("cuda") == 6
 
 
 def test_workers_on_a_gpu_stop_at_what_its_memory_holds(monkeypatch):
