@@ -13,7 +13,6 @@ requested scale; and serial against Dask at one scale. See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import os
 import platform
@@ -32,7 +31,7 @@ from bench import measure, report
 from bench import verify as verify_mod
 from bench.cases import Case
 from bench.flops import flops_per_trial
-from pavlov_theory.claims import SCALES, section_modules
+from pavlov_theory.claims import SCALES, matches_pattern, section_modules
 from pavlov_theory.device import default_budget, resolve_device, rows_per_chunk
 from pavlov_theory.engine import Kernel
 from pavlov_theory.params import ParamError
@@ -115,9 +114,7 @@ def matches(case: Case, pattern: str | None) -> bool:
     kernel name or by the claim its shape comes from."""
     if pattern is None:
         return True
-    return any(fnmatch.fnmatch(text, item) or text.startswith(item)
-               for item in (p.strip() for p in pattern.split(",")) if item
-               for text in (case.kernel, case.label.split(" ")[0]))
+    return any(matches_pattern(text, pattern) for text in (case.kernel, case.label.split(" ")[0]))
 
 
 # ----------------------------------------------------------------------------- measuring

@@ -287,15 +287,20 @@ def get_claim(claim_id: str) -> Claim:
     return claims[claim_id]
 
 
+def matches_pattern(text: str, pattern: str) -> bool:
+    """Whether ``text`` matches the shell-style ``pattern`` or starts with it; a comma list matches
+    when any of its items does."""
+    items = (item.strip() for item in pattern.split(","))
+    return any(fnmatch.fnmatch(text, item) or text.startswith(item) for item in items if item)
+
+
 def select(pattern: str | None) -> list[Claim]:
     """Claims whose id matches the shell-style ``pattern`` (all when ``None``; a comma list matches
     any of its items)."""
     claims = list(registry().values())
     if pattern is None:
         return claims
-    items = [item.strip() for item in pattern.split(",") if item.strip()]
-    matches = lambda cid: any(fnmatch.fnmatch(cid, item) or cid.startswith(item) for item in items)
-    chosen = [c for c in claims if matches(c.id)]
+    chosen = [c for c in claims if matches_pattern(c.id, pattern)]
     if not chosen:
         raise ParamError(f"only: no claim matches {pattern!r} (see `pavlov-theory list`)")
     return chosen
