@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from pavlov_theory.cache import write_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
 COSMIC_RAY = str(Path(sys.executable).parent / "cosmic-ray")
 # mutations that change a formula; bitwise, floor-division, modulo and shift swaps on SymPy
@@ -147,13 +149,13 @@ def main(argv: list[str] | None = None) -> int:
             row = rows[-1]
             print(f"{module:14} mutants {row['mutants']:5}  formula {row['formula_mutants']:4}  "
                   f"run {row['run']:3}  killed {row['killed']:3}  survived {row['survived']:3}", flush=True)
+            if args.out:  # after each module, so that a run cut short keeps the modules it finished
+                write_atomic(Path(args.out), json.dumps({"sample": args.sample, "seed": args.seed,
+                                                         "modules": rows}, indent=1))
     finally:
         shutil.rmtree(copy, ignore_errors=True)
     killed, run = sum(r["killed"] for r in rows), sum(r["run"] for r in rows)
     print(f"mutation score: {killed}/{run} = {killed / max(run, 1):.2f}")
-    if args.out:
-        Path(args.out).write_text(json.dumps({"sample": args.sample, "seed": args.seed, "modules": rows},
-                                             indent=1))
     return 0
 
 
