@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import cases, estimators, report, run
+from bench import cases, estimators, per_claim, report, run
 from bench import verify as verify_mod
 from bench.flops import FLOPS, flops_per_trial
 
@@ -282,3 +282,49 @@ def test_a_finished_run_leaves_no_partial_file(tmp_path):
                      "--trials", "8", "--naive-budget", "0", "--skip-dask", "--out", str(tmp_path)]) == 0
     tag = run.device_tag("cpu")
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"bench-{tag}.json", f"bench-{tag}.md"]
+
+
+# ----------------------------------------------------------------------------- per claim
+
+PER_CLAIM_LEDGER = {"scale": "book", "claims": [{"claim": "a.one"}, {"claim": "b.two"}, {"claim": "c.three"}],
+                    "results": [{"claim": "a.one", "trials": 100}, {"claim": "a.one", "trials": 300},
+                                {"claim": "b.two", "trials": 50}, {"claim": "c.three", "trials": 7}]}
+PER_CLAIM_BENCH = {"estimators": [
+    {"estimator": "fast a", "label": "a.one book", "variance_ratio": 0.25, "speedup_vs_batched_plain": 3.0},
+    {"estimator": "fast b", "label": "b.two book", "variance_ratio": 2.0, "speedup_vs_batched_plain": 1.5},
+    {"estimator": "fast b2", "label": "b.two book", "variance_ratio": 5.0, "speedup_vs_batched_plain": 4.0},
+    {"estimator": "gone", "label": "c.three book", "skipped": "kernel not registered"}]}
+
+
+def test_per_claim_plain_trials_are_the_claims_trials_times_its_variance_ratio():
+    rows = {r["claim"]: r for r in per_claim.per_claim(PER_CLAIM_LEDGER, [PER_CLAIM_BENCH])}
+    assert rows["a.one"]["trials"] == 400 and rows["a.one"]["plain_trials"] == 100
+
+
+def test_per_claim_gives_no_plain_total_for_a_claim_with_two_estimators():
+    rows = {r["claim"]: r for r in per_claim.per_claim(PER_CLAIM_LEDGER, [PER_CLAIM_BENCH])}
+    assert "plain_trials" not in rows["b.two"] and len(rows["b.two"]["estimators"]) == 2
+
+
+def test_per_claim_reads_a_skipped_estimator_as_not_benchmarked():
+    rows = {r["claim"]: r for r in per_claim.per_claim(PER_CLAIM_LEDGER, [PER_CLAIM_BENCH])}
+    assert rows["c.three"]["estimators"] == []
+    assert "not benchmarked" in per_claim.markdown([rows["c.three"]], "book")
+
+
+def test_per_claim_takes_an_estimator_from_the_first_bench_that_measured_it():
+    later = {"estimators": [{**PER_CLAIM_BENCH["estimators"][0], "variance_ratio": 9.0}]}
+    rows = {r["claim"]: r for r in per_claim.per_claim(PER_CLAIM_LEDGER, [PER_CLAIM_BENCH, later])}
+    assert rows["a.one"]["plain_trials"] == 100
+
+
+@pytest.mark.parametrize("content, name", [(None, "ledger"), ("{not json", "ledger"), ('{"x": 1}', "ledger")])
+def test_per_claim_a_bad_ledger_exits_2_naming_it(content, name, tmp_path, capsys):
+    path = tmp_path / "ledger.json"
+    if content is not None:
+        path.write_text(content)
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps(PER_CLAIM_BENCH))
+    assert per_claim.main([str(path), str(bench)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{name}:" in err
