@@ -154,9 +154,11 @@ def sample_until(ctx: Context, params: Mapping[str, Any], kernel: Kernel, estima
                              widened, decide, ctx.alpha, start, ctx.max_trials)
     # the trial cap cut the look below the size the pilot asks for: its interval is trusted only if
     # its own trials, read as a pilot, ask for no more (a 256-trial pilot with one extreme trial
-    # can ask for far more than the law needs)
-    short = start > ctx.max_trials and first_look(estimator, 2, last[0]) > ci.n
-    return ci, ("undecided" if short else verdict)
+    # can ask for far more than the law needs). An untrusted interval is returned unbounded, so that
+    # a caller that judges it again (with another judge, or mapped) decides nothing from it either.
+    if start > ctx.max_trials and first_look(estimator, 2, last[0]) > ci.n:
+        return Interval(ci.estimate, -math.inf, math.inf, ci.n), "undecided"
+    return ci, verdict
 
 
 @dataclass(frozen=True)

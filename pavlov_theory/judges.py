@@ -4,8 +4,8 @@ A judge looks at a derived value and a confidence interval and says one of: the 
 verdict, ``fails`` (the data contradict it), or ``undecided`` (the data cannot tell). A bound of
 its quantity's trivial value or more (1 for a probability) is ``vacuous``: it says nothing, so it
 is reported apart and never counted as evidence. Claims name the judge they use; they do not
-re-implement one. An interval or deviation that is not a number (NaN) decides nothing: every
-judge reads it as ``undecided``.
+re-implement one. An interval, either of its limits, a deviation or a compared value that is not a
+number (NaN) decides nothing: every judge reads it as ``undecided``.
 
 | judge      | passes as | rule                                                                   |
 |------------|-----------|------------------------------------------------------------------------|
@@ -48,7 +48,7 @@ def unreadable(*values: float) -> bool:
 def exact(theory: float, ci: Interval, rel: float = POWER_REL) -> str:
     """``fails`` if the interval excludes ``theory``; ``exact`` if it contains it and is narrow
     enough that a formula off by ``rel`` (relative) would lie outside it; else ``undecided``."""
-    if unreadable(ci.lo, ci.hi):
+    if unreadable(ci.lo, ci.hi, theory):
         return "undecided"
     if not ci.contains(theory):
         return "fails"
@@ -72,8 +72,12 @@ def bound(limit: float, ci: Interval, trivial: float = 1.0) -> str:
     """An upper bound on a measured quantity: ``vacuous`` if ``limit >= trivial`` (for a
     probability, 1: it cannot be violated and says nothing); ``holds`` if the upper confidence
     limit is at or under it; ``fails`` if the lower limit is above it; else ``undecided``."""
+    if unreadable(limit):
+        return "undecided"
     if limit >= trivial:
         return VACUOUS
+    if unreadable(ci.lo, ci.hi):
+        return "undecided"
     if ci.lo > limit:
         return "fails"
     if ci.hi <= limit:
@@ -92,7 +96,7 @@ def scaling(law: float, fit: Interval, shift: float, decades: float,
     decade of its variable or its interval is too wide to exclude ``law +- shift``; ``holds`` if
     it contains ``law``; else ``above`` or ``below`` (each ``loose`` or ``fails``, declared by the
     claim) as the measured exponent lies above or below the law's."""
-    if decades < 1:
+    if unreadable(law, fit.lo, fit.hi, decades) or decades < 1:
         return "undecided"
     if fit.lo > law:
         return above
@@ -113,7 +117,7 @@ def growth(law: float, q: Interval, shift: float, doublings: float, decades: flo
     ``GROWTH_DOUBLINGS`` doublings (``doublings``, log2 of its range) and the quantity itself at
     least one decade (``decades``, log10 of its range, too little growth leaves the rates
     unreadable); past that, :func:`scaling`'s rule with ``shift``."""
-    if doublings < GROWTH_DOUBLINGS or decades < 1:
+    if unreadable(doublings) or doublings < GROWTH_DOUBLINGS:
         return "undecided"
     return scaling(law, q, shift, decades, above, below)
 
@@ -128,6 +132,8 @@ def identity(deviation: float, tolerance: float) -> str:
 def sign(ci: Interval, null: float) -> str:
     """An effect claimed strictly positive: ``holds`` if the interval lies above 0; ``fails`` if
     it lies below ``null`` (no effect beyond a band the claim derives, or a negative one)."""
+    if unreadable(ci.lo, ci.hi, null):
+        return "undecided"
     if ci.lo > 0:
         return "holds"
     if ci.hi < null:
@@ -144,7 +150,7 @@ def argmin(predicted: float, grid: Sequence[float], intervals: Sequence[Interval
     do and some do not, or if every grid point is plausible (the data do not locate a minimum).
     ``vacuous`` when ``limits`` (the bound whose minimiser is predicted) are all trivial. Returns
     the verdict and the plausible minimisers."""
-    if unreadable(*(v for ci in intervals for v in (ci.lo, ci.hi))):
+    if unreadable(predicted, *(v for ci in intervals for v in (ci.lo, ci.hi))):
         return "undecided", []
     best = min(ci.hi for ci in intervals)
     plausible = [g for g, ci in zip(grid, intervals) if ci.lo <= best]

@@ -6,7 +6,7 @@ import torch
 from scipy.stats import binomtest
 from scipy.stats import kurtosis as scipy_kurtosis
 
-from pavlov_theory import coverage
+from pavlov_theory import coverage, judges
 from pavlov_theory.claims import Context
 from pavlov_theory.engine import (
     PILOT_TRIALS,
@@ -145,6 +145,16 @@ def test_a_skewed_ratio_check_judges_no_look_below_the_size_its_pilot_asks_for()
     ci, verdict = sample_until(ctx, {}, kernel, "ratio", lambda c: "fails", first=64)
     pilot = draw(ctx, {}, kernel, PILOT_TRIALS, "pilot")
     assert verdict == "fails" and ci.n == first_look("ratio", 64, pilot) > 64
+
+
+def test_a_look_the_trial_cap_cut_below_its_size_is_undecided_and_unbounded():
+    """Callers that judge the interval again (mapped, or with another judge) must decide nothing
+    from it either: every judge reads an unbounded interval as undecided."""
+    kernel = Kernel("test.powers", _powers, _powers, lambda p, size: 16 * size, {})
+    ctx = Context(device="cpu", seed=0, max_trials=100, scale="ci")
+    ci, verdict = sample_until(ctx, {}, kernel, "ratio", lambda c: "fails", first=64)
+    assert verdict == "undecided" and (ci.lo, ci.hi) == (-np.inf, np.inf) and np.isfinite(ci.estimate)
+    assert judges.exact(ci.estimate, ci) == judges.sign(ci, 0.0) == judges.bound(0.5, ci) == "undecided"
 
 
 def test_the_first_look_grows_with_the_squared_skewness_read_high():

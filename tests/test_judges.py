@@ -146,3 +146,22 @@ def test_a_nan_interval_or_deviation_decides_nothing_in_every_judge():
     assert judges.identity(nan, 1e-12) == "undecided"
     assert judges.argmin(1.0, [0.5, 1.0, 2.0], [Interval(1, 0.9, 1.1, 10), unreadable,
                                                 Interval(2, 1.9, 2.1, 10)])[0] == "undecided"
+
+
+@pytest.mark.parametrize("lo, hi", [(float("nan"), 0.1), (0.1, float("nan"))])
+def test_an_interval_with_one_nan_limit_decides_nothing_in_every_judge(lo, hi):
+    half = Interval(0.05, lo, hi, 10)
+    assert judges.exact(0.05, half) == "undecided"
+    assert judges.bound(0.5, half) == "undecided"
+    assert judges.sign(half, -0.1) == "undecided"
+    assert judges.scaling(0.05, half, 0.01, 2.0) == "undecided"
+    assert judges.growth(0.05, half, 0.01, 3.0, 2.0) == "undecided"
+
+
+def test_a_nan_compared_value_decides_nothing_in_every_judge():
+    nan, ci = float("nan"), Interval(1.0, 0.99, 1.01, 10)
+    assert judges.exact(nan, ci) == "undecided"
+    assert judges.bound(nan, ci) == "undecided"
+    assert judges.sign(ci, nan) == "undecided"
+    assert judges.scaling(nan, ci, 0.1, 2.0) == "undecided"
+    assert judges.argmin(nan, [0.5, 1.0], [ci, Interval(2, 1.9, 2.1, 10)])[0] == "undecided"
