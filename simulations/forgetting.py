@@ -496,11 +496,33 @@ def check_saturation(params: Mapping[str, Any], ctx: Context) -> Result:
     """Both halves of the statement over the stream lengths T/100, T/10, T. Decay: the measured
     count of items above snr_min equals the derived finite-T count at each length, and the
     derivation puts each length past ``settle_length``, where the finite count equals the
-    T -> infinity count (fixed). Hebbian: the item's SNR lies on the derived side of snr_min (the
-    sign judge); past ``saturation_length = 1 + c/snr_min`` the derived count is 0 items."""
+    T -> infinity count (fixed). Hebbian: the item's SNR lies on the side of snr_min that the derived
+    ``saturation_length = 1 + c/snr_min`` says (the sign judge): above it for a shorter stream,
+    below it (0 items) for a longer one; besides the three lengths, all far past it, at the lengths
+    SATURATION_MARGIN below and above it, so that a saturation length off by that factor fails."""
     der, lengths = proof.effective_capacity(), sweep_lengths(params["T"])
-    parts = ctx.share(2 * len(lengths))
+    saturation = ctx.theory(der, "saturation_length", **params)
+    near = [t for t in (math.floor(saturation / SATURATION_MARGIN), math.ceil(saturation * SATURATION_MARGIN))
+            if T_PARAM.low <= t < lengths[0]]
+    parts = ctx.share(2 * len(lengths) + len(near))
     rows, verdicts = [], []
+
+    def hebbian_row(length: int) -> dict[str, Any]:
+        point = {**params, "T": length}
+        hebbian = _stream(point, gamma=1.0, tau=0)
+        # one probe read through its cosines: where d_k/(T-1) lies far from snr_min (at the grids' lengths,
+        # far past saturation_length) the side is decided at the first look, so the trials are fixed and
+        # their cost is the time a trial, O(T) against O(T d_k)
+        snr, side = side_of(parts, hebbian, params["snr_min"], PROBE_STREAM)
+        # the sign of SNR - snr_min says the SNR is above; of snr_min - SNR, below
+        side_sign = 1 if length < saturation else -1
+        verdicts.append(judges.sign(snr.map(lambda v: side_sign * (v - params["snr_min"])), 0.0))
+        return {"name": f"hebbian T={length}", "T": length, "snr": snr.estimate, "ci": [snr.lo, snr.hi],
+                "trials": snr.n, "side": side, "hebbian_items": ctx.reference(der, "hebbian_items", **point),
+                "verdict": verdicts[-1],
+                "derived_snr": ctx.reference(proof.snr("sphere"), "snr_hebbian", **hebbian)}
+
+    rows += [hebbian_row(length) for length in near]
     for length in lengths:
         point = {**params, "T": length}
         theory = round(ctx.theory(der, "items", **point))
@@ -509,23 +531,15 @@ def check_saturation(params: Mapping[str, Any], ctx: Context) -> Result:
         rows.append({"name": f"decay T={length}", "T": length, "items": ci.estimate, "ci": [ci.lo, ci.hi],
                      "trials": ci.n, "derived": theory, "limit": ctx.reference(der, "items_limit", **point),
                      "verdict": verdicts[-1]})
-        hebbian = _stream(point, gamma=1.0, tau=0)
-        count = ctx.theory(der, "hebbian_items", **point)
-        # one probe read through its cosines: where d_k/(T-1) lies far from snr_min (at the grids' lengths,
-        # far past saturation_length) the side is decided at the first look, so the trials are fixed and
-        # their cost is the time a trial, O(T) against O(T d_k)
-        snr, side = side_of(parts, hebbian, params["snr_min"], PROBE_STREAM)
-        # the sign of SNR - snr_min says the SNR is above; of snr_min - SNR, below
-        side_sign = 1 if count >= 1 else -1
-        verdicts.append(judges.sign(snr.map(lambda v: side_sign * (v - params["snr_min"])), 0.0))
-        rows.append({"name": f"hebbian T={length}", "T": length, "snr": snr.estimate, "ci": [snr.lo, snr.hi],
-                     "trials": snr.n, "side": side, "hebbian_items": count, "verdict": verdicts[-1],
-                     "derived_snr": ctx.reference(proof.snr("sphere"), "snr_hebbian", **hebbian)})
+        rows.append(hebbian_row(length))
     rows.append({"name": "settle_length", "value": ctx.reference(der, "settle_length", **params)})
     rows.append({"name": "saturation_length", "value": ctx.reference(der, "saturation_length", **params)})
-    last = rows[-4]
+    last = next(r for r in reversed(rows) if r["name"].startswith("decay"))
     return Result(last["derived"], last["items"], tuple(last["ci"]), judges.combine(verdicts),
                   sum(r.get("trials", 0) for r in rows), rows)
+
+
+SATURATION_MARGIN = 1.1  # the Hebbian readout is also taken this factor below and above saturation_length
 
 
 def sweep_lengths(T_max: int) -> list[int]:

@@ -233,7 +233,28 @@ def test_saturation_finds_no_hebbian_item_above_snr_min(ctx):
     claim = get_claim("forgetting.saturation")
     outcome = claim.check(claim.resolve({"d_k": 64, "gamma": 0.9, "snr_min": 2.0, "T": 5000}), ctx)
     hebbian = [r for r in outcome.evidence if r["name"].startswith("hebbian")]
-    assert [(r["hebbian_items"], r["side"], r["verdict"]) for r in hebbian] == [(0, "fails", "holds")] * 3
+    assert [(r["hebbian_items"], r["side"], r["verdict"]) for r in hebbian][2:] == [(0, "fails", "holds")] * 3
+
+
+@pytest.mark.mc
+def test_saturation_reads_the_hebbian_snr_on_either_side_of_the_derived_saturation_length(ctx):
+    claim = get_claim("forgetting.saturation")
+    outcome = claim.check(claim.resolve({"d_k": 64, "gamma": 0.9, "snr_min": 2.0, "T": 5000}), ctx)
+    length = next(r["value"] for r in outcome.evidence if r["name"] == "saturation_length")
+    below, above = [r for r in outcome.evidence if r["name"].startswith("hebbian")][:2]
+    assert below["T"] < length < above["T"] < 5000 // 100
+    assert (below["hebbian_items"], below["side"], below["verdict"]) == (below["T"], "holds", "holds")
+    assert (above["hebbian_items"], above["side"], above["verdict"]) == (0, "fails", "holds")
+
+
+@pytest.mark.mc
+@pytest.mark.parametrize("factor", [1.5, 1 / 1.5])
+def test_saturation_rejects_a_saturation_length_off_by_half_again(ctx, factor):
+    claim = get_claim("forgetting.saturation")
+    probed = replace(ctx, probe=("theory", factor))
+    outcome = claim.check(claim.resolve({"d_k": 64, "gamma": 0.9, "snr_min": 2.0, "T": 5000}), probed)
+    near = [r for r in outcome.evidence if r["name"].startswith("hebbian")][:2]
+    assert "fails" in [r["verdict"] for r in near]
 
 
 @pytest.mark.mc
