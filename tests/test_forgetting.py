@@ -258,9 +258,12 @@ def test_saturation_rejects_a_saturation_length_off_by_half_again(ctx, factor):
 
 
 @pytest.mark.mc
-def test_optimal_decay_location_rejects_a_memory_length_off_by_its_factor(ctx):
+@pytest.mark.parametrize("factor", [sim.MEMORY_FACTOR, 1 / sim.MEMORY_FACTOR])
+def test_optimal_decay_location_rejects_a_memory_length_off_by_its_factor(ctx, factor):
+    """The location alone (not the SNR at the optimum, which the probe moves as well) rejects a
+    memory length off by MEMORY_FACTOR either way."""
     claim = get_claim("forgetting.optimal_decay")
-    probed = replace(ctx, probe=("theory", sim.MEMORY_FACTOR))
+    probed = replace(ctx, probe=("theory", factor))
     outcome = claim.check(claim.resolve({"d_k": 64, "tau": 10, "T": 1000}), probed)
     assert next(r for r in outcome.evidence if r["name"] == "located")["verdict"] == "fails"
 
