@@ -130,6 +130,24 @@ def first_look(estimator: str, first: int, pilot: Outputs | None) -> int:
     return max(first, math.ceil(TRIALS_PER_SKEW2 * skew * skew), math.ceil(TRIALS_PER_KURT * kurt))
 
 
+def too_few(estimator: str, samples: Outputs) -> bool:
+    """Whether ``samples``, read as a pilot, ask :func:`first_look` for more trials than they hold:
+    then their interval of ``estimator`` is not trusted at its size."""
+    return first_look(estimator, 2, samples) > len(samples[0])
+
+
+def unbounded(ci: Interval) -> Interval:
+    """``ci`` with its limits at -inf and inf: an interval every judge reads as ``undecided``."""
+    return Interval(ci.estimate, -math.inf, math.inf, ci.n)
+
+
+def sized(estimator: str, samples: Outputs, ci: Interval) -> Interval:
+    """The interval of a check that draws a fixed number of trials: ``ci`` where its samples are
+    enough for the first-look rule, else :func:`unbounded` (the same rule :func:`sample_until`
+    applies to a look the trial cap cut short)."""
+    return unbounded(ci) if too_few(estimator, samples) else ci
+
+
 def sample_until(ctx: Context, params: Mapping[str, Any], kernel: Kernel, estimator: str,
                  decide: Callable[[Interval], str], first: int = 256) -> tuple[Interval, str]:
     """Sequential sampling: draw looks of doubling size, the first of :func:`first_look` trials
@@ -156,8 +174,8 @@ def sample_until(ctx: Context, params: Mapping[str, Any], kernel: Kernel, estima
     # its own trials, read as a pilot, ask for no more (a 256-trial pilot with one extreme trial
     # can ask for far more than the law needs). An untrusted interval is returned unbounded, so that
     # a caller that judges it again (with another judge, or mapped) decides nothing from it either.
-    if start > ctx.max_trials and first_look(estimator, 2, last[0]) > ci.n:
-        return Interval(ci.estimate, -math.inf, math.inf, ci.n), "undecided"
+    if start > ctx.max_trials and too_few(estimator, last[0]):
+        return unbounded(ci), "undecided"
     return ci, verdict
 
 

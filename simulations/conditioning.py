@@ -13,7 +13,7 @@ import torch
 
 from pavlov_theory import judges, memory
 from pavlov_theory.claims import BEYOND, Claim, Context, Probe, Result
-from pavlov_theory.engine import Kernel, Law, Outputs, bound_points, draw, headline, sampled, to_numpy
+from pavlov_theory.engine import Kernel, Law, Outputs, bound_points, draw, headline, sampled, sized, to_numpy
 from pavlov_theory.params import D_K, HOPS, KEY_DIST, KEY_DISTS, N, Param
 from pavlov_theory.proofs import conditioning as proof
 from pavlov_theory.proofs.vectors import key_moments
@@ -307,7 +307,9 @@ MOMENTS = ("mean", "second_moment")
 # First looks of the routing checks. Moments: the averaged second moment is right-skewed (skewness
 # about 2.5); from 2048 trials its interval covers at levels 0.99 to 0.9999 (resampling study at
 # d_k = 32, n = 8), from 1024 it undercovers slightly at 0.99. The bound's Clopper-Pearson limits
-# are exact at any size; at the book grid's loads both decide on their first look.
+# are exact at any size; at the book grid's loads both decide on their first look. Each look's moment
+# intervals also pass the engine's first-look rule read from the look's own trials (``engine.sized``):
+# a look too small for the skewness it reads decides nothing, and the next, larger look is drawn.
 FIRST_MOMENTS, FIRST_BOUND = 2048, 1024
 
 
@@ -323,7 +325,7 @@ def _looks(ctx: Context, params: Mapping[str, Any], kernel: Kernel, stream: str,
 
 def _judge_moments(estimates: Sequence[np.ndarray], theory: Sequence[float], level: float) -> dict[str, Any]:
     """Both moments judged ``exact`` on per-trial estimates, each at half the level."""
-    intervals = [mean_ci(x, level / 2) for x in estimates]
+    intervals = [sized("mean", (x,), mean_ci(x, level / 2)) for x in estimates]
     verdicts = [judges.exact(t, ci) for t, ci in zip(theory, intervals)]
     verdict = judges.combine(verdicts)
     return {"stop": verdict, "verdict": verdict, "intervals": intervals, "verdicts": verdicts,

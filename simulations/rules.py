@@ -15,7 +15,7 @@ import torch
 
 from pavlov_theory import judges, memory
 from pavlov_theory.claims import BEYOND, Claim, Context, Param, Probe, Result
-from pavlov_theory.engine import Kernel, Law, draw, sample_until, sampled, to_numpy
+from pavlov_theory.engine import Kernel, Law, draw, sample_until, sampled, sized, to_numpy
 from pavlov_theory.params import D_K, D_V, N
 from pavlov_theory.proofs import rules as proof
 from pavlov_theory.sampling import sample
@@ -459,7 +459,8 @@ def check_delta_limit(params: Mapping[str, Any], ctx: Context) -> Result:
     law, level = ctx.exponent(proof.delta(), "excess_exponent"), ctx.share(2).alpha
     big, mid, small = draw(ctx, params, DELTA_EXCESS, min(1024, ctx.max_trials))
     log = lambda x: math.log10(x) if x > 0 else -math.inf
-    large, fine = (ratio_of_means_ci(a, b, level) for a, b in ((big, mid), (mid, small)))
+    pairs = ((big, mid), (mid, small))
+    large, fine = (sized("ratio", pair, ratio_of_means_ci(*pair, level)) for pair in pairs)
     e1, e2 = ([log(c.estimate), log(c.lo), log(c.hi)] for c in (large, fine))
     fit = Interval(e2[0] + (e2[0] - e1[0]) / 9, e2[1] + (e2[1] - e1[2]) / 9,
                    e2[2] + (e2[2] - e1[1]) / 9, fine.n)

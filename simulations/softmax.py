@@ -15,7 +15,7 @@ import torch
 
 from pavlov_theory import judges, memory
 from pavlov_theory.claims import BEYOND, Claim, Context, Param, Probe, Result
-from pavlov_theory.engine import Kernel, Law, draw, sampled, to_numpy
+from pavlov_theory.engine import Kernel, Law, draw, sampled, sized, to_numpy
 from pavlov_theory.params import BETA, D_K, D_V, DELTA, EPSILON, N
 from pavlov_theory.proofs import softmax as proof
 from pavlov_theory.sampling import sample, unit_with_cosine
@@ -630,10 +630,11 @@ def check_optimal_beta(params: Mapping[str, Any], ctx: Context) -> Result:
     half = ctx.share(2)
     level = half.alpha / len(betas)
     middle = curve[:, len(betas) // 2]
-    intervals = [mean_ci(curve[:, i] - middle, level) for i in range(len(betas))]
+    differences = [curve[:, i] - middle for i in range(len(betas))]
+    intervals = [sized("mean", (d,), mean_ci(d, level)) for d in differences]
     predicted = ctx.theory(der, "optimal_beta", **params)
     verdict, plausible = judges.argmin(predicted, list(betas), intervals)
-    uniform_ci, hard_ci = mean_ci(uniform, half.alpha), mean_ci(hard, half.alpha)
+    uniform_ci, hard_ci = sized("mean", (uniform,), mean_ci(uniform, half.alpha)), mean_ci(hard, half.alpha)
     uniform_theory = ctx.reference(der, "uniform_error", **params)  # own exact judge; the probe moves beta*
     uniform_verdict = judges.exact(uniform_theory, uniform_ci)
     rows = [{"beta": b, "error": float(curve[:, i].mean()), "difference": iv.estimate,
@@ -663,7 +664,7 @@ SHAPE_SHIFT = 1.0  # Shepard's exponent 1 must be told apart from the Gaussian 2
 def decay_interval(g0: np.ndarray, g: np.ndarray, level: float) -> Interval:
     """``L = -log(g(D)/g(0))`` from paired responses: the ratio of means of ``g0 - g`` over ``g0``
     (delta method), mapped through ``-log(1 - x)``."""
-    drop = ratio_of_means_ci(g0 - g, g0, level)
+    drop = sized("ratio", (g0 - g, g0), ratio_of_means_ci(g0 - g, g0, level))
     return drop.map(lambda x: -math.log1p(-min(x, 1 - 1e-300)) if x > 0 else math.nan)
 
 

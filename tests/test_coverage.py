@@ -16,6 +16,7 @@ from pavlov_theory.engine import (
     draw,
     first_look,
     sample_until,
+    sized,
 )
 from pavlov_theory.sampling import derive_seed, generator
 from pavlov_theory.stats import (
@@ -155,6 +156,14 @@ def test_a_look_the_trial_cap_cut_below_its_size_is_undecided_and_unbounded():
     ci, verdict = sample_until(ctx, {}, kernel, "ratio", lambda c: "fails", first=64)
     assert verdict == "undecided" and (ci.lo, ci.hi) == (-np.inf, np.inf) and np.isfinite(ci.estimate)
     assert judges.exact(ci.estimate, ci) == judges.sign(ci, 0.0) == judges.bound(0.5, ci) == "undecided"
+
+
+def test_a_fixed_budget_interval_is_unbounded_where_its_own_samples_ask_for_more():
+    rng = np.random.default_rng(3)
+    skewed, light = rng.lognormal(0.0, 1.5, 300), rng.normal(0.0, 1.0, 300)
+    assert first_look("mean", 2, (skewed,)) > skewed.size >= first_look("mean", 2, (light,))
+    wide, kept = (sized("mean", (x,), mean_ci(x, 0.01)) for x in (skewed, light))
+    assert (wide.lo, wide.hi) == (-np.inf, np.inf) and kept == mean_ci(light, 0.01)
 
 
 def test_the_first_look_grows_with_the_squared_skewness_read_high():
