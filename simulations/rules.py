@@ -142,6 +142,14 @@ def delta_residual_naive(params: Mapping[str, Any], trials: int, gen: torch.Gene
     return res, power
 
 
+ALPHA_STEP = 10  # the step sizes of the excess: alpha, alpha/ALPHA_STEP, alpha/ALPHA_STEP^2
+
+
+def excess_alphas(alpha: float) -> tuple[float, float, float]:
+    """The three step sizes :func:`delta_excess` solves at, falling by ALPHA_STEP."""
+    return alpha, alpha / ALPHA_STEP, alpha / ALPHA_STEP**2
+
+
 def delta_excess(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                  dtype: torch.dtype) -> tuple[np.ndarray, np.ndarray]:
     """Per trial the excess residual ``||K (S_a - S_ls)||^2`` of the end-of-pass fixed point ``S_a``
@@ -149,7 +157,7 @@ def delta_excess(params: Mapping[str, Any], trials: int, gen: torch.Generator,
     is ``(I - A)^{-1} B`` for the pass map; float64 throughout, as ``I - A`` is of order alpha."""
     keys = sample("sphere", (trials, params["n"]), params["d_k"], gen, dtype)
     values = sample("sphere", (trials, params["n"]), params["d_v"], gen, dtype)
-    alphas = (params["alpha"], params["alpha"] / 10, params["alpha"] / 100)
+    alphas = excess_alphas(params["alpha"])
     excess = _excess_powers(_array(keys), _array(values), alphas)
     return excess[:, 0], excess[:, 1], excess[:, 2]
 
@@ -175,7 +183,7 @@ def delta_excess_naive(params: Mapping[str, Any], trials: int, gen: torch.Genera
     for t in range(trials):
         K, V = keys[t], values[t]
         least = torch.linalg.solve(K.T @ K, K.T @ V)
-        for index, a in enumerate((params["alpha"], params["alpha"] / 10, params["alpha"] / 100)):
+        for index, a in enumerate(excess_alphas(params["alpha"])):
             S = torch.zeros(params["d_k"], params["d_v"], dtype=torch.float64)
             for _ in range(100_000):
                 before = S.clone()
@@ -452,21 +460,25 @@ def _more_pairs(p: Mapping[str, Any]) -> str | None:
 
 
 def check_delta_limit(params: Mapping[str, Any], ctx: Context) -> Result:
-    """The local exponent of the excess over the decades [alpha/100, alpha/10] and [alpha/10, alpha],
-    each the log10 of a ratio of means, extrapolated to alpha -> 0 (Richardson: the secant exponent
-    is 2 + O(alpha), so the limit is e_small + (e_small - e_large)/9); the interval by the extremes
-    of the two ratio intervals, each at half the level."""
+    """The local exponent of the excess over the two steps of :func:`excess_alphas` (decades, for
+    ALPHA_STEP 10), each the log of a ratio of means, extrapolated to alpha -> 0 (Richardson: the
+    secant exponent over [a/s, a] is e0 + c a + O(a^2), so e_large - e0 is s times e_small - e0 and
+    e0 = e_small + (e_small - e_large)/(s - 1)); the interval by the extremes of the two ratio
+    intervals, each at half the level. Only the first-order term is removed: the O(alpha^2) rest is
+    not in the interval."""
     law, level = ctx.exponent(proof.delta(), "excess_exponent"), ctx.share(2).alpha
     big, mid, small = draw(ctx, params, DELTA_EXCESS, min(1024, ctx.max_trials))
-    log = lambda x: math.log10(x) if x > 0 else -math.inf
+    alphas = excess_alphas(params["alpha"])
+    log = lambda x: math.log(x) / math.log(ALPHA_STEP) if x > 0 else -math.inf
     pairs = ((big, mid), (mid, small))
     large, fine = (sized("ratio", pair, ratio_of_means_ci(*pair, level)) for pair in pairs)
     e1, e2 = ([log(c.estimate), log(c.lo), log(c.hi)] for c in (large, fine))
-    fit = Interval(e2[0] + (e2[0] - e1[0]) / 9, e2[1] + (e2[1] - e1[2]) / 9,
-                   e2[2] + (e2[2] - e1[1]) / 9, fine.n)
-    return Result(law, fit.estimate, (fit.lo, fit.hi), judges.scaling(law, fit, SHIFT, 2.0), fine.n,
-                  [{"name": "secant_exponents", "alphas": [params["alpha"], params["alpha"] / 10,
-                                                           params["alpha"] / 100],
+    step = ALPHA_STEP - 1
+    fit = Interval(e2[0] + (e2[0] - e1[0]) / step, e2[1] + (e2[1] - e1[2]) / step,
+                   e2[2] + (e2[2] - e1[1]) / step, fine.n)
+    decades = math.log10(alphas[0] / alphas[-1])
+    return Result(law, fit.estimate, (fit.lo, fit.hi), judges.scaling(law, fit, SHIFT, decades), fine.n,
+                  [{"name": "secant_exponents", "alphas": list(alphas),
                     "large_decade": e1, "small_decade": e2}],
                   "exponent of the excess residual over least squares, extrapolated to alpha -> 0")
 
