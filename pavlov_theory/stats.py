@@ -228,6 +228,33 @@ def proportion_ci(successes: int, trials: int, alpha: float) -> Interval:
     return Interval(successes / trials, float(ci.low), float(ci.high), trials)
 
 
+def first_crossings(counts: np.ndarray, trials: int, epsilon: float,
+                    alpha: float) -> tuple[int, int, int]:
+    """Where failure counts on a grid of rising loads first cross a rate ``epsilon``, with
+    Clopper-Pearson limits held simultaneously over the grid (each at ``alpha / len(counts)``): the
+    first index whose rate exceeds ``epsilon``, the first whose upper limit does (the crossing may
+    lie there) and the first whose lower limit does (it surely lies at or before it); each is
+    ``len(counts)`` where no index does. Assumes the failure rate rises along the grid."""
+    counts = np.asarray(counts)
+    limits: dict[int, Interval] = {}  # by count: many loads share one (none or all fail)
+    interval = lambda c: limits.setdefault(int(c), proportion_ci(int(c), trials, alpha / counts.size))
+    first = lambda flags: next((i for i, flag in enumerate(flags) if flag), counts.size)
+    return (first(c / trials > epsilon for c in counts), first(interval(c).hi > epsilon for c in counts),
+            first(interval(c).lo > epsilon for c in counts))
+
+
+def secant_slope(start: Interval, end: Interval, span: float, n: int) -> Interval:
+    """The slope ``log(end / start) / span`` between two positive quantities whose intervals hold
+    simultaneously: its interval is spanned by their extremes, ``log(end.lo / start.hi)`` to
+    ``log(end.hi / start.lo)`` over ``span``. Unbounded (estimate NaN) where a limit is not a
+    positive finite number."""
+    limits = (start.estimate, start.lo, start.hi, end.estimate, end.lo, end.hi)
+    if not all(math.isfinite(v) and v > 0 for v in limits):
+        return Interval(math.nan, -math.inf, math.inf, n)
+    slope = lambda a, b: math.log(b / a) / span
+    return Interval(slope(start.estimate, end.estimate), slope(start.hi, end.lo), slope(start.lo, end.hi), n)
+
+
 def fit_power_law(x: np.ndarray, y: np.ndarray, alpha: float) -> Interval:
     """Exponent ``b`` of ``y ~ a x**b`` by least squares on log-log axes, with a t interval."""
     lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))

@@ -30,7 +30,7 @@ from pavlov_theory.engine import (
 from pavlov_theory.params import D_K, D_V, DELTA, EPSILON, KEY_DIST, KEY_DISTS, SNR_MIN, N
 from pavlov_theory.proofs import capacity as proof
 from pavlov_theory.sampling import pair_chunks, probe_cosines, sample
-from pavlov_theory.stats import Interval, mean_ci, proportion_ci
+from pavlov_theory.stats import Interval, first_crossings, mean_ci, proportion_ci, secant_slope
 
 ORDER = 2
 ITEM_CHUNK = 4096  # stored pairs held in memory at once, whatever n
@@ -471,12 +471,7 @@ def crossing(counts: np.ndarray, trials: int, epsilon: float, alpha: float) -> t
     exceeds ``epsilon``, with an interval from Clopper-Pearson limits held simultaneously over
     all loads (level ``alpha / N``). Assumes failure probability grows with load. A bound equal
     to N means the crossing lies beyond the simulated loads."""
-    ci = [proportion_ci(int(c), trials, alpha / counts.size) for c in counts]
-    first_above = lambda flags: int(np.argmax(flags)) if np.any(flags) else counts.size
-    estimate = first_above(counts / trials > epsilon)
-    low = first_above(np.array([c.hi > epsilon for c in ci]))
-    high = first_above(np.array([c.lo > epsilon for c in ci]))
-    return estimate, low, high
+    return first_crossings(counts, trials, epsilon, alpha)
 
 
 def measure_capacities(params: Mapping[str, Any], ctx: Context) -> list[dict[str, Any]]:
@@ -507,10 +502,9 @@ def growth_exponent(rows: list[dict[str, Any]]) -> Interval:
     a, b = rows[0], rows[-1]
     if not all(0 < r["capacity_lo"] and r["capacity_hi"] < r["n_max"] for r in (a, b)):
         return Interval(math.nan, -math.inf, math.inf, len(rows))
-    slope = lambda lo, hi: float(np.log(hi / lo) / np.log(b["d_k"] / a["d_k"]))
-    return Interval(slope(max(a["capacity"], 1), max(b["capacity"], 1)),
-                    slope(a["capacity_hi"], b["capacity_lo"]), slope(a["capacity_lo"], b["capacity_hi"]),
-                    len(rows))
+    start, end = (Interval(max(r["capacity"], 1), r["capacity_lo"], r["capacity_hi"], r["trials"])
+                  for r in (a, b))
+    return secant_slope(start, end, math.log(b["d_k"] / a["d_k"]), len(rows))
 
 
 def check_worst_case(params: Mapping[str, Any], ctx: Context) -> Result:

@@ -19,7 +19,13 @@ from pavlov_theory.engine import Kernel, Law, draw, sampled, sized, to_numpy
 from pavlov_theory.params import BETA, D_K, D_V, DELTA, EPSILON, N
 from pavlov_theory.proofs import softmax as proof
 from pavlov_theory.sampling import sample, unit_with_cosine
-from pavlov_theory.stats import Interval, mean_ci, proportion_ci, ratio_of_means_ci
+from pavlov_theory.stats import (
+    Interval,
+    first_crossings,
+    mean_ci,
+    ratio_of_means_ci,
+    secant_slope,
+)
 
 ORDER = 7
 LIMITATION = f"{BEYOND} (section 6.6 names linear attention only as the paper's largest limitation)"
@@ -518,18 +524,8 @@ def crossing(counts: np.ndarray, loads: tuple[int, ...], trials: int, epsilon: f
     ``epsilon`` and the next; the interval runs from the last load whose upper limit is at or under
     ``epsilon`` (before any is above it) to the first whose lower limit is above it. Infinite ends
     mean the crossing lies outside the grid."""
-    intervals: dict[int, Interval] = {}
-
-    def interval(index: int) -> Interval:  # by failure count: many loads share one (none or all fail)
-        count = int(counts[index])
-        if count not in intervals:
-            intervals[count] = proportion_ci(count, trials, alpha / len(loads))
-        return intervals[count]
-
     rate = counts / trials
-    first = lambda test: next((i for i in range(len(loads)) if test(i)), len(loads))
-    above, surely = first(lambda i: rate[i] > epsilon), first(lambda i: interval(i).lo > epsilon)
-    maybe = first(lambda i: interval(i).hi > epsilon)
+    above, maybe, surely = first_crossings(counts, trials, epsilon, alpha)
     lo = float(loads[maybe - 1]) if maybe > 0 else 0.0
     hi = float(loads[surely]) if surely < len(loads) else math.inf
     if 0 < above < len(loads):
@@ -680,11 +676,7 @@ def check_gradient(params: Mapping[str, Any], ctx: Context) -> Result:
     rows, verdicts = [], []
     for name, out in (("linear", linear), ("softmax", soft)):
         ends = [decay_interval(out[:, 0], out[:, i], level) for i in (1, len(distances))]
-        if ends[0].lo > 0 and all(math.isfinite(x) for e in ends for x in (e.lo, e.hi)):
-            fit = Interval(math.log10(ends[1].estimate / ends[0].estimate),
-                           math.log10(ends[1].lo / ends[0].hi), math.log10(ends[1].hi / ends[0].lo), trials)
-        else:
-            fit = Interval(math.nan, -math.inf, math.inf, trials)
+        fit = secant_slope(*ends, math.log(distances[-1] / distances[0]), trials)
         law = ctx.exponent(der, f"{name}_exponent", **params)
         verdict = judges.scaling(law, fit, SHAPE_SHIFT, math.log10(distances[-1] / distances[0]))
         shepard = ctx.reference(der, "shepard_exponent")

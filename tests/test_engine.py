@@ -15,7 +15,14 @@ from pavlov_theory.device import rows_per_chunk
 from pavlov_theory.engine import Kernel, draw
 from pavlov_theory.params import Param, ParamError
 from pavlov_theory.sampling import derive_seed, generator, pair_chunks, sample, unit_with_cosine
-from pavlov_theory.stats import mean_ci, proportion_ci, ratio_of_means_ci
+from pavlov_theory.stats import (
+    Interval,
+    first_crossings,
+    mean_ci,
+    proportion_ci,
+    ratio_of_means_ci,
+    secant_slope,
+)
 
 D = Param("d_k", int, 8, 2, 64)
 
@@ -255,3 +262,28 @@ def test_same_mean_accepts_one_law_and_rejects_a_shifted_one():
     assert_same_mean("same law", a, b)
     with pytest.raises(AssertionError, match="shifted"):
         assert_same_mean("shifted", a, b + 0.5)
+
+
+def test_first_crossings_read_the_rate_and_both_simultaneous_limits():
+    counts, trials, epsilon, alpha = np.array([0, 1, 30, 60, 500]), 1000, 0.02, 0.05
+    above, maybe, surely = first_crossings(counts, trials, epsilon, alpha)
+    limits = [proportion_ci(int(c), trials, alpha / counts.size) for c in counts]
+    assert above == 2
+    assert maybe == min(i for i, ci in enumerate(limits) if ci.hi > epsilon)
+    assert surely == min(i for i, ci in enumerate(limits) if ci.lo > epsilon)
+    assert maybe <= above <= surely
+
+
+def test_first_crossings_past_the_grid_read_its_length():
+    assert first_crossings(np.zeros(4, dtype=int), 10**6, 0.01, 0.05) == (4, 4, 4)
+
+
+def test_secant_slope_spans_the_extremes_of_its_end_intervals():
+    start, end = Interval(2.0, 1.0, 4.0, 10), Interval(32.0, 16.0, 64.0, 10)
+    slope = secant_slope(start, end, np.log(2.0), 3)
+    assert (slope.estimate, slope.lo, slope.hi, slope.n) == pytest.approx((4.0, 2.0, 6.0, 3))
+
+
+def test_secant_slope_of_an_end_reaching_zero_is_unbounded():
+    slope = secant_slope(Interval(1.0, 0.0, 2.0, 10), Interval(4.0, 2.0, 8.0, 10), 1.0, 2)
+    assert np.isnan(slope.estimate) and (slope.lo, slope.hi) == (-np.inf, np.inf)
