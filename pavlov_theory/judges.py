@@ -63,6 +63,8 @@ def refined(sharper: float, paper: float, ci: Interval, rel: float = POWER_REL) 
     the sharper law passes :func:`exact` and the paper's value lies outside the interval;
     ``exact`` when both lie inside (the data cannot tell them apart here)."""
     verdict = exact(sharper, ci, rel)
+    if unreadable(paper):
+        return "undecided"
     if verdict != "exact":
         return verdict
     return "exact" if ci.contains(paper) else "refined"
@@ -72,7 +74,7 @@ def bound(limit: float, ci: Interval, trivial: float = 1.0) -> str:
     """An upper bound on a measured quantity: ``vacuous`` if ``limit >= trivial`` (for a
     probability, 1: it cannot be violated and says nothing); ``holds`` if the upper confidence
     limit is at or under it; ``fails`` if the lower limit is above it; else ``undecided``."""
-    if unreadable(limit):
+    if unreadable(limit, trivial):
         return "undecided"
     if limit >= trivial:
         return VACUOUS
@@ -124,7 +126,7 @@ def growth(law: float, q: Interval, shift: float, doublings: float, decades: flo
 
 def identity(deviation: float, tolerance: float) -> str:
     """A deterministic identity: ``exact`` when the deviation is within a rounding tolerance."""
-    if unreadable(deviation):
+    if unreadable(deviation, tolerance):
         return "undecided"
     return "exact" if deviation <= tolerance else "fails"
 
@@ -149,9 +151,10 @@ def argmin(predicted: float, grid: Sequence[float], intervals: Sequence[Interval
     if every plausible minimiser lies in that cell; ``fails`` if none does; ``undecided`` if some
     do and some do not, or if every grid point is plausible (the data do not locate a minimum).
     ``vacuous`` when ``limits`` (the bound whose minimiser is predicted) are all trivial. Returns
-    the verdict and the plausible minimisers."""
+    the verdict and the plausible minimisers (every grid point where a value is NaN: nothing is
+    located)."""
     if unreadable(predicted, *(v for ci in intervals for v in (ci.lo, ci.hi))):
-        return "undecided", []
+        return "undecided", list(grid)
     best = min(ci.hi for ci in intervals)
     plausible = [g for g, ci in zip(grid, intervals) if ci.lo <= best]
     if limits is not None and all(v >= trivial for v in limits):

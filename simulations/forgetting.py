@@ -498,12 +498,13 @@ def check_saturation(params: Mapping[str, Any], ctx: Context) -> Result:
     derivation puts each length past ``settle_length``, where the finite count equals the
     T -> infinity count (fixed). Hebbian: the item's SNR lies on the side of snr_min that the derived
     ``saturation_length = 1 + c/snr_min`` says (the sign judge): above it for a shorter stream,
-    below it (0 items) for a longer one; besides the three lengths, all far past it, at the lengths
-    SATURATION_MARGIN below and above it, so that a saturation length off by that factor fails."""
+    below it (0 items) for a longer one; at the three lengths (at the grids' points all far past
+    it) and at the lengths SATURATION_MARGIN below and above it, so that a saturation length off by
+    more than that factor fails. The Hebbian rows come in rising T."""
     der, lengths = proof.effective_capacity(), sweep_lengths(params["T"])
     saturation = ctx.theory(der, "saturation_length", **params)
     near = [t for t in (math.floor(saturation / SATURATION_MARGIN), math.ceil(saturation * SATURATION_MARGIN))
-            if T_PARAM.low <= t < lengths[0]]
+            if T_PARAM.low <= t and t not in lengths]
     parts = ctx.share(2 * len(lengths) + len(near))
     rows, verdicts = [], []
 
@@ -522,7 +523,7 @@ def check_saturation(params: Mapping[str, Any], ctx: Context) -> Result:
                 "verdict": verdicts[-1],
                 "derived_snr": ctx.reference(proof.snr("sphere"), "snr_hebbian", **hebbian)}
 
-    rows += [hebbian_row(length) for length in near]
+    hebbian_rows = [hebbian_row(length) for length in near]
     for length in lengths:
         point = {**params, "T": length}
         theory = round(ctx.theory(der, "items", **point))
@@ -531,7 +532,8 @@ def check_saturation(params: Mapping[str, Any], ctx: Context) -> Result:
         rows.append({"name": f"decay T={length}", "T": length, "items": ci.estimate, "ci": [ci.lo, ci.hi],
                      "trials": ci.n, "derived": theory, "limit": ctx.reference(der, "items_limit", **point),
                      "verdict": verdicts[-1]})
-        rows.append(hebbian_row(length))
+        hebbian_rows.append(hebbian_row(length))
+    rows += sorted(hebbian_rows, key=lambda r: r["T"])
     rows.append({"name": "settle_length", "value": ctx.reference(der, "settle_length", **params)})
     rows.append({"name": "saturation_length", "value": ctx.reference(der, "saturation_length", **params)})
     last = next(r for r in reversed(rows) if r["name"].startswith("decay"))

@@ -661,7 +661,7 @@ def decay_interval(g0: np.ndarray, g: np.ndarray, level: float) -> Interval:
     """``L = -log(g(D)/g(0))`` from paired responses: the ratio of means of ``g0 - g`` over ``g0``
     (delta method), mapped through ``-log(1 - x)``."""
     drop = sized("ratio", (g0 - g, g0), ratio_of_means_ci(g0 - g, g0, level))
-    return drop.map(lambda x: -math.log1p(-min(x, 1 - 1e-300)) if x > 0 else math.nan)
+    return drop.map(lambda x: math.inf if x >= 1 else -math.log1p(-x) if x > 0 else math.nan)
 
 
 def check_gradient(params: Mapping[str, Any], ctx: Context) -> Result:

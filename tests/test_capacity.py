@@ -501,3 +501,15 @@ def test_decoding_mean_field_law_overestimates_the_error(ctx):
     claim = get_claim("capacity.decoding")
     outcome = claim.check(claim.resolve({"n": 256}), ctx)
     assert outcome.verdict == "fails" and outcome.ci[1] < outcome.theory
+
+
+def test_decoding_error_is_one_minus_the_gaussian_chance_that_the_right_score_beats_every_competitor():
+    """The mean-field error against the same integral done by scipy: the right score 1 + sigma_m z
+    beats each of n - 1 independent competitors N(0, sigma_c^2) with probability Phi(./sigma_c)."""
+    from scipy import integrate
+
+    der, point = proof.decoding(), {"d_k": 16, "d_v": 16, "n": 8}
+    sigma_m, sigma_c = (np.sqrt(der.evaluate(name, **point)) for name in ("var_right", "var_competitor"))
+    correct, _ = integrate.quad(lambda z: stats.norm.pdf(z) * stats.norm.cdf((1 + sigma_m * z) / sigma_c)
+                                ** (point["n"] - 1), -12, 12)
+    assert der.evaluate("error", **point) == pytest.approx(1 - correct, rel=1e-6)

@@ -1,5 +1,7 @@
 """Coverage of the intervals, measured at a skewed point; the first look sized from the skewness of a
 pilot; and the interval properties they rely on."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -299,3 +301,23 @@ def test_a_capped_look_whose_own_trials_ask_for_no_more_is_trusted():
     assert first_look("mean", 64, pilot) > 20_000  # the pilot's one outlier reads as a huge skew
     ci, verdict = sample_until(ctx, {}, kernel, "mean", lambda c: "exact", first=64)
     assert verdict == "exact" and ci.n == 20_000
+
+
+@pytest.mark.mc
+@pytest.mark.parametrize("claim_id, point", [
+    ("rules.delta_limit", {"d_k": 4, "n": 8}),
+    ("softmax.gradient", {"n": 16}),
+    ("softmax.optimal_beta", {"n": 16}),
+    ("conditioning.routing", {"d_k": 16, "n": 4, "values": "averaged"}),
+    ("conditioning.routing", {"d_k": 16, "n": 4, "values": "sampled"}),
+])
+def test_a_fixed_budget_check_whose_trials_ask_for_more_is_undecided(claim_id, point, ctx, monkeypatch):
+    """Every check that passes a fixed-budget interval through engine.sized, with every interval
+    deemed too small: the check runs to the end and decides nothing."""
+    from pavlov_theory import engine
+    from pavlov_theory.claims import get_claim
+
+    monkeypatch.setattr(engine, "too_few", lambda estimator, samples: True)
+    claim = get_claim(claim_id)
+    outcome = claim.check(claim.resolve(point), replace(ctx, max_trials=4096))
+    assert outcome.verdict == "undecided"

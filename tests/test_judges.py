@@ -164,4 +164,7 @@ def test_a_nan_compared_value_decides_nothing_in_every_judge():
     assert judges.bound(nan, ci) == "undecided"
     assert judges.sign(ci, nan) == "undecided"
     assert judges.scaling(nan, ci, 0.1, 2.0) == "undecided"
-    assert judges.argmin(nan, [0.5, 1.0], [ci, Interval(2, 1.9, 2.1, 10)])[0] == "undecided"
+    assert judges.argmin(nan, [0.5, 1.0], [ci, Interval(2, 1.9, 2.1, 10)]) == ("undecided", [0.5, 1.0])
+    assert judges.refined(1.0, nan, ci) == "undecided"
+    assert judges.identity(0.0, nan) == "undecided"
+    assert judges.bound(0.5, ci, trivial=nan) == "undecided"
