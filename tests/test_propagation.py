@@ -47,6 +47,11 @@ def test_rank_noise_power_is_the_capacity_noise_power_when_keys_span_d_k():
     assert sp.simplify(rank - capacity.signal_noise("sphere").results["noise_power"]) == 0
 
 
+def test_rank_head_bound_is_theorem9s_markov_bound_when_keys_span_d_k():
+    rank = proof.shared_embedding().results["rank_head"].subs(proof.d_model, d_k)
+    assert sp.simplify(rank - proof.theorem9("sphere").results["head_markov"]) == 0
+
+
 def test_optimal_head_count_is_delta_dmodel_over_e_n():
     assert sp.simplify(proof.head_count().results["optimal_H"] - delta * proof.d_model / (sp.E * n)) == 0
 
