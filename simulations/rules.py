@@ -15,11 +15,21 @@ import torch
 
 from pavlov_theory import judges, memory
 from pavlov_theory.claims import BEYOND, Claim, Context, Param, Probe, Result
-from pavlov_theory.engine import Kernel, Law, draw, sample_until, sampled, sized, to_numpy
+from pavlov_theory.engine import (
+    PILOT_TRIALS,
+    Kernel,
+    Law,
+    draw,
+    first_look,
+    sample_until,
+    sampled,
+    sized,
+    to_numpy,
+)
 from pavlov_theory.params import D_K, D_V, N
 from pavlov_theory.proofs import rules as proof
 from pavlov_theory.sampling import sample
-from pavlov_theory.stats import Interval, ratio_of_means_ci
+from pavlov_theory.stats import Interval, ratio_of_means_ci, sequential
 
 ORDER = 6
 # the end-of-pass fixed point approaches least squares like alpha^2 only as alpha -> 0: the decade
@@ -464,23 +474,37 @@ def check_delta_limit(params: Mapping[str, Any], ctx: Context) -> Result:
     ALPHA_STEP 10), each the log of a ratio of means, extrapolated to alpha -> 0 (Richardson: the
     secant exponent over [a/s, a] is e0 + c a + O(a^2), so e_large - e0 is s times e_small - e0 and
     e0 = e_small + (e_small - e_large)/(s - 1)); the interval by the extremes of the two ratio
-    intervals, each at half the level. Only the first-order term is removed: the O(alpha^2) rest is
-    not in the interval."""
-    law, level = ctx.exponent(proof.delta(), "excess_exponent"), ctx.share(2).alpha
-    big, mid, small = draw(ctx, params, DELTA_EXCESS, min(1024, ctx.max_trials))
+    intervals, each at half the look's level. Sampled in doubling looks until the scaling judge
+    decides, the first sized from an independent pilot by the first-look rule; a look whose ratio
+    intervals its own trials call too small (``engine.sized``) decides nothing. Only the
+    first-order term is removed: the O(alpha^2) rest is not in the interval."""
+    law = ctx.exponent(proof.delta(), "excess_exponent")
     alphas = excess_alphas(params["alpha"])
-    log = lambda x: math.log(x) / math.log(ALPHA_STEP) if x > 0 else -math.inf
-    pairs = ((big, mid), (mid, small))
-    large, fine = (sized("ratio", pair, ratio_of_means_ci(*pair, level)) for pair in pairs)
-    e1, e2 = ([log(c.estimate), log(c.lo), log(c.hi)] for c in (large, fine))
-    step = ALPHA_STEP - 1
-    fit = Interval(e2[0] + (e2[0] - e1[0]) / step, e2[1] + (e2[1] - e1[2]) / step,
-                   e2[2] + (e2[2] - e1[1]) / step, fine.n)
     decades = math.log10(alphas[0] / alphas[-1])
-    return Result(law, fit.estimate, (fit.lo, fit.hi), judges.scaling(law, fit, SHIFT, decades), fine.n,
-                  [{"name": "secant_exponents", "alphas": list(alphas),
-                    "large_decade": e1, "small_decade": e2}],
+    log = lambda x: math.log(x) / math.log(ALPHA_STEP) if x > 0 else -math.inf
+    step = ALPHA_STEP - 1
+    pilot = draw(ctx, params, DELTA_EXCESS, PILOT_TRIALS, "pilot")
+    first = max(first_look("ratio", DELTA_LIMIT_FIRST, pair) for pair in (pilot[:2], pilot[1:]))
+    secants: dict[str, list[float]] = {}
+
+    def extrapolated(samples: tuple[np.ndarray, ...], level: float) -> Interval:
+        big, mid, small = samples
+        pairs = ((big, mid), (mid, small))
+        large, fine = (sized("ratio", pair, ratio_of_means_ci(*pair, level / 2)) for pair in pairs)
+        e1, e2 = ([log(c.estimate), log(c.lo), log(c.hi)] for c in (large, fine))
+        secants.update(large_decade=e1, small_decade=e2)
+        return Interval(e2[0] + (e2[0] - e1[0]) / step, e2[1] + (e2[1] - e1[2]) / step,
+                        e2[2] + (e2[2] - e1[1]) / step, fine.n)
+
+    judge = lambda f: judges.scaling(law, f, SHIFT, decades)
+    fit, verdict = sequential(lambda look, size: draw(ctx, params, DELTA_EXCESS, size, look), extrapolated,
+                              judge, ctx.alpha, first, ctx.max_trials)
+    return Result(law, fit.estimate, (fit.lo, fit.hi), verdict, fit.n,
+                  [{"name": "secant_exponents", "alphas": list(alphas), **secants}],
                   "exponent of the excess residual over least squares, extrapolated to alpha -> 0")
+
+
+DELTA_LIMIT_FIRST = 1024  # the first look delta_limit asks for; the pilot's first-look rule may ask for more
 
 
 OJA_KERNELS = {"sampled": (OJA_POWERS, OJA_NORM), "averaged": (OJA_POWERS_AVERAGED, OJA_NORM_AVERAGED)}
