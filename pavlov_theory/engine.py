@@ -141,10 +141,11 @@ def unbounded(ci: Interval) -> Interval:
     return Interval(ci.estimate, -math.inf, math.inf, ci.n)
 
 
-def sized(estimator: str, samples: Outputs, ci: Interval) -> Interval:
-    """The interval of a check that draws a fixed number of trials: ``ci`` where its samples are
-    enough for the first-look rule, else :func:`unbounded` (the same rule :func:`sample_until`
-    applies to a look the trial cap cut short)."""
+def sized(estimator: str, samples: Outputs, level: float) -> Interval:
+    """The interval of ``estimator`` (``stats.ESTIMATORS``) at ``level`` for a check that draws a
+    fixed number of trials: as computed where its samples are enough for the first-look rule, else
+    :func:`unbounded` (the same rule :func:`sample_until` applies to a look the trial cap cut short)."""
+    ci = ESTIMATORS[estimator](samples, level)
     return unbounded(ci) if too_few(estimator, samples) else ci
 
 

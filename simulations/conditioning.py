@@ -18,7 +18,7 @@ from pavlov_theory.params import D_K, HOPS, KEY_DIST, KEY_DISTS, N, Param
 from pavlov_theory.proofs import conditioning as proof
 from pavlov_theory.proofs.vectors import key_moments
 from pavlov_theory.sampling import sample
-from pavlov_theory.stats import mean_ci, sequential
+from pavlov_theory.stats import sequential
 
 ORDER = 4
 
@@ -325,7 +325,7 @@ def _looks(ctx: Context, params: Mapping[str, Any], kernel: Kernel, stream: str,
 
 def _judge_moments(estimates: Sequence[np.ndarray], theory: Sequence[float], level: float) -> dict[str, Any]:
     """Both moments judged ``exact`` on per-trial estimates, each at half the level."""
-    intervals = [sized("mean", (x,), mean_ci(x, level / 2)) for x in estimates]
+    intervals = [sized("mean", (x,), level / 2) for x in estimates]
     verdicts = [judges.exact(t, ci) for t, ci in zip(theory, intervals)]
     verdict = judges.combine(verdicts)
     return {"stop": verdict, "verdict": verdict, "intervals": intervals, "verdicts": verdicts,

@@ -29,7 +29,7 @@ from pavlov_theory.engine import (
 from pavlov_theory.params import D_K, D_V, N
 from pavlov_theory.proofs import rules as proof
 from pavlov_theory.sampling import sample
-from pavlov_theory.stats import Interval, ratio_of_means_ci, sequential
+from pavlov_theory.stats import Interval, sequential
 
 ORDER = 6
 # the end-of-pass fixed point approaches least squares like alpha^2 only as alpha -> 0: the decade
@@ -490,7 +490,7 @@ def check_delta_limit(params: Mapping[str, Any], ctx: Context) -> Result:
     def extrapolated(samples: tuple[np.ndarray, ...], level: float) -> Interval:
         big, mid, small = samples
         pairs = ((big, mid), (mid, small))
-        large, fine = (sized("ratio", pair, ratio_of_means_ci(*pair, level / 2)) for pair in pairs)
+        large, fine = (sized("ratio", pair, level / 2) for pair in pairs)
         e1, e2 = ([log(c.estimate), log(c.lo), log(c.hi)] for c in (large, fine))
         secants.update(large_decade=e1, small_decade=e2)
         return Interval(e2[0] + (e2[0] - e1[0]) / step, e2[1] + (e2[1] - e1[2]) / step,

@@ -627,10 +627,10 @@ def check_optimal_beta(params: Mapping[str, Any], ctx: Context) -> Result:
     level = half.alpha / len(betas)
     middle = curve[:, len(betas) // 2]
     differences = [curve[:, i] - middle for i in range(len(betas))]
-    intervals = [sized("mean", (d,), mean_ci(d, level)) for d in differences]
+    intervals = [sized("mean", (d,), level) for d in differences]
     predicted = ctx.theory(der, "optimal_beta", **params)
     verdict, plausible = judges.argmin(predicted, list(betas), intervals)
-    uniform_ci, hard_ci = sized("mean", (uniform,), mean_ci(uniform, half.alpha)), mean_ci(hard, half.alpha)
+    uniform_ci, hard_ci = sized("mean", (uniform,), half.alpha), mean_ci(hard, half.alpha)
     uniform_theory = ctx.reference(der, "uniform_error", **params)  # own exact judge; the probe moves beta*
     uniform_verdict = judges.exact(uniform_theory, uniform_ci)
     rows = [{"beta": b, "error": float(curve[:, i].mean()), "difference": iv.estimate,
@@ -660,7 +660,7 @@ SHAPE_SHIFT = 1.0  # Shepard's exponent 1 must be told apart from the Gaussian 2
 def decay_interval(g0: np.ndarray, g: np.ndarray, level: float) -> Interval:
     """``L = -log(g(D)/g(0))`` from paired responses: the ratio of means of ``g0 - g`` over ``g0``
     (delta method), mapped through ``-log(1 - x)``."""
-    drop = sized("ratio", (g0 - g, g0), ratio_of_means_ci(g0 - g, g0, level))
+    drop = sized("ratio", (g0 - g, g0), level)
     return drop.map(lambda x: math.inf if x >= 1 else -math.log1p(-x) if x > 0 else math.nan)
 
 

@@ -164,7 +164,7 @@ def test_a_fixed_budget_interval_is_unbounded_where_its_own_samples_ask_for_more
     rng = np.random.default_rng(3)
     skewed, light = rng.lognormal(0.0, 1.5, 300), rng.normal(0.0, 1.0, 300)
     assert first_look("mean", 2, (skewed,)) > skewed.size >= first_look("mean", 2, (light,))
-    wide, kept = (sized("mean", (x,), mean_ci(x, 0.01)) for x in (skewed, light))
+    wide, kept = (sized("mean", (x,), 0.01) for x in (skewed, light))
     assert (wide.lo, wide.hi) == (-np.inf, np.inf) and kept == mean_ci(light, 0.01)
 
 
