@@ -40,14 +40,16 @@ def sample(
         norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
         # float32 normals are exactly 0 about once in 10^7 draws, so a 1-dimensional draw can have
         # norm 0 (a set of measure 0 for the law it stands for): it becomes the first unit vector
-        # instead of 0/0
-        first = torch.zeros_like(x).index_fill_(-1, torch.tensor([0], device=device), 1.0)
-        return torch.where(norm > 0, x / norm.clamp_min(torch.finfo(dtype).tiny), first)
+        # instead of 0/0 (the row is all zeros, so 0 / tiny keeps it so, and its first entry is set)
+        zero = norm == 0
+        x.div_(norm.clamp_min_(torch.finfo(dtype).tiny))  # in place: the draw is the bulk of the memory
+        x[..., :1].masked_fill_(zero, 1.0)
+        return x
     if dist == "gaussian":
-        return torch.randn(full, generator=gen, device=device, dtype=dtype) / math.sqrt(dim)
+        return torch.randn(full, generator=gen, device=device, dtype=dtype).div_(math.sqrt(dim))
     if dist == "rademacher":
         bits = torch.randint(0, 2, full, generator=gen, device=device)
-        return (2 * bits - 1).to(dtype) / math.sqrt(dim)
+        return bits.mul_(2).sub_(1).to(dtype).div_(math.sqrt(dim))
     raise ValueError(f"key_dist: expected one of {', '.join(KEY_DISTS)}, got {dist!r}")
 
 

@@ -135,6 +135,19 @@ def test_one_dimensional_sphere_draws_are_signs_even_where_the_normal_is_zero(mo
     assert sample("sphere", (3,), 1, gen).flatten().tolist() == [1.0, 1.0, 1.0]
 
 
+def test_a_zero_normal_row_becomes_the_first_unit_vector_and_leaves_the_others(monkeypatch):
+    rows = torch.tensor([[3.0, 4.0], [0.0, 0.0], [0.0, -2.0]])
+    monkeypatch.setattr(torch, "randn", lambda shape, **kw: rows.clone().reshape(shape))
+    expected = torch.tensor([[3.0, 4.0], [5.0, 0.0], [0.0, -5.0]]) / 5
+    assert torch.equal(sample("sphere", (3,), 2, generator(0, "cpu")), expected)
+
+
+def test_sphere_draw_is_the_same_normal_draw_over_its_norm():
+    x = sample("sphere", (64, 3), 7, generator(5, "cpu"), torch.float64)
+    z = torch.randn((64, 3, 7), generator=generator(5, "cpu"), dtype=torch.float64)
+    assert torch.equal(x, z / torch.linalg.vector_norm(z, dim=-1, keepdim=True))
+
+
 def test_mean_ci_covers_known_mean_at_its_level():
     rng = np.random.default_rng(0)
     hits = [(lambda c: c.lo <= 3.0 <= c.hi)(mean_ci(rng.normal(3.0, 1.0, 50), 0.1)) for _ in range(2000)]
