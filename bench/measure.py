@@ -2,11 +2,12 @@
 
     python -m bench.measure '{"kernel": ..., "params": {...}, "trials": N, "device": ..., ...}'
 
-Runs the batched kernel once cold (its peak memory is read after this call), then ``repeats``
-timed calls (the best is kept), then its naive reference on the CPU in float64, on doubling
-numbers of trials until the calls add up to ``naive_min_seconds`` or the next would pass
-``naive_budget`` seconds; a naive call still running at the budget is stopped, and the budget
-then bounds its time per trial from below. Prints one line, ``RESULT`` and a JSON object.
+Runs the batched kernel once cold (its peak memory is read after this call, its random draws
+counted during it, :mod:`bench.draws`), then ``repeats`` timed calls (the best is kept), then its
+naive reference on the CPU in float64, on doubling numbers of trials until the calls add up to
+``naive_min_seconds`` or the next would pass ``naive_budget`` seconds; a naive call still running
+at the budget is stopped, and the budget then bounds its time per trial from below. Prints one
+line, ``RESULT`` and a JSON object.
 
 Peak memory: on cuda ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``; on
 the CPU the rise of this process's peak resident set (``getrusage(RUSAGE_SELF).ru_maxrss``) from
@@ -23,7 +24,7 @@ from typing import Any, Mapping
 
 import torch
 
-from bench import estimators
+from bench import draws, estimators
 from pavlov_theory.engine import Kernel
 from pavlov_theory.sampling import generator
 
@@ -62,7 +63,8 @@ def batched(kernel: Kernel, params: Mapping[str, Any], trials: int, device: str,
     before = 0 if cuda else _peak_rss_bytes()
     _sync(device)
     start = time.perf_counter()
-    outputs = call()
+    with draws.counting() as counts:
+        outputs = call()
     _sync(device)
     cold = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated(device) if cuda else _peak_rss_bytes() - before
@@ -74,6 +76,7 @@ def batched(kernel: Kernel, params: Mapping[str, Any], trials: int, device: str,
         _sync(device)
         best = min(best, time.perf_counter() - start)
     return {"seconds": best, "cold_seconds": cold, "peak_memory_bytes": int(peak),
+            "draws_per_trial": {kind: n / trials for kind, n in sorted(counts.items())},
             "memory_method": CUDA_MEMORY if cuda else CPU_MEMORY,
             "variances": estimators.variances(kernel.name, outputs, params)}
 

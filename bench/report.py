@@ -48,12 +48,14 @@ def kernel_rows(kernels: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     rows = []
     for k in kernels:
         if "error" in k:
-            rows.append([k["label"], k["kernel"], k["shape"], *"-----", "error: " + k["error"]])
+            rows.append([k["label"], k["kernel"], k["shape"], *"--------", "error: " + k["error"]])
             continue
         mib = k["peak_memory_bytes"] / 2**20
         rows.append([k["label"], k["kernel"], k["shape"], str(k["trials"]), _num(k["seconds"]),
-                     _num(k["gflops"]), _num(k["fraction_of_matmul"], 2), _speedup(k, "speedup_vs_naive"),
-                     _num(mib)])
+                     _num(k["gflops"]), _num(k["fraction_of_matmul"], 2),
+                     _num(sum(k.get("draws_per_trial", {}).values())),
+                     _num(k.get("fraction_of_draw_rate"), 2), _num(k.get("fraction_of_hardware"), 2),
+                     _speedup(k, "speedup_vs_naive"), _num(mib)])
     return rows
 
 
@@ -79,10 +81,15 @@ def markdown(result: Mapping[str, Any]) -> str:
              f"- torch {result['torch']}, {result['threads']} threads, load average at start/end "
              f"{', '.join(_num(x, 2) for x in result['load_average'])}",
              f"- peak memory: {result['memory_method']}",
-             f"- flops per trial: {result['flops_source']}", "",
+             f"- flops per trial: {result['flops_source']}",
+             "- random draws per second (best of the runs at start and end): "
+             + ", ".join(f"{kind.strip('_')} {_num(rate)}"
+                         for kind, rate in result.get("draws_per_second", {}).items()),
+             "- 'of draws': the seconds a trial's draws take at those rates over the kernel's seconds per "
+             "trial; 'of both': that plus 'of matmul', the share of the time the two limits account for", "",
              "## Kernels", ""]
-    lines += _table(["case", "kernel", "shape", "trials", "seconds", "GFLOP/s", "of matmul", "x naive",
-                     "peak MiB"], kernel_rows(result["kernels"]))
+    lines += _table(["case", "kernel", "shape", "trials", "seconds", "GFLOP/s", "of matmul", "draws/trial",
+                     "of draws", "of both", "x naive", "peak MiB"], kernel_rows(result["kernels"]))
     lines += ["", "## Speed-up over the plain reference at equal interval width", "",
               "(plain s/trial x plain variance) / (fast s/trial x fast variance); "
               "'x plain' uses the plain kernel's batched form, 'x naive' its naive reference.", ""]

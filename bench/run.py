@@ -5,8 +5,9 @@
                         [--dask-scale ci|book|paper] [--skip-dask] [--naive-budget S] [--out DIR]
 
 Writes ``bench-<device-tag>.json`` and ``bench-<device-tag>.md`` per device into ``--out``
-(default ``bench/results``): the float32 matmul rate; per kernel and shape its trials, seconds,
-GFLOP/s, fraction of the matmul rate, speed-up over its naive reference and peak memory; each
+(default ``bench/results``): the float32 matmul rate and the rate of each kind of random draw; per
+kernel and shape its trials, seconds, GFLOP/s, fraction of the matmul rate, draws per trial and
+fraction of the draw rate, speed-up over its naive reference and peak memory; each
 estimator's speed-up over its plain form at equal interval width; ``verify`` wall time per
 requested scale; and serial against Dask at one scale. See bench/README.md.
 """
@@ -26,8 +27,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import torch
 
 from bench import cases as cases_mod
+from bench import draws, measure, report
 from bench import estimators as est
-from bench import measure, report
 from bench import verify as verify_mod
 from bench.cases import Case
 from bench.flops import flops_per_trial
@@ -290,6 +291,7 @@ def bench_kernels(device: str, args: argparse.Namespace, chosen: list[Case], fou
     as JSON after each one, and the estimator rows once all are done (a run cut short keeps what
     finished); :func:`main` removes the file once the device's full result is written."""
     rates, runs, rows = [matmul_rate(device)], runs_needed(chosen, found), []
+    draw_runs = [draws.draw_rates(device)]
     for index, case in enumerate(runs, 1):
         print(f"bench: {device} [{index}/{len(runs)}] {case.kernel} {case.shape()}", file=sys.stderr,
               flush=True)
@@ -297,16 +299,22 @@ def bench_kernels(device: str, args: argparse.Namespace, chosen: list[Case], fou
         _write_partial(partial, {"device": device_name(device), "done": index, "of": len(runs),
                                  "matmul_gflops_runs": rates, "kernels": rows})
     rates.append(matmul_rate(device))
-    rate = max(rates)
+    draw_runs.append(draws.draw_rates(device))
+    rate, draw_rate = max(rates), {kind: max(r[kind] for r in draw_runs) for kind in draws.KINDS}
     for row in rows:
         if "error" in row:
             continue
         row["fraction_of_matmul"] = None if row["gflops"] is None else row["gflops"] / rate
+        draw_seconds = draws.draw_seconds(row["draws_per_trial"], draw_rate)
+        row["fraction_of_draw_rate"] = draw_seconds / row["seconds_per_trial"]
+        row["fraction_of_hardware"] = (None if row["fraction_of_matmul"] is None
+                                       else row["fraction_of_matmul"] + row["fraction_of_draw_rate"])
         if row["gflops"] is None:
             notes.append(f"{row['kernel']}: no flop count declared in bench/flops.py")
     batch, size = matmul_shape(device)
     out = {"matmul_gflops": rate, "matmul_gflops_runs": rates,
            "matmul_shape": f"batch {batch} of {size} x {size} float32",
+           "draws_per_second": draw_rate, "draws_per_second_runs": draw_runs,
            "kernels": rows, "estimators": estimator_rows(chosen, rows)}
     _write_partial(partial, {"device": device_name(device), "done": len(runs), "of": len(runs), **out})
     return out

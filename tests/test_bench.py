@@ -5,18 +5,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from bench import cases, estimators, per_claim, report, run
+from bench import cases, draws, estimators, per_claim, report, run
 from bench import verify as verify_mod
 from bench.flops import FLOPS, flops_per_trial
+from pavlov_theory.sampling import generator, sample
 
 KERNEL_FIELDS = {"label", "kernel", "shape", "params", "trials", "seconds", "seconds_per_trial", "gflops",
                  "flops_per_trial", "fraction_of_matmul", "speedup_vs_naive", "naive_seconds_per_trial",
-                 "speedup_vs_naive_is_lower_bound", "peak_memory_bytes", "memory_method", "variances"}
+                 "speedup_vs_naive_is_lower_bound", "peak_memory_bytes", "memory_method", "variances",
+                 "draws_per_trial", "fraction_of_draw_rate", "fraction_of_hardware"}
 ESTIMATOR_FIELDS = {"estimator", "label", "fast", "plain", "variance_ratio", "speedup_vs_batched_plain",
                     "speedup_vs_naive_plain"}
 TOP_FIELDS = {"device", "device_tag", "matmul_gflops", "matmul_gflops_runs", "memory_method", "kernels",
-              "estimators", "verify", "load_average", "notes"}
+              "estimators", "verify", "load_average", "notes", "draws_per_second", "draws_per_second_runs"}
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +47,48 @@ def test_json_has_every_field(outputs):
 
 def test_json_rates_are_positive(outputs):
     result, _ = outputs
-    assert result["matmul_gflops"] > 0
+    assert result["matmul_gflops"] > 0 and all(r > 0 for r in result["draws_per_second"].values())
     assert all(k["gflops"] > 0 and k["speedup_vs_naive"] > 0 for k in result["kernels"])
 
 
 def test_table_renders_a_row_per_kernel(outputs):
     result, table = outputs
     assert table.startswith(f"# Benchmark: {result['device']}")
-    assert "| case | kernel | shape | trials | seconds | GFLOP/s | of matmul | x naive | peak MiB |" in table
+    assert ("| case | kernel | shape | trials | seconds | GFLOP/s | of matmul | draws/trial | of draws "
+            "| of both | x naive | peak MiB |") in table
     rows = [f"| example | {k['kernel']} | {k['shape']} | {k['trials']} |" for k in result["kernels"]]
     assert all(row in table for row in rows)
+
+
+def test_the_fraction_of_the_draw_rate_is_the_draws_time_over_the_kernels(outputs):
+    result, _ = outputs
+    for k in result["kernels"]:
+        expected = sum(n / result["draws_per_second"][kind] for kind, n in k["draws_per_trial"].items())
+        assert k["fraction_of_draw_rate"] == pytest.approx(expected / k["seconds_per_trial"])
+        both = k["fraction_of_matmul"] + k["fraction_of_draw_rate"]
+        assert k["fraction_of_hardware"] == pytest.approx(both)
+
+
+def test_the_chain_draws_one_key_set_per_layer_and_the_start(outputs):
+    result, _ = outputs
+    (k,) = [k for k in result["kernels"] if k["kernel"] == "conditioning.chain"]
+    p = k["params"]
+    kind = "randint" if p["key_dist"] == "rademacher" else "randn"
+    assert k["draws_per_trial"] == {kind: (p["L"] + 1) * p["n"] * p["d_k"]}
+
+
+def test_counting_counts_every_element_drawn_and_restores_torch():
+    gen, originals = generator(0, "cpu"), [getattr(torch, kind) for kind in draws.KINDS]
+    with draws.counting() as counts:
+        sample("sphere", (5, 3), 4, gen)
+        sample("rademacher", (2,), 3, gen)
+        torch.rand(7, generator=gen)
+    assert counts == {"randn": 60, "randint": 6, "rand": 7}
+    assert [getattr(torch, kind) for kind in draws.KINDS] == originals
+
+
+def test_draw_seconds_add_each_kinds_count_over_its_rate():
+    assert draws.draw_seconds({"randn": 100, "rand": 30}, {"randn": 1e3, "rand": 1e2, "randint": 1.0}) == 0.4
 
 
 def test_markdown_renders_skips_errors_and_dask(outputs):
