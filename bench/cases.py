@@ -142,7 +142,8 @@ BOOK: dict[str, Callable[[Mapping[str, Any]], list[Case]]] = {
     "propagation.head_failure": costliest("propagation.head_failure", "propagation.failures",
                                           lambda p: {**p, "H": 1}),
     "propagation.layer_failure": costliest("propagation.layer_failure", "propagation.failures"),
-    "propagation.shared_heads": costliest("propagation.shared_heads", "propagation.failures",
+    # the heads' keys come from an embedding, so the check draws them (the drawn-keys path)
+    "propagation.shared_heads": costliest("propagation.shared_heads", "propagation.failures_drawn_keys",
                                           lambda p: {**p, "embedding": "shared"}),
     "propagation.network_error": costliest("propagation.network_error", "propagation.network_failures"),
     "propagation.head_count": costliest("propagation.head_count", "propagation.failures",

@@ -20,8 +20,9 @@ from typing import Any, Callable, Iterator, Mapping
 import torch
 
 # the torch functions through which the kernels draw (``pavlov_theory.sampling`` and the sections)
-KINDS = ("randn", "rand", "randint", "_standard_gamma")
+KINDS = ("randn", "rand", "randint", "_standard_gamma", "binomial")
 GAMMA_SHAPE = 8.0  # shape parameter of the gamma draws timed (the kernels draw chi-square halves)
+BINOMIAL_COUNT = 64.0  # trials of the binomial draws timed (the kernels draw Binomial(d_k, 1/2))
 
 
 @contextlib.contextmanager
@@ -52,6 +53,9 @@ def _draw(kind: str, size: int, gen: torch.Generator) -> torch.Tensor:
         return torch.randint(0, 2, (size,), generator=gen, device=device)
     if kind == "_standard_gamma":
         return torch._standard_gamma(torch.full((size,), GAMMA_SHAPE, device=device), generator=gen)
+    if kind == "binomial":
+        return torch.binomial(torch.full((size,), BINOMIAL_COUNT, device=device),
+                              torch.full((size,), 0.5, device=device), generator=gen)
     return getattr(torch, kind)((size,), generator=gen, device=device)
 
 

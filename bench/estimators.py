@@ -71,7 +71,8 @@ def ratio_terms(outputs: Sequence[np.ndarray], p: Mapping[str, Any]) -> np.ndarr
 
 
 def layer_fails(outputs: Sequence[np.ndarray], p: Mapping[str, Any]) -> np.ndarray:
-    """``propagation.failures``: whether all H heads fail (the layer event; the head's when H = 1)."""
+    """``propagation.failures`` (and its drawn-keys form): whether all H heads fail (the layer
+    event; the head's when H = 1)."""
     return outputs[2].astype(float)
 
 
@@ -110,10 +111,13 @@ ESTIMATORS: tuple[Estimator, ...] = (
               ratio_terms),
     Estimator("residual chain: relative error (ratio of means)", "conditioning.residual_chain",
               "conditioning.residual_chain", ratio_terms),
-    Estimator("propagation: layer fails", "propagation.failures", "propagation.failures", layer_fails),
+    Estimator("propagation: layer fails, keys drawn", "propagation.failures_drawn_keys",
+              "propagation.failures_drawn_keys", layer_fails),
     Estimator("propagation: network fails", "propagation.network_failures", "propagation.network_failures",
               network_fails),
     # variance-reduced kernels against the plain ones they replace
+    Estimator("propagation: layer fails, cosines drawn from their law", "propagation.failures",
+              "propagation.failures_drawn_keys", layer_fails, from_fast=True),
     Estimator("capacity: SNR (ratio of means), one probe, values averaged out", "capacity.probe_signal_noise",
               "capacity.signal_noise_powers", ratio_terms),
     Estimator("capacity: single-item failure, Rao-Blackwellised + controls", "capacity.item_noise",

@@ -37,11 +37,14 @@ def head_noise(p: Mapping[str, Any]) -> float:
     """``propagation.head_noise`` and ``failures``: ``H`` heads, each probed with its item 0.
 
     Matrix-vector work only (no operand is reused across items), so the kernel is bound by memory
-    traffic and the random draws, not by arithmetic: its fraction of matmul stays small."""
+    traffic and the random draws, not by arithmetic: its fraction of matmul stays small. With
+    independent keys the cosines come from their law (no ``k_0 . k_j`` products); with an
+    embedding or ``keys = drawn`` they are the keys' inner products."""
     n, d_k, d_v, heads = p["n"], p["d_k"], p["d_v"], p["H"]
-    coefficients = 2 * n * d_k  # k_0 . k_j for the n items
-    noise = 2 * n * d_v         # sum_j c_j v_j
-    power = 2 * d_v             # ||noise||^2
+    drawn = p.get("embedding", "independent") != "independent" or p.get("keys") == "drawn"
+    coefficients = 2 * (n - 1) * d_k if drawn else 0  # k_0 . k_j for the n - 1 other items
+    noise = 2 * (n - 1) * d_v                          # sum_j c_j v_j
+    power = 2 * d_v                                    # ||noise||^2
     return heads * (coefficients + noise + power)
 
 
@@ -146,6 +149,7 @@ FLOPS: dict[str, Flops] = {
     "conditioning.residual_chain": chain,
     "propagation.head_noise": head_noise,
     "propagation.failures": head_noise,
+    "propagation.failures_drawn_keys": lambda p: head_noise({**p, "keys": "drawn"}),
     "propagation.network_failures": network_failures,
     "capacity.signal_noise_powers": signal_noise_powers,
     "capacity.probe_signal_noise": probe_signal_noise,

@@ -19,7 +19,7 @@ from pavlov_theory.claims import BEYOND, Claim, Context, Probe, Result
 from pavlov_theory.engine import Kernel, bound_points, draw, headline, sample_until, to_numpy
 from pavlov_theory.params import D_K, D_MODEL, D_V, DELTA, HEADS, HOPS, KEY_DIST, KEY_DISTS, N
 from pavlov_theory.proofs import propagation as proof
-from pavlov_theory.sampling import sample
+from pavlov_theory.sampling import probe_cosines, sample
 from pavlov_theory.stats import Interval, proportion_ci
 
 ORDER = 5
@@ -54,27 +54,57 @@ def _draws(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: 
     return keys, values
 
 
+def _cosines_from_law(params: Mapping[str, Any]) -> bool:
+    """Whether the heads' cosines are drawn from their law given the probe: independent keys, and
+    the ``keys = drawn`` switch (the plain form the bench compares with) not set."""
+    return params.get("embedding", "independent") == "independent" and params.get("keys", "law") != "drawn"
+
+
+def _terms(params: Mapping[str, Any], trials: int, gen: torch.Generator,
+           dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The noise terms of each head probed with its item 0: the cosines ``c_j = k_0 . k_j`` of
+    items ``j = 1..n-1``, ``(trials, H, n-1)``, and their values ``(trials, H, n-1, d_v)``.
+
+    Independent keys: the cosines come from their exact law given the probe
+    (:func:`~pavlov_theory.sampling.probe_cosines`, ``O(1)`` draws each instead of ``d_k``), and
+    item 0's value is not drawn, since the noise does not contain it. Otherwise (an embedding, or
+    ``keys = drawn``): read from the keys of :func:`_draws`."""
+    H, n = params["H"], params["n"]
+    if _cosines_from_law(params):
+        _, cosines = probe_cosines(params["key_dist"], trials * H, n - 1, params["d_k"], gen, dtype)
+        values = sample("sphere", (trials, H, n - 1), params["d_v"], gen, dtype)
+        return cosines.reshape(trials, H, n - 1), values
+    keys, values = _draws(params, trials, gen, dtype)
+    return (keys[..., 1:, :] @ keys[..., :1, :].transpose(-1, -2)).squeeze(-1), values[..., 1:, :]
+
+
 def head_noise(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                dtype: torch.dtype) -> tuple[np.ndarray]:
     """Noise power of each of H heads probed with stored item 0, ``||sum_{j != 0} (k_0 . k_j)
     v_j||^2``: one array ``(trials, H)``."""
-    keys, values = _draws(params, trials, gen, dtype)
-    coeff = (keys * keys[:, :, :1]).sum(-1)
-    coeff[..., 0] = 0
-    noise = (coeff[..., None] * values).sum(-2)
-    return (to_numpy((noise * noise).sum(-1)),)
+    cosines, values = _terms(params, trials, gen, dtype)
+    noise = (cosines[..., None, :] @ values).squeeze(-2)
+    return (to_numpy(noise.square().sum(-1)),)
 
 
 def head_noise_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                      dtype: torch.dtype) -> tuple[np.ndarray]:
-    """The definition read literally: one trial, one head, one stored item at a time."""
-    keys, values = _draws(params, trials, gen, dtype)
+    """The definition read literally on the same draws: one trial, one head, one stored item at a
+    time; with drawn keys, each cosine is the inner product of the two keys."""
+    if _cosines_from_law(params):
+        cosines, values = _terms(params, trials, gen, dtype)
+        cosine = lambda t, h, j: float(cosines[t, h, j - 1])
+        value = lambda t, h, j: values[t, h, j - 1]
+    else:
+        keys, drawn = _draws(params, trials, gen, dtype)
+        cosine = lambda t, h, j: float(keys[t, h, 0] @ keys[t, h, j])
+        value = lambda t, h, j: drawn[t, h, j]
     power = np.zeros((trials, params["H"]))
     for t in range(trials):
         for h in range(params["H"]):
             noise = torch.zeros(params["d_v"], dtype=dtype)
             for j in range(1, params["n"]):
-                noise += float(keys[t, h, 0] @ keys[t, h, j]) * values[t, h, j]
+                noise += cosine(t, h, j) * value(t, h, j)
             power[t, h] = float(noise @ noise)
     return (power,)
 
@@ -117,6 +147,8 @@ def network_failures_naive(params, trials, gen, dtype) -> tuple[np.ndarray]:
 
 
 def _head_bytes(p: Mapping[str, Any], size: int) -> int:
+    if _cosines_from_law(p):  # cosines, their gamma or binomial draws, the values and the noise
+        return 4 * size * p["H"] * (p["n"] * (4 + 2 * p["d_v"]) + 2 * p["d_v"])
     return 4 * size * p["H"] * (p["n"] * (2 * p["d_k"] + 2 * p["d_v"] + p.get("d_model", 0))
                                 + p.get("d_model", 0))
 
@@ -124,11 +156,16 @@ def _head_bytes(p: Mapping[str, Any], size: int) -> int:
 EXAMPLE = {"H": 2, "n": 4, "d_k": 3, "d_v": 2, "key_dist": "gaussian", "delta": 0.2}
 HEAD_NOISE = Kernel("propagation.head_noise", head_noise, head_noise_naive, _head_bytes,
                     {**EXAMPLE, "embedding": "shared", "d_model": 5})
-FAILURES = Kernel("propagation.failures", failures, failures_naive, _head_bytes,
-                  {**EXAMPLE, "embedding": "separate", "d_model": 2})
+FAILURES = Kernel("propagation.failures", failures, failures_naive, _head_bytes, EXAMPLE)
 NETWORK = Kernel("propagation.network_failures", network_failures, network_failures_naive,
                  lambda p, size: p["L"] * _head_bytes(p, size), {**EXAMPLE, "L": 3})
-KERNELS = (HEAD_NOISE, FAILURES, NETWORK)
+# the plain form of FAILURES for the bench: every key drawn, the cosines their inner products
+FAILURES_DRAWN_KEYS = Kernel("propagation.failures_drawn_keys",
+                             lambda p, t, g, d: failures({**p, "keys": "drawn"}, t, g, d),
+                             lambda p, t, g, d: failures_naive({**p, "keys": "drawn"}, t, g, d),
+                             lambda p, size: _head_bytes({**p, "keys": "drawn"}, size),
+                             {**EXAMPLE, "embedding": "separate", "d_model": 2})
+KERNELS = (HEAD_NOISE, FAILURES, NETWORK, FAILURES_DRAWN_KEYS)
 
 
 # ----------------------------------------------------------------------------- estimators

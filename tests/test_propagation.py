@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
+from scipy import stats as scipy_stats
 
 from pavlov_theory import ledger
 from pavlov_theory.claims import BEYOND, registry
@@ -57,13 +58,29 @@ def test_optimal_head_count_is_delta_dmodel_over_e_n():
 
 
 def test_head_noise_matches_retrieval_from_the_association_matrix():
-    params = {"H": 3, "n": 5, "d_k": 4, "d_v": 3, "key_dist": "sphere"}
+    params = {"H": 3, "n": 5, "d_k": 4, "d_v": 3, "key_dist": "sphere", "keys": "drawn"}
     (power,) = sim.head_noise(params, 2, generator(1, "cpu"), torch.float64)
     g = generator(1, "cpu")
     keys, values = (sample("sphere", (2, 3, 5), 4, g, torch.float64),
                     sample("sphere", (2, 3, 5), 3, g, torch.float64))
     noise = (keys[:, :, :1] @ (keys.transpose(-1, -2) @ values)).squeeze(-2) - values[:, :, 0]
     assert_close("head noise power", (noise**2).sum(-1), power, 1e-12)
+
+
+@pytest.mark.parametrize("key_dist", ["sphere", "gaussian", "rademacher"])
+def test_noise_power_from_the_cosines_law_has_the_law_of_drawn_keys(key_dist):
+    params = {"H": 2, "n": 6, "d_k": 8, "d_v": 3, "key_dist": key_dist}
+    (law,) = sim.head_noise(params, 20000, generator(7, "cpu"), torch.float64)
+    (drawn,) = sim.head_noise({**params, "keys": "drawn"}, 20000, generator(8, "cpu"), torch.float64)
+    assert scipy_stats.ks_2samp(law.ravel(), drawn.ravel()).pvalue > 1e-3
+
+
+def test_noise_power_from_the_cosines_law_rejects_keys_of_another_dimension():
+    params = {"H": 2, "n": 6, "d_k": 8, "d_v": 3, "key_dist": "sphere"}
+    (law,) = sim.head_noise(params, 20000, generator(7, "cpu"), torch.float64)
+    other = {**params, "d_k": 6, "keys": "drawn"}
+    (drawn,) = sim.head_noise(other, 20000, generator(8, "cpu"), torch.float64)
+    assert scipy_stats.ks_2samp(law.ravel(), drawn.ravel()).pvalue < 1e-6
 
 
 def test_separate_embedding_keys_are_unit_and_span_d_model_dimensions():
