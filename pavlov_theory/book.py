@@ -138,6 +138,7 @@ def math(expr: sp.Basic):
 
 _MARKUP = re.compile(r"([\\`*_\[\]{}<>|#$~])")
 CONFIRMED_LINE = "Confirmed independently, by brute force or exact enumeration at explicit instances: "
+ASSUMED = "Assumed, not derived: "
 
 
 def escape_markdown(text: str) -> str:
@@ -199,7 +200,8 @@ def steps_markdown(derivation: Any, max_chars: int = 400, label: str | None = No
     steps from 1 (:func:`equation_labels` lists them); prose cites a step as ``{eq}`<prefix>-<k>```.
     A step whose LaTeX is longer than ``max_chars`` characters is folded in a dropdown.
     Confirmations (``Derivation.confirm``: one instance computed independently) are summarised in
-    one closing line."""
+    one closing line. An assumption (``Derivation.assume``) is shown as a step is, its description
+    opened by :data:`ASSUMED`, so a reader can tell what is taken from what is checked."""
     tags = iter(equation_labels(derivation, label))
     blocks, confirmations = [], []
     for step in derivation.steps:
@@ -208,7 +210,7 @@ def steps_markdown(derivation: Any, max_chars: int = 400, label: str | None = No
             continue
         tag = next(tags)
         tex = step_tex(step)
-        text = escape_markdown(step.label)
+        text = (ASSUMED if step.relation == "assumes" else "") + escape_markdown(step.label)
         if step.certificate is not None:
             text += f" (the difference equals ${sp.latex(step.certificate)} \\ge 0$)"
         if len(tex) <= max_chars:

@@ -64,7 +64,7 @@ class Step:
     label: str
     lhs: Any
     rhs: Any
-    relation: str = "="  # "=", "<=" or "confirms" (an independent computation agrees)
+    relation: str = "="  # "=", "<=", "confirms" (an independent computation agrees) or "assumes"
     certificate: Any = None
 
 
@@ -113,6 +113,21 @@ class Derivation:
             raise DerivationError(f"{self.title}: inequality '{label}' not proved: {smaller} <= {larger}")
         self.steps.append(Step(label, smaller, larger, "<=", certificate))
         return larger
+
+    def assume(self, label: str, statement: Any) -> Any:
+        """Record a modelling assumption: ``statement``, a SymPy equation or inequality, is taken,
+        not proved, and the book shows it as such. Later steps should compute from its right
+        side, which is returned. Refused where SymPy settles it (a provable statement is a
+        step, a false one no model) or where it is not a relation."""
+        relation = sp.sympify(statement)
+        if relation in (sp.true, sp.false) or not isinstance(relation, sp.core.relational.Relational):
+            raise DerivationError(f"{self.title}: assumption '{label}' is not an open relation: {relation}")
+        settled = _doit(relation)
+        if settled in (sp.true, sp.false):
+            raise DerivationError(f"{self.title}: assumption '{label}' is settled ({settled}): "
+                                  "derive it as a step instead")
+        self.steps.append(Step(label, relation.lhs, relation.rhs, "assumes"))
+        return relation.rhs
 
     def result(self, name: str, expr: sp.Expr) -> sp.Expr:
         self.results[name] = expr

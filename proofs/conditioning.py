@@ -173,17 +173,21 @@ def residual(dist: str) -> Derivation:
                     "(= n E[(x.y)^2] ||r||^2)",
                     sp.Sum(coordinate_square(dist), (p, 1, n)), n * cos2)
     T = sp.Matrix([[1, 1], [gain, F]])
-    der.step("(a_l, b_l) = T (a_{l-1}, b_{l-1}) with a = E||r||^2, b = E||r X^T||^2 (Cayley-Hamilton: "
-             "T^2 - tr(T) T + det(T) I = 0)", T**2 - T.trace() * T + T.det() * sp.eye(2), sp.zeros(2, 2))
-    a = sp.Function("a")
+    a, b = sp.Function("a"), sp.Function("b")
     step = sp.Symbol("l", integer=True, nonnegative=True)
+    moments = sp.Matrix([a(step), b(step)])
+    # the confirmation above checks one layer's map at n = 3, d = 2 with r and u left symbolic; its
+    # form for every n and d_k (through E[x x^T] = I/d_k, E[G^2] = F I and sign symmetry) is taken
+    der.assume("each layer maps the moments a = E||r||^2, b = E||r X^T||^2 linearly, by T",
+               sp.Eq(sp.Matrix([a(step + 1), b(step + 1)]), T * moments))
+    der.step("two layers of that map give a_{l+2} = tr(T) a_{l+1} - det(T) a_l (Cayley-Hamilton)",
+             (T * T * moments)[0], T.trace() * (T * moments)[0] - T.det() * moments[0])
     recurrence = a(step + 2) - T.trace() * a(step + 1) + T.det() * a(step)
     closed = sp.rsolve(recurrence, a(step), {a(0): 1, a(1): 1 + f0})
     der.step("the closed form solves a_{l+2} = tr(T) a_{l+1} - det(T) a_l",
              closed.subs(step, step + 2) - T.trace() * closed.subs(step, step + 1) + T.det() * closed, 0)
     der.step("a_1 = 1 + E||x_0 X_0^T||^2 = 1 + E||x||^4 + (n-1) E[c^2]", closed.subs(step, 1), 1 + f0)
     power = closed.subs(step, L)
-    b = sp.Function("b")
     plain_b = sp.rsolve(b(step + 1) - F * b(step), b(step), {b(0): f0})
     plain = der.step("without the residual, T = [[0, 1], [0, F]]: b_l = F b_{l-1}, b_0 = f_0, and "
                      "a_L = b_{L-1} = 1 + the plain chain's error",

@@ -21,6 +21,24 @@ L = sp.Symbol("L", positive=True, integer=True)
 d_model = sp.Symbol("d_model", positive=True, integer=True)
 x = sp.Symbol("x", positive=True)
 h, layer_idx = sp.symbols("h l", positive=True, integer=True)
+# failure probabilities as the paper's independence model relates them (eqs 41 and 44)
+p_head_of, p_layer_of = sp.Function("p_head"), sp.Function("p_layer")  # of head h, of layer l
+P_LAYER, P_NETWORK = sp.symbols("P_layer P_network", positive=True)
+
+
+def heads_fail_independently(der: Derivation) -> sp.Expr:
+    """Record in ``der`` the assumption of eq 41, that a layer's H heads fail independently, and
+    return the layer's failure probability it gives: the product of the heads' rates."""
+    return der.assume("eq 41 assumes the H heads fail independently, so a layer fails with the "
+                      "product of their rates", sp.Eq(P_LAYER, sp.Product(p_head_of(h), (h, 1, H))))
+
+
+def layers_fail_independently(der: Derivation) -> sp.Expr:
+    """Record in ``der`` the assumption of eq 44, that a network's L layers fail independently,
+    and return the network's failure probability it gives."""
+    return der.assume("eq 44 assumes the L layers fail independently, so a network fails unless "
+                      "every layer succeeds", sp.Eq(P_NETWORK, 1 - sp.Product(1 - p_layer_of(layer_idx),
+                                                                                (layer_idx, 1, L))))
 
 
 @lru_cache(maxsize=None)
@@ -31,10 +49,11 @@ def theorem9(dist: str = "sphere") -> Derivation:
     markov = worst_case(dist).results["markov"]
     head = der.inequality("eq 40 loosens Markov's bound (eq 36) by dropping its -1", markov,
                           n / (delta * d_k))
-    layer = der.step("eqs 41-42: a layer fails when all H independent heads fail",
-                     sp.Product(head, (h, 1, H)), head**H)
-    network = der.step("eqs 44-46: a network fails when any of L independent layers fails",
-                       1 - sp.Product(1 - layer, (layer_idx, 1, L)), 1 - (1 - layer) ** L)
+    layer = der.step("eq 42: every head at eq 40's bound",
+                     heads_fail_independently(der).subs(p_head_of(h), head), head**H)
+    network = der.step("eq 46: every layer at eq 42's bound",
+                       layers_fail_independently(der).subs(p_layer_of(layer_idx), layer),
+                       1 - (1 - layer) ** L)
     first = der.step("eqs 47-48: the first-order term of 1 - (1-x)^L at x = 0",
                      x * sp.Subs(sp.Derivative(1 - (1 - x) ** L, x), x, 0), L * x)
     der.result("head", head)
@@ -53,9 +72,11 @@ def independence() -> Derivation:
     ``network_of_head`` composes the two."""
     der = Derivation("failure rates under independence")
     p_head, p_layer = sp.symbols("p_head p_layer", positive=True)
-    layer = der.step("eq 41: all H independent heads fail", sp.Product(p_head, (h, 1, H)), p_head**H)
-    network = der.step("eq 44: not all L independent layers succeed",
-                       1 - sp.Product(1 - p_layer, (layer_idx, 1, L)), 1 - (1 - p_layer) ** L)
+    layer = der.step("every head failing with probability p_head",
+                     heads_fail_independently(der).subs(p_head_of(h), p_head), p_head**H)
+    network = der.step("every layer failing with probability p_layer",
+                       layers_fail_independently(der).subs(p_layer_of(layer_idx), p_layer),
+                       1 - (1 - p_layer) ** L)
     der.result("layer", layer)
     der.result("network", network)
     der.result("network_of_head", network.subs(p_layer, layer))
@@ -88,7 +109,8 @@ def shared_embedding() -> Derivation:
     noise = der.step("eqs 31-32: the noise power sum_{j != m} E[c_j^2] with sphere keys in r dimensions",
                      sp.Sum(key_moments("sphere").results["cos2"].subs(d_k, r), (j, 1, n - 1)), (n - 1) / r)
     head = noise / delta  # Markov's bound (eq 36) with that noise power
-    layer = der.step("independent heads: all H fail", sp.Product(head, (h, 1, H)), head**H)
+    layer = der.step("every head at the rank-limited Markov bound",
+                     heads_fail_independently(der).subs(p_head_of(h), head), head**H)
     der.result("rank_noise", noise)
     der.result("rank_head", head)
     der.result("rank_layer", layer)

@@ -87,6 +87,17 @@ def test_confirmations_at_several_sizes_merge_into_one_line():
     assert last == book.CONFIRMED_LINE + "E\\|\\|k\\|\\|^4 by brute force over 2, 3, 4 explicit coordinates."
 
 
+def test_an_assumption_is_shown_as_assumed_and_numbered_with_the_steps():
+    p, q = sp.symbols("p q", positive=True)
+    der = Derivation("toy")
+    joint = der.assume("independent events", sp.Eq(q, sp.Product(sp.Function("p")(sp.Symbol("h")),
+                                                                  (sp.Symbol("h"), 1, 2))))
+    der.step("both at p", joint.subs(sp.Function("p")(sp.Symbol("h")), p), p**2)
+    text = book.steps_markdown(der)
+    assert text.startswith(book.ASSUMED + "independent events:\n\n```{math}\n:label: toy-1\n")
+    assert ":label: toy-2" in text and "both at p" in text
+
+
 def test_long_steps_are_folded():
     text = book.steps_markdown(_derivation(), max_chars=400)
     folded = text.split("````{dropdown}")

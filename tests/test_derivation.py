@@ -47,6 +47,20 @@ def test_an_inequality_is_proved_from_assumptions():
     assert der.steps[-1].relation == "<="
 
 
+def test_an_assumption_is_recorded_and_its_right_side_returned():
+    p, q = sp.symbols("p q", positive=True)
+    der = Derivation("t")
+    assert der.assume("q is p squared", sp.Eq(q, p**2)) == p**2
+    assert der.steps[-1].relation == "assumes" and der.steps[-1].lhs == q
+
+
+@pytest.mark.parametrize("statement", [sp.Eq(x, x), sp.Eq(sp.Sum(1, (sp.Symbol("k"), 1, 3)), 3),
+                                       sp.Eq(sp.Integer(1), 2), x + 1])
+def test_an_assumption_sympy_can_settle_or_that_is_no_relation_is_refused(statement):
+    with pytest.raises(DerivationError, match="assumption"):
+        Derivation("t").assume("settled", statement)
+
+
 def test_a_false_inequality_is_refused():
     t = sp.Symbol("t", positive=True)
     with pytest.raises(DerivationError, match="not proved"):

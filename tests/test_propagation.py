@@ -25,6 +25,14 @@ def test_paper_head_bound_is_markov_plus_one_over_delta_dk():
     assert sp.simplify(der.results["head"] - der.results["head_markov"] - 1 / (delta * d_k)) == 0
 
 
+@pytest.mark.parametrize("derive, bound", [(proof.theorem9, "head"), (proof.shared_embedding, "rank_head")])
+def test_the_layer_law_is_computed_from_the_assumption_that_heads_fail_independently(derive, bound):
+    steps, der = derive().steps, derive()
+    assumed = next(s for s in steps if s.relation == "assumes" and s.label.startswith("eq 41"))
+    layer = steps[steps.index(assumed) + 1]
+    assert layer.lhs == assumed.rhs.subs(proof.p_head_of(proof.h), der.results[bound])
+
+
 def test_first_order_network_bound_is_linear_in_depth():
     assert sp.diff(proof.theorem9().results["network_first_order"], proof.L, 2) == 0
 
