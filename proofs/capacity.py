@@ -189,6 +189,9 @@ def concentration() -> Derivation:
                      sp.Sum(m4 + sp.Sum(m2**2 * (1 + 2 * v_cross2), (i, 1, n - 2)), (j, 1, n - 1)),
                      3 * (n - 1) / (d_k * (d_k + 2)) + (n - 1) * (n - 2) * (d_v + 2) / (d_k**2 * d_v))
     Q = stats.ChiSquared("Q", d_v)
+    A, X = sp.symbols("A X", positive=True)
+    der.assume("given the cosines, the noise vector is Gaussian with covariance (A/d_v) I, so "
+               "X = A Q/d_v with Q ~ chi2(d_v) independent of A", sp.Eq(X, A * sp.Symbol("Q") / d_v))
     der.step("the product law has the exact mean: E[A] E[Q/d_v] = P_N",
              mean_A * stats.E(Q / d_v, evaluate=False), signal_noise("sphere").results["noise_power"])
     product = der.step("its second moment: E[A^2] E[(Q/d_v)^2]",
@@ -198,10 +201,19 @@ def concentration() -> Derivation:
     shape = der.result("shape_A", sp.simplify(mean_A**2 / var_A))
     scale = der.result("scale_A", sp.simplify(var_A / mean_A))
     # P(A Q/d_v >= delta) = E_A[P(Q >= d_v delta / A)], with A = shape scale u, u ~ Gamma(shape, 1/shape)
-    u, k = sp.Symbol("u", positive=True), sp.Symbol("k", positive=True)
-    density = sp.exp(k * sp.log(k) - sp.loggamma(k) + (k - 1) * sp.log(u) - k * u)
-    tail = sp.uppergamma(d_v / 2, d_v * delta / (2 * shape * scale * u)) / sp.gamma(d_v / 2)
-    der.result("failure", sp.Integral((density * tail).subs(k, shape), (u, 0, sp.oo)))
+    u, k, y = sp.Symbol("u", positive=True), sp.Symbol("k", positive=True), sp.Symbol("y", positive=True)
+    unit_gamma = stats.density(stats.Gamma("u", k, 1 / k))(u)
+    gamma_law = der.assume("A = E[A] u with u ~ Gamma(k, 1/k), k = E[A]^2 / Var A: a Gamma law with the "
+                           "exact mean and variance of A", sp.Eq(sp.Function("p_u")(u), unit_gamma))
+    log_form = sp.log(gamma_law.subs(sp.gamma(k), sp.exp(sp.loggamma(k))))
+    log_density = der.step("its log density, with log Gamma(k) = loggamma(k) (k > 0), the form evaluated",
+                           log_form, k * sp.log(k) - sp.loggamma(k) + (k - 1) * sp.log(u) - k * u)
+    tail = sp.uppergamma(d_v / 2, y / 2) / sp.gamma(d_v / 2)
+    der.step("P(Q >= y) is the upper incomplete gamma: its derivative is minus the chi2(d_v) density",
+             sp.Derivative(tail, y), -stats.density(Q)(y))
+    der.step("and it is 1 at y = 0", sp.Subs(tail, y, 0), 1)
+    at = tail.subs(y, d_v * delta / (shape * scale * u))
+    der.result("failure", sp.Integral((sp.exp(log_density) * at).subs(k, shape), (u, 0, sp.oo)))
     B_v = sphere_squared_cosine(d_v)  # the squared coordinate t^2 of a uniform unit value
     law = B_v.pspace.distribution
     squared, x = sp.Symbol("u", positive=True), sp.Symbol("x", real=True)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
-from scipy import stats
+from scipy import integrate, stats
 from sympy.stats import Probability
 
 from pavlov_theory.claims import ParamError, get_claim
@@ -319,6 +319,20 @@ def test_worst_case_check_rejects_bounds_three_times_too_tight(ctx):
 def test_product_law_has_the_exact_mean_noise_power():
     der = proof.concentration()
     assert sp.simplify(der.results["shape_A"] * der.results["scale_A"] - (n - 1) / d_k) == 0
+
+
+def test_product_law_failure_is_scipys_gamma_times_chi_square_tail_integral():
+    der, p = proof.concentration(), {"n": 64, "d_k": 64, "d_v": 16, "delta": 0.5}
+    shape, scale = der.evaluate("shape_A", **p), der.evaluate("scale_A", **p)
+    law = lambda a: stats.gamma.pdf(a, shape, scale=scale) * stats.chi2.sf(p["d_v"] * p["delta"] / a,
+                                                                                       p["d_v"])
+    expected, _ = integrate.quad(law, 0, np.inf, epsabs=1e-12)
+    assert abs(der.evaluate("failure", **p) - expected) < 1e-8
+
+
+def test_the_product_law_is_recorded_as_two_assumptions():
+    assumed = [s.label for s in proof.concentration().steps if s.relation == "assumes"]
+    assert len(assumed) == 2 and "Gaussian" in assumed[0] and "Gamma" in assumed[1]
 
 
 def test_product_law_failure_probability_grows_with_load():
