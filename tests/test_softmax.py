@@ -243,3 +243,10 @@ def test_gradient_responses_have_the_means_of_the_drawn_read_outs():
         assert abs(gap.mean()) < 5 * gap.std() / math.sqrt(trials), dist
         se = linear[:, index].std() / math.sqrt(trials)
         assert abs(linear[:, index].mean() - s) < 5 * se, dist
+
+
+def test_the_mean_field_mgf_is_computed_from_the_assumed_normal_law():
+    der = proof.cosine_mgf()
+    assumed = next(s for s in der.steps if s.relation == "assumes")
+    step = der.steps[der.steps.index(assumed) + 1]
+    assert step.lhs.has(assumed.rhs) and step.rhs == der.results["mean_field_mgf"]
