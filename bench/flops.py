@@ -25,12 +25,25 @@ def noise_curves(p: Mapping[str, Any]) -> float:
     return gram + overlap + update
 
 
-def chain(p: Mapping[str, Any]) -> float:
-    """``conditioning.chain`` and ``residual_chain``: ``L`` layers probed with all ``n`` starts."""
+def residual_chain(p: Mapping[str, Any]) -> float:
+    """``conditioning.residual_chain`` (and ``chain`` where ``n >= d_k``): ``L`` layers probed with
+    all ``n`` starts, scores times values."""
     n, d_k, hops = p["n"], p["d_k"], p["L"]
     scores = 2 * n * n * d_k    # r X_{l-1}^T: (n x d_k)(d_k x n)
     retrieve = 2 * n * n * d_k  # scores @ X_l: (n x n)(n x d_k); the residual's "+ r" is elementwise
     return hops * (scores + retrieve)
+
+
+def chain(p: Mapping[str, Any]) -> float:
+    """``conditioning.chain``: where ``n < d_k`` the product ``G_0 G_1 ... G_{L-1} X_L`` of ``n x n``
+    Grams (``G_l = X_l X_l^T``), else as :func:`residual_chain`."""
+    n, d_k, hops = p["n"], p["d_k"], p["L"]
+    if n >= d_k:
+        return residual_chain(p)
+    grams = hops * 2 * n * n * d_k    # G_0 ... G_{L-1}: (n x d_k)(d_k x n) each
+    products = (hops - 1) * 2 * n**3  # their running product: (n x n)(n x n)
+    last = 2 * n * n * d_k            # times X_L: (n x n)(n x d_k)
+    return grams + products + last
 
 
 def head_noise(p: Mapping[str, Any]) -> float:
@@ -146,7 +159,7 @@ def softmax_averaged(p: Mapping[str, Any]) -> float:
 FLOPS: dict[str, Flops] = {
     "capacity.noise_curves": noise_curves,
     "conditioning.chain": chain,
-    "conditioning.residual_chain": chain,
+    "conditioning.residual_chain": residual_chain,
     "propagation.head_noise": head_noise,
     "propagation.failures": head_noise,
     "propagation.failures_drawn_keys": lambda p: head_noise({**p, "keys": "drawn"}),

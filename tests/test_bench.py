@@ -113,6 +113,34 @@ def test_every_book_case_has_a_positive_flop_count(found):
     assert every and all(flops_per_trial(c.kernel, c.params) > 0 for c in every)
 
 
+def _torch_counted_flops(kernel, params, trials=2):
+    """The flops per trial of the matrix products torch runs in ``kernel`` (FlopCounterMode)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        kernel.fn(params, trials, generator(0, "cpu"), torch.float32)
+    return counter.get_total_flops() / trials
+
+
+# kernels whose counted work is all matrix products, so the declared count is what torch counts
+ALL_PRODUCTS = [("capacity.noise_curves", {"n": 24, "d_k": 16, "d_v": 8, "key_dist": "sphere"}),
+                ("conditioning.chain", {"L": 3, "n": 6, "d_k": 16, "key_dist": "sphere"}),
+                ("conditioning.chain", {"L": 3, "n": 16, "d_k": 6, "key_dist": "sphere"}),
+                ("conditioning.residual_chain", {"L": 3, "n": 6, "d_k": 16, "key_dist": "sphere"})]
+
+
+@pytest.mark.parametrize("name, params", ALL_PRODUCTS)
+def test_a_kernel_of_matrix_products_declares_the_flops_torch_counts(found, name, params):
+    assert flops_per_trial(name, params) == _torch_counted_flops(found[name], params)
+
+
+def test_every_declared_flop_count_covers_the_matrix_products_torch_counts(found):
+    every, _ = cases.collect(["small"], found)
+    for case in every:
+        counted = _torch_counted_flops(found[case.kernel], case.params)
+        assert flops_per_trial(case.kernel, case.params) >= counted, case.kernel
+
+
 def test_book_cases_cover_the_large_sweeps(found):
     every, _ = cases.collect(["book"], found)
     names = {c.kernel for c in every}
