@@ -115,19 +115,21 @@ class Derivation:
         return larger
 
     def assume(self, label: str, statement: Any) -> Any:
-        """Record a modelling assumption: ``statement``, a SymPy equation or inequality, is taken,
-        not proved, and the book shows it as such. Later steps should compute from its right
-        side, which is returned. Refused where SymPy settles it (a provable statement is a
-        step, a false one no model) or where it is not a relation."""
-        relation = sp.sympify(statement)
-        if relation in (sp.true, sp.false) or not isinstance(relation, sp.core.relational.Relational):
-            raise DerivationError(f"{self.title}: assumption '{label}' is not an open relation: {relation}")
-        settled = _doit(relation)
-        if settled in (sp.true, sp.false):
-            raise DerivationError(f"{self.title}: assumption '{label}' is settled ({settled}): "
-                                  "derive it as a step instead")
-        self.steps.append(Step(label, relation.lhs, relation.rhs, "assumes"))
-        return relation.rhs
+        """Record an assumption: ``statement``, a SymPy equation ``Eq(lhs, rhs)``, is taken, not
+        proved, and the book shows it as such. Later steps compute from its right side, which is
+        returned. Refused where it is no equation, or where SymPy settles it: a statement the
+        checker of :meth:`step` proves is a step, a false one no model."""
+        equation = sp.sympify(statement)
+        if not isinstance(equation, sp.Equality):
+            raise DerivationError(f"{self.title}: assumption '{label}' is not an open equation: {equation}")
+        difference = _doit(equation.lhs) - _doit(equation.rhs)
+        entries = difference if isinstance(difference, sp.MatrixBase) else [sp.sympify(difference)]
+        if any(e.is_zero is False for e in entries):  # SymPy proves the two sides differ
+            raise DerivationError(f"{self.title}: assumption '{label}' is false: {equation}")
+        if is_zero(difference):
+            raise DerivationError(f"{self.title}: assumption '{label}' is provable: derive it as a step")
+        self.steps.append(Step(label, equation.lhs, equation.rhs, "assumes"))
+        return equation.rhs
 
     def result(self, name: str, expr: sp.Expr) -> sp.Expr:
         self.results[name] = expr

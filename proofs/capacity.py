@@ -189,9 +189,9 @@ def concentration() -> Derivation:
                      sp.Sum(m4 + sp.Sum(m2**2 * (1 + 2 * v_cross2), (i, 1, n - 2)), (j, 1, n - 1)),
                      3 * (n - 1) / (d_k * (d_k + 2)) + (n - 1) * (n - 2) * (d_v + 2) / (d_k**2 * d_v))
     Q = stats.ChiSquared("Q", d_v)
-    A, X = sp.symbols("A X", positive=True)
-    der.assume("given the cosines, the noise vector is Gaussian with covariance (A/d_v) I, so "
-               "X = A Q/d_v with Q ~ chi2(d_v) independent of A", sp.Eq(X, A * sp.Symbol("Q") / d_v))
+    A, X, Q_value = sp.symbols("A X Q", positive=True)
+    product_law = der.assume("given the cosines, the noise vector is Gaussian with covariance (A/d_v) I, so "
+                             "X = A Q/d_v with Q ~ chi2(d_v) independent of A", sp.Eq(X, A * Q_value / d_v))
     der.step("the product law has the exact mean: E[A] E[Q/d_v] = P_N",
              mean_A * stats.E(Q / d_v, evaluate=False), signal_noise("sphere").results["noise_power"])
     product = der.step("its second moment: E[A^2] E[(Q/d_v)^2]",
@@ -212,7 +212,8 @@ def concentration() -> Derivation:
     der.step("P(Q >= y) is the upper incomplete gamma: its derivative is minus the chi2(d_v) density",
              sp.Derivative(tail, y), -stats.density(Q)(y))
     der.step("and it is 1 at y = 0", sp.Subs(tail, y, 0), 1)
-    at = tail.subs(y, d_v * delta / (shape * scale * u))
+    (threshold,) = sp.solve(sp.Eq(product_law, delta), Q_value)  # X >= delta iff Q >= d_v delta / A
+    at = tail.subs(y, threshold.subs(A, shape * scale * u))  # A = E[A] u, E[A] = shape scale
     der.result("failure", sp.Integral((sp.exp(log_density) * at).subs(k, shape), (u, 0, sp.oo)))
     B_v = sphere_squared_cosine(d_v)  # the squared coordinate t^2 of a uniform unit value
     law = B_v.pspace.distribution

@@ -176,13 +176,14 @@ def residual(dist: str) -> Derivation:
     a, b = sp.Function("a"), sp.Function("b")
     step = sp.Symbol("l", integer=True, nonnegative=True)
     moments = sp.Matrix([a(step), b(step)])
-    # the confirmation above checks one layer's map at n = 3, d = 2 with r and u left symbolic; its
-    # form for every n and d_k (through E[x x^T] = I/d_k, E[G^2] = F I and sign symmetry) is taken
-    der.assume("each layer maps the moments a = E||r||^2, b = E||r X^T||^2 linearly, by T",
-               sp.Eq(sp.Matrix([a(step + 1), b(step + 1)]), T * moments))
-    der.step("two layers of that map give a_{l+2} = tr(T) a_{l+1} - det(T) a_l (Cayley-Hamilton)",
-             (T * T * moments)[0], T.trace() * (T * moments)[0] - T.det() * moments[0])
-    recurrence = a(step + 2) - T.trace() * a(step + 1) + T.det() * a(step)
+    # the rule uses E[x x^T] = I/d_k, E[G^2] = F I and sign symmetry, for any n and d_k; SymPy
+    # checks it only at the size confirmed above
+    mapped = der.assume("each layer maps the moments a = E||r||^2, b = E||r X^T||^2 linearly, by T: "
+                        "confirmed above at n = 3, d = 2 for any r and u, taken for every n and d_k",
+                        sp.Eq(sp.Matrix([a(step + 1), b(step + 1)]), T * moments))
+    two_layers = der.step("two layers of that map give a_{l+2} = tr(T) a_{l+1} - det(T) a_l "
+                          "(Cayley-Hamilton)", (T * mapped)[0], T.trace() * mapped[0] - T.det() * moments[0])
+    recurrence = a(step + 2) - two_layers.subs(mapped[0], a(step + 1))
     closed = sp.rsolve(recurrence, a(step), {a(0): 1, a(1): 1 + f0})
     der.step("the closed form solves a_{l+2} = tr(T) a_{l+1} - det(T) a_l",
              closed.subs(step, step + 2) - T.trace() * closed.subs(step, step + 1) + T.det() * closed, 0)
