@@ -53,7 +53,7 @@ def kernel_rows(kernels: Sequence[Mapping[str, Any]]) -> list[list[str]]:
         mib = k["peak_memory_bytes"] / 2**20
         rows.append([k["label"], k["kernel"], k["shape"], str(k["trials"]), _num(k["seconds"]),
                      _num(k["gflops"]), _num(k["fraction_of_matmul"], 2),
-                     _num(sum(k.get("draws_per_trial", {}).values())),
+                     _num(sum(k["draws_per_trial"].values())) if "draws_per_trial" in k else "-",
                      _num(k.get("fraction_of_draw_rate"), 2), _num(k.get("fraction_of_hardware"), 2),
                      _speedup(k, "speedup_vs_naive"), _num(mib)])
     return rows

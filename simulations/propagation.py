@@ -57,7 +57,10 @@ def _draws(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: 
 def _cosines_from_law(params: Mapping[str, Any]) -> bool:
     """Whether the heads' cosines are drawn from their law given the probe: independent keys, and
     the ``keys = drawn`` switch (the plain form the bench compares with) not set."""
-    return params.get("embedding", "independent") == "independent" and params.get("keys", "law") != "drawn"
+    keys = params.get("keys", "law")
+    if keys not in ("law", "drawn"):
+        raise ValueError(f"keys: expected law or drawn, got {keys!r}")
+    return params.get("embedding", "independent") == "independent" and keys == "law"
 
 
 def _terms(params: Mapping[str, Any], trials: int, gen: torch.Generator,
