@@ -345,8 +345,15 @@ def decoding() -> Derivation:
                           u2 + c2 + sp.Sum(c2 * u2, (i, 1, n - 2)), 1 / d_v + 1 / d_k + (n - 2) / (d_k * d_v))
     der.result("var_right", right)
     der.result("var_competitor", competitor)
-    z = sp.Symbol("z", real=True)
-    phi = (1 + sp.erf((1 + sp.sqrt(right) * z) / (sp.sqrt(competitor) * sp.sqrt(2)))) / 2
-    correct = sp.Integral(sp.exp(-z**2 / 2) / sp.sqrt(2 * sp.pi) * phi ** (n - 1), (z, -12, 12))
+    z, s = sp.Symbol("z", real=True), sp.Symbol("s", real=True)
+    standard = der.assume("mean field: the right value's score is normal, s_m = 1 + sigma_m z with "
+                          "z ~ N(0, 1)", sp.Eq(sp.Function("p_z")(z),
+                                               stats.density(stats.Normal("z", 0, 1))(z)))
+    below = der.assume("mean field: given r, the n - 1 competitors' scores are independent normals "
+                       "N(0, sigma_c^2), so all lie below s with probability Phi(s / sigma_c)^(n-1)",
+                       sp.Eq(sp.Function("P_below")(s),
+                             stats.cdf(stats.Normal("s_j", 0, sp.sqrt(competitor)))(s) ** (n - 1)))
+    # P(correct) = E_z[P_below(1 + sigma_m z)]; the integrand is below 1e-31 beyond |z| = 12
+    correct = sp.Integral(standard * below.subs(s, 1 + sp.sqrt(right) * z), (z, -12, 12))
     der.result("error", 1 - correct)
     return der
