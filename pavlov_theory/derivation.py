@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 
 class DerivationError(AssertionError):
@@ -37,6 +38,23 @@ def is_zero(expr: Any) -> bool:
         if transform(expr) == 0:
             return True
     return False
+
+
+def _decided(expr: Any) -> bool | None:
+    """True when ``expr`` simplifies to 0, False when SymPy proves it is not 0 after one of the
+    rewrites of :func:`is_zero`, None when it cannot tell."""
+    if is_zero(expr):
+        return True
+    expr = sp.sympify(expr).doit()
+    for candidate in (expr, sp.simplify(expr), sp.simplify(sp.expand(expr))):
+        if candidate.is_zero is False:
+            return False
+    return None
+
+
+def _named(expr: Any) -> set:
+    """The symbols and undefined functions applied in ``expr``."""
+    return set(expr.free_symbols) | set(expr.atoms(AppliedUndef))
 
 
 def is_nonnegative(expr: Any) -> bool:
@@ -116,17 +134,24 @@ class Derivation:
 
     def assume(self, label: str, statement: Any) -> Any:
         """Record an assumption: ``statement``, a SymPy equation ``Eq(lhs, rhs)``, is taken, not
-        proved, and the book shows it as such. Later steps compute from its right side, which is
-        returned. Refused where it is no equation, or where SymPy settles it: a statement the
-        checker of :meth:`step` proves is a step, a false one no model."""
+        proved, and the book shows it as such. Its left side names what it introduces (a symbol or
+        an undefined function its right side lacks: a law, a probability, a quantity of the model);
+        later steps and results compute from its right side, which is returned. Refused where it is
+        no equation, names nothing new (a constraint between known quantities is a claim to prove),
+        or where SymPy settles it: a statement the checker of :meth:`step` proves is a step, a
+        false one no model."""
         equation = sp.sympify(statement)
         if not isinstance(equation, sp.Equality):
             raise DerivationError(f"{self.title}: assumption '{label}' is not an open equation: {equation}")
+        if not _named(equation.lhs) - _named(equation.rhs):
+            raise DerivationError(f"{self.title}: assumption '{label}' names nothing new: its left side "
+                                  "holds no symbol or function that its right side lacks")
         difference = _doit(equation.lhs) - _doit(equation.rhs)
-        entries = difference if isinstance(difference, sp.MatrixBase) else [sp.sympify(difference)]
-        if any(e.is_zero is False for e in entries):  # SymPy proves the two sides differ
+        entries = difference if isinstance(difference, sp.MatrixBase) else [difference]
+        decided = [_decided(e) for e in entries]
+        if False in decided:
             raise DerivationError(f"{self.title}: assumption '{label}' is false: {equation}")
-        if is_zero(difference):
+        if all(decided):
             raise DerivationError(f"{self.title}: assumption '{label}' is provable: derive it as a step")
         self.steps.append(Step(label, equation.lhs, equation.rhs, "assumes"))
         return equation.rhs

@@ -203,8 +203,8 @@ def concentration() -> Derivation:
     # P(A Q/d_v >= delta) = E_A[P(Q >= d_v delta / A)], with A = shape scale u, u ~ Gamma(shape, 1/shape)
     u, k, y = sp.Symbol("u", positive=True), sp.Symbol("k", positive=True), sp.Symbol("y", positive=True)
     unit_gamma = stats.density(stats.Gamma("u", k, 1 / k))(u)
-    gamma_law = der.assume("A = E[A] u with u ~ Gamma(k, 1/k), k = E[A]^2 / Var A: a Gamma law with the "
-                           "exact mean and variance of A", sp.Eq(sp.Function("p_u")(u), unit_gamma))
+    gamma_law = der.assume("u ~ Gamma(k, 1/k), k = E[A]^2 / Var A, so that A = E[A] u has a Gamma law "
+                           "with the exact mean and variance of A", sp.Eq(sp.Function("p_u")(u), unit_gamma))
     log_form = sp.log(gamma_law.subs(sp.gamma(k), sp.exp(sp.loggamma(k))))
     log_density = der.step("its log density, with log Gamma(k) = loggamma(k) (k > 0), the form evaluated",
                            log_form, k * sp.log(k) - sp.loggamma(k) + (k - 1) * sp.log(u) - k * u)
@@ -213,7 +213,8 @@ def concentration() -> Derivation:
              sp.Derivative(tail, y), -stats.density(Q)(y))
     der.step("and it is 1 at y = 0", sp.Subs(tail, y, 0), 1)
     (threshold,) = sp.solve(sp.Eq(product_law, delta), Q_value)  # X >= delta iff Q >= d_v delta / A
-    at = tail.subs(y, threshold.subs(A, shape * scale * u))  # A = E[A] u, E[A] = shape scale
+    scaled = der.assume("A is its mean times u (E[A] = shape scale)", sp.Eq(A, shape * scale * u))
+    at = tail.subs(y, threshold.subs(A, scaled))
     der.result("failure", sp.Integral((sp.exp(log_density) * at).subs(k, shape), (u, 0, sp.oo)))
     B_v = sphere_squared_cosine(d_v)  # the squared coordinate t^2 of a uniform unit value
     law = B_v.pspace.distribution
@@ -345,15 +346,20 @@ def decoding() -> Derivation:
                           u2 + c2 + sp.Sum(c2 * u2, (i, 1, n - 2)), 1 / d_v + 1 / d_k + (n - 2) / (d_k * d_v))
     der.result("var_right", right)
     der.result("var_competitor", competitor)
+    mean_coord = sp.sympify(key_moments("sphere").results["mean_coord"])  # of keys and values alike
+    mean_cosine = lambda d: d * mean_coord.subs(d_k, d) ** 2  # sum over d coordinates of E[x_c] E[y_c]
+    centre = der.step("E[s_m] = 1 + sum_{i != m} E[c_i] E[u_i], each cosine's mean sum_c E[x_c] E[y_c]",
+                      1 + sp.Sum(mean_cosine(d_k) * mean_cosine(d_v), (i, 1, n - 1)), 1)
     z, s = sp.Symbol("z", real=True), sp.Symbol("s", real=True)
-    standard = der.assume("mean field: the right value's score is normal, s_m = 1 + sigma_m z with "
-                          "z ~ N(0, 1)", sp.Eq(sp.Function("p_z")(z),
-                                               stats.density(stats.Normal("z", 0, 1))(z)))
+    score = der.assume("mean field: the right value's score is normal, its mean plus sigma_m times z",
+                       sp.Eq(sp.Symbol("s_m"), centre + sp.sqrt(right) * z))
+    standard = der.assume("with z standard normal", sp.Eq(sp.Function("p_z")(z),
+                                                         stats.density(stats.Normal("z", 0, 1))(z)))
     below = der.assume("mean field: given r, the n - 1 competitors' scores are independent normals "
                        "N(0, sigma_c^2), so all lie below s with probability Phi(s / sigma_c)^(n-1)",
                        sp.Eq(sp.Function("P_below")(s),
                              stats.cdf(stats.Normal("s_j", 0, sp.sqrt(competitor)))(s) ** (n - 1)))
     # P(correct) = E_z[P_below(1 + sigma_m z)]; the integrand is below 1e-31 beyond |z| = 12
-    correct = sp.Integral(standard * below.subs(s, 1 + sp.sqrt(right) * z), (z, -12, 12))
+    correct = sp.Integral(standard * below.subs(s, score), (z, -12, 12))
     der.result("error", 1 - correct)
     return der

@@ -161,7 +161,8 @@ def residual(dist: str) -> Derivation:
     moments = key_moments(dist)
     cos2, norm4 = moments.results["cos2"], moments.results["norm4"]
     F = multi_hop(dist).results["per_hop_factor"]
-    for checked in (dist,) if dist != "sphere" else ("gaussian", "rademacher"):
+    brute_laws = (dist,) if dist != "sphere" else ("gaussian", "rademacher")
+    for checked in brute_laws:
         brute, rule = _transition_brute_force(checked)
         der.confirm(f"one layer, averaged over its fresh set ({checked}, n=3, d=2, any r, u, s): "
                     "E||r + uX||^2, E||(r + uX) X^T||^2, E[(r + uX).s], E[(r + uX) X^T]", brute, rule)
@@ -178,12 +179,15 @@ def residual(dist: str) -> Derivation:
     moments = sp.Matrix([a(step), b(step)])
     # the rule uses E[x x^T] = I/d_k, E[G^2] = F I and sign symmetry, for any n and d_k; SymPy
     # checks it only at the size confirmed above
+    confirmed = " and ".join(brute_laws)
     mapped = der.assume("each layer maps the moments a = E||r||^2, b = E||r X^T||^2 linearly, by T: "
-                        "confirmed above at n = 3, d = 2 for any r and u, taken for every n and d_k",
+                        f"confirmed above for {confirmed} vectors at n = 3, d = 2 for any r and u, taken "
+                        f"for {dist} vectors and every n and d_k",
                         sp.Eq(sp.Matrix([a(step + 1), b(step + 1)]), T * moments))
     two_layers = der.step("two layers of that map give a_{l+2} = tr(T) a_{l+1} - det(T) a_l "
                           "(Cayley-Hamilton)", (T * mapped)[0], T.trace() * mapped[0] - T.det() * moments[0])
-    recurrence = a(step + 2) - two_layers.subs(mapped[0], a(step + 1))
+    (b_now,) = sp.solve(sp.Eq(a(step + 1), mapped[0]), b(step))  # b_l through a_l and a_{l+1}
+    recurrence = a(step + 2) - sp.expand(two_layers.subs(b(step), b_now))
     closed = sp.rsolve(recurrence, a(step), {a(0): 1, a(1): 1 + f0})
     der.step("the closed form solves a_{l+2} = tr(T) a_{l+1} - det(T) a_l",
              closed.subs(step, step + 2) - T.trace() * closed.subs(step, step + 1) + T.det() * closed, 0)
