@@ -330,9 +330,10 @@ def test_product_law_failure_is_scipys_gamma_times_chi_square_tail_integral():
     assert abs(der.evaluate("failure", **p) - expected) < 1e-8
 
 
-def test_the_product_law_is_recorded_as_two_assumptions():
+def test_the_product_law_is_recorded_as_its_assumptions():
     assumed = [s.label for s in proof.concentration().steps if s.relation == "assumes"]
-    assert len(assumed) == 2 and "Gaussian" in assumed[0] and "Gamma" in assumed[1]
+    assert len(assumed) == 3
+    assert "Gaussian" in assumed[0] and "Gamma" in assumed[1] and "mean times u" in assumed[2]
 
 
 def test_product_law_failure_probability_grows_with_load():
