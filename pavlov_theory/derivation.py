@@ -15,7 +15,7 @@ check compares with always comes from the derived expression, never from a secon
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
@@ -25,31 +25,33 @@ class DerivationError(AssertionError):
     """A derivation step that does not hold, or that checks nothing."""
 
 
+def _rewrites(expr: Any) -> Iterator[Any]:
+    """``expr`` evaluated, then, one at a time, the rewrites SymPy may need to see that it is 0,
+    each justified by the symbols' assumptions."""
+    expr = sp.sympify(expr).doit()
+    yield expr
+    for transform in (sp.simplify, lambda e: sp.simplify(sp.expand(e)),
+                      lambda e: sp.simplify(sp.gammasimp(sp.powsimp(e)))):
+        yield transform(expr)
+
+
 def is_zero(expr: Any) -> bool:
     """True when ``expr`` simplifies to 0 (matrices: every entry), using only rewrites that the
     symbols' assumptions justify."""
     if isinstance(expr, sp.MatrixBase):
         return all(is_zero(e) for e in expr)
-    expr = sp.sympify(expr).doit()
-    if expr == 0:
-        return True
-    for transform in (sp.simplify, lambda e: sp.simplify(sp.expand(e)),
-                      lambda e: sp.simplify(sp.gammasimp(sp.powsimp(e)))):
-        if transform(expr) == 0:
-            return True
-    return False
+    return any(candidate == 0 for candidate in _rewrites(expr))
 
 
 def _decided(expr: Any) -> bool | None:
     """True when ``expr`` simplifies to 0, False when SymPy proves it is not 0 after one of the
     rewrites of :func:`is_zero`, None when it cannot tell."""
-    if is_zero(expr):
-        return True
-    expr = sp.sympify(expr).doit()
-    for candidate in (expr, sp.simplify(expr), sp.simplify(sp.expand(expr))):
-        if candidate.is_zero is False:
-            return False
-    return None
+    nonzero = False
+    for candidate in _rewrites(expr):
+        if candidate == 0:
+            return True
+        nonzero = nonzero or candidate.is_zero is False
+    return False if nonzero else None
 
 
 def _named(expr: Any) -> set:
