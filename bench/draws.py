@@ -4,16 +4,15 @@ A kernel whose trial does few multiply-adds per random number cannot reach the m
 floor is the time the generator takes to make its draws. ``bench.run`` therefore reports, beside
 each kernel's fraction of the matmul rate, its fraction of the draw rate: the seconds its draws
 would take at the device's own rate for that kind of draw (measured in the same run) over the
-kernel's seconds. The two fractions add up to the share of the kernel's time that the hardware's
-two limits account for; near 1, only fewer draws or fewer flops per trial would make it faster.
+kernel's seconds (``bench.run.draw_rates`` times the draws). The two fractions add up to the share
+of the kernel's time that the hardware's two limits account for; near 1, only fewer draws or fewer
+flops per trial would make it faster.
 
-Draws are counted, not declared: every torch function through which the kernels consume a
-generator is wrapped while the kernel runs once, and the elements each returns are added up.
-"""
+Draws are counted, not declared: every torch function through which the kernels consume a generator
+is wrapped while the kernel runs once, and the elements each returns are added up."""
 from __future__ import annotations
 
 import contextlib
-import time
 from collections import Counter
 from typing import Any, Callable, Iterator, Mapping
 
@@ -47,7 +46,9 @@ def counting() -> Iterator[Counter]:
             setattr(torch, kind, fn)
 
 
-def _draw(kind: str, size: int, gen: torch.Generator) -> torch.Tensor:
+def draw(kind: str, size: int, gen: torch.Generator) -> torch.Tensor:
+    """``size`` draws of ``kind`` from ``gen`` (float32 where the kind has a dtype), at the fixed
+    gamma shape and binomial count the rates are timed at."""
     device = gen.device
     if kind == "randint":
         return torch.randint(0, 2, (size,), generator=gen, device=device)
@@ -57,27 +58,6 @@ def _draw(kind: str, size: int, gen: torch.Generator) -> torch.Tensor:
         return torch.binomial(torch.full((size,), BINOMIAL_COUNT, device=device),
                               torch.full((size,), 0.5, device=device), generator=gen)
     return getattr(torch, kind)((size,), generator=gen, device=device)
-
-
-def draw_rates(device: str, size: int | None = None, repeats: int = 3) -> dict[str, float]:
-    """Elements per second of each kind of draw on ``device`` (float32 where it has a dtype), the
-    best of ``repeats`` calls of ``size`` elements after a warm-up."""
-    size = size or (2**26 if device.startswith("cuda") else 2**22)
-    gen = torch.Generator(device=device)
-    gen.manual_seed(0)
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    rates = {}
-    for kind in KINDS:
-        _draw(kind, size, gen)
-        best = float("inf")
-        for _ in range(repeats):
-            sync()
-            start = time.perf_counter()
-            _draw(kind, size, gen)
-            sync()
-            best = min(best, time.perf_counter() - start)
-        rates[kind] = size / best
-    return rates
 
 
 def draw_seconds(per_trial: Mapping[str, float], rates: Mapping[str, float]) -> float:

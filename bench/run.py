@@ -148,6 +148,15 @@ def matmul_rate(device: str) -> float:
     return 2 * batch * size**3 / seconds / 1e9
 
 
+def draw_rates(device: str) -> dict[str, float]:
+    """Elements per second of each kind of random draw (``bench.draws.KINDS``) on ``device``: the
+    best of 3 calls of 2^26 elements on a GPU, 2^22 on the CPU."""
+    size = 2**26 if device.startswith("cuda") else 2**22
+    gen = torch.Generator(device=device)
+    gen.manual_seed(0)
+    return {kind: size / _timed(lambda: draws.draw(kind, size, gen), device) for kind in draws.KINDS}
+
+
 def device_name(device: str) -> str:
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(device)
@@ -291,7 +300,7 @@ def bench_kernels(device: str, args: argparse.Namespace, chosen: list[Case], fou
     as JSON after each one, and the estimator rows once all are done (a run cut short keeps what
     finished); :func:`main` removes the file once the device's full result is written."""
     rates, runs, rows = [matmul_rate(device)], runs_needed(chosen, found), []
-    draw_runs = [draws.draw_rates(device)]
+    draw_runs = [draw_rates(device)]
     for index, case in enumerate(runs, 1):
         print(f"bench: {device} [{index}/{len(runs)}] {case.kernel} {case.shape()}", file=sys.stderr,
               flush=True)
@@ -299,7 +308,7 @@ def bench_kernels(device: str, args: argparse.Namespace, chosen: list[Case], fou
         _write_partial(partial, {"device": device_name(device), "done": index, "of": len(runs),
                                  "matmul_gflops_runs": rates, "kernels": rows})
     rates.append(matmul_rate(device))
-    draw_runs.append(draws.draw_rates(device))
+    draw_runs.append(draw_rates(device))
     rate, draw_rate = max(rates), {kind: max(r[kind] for r in draw_runs) for kind in draws.KINDS}
     for row in rows:
         if "error" in row:
