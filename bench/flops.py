@@ -54,11 +54,19 @@ def head_noise(p: Mapping[str, Any]) -> float:
     independent keys the cosines come from their law (no ``k_0 . k_j`` products); with an
     embedding or ``keys = drawn`` they are the keys' inner products."""
     n, d_k, d_v, heads = p["n"], p["d_k"], p["d_v"], p["H"]
-    drawn = p.get("embedding", "independent") != "independent" or p.get("keys") == "drawn"
-    coefficients = 2 * (n - 1) * d_k if drawn else 0  # k_0 . k_j for the n - 1 other items
+    from pavlov_theory.simulations.propagation import cosines_from_law
+
+    coefficients = 0 if cosines_from_law(p) else 2 * (n - 1) * d_k  # k_0 . k_j for the n - 1 other items
     noise = 2 * (n - 1) * d_v                          # sum_j c_j v_j
     power = 2 * d_v                                    # ||noise||^2
     return heads * (coefficients + noise + power)
+
+
+def failures_drawn_keys(p: Mapping[str, Any]) -> float:
+    """``propagation.failures_drawn_keys``: :func:`head_noise` with every key drawn."""
+    from pavlov_theory.simulations.propagation import with_drawn_keys
+
+    return head_noise(with_drawn_keys(p))
 
 
 def network_failures(p: Mapping[str, Any]) -> float:
@@ -162,7 +170,7 @@ FLOPS: dict[str, Flops] = {
     "conditioning.residual_chain": residual_chain,
     "propagation.head_noise": head_noise,
     "propagation.failures": head_noise,
-    "propagation.failures_drawn_keys": lambda p: head_noise({**p, "keys": "drawn"}),
+    "propagation.failures_drawn_keys": failures_drawn_keys,
     "propagation.network_failures": network_failures,
     "capacity.signal_noise_powers": signal_noise_powers,
     "capacity.probe_signal_noise": probe_signal_noise,

@@ -54,7 +54,12 @@ def _draws(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: 
     return keys, values
 
 
-def _cosines_from_law(params: Mapping[str, Any]) -> bool:
+def with_drawn_keys(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with the ``keys = drawn`` switch set: the plain form that draws every key."""
+    return {**params, "keys": "drawn"}
+
+
+def cosines_from_law(params: Mapping[str, Any]) -> bool:
     """Whether the heads' cosines are drawn from their law given the probe: independent keys, and
     the ``keys = drawn`` switch (the plain form the bench compares with) not set."""
     keys = params.get("keys", "law")
@@ -73,7 +78,7 @@ def _terms(params: Mapping[str, Any], trials: int, gen: torch.Generator,
     item 0's value is not drawn, since the noise does not contain it. Otherwise (an embedding, or
     ``keys = drawn``): read from the keys of :func:`_draws`."""
     H, n = params["H"], params["n"]
-    if _cosines_from_law(params):
+    if cosines_from_law(params):
         _, cosines = probe_cosines(params["key_dist"], trials * H, n - 1, params["d_k"], gen, dtype)
         values = sample("sphere", (trials, H, n - 1), params["d_v"], gen, dtype)
         return cosines.reshape(trials, H, n - 1), values
@@ -94,7 +99,7 @@ def head_noise_naive(params: Mapping[str, Any], trials: int, gen: torch.Generato
                      dtype: torch.dtype) -> tuple[np.ndarray]:
     """The definition read literally on the same draws: one trial, one head, one stored item at a
     time; with drawn keys, each cosine is the inner product of the two keys."""
-    if _cosines_from_law(params):
+    if cosines_from_law(params):
         cosines, values = _terms(params, trials, gen, dtype)
         cosine = lambda t, h, j: float(cosines[t, h, j - 1])
         value = lambda t, h, j: values[t, h, j - 1]
@@ -150,7 +155,7 @@ def network_failures_naive(params, trials, gen, dtype) -> tuple[np.ndarray]:
 
 
 def _head_bytes(p: Mapping[str, Any], size: int) -> int:
-    if _cosines_from_law(p):  # cosines, their gamma or binomial draws, the values and the noise
+    if cosines_from_law(p):  # cosines, their gamma or binomial draws, the values and the noise
         return 4 * size * p["H"] * (p["n"] * (4 + 2 * p["d_v"]) + 2 * p["d_v"])
     return 4 * size * p["H"] * (p["n"] * (2 * p["d_k"] + 2 * p["d_v"] + p.get("d_model", 0))
                                 + p.get("d_model", 0))
@@ -164,9 +169,9 @@ NETWORK = Kernel("propagation.network_failures", network_failures, network_failu
                  lambda p, size: p["L"] * _head_bytes(p, size), {**EXAMPLE, "L": 3})
 # the plain form of FAILURES for the bench: every key drawn, the cosines their inner products
 FAILURES_DRAWN_KEYS = Kernel("propagation.failures_drawn_keys",
-                             lambda p, t, g, d: failures({**p, "keys": "drawn"}, t, g, d),
-                             lambda p, t, g, d: failures_naive({**p, "keys": "drawn"}, t, g, d),
-                             lambda p, size: _head_bytes({**p, "keys": "drawn"}, size),
+                             lambda p, t, g, d: failures(with_drawn_keys(p), t, g, d),
+                             lambda p, t, g, d: failures_naive(with_drawn_keys(p), t, g, d),
+                             lambda p, size: _head_bytes(with_drawn_keys(p), size),
                              {**EXAMPLE, "embedding": "separate", "d_model": 2})
 KERNELS = (HEAD_NOISE, FAILURES, NETWORK, FAILURES_DRAWN_KEYS)
 
