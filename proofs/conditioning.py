@@ -176,16 +176,16 @@ def residual(dist: str) -> Derivation:
     T = sp.Matrix([[1, 1], [gain, F]])
     a, b = sp.Function("a"), sp.Function("b")
     step = sp.Symbol("l", integer=True, nonnegative=True)
-    moments = sp.Matrix([a(step), b(step)])
+    pair = sp.Matrix([a(step), b(step)])  # (a_l, b_l)
     # the rule uses E[x x^T] = I/d_k, E[G^2] = F I and sign symmetry, for any n and d_k; SymPy
     # checks it only at the size confirmed above
     confirmed = " and ".join(brute_laws)
     mapped = der.assume("each layer maps the moments a = E||r||^2, b = E||r X^T||^2 linearly, by T: "
                         f"confirmed above for {confirmed} vectors at n = 3, d = 2 for any r and u, taken "
                         f"for {dist} vectors and every n and d_k",
-                        sp.Eq(sp.Matrix([a(step + 1), b(step + 1)]), T * moments))
+                        sp.Eq(sp.Matrix([a(step + 1), b(step + 1)]), T * pair))
     two_layers = der.step("two layers of that map give a_{l+2} = tr(T) a_{l+1} - det(T) a_l "
-                          "(Cayley-Hamilton)", (T * mapped)[0], T.trace() * mapped[0] - T.det() * moments[0])
+                          "(Cayley-Hamilton)", (T * mapped)[0], T.trace() * mapped[0] - T.det() * pair[0])
     (b_now,) = sp.solve(sp.Eq(a(step + 1), mapped[0]), b(step))  # b_l through a_l and a_{l+1}
     recurrence = a(step + 2) - sp.expand(two_layers.subs(b(step), b_now))
     closed = sp.rsolve(recurrence, a(step), {a(0): 1, a(1): 1 + f0})
