@@ -116,6 +116,8 @@ ESTIMATORS: tuple[Estimator, ...] = (
     Estimator("propagation: network fails", "propagation.network_failures", "propagation.network_failures",
               network_fails),
     # variance-reduced kernels against the plain ones they replace
+    Estimator("chain: relative error, keys drawn in their span", "conditioning.chain",
+              "conditioning.chain_drawn_keys", ratio_terms, from_fast=True),
     Estimator("propagation: layer fails, cosines drawn from their law", "propagation.failures",
               "propagation.failures_drawn_keys", layer_fails, from_fast=True),
     Estimator("capacity: SNR (ratio of means), one probe, values averaged out", "capacity.probe_signal_noise",

@@ -36,14 +36,25 @@ def residual_chain(p: Mapping[str, Any]) -> float:
 
 def chain(p: Mapping[str, Any]) -> float:
     """``conditioning.chain``: where ``n < d_k`` the product ``G_0 G_1 ... G_{L-1} X_L`` of ``n x n``
-    Grams (``G_l = X_l X_l^T``), else as :func:`residual_chain`."""
+    Grams (``G_l = X_l X_l^T``), with the keys of width ``n`` where they are drawn in their span
+    (``keys_in_span``), else ``d_k``; where ``n >= d_k`` as :func:`residual_chain`."""
+    from pavlov_theory.simulations.conditioning import keys_in_span
+
     n, d_k, hops = p["n"], p["d_k"], p["L"]
     if n >= d_k:
         return residual_chain(p)
-    grams = hops * 2 * n * n * d_k    # G_0 ... G_{L-1}: (n x d_k)(d_k x n) each
+    width = n if keys_in_span(p) else d_k
+    grams = hops * 2 * n * n * width  # G_0 ... G_{L-1}: (n x width)(width x n) each
     products = (hops - 1) * 2 * n**3  # their running product: (n x n)(n x n)
-    last = 2 * n * n * d_k            # times X_L: (n x n)(n x d_k)
+    last = 2 * n * n * width          # times X_L: (n x n)(n x width)
     return grams + products + last
+
+
+def chain_drawn_keys(p: Mapping[str, Any]) -> float:
+    """``conditioning.chain_drawn_keys``: :func:`chain` with every key drawn in ``d_k`` dimensions."""
+    from pavlov_theory.sampling import with_drawn_keys
+
+    return chain(with_drawn_keys(p))
 
 
 def head_noise(p: Mapping[str, Any]) -> float:
@@ -51,20 +62,22 @@ def head_noise(p: Mapping[str, Any]) -> float:
 
     Matrix-vector work only (no operand is reused across items), so the kernel is bound by memory
     traffic and the random draws, not by arithmetic: its fraction of matmul stays small. With
-    independent keys the cosines come from their law (no ``k_0 . k_j`` products); with an
-    embedding or ``keys = drawn`` they are the keys' inner products."""
+    independent keys the cosines come from their law (no ``k_0 . k_j`` products) and the values are
+    written in their span where ``n - 1 <= d_v``; with an embedding or ``keys = drawn`` the cosines
+    are the keys' inner products and the values have ``d_v`` coordinates."""
     n, d_k, d_v, heads = p["n"], p["d_k"], p["d_v"], p["H"]
-    from pavlov_theory.simulations.propagation import cosines_from_law
+    from pavlov_theory.simulations.propagation import cosines_from_law, values_in_span
 
     coefficients = 0 if cosines_from_law(p) else 2 * (n - 1) * d_k  # k_0 . k_j for the n - 1 other items
-    noise = 2 * (n - 1) * d_v                          # sum_j c_j v_j
-    power = 2 * d_v                                    # ||noise||^2
+    width = n - 1 if values_in_span(p) else d_v        # values in their span, or in d_v dimensions
+    noise = 2 * (n - 1) * width                        # sum_j c_j v_j
+    power = 2 * width                                  # ||noise||^2
     return heads * (coefficients + noise + power)
 
 
 def failures_drawn_keys(p: Mapping[str, Any]) -> float:
     """``propagation.failures_drawn_keys``: :func:`head_noise` with every key drawn."""
-    from pavlov_theory.simulations.propagation import with_drawn_keys
+    from pavlov_theory.sampling import with_drawn_keys
 
     return head_noise(with_drawn_keys(p))
 
@@ -168,6 +181,7 @@ FLOPS: dict[str, Flops] = {
     "capacity.noise_curves": noise_curves,
     "conditioning.chain": chain,
     "conditioning.residual_chain": residual_chain,
+    "conditioning.chain_drawn_keys": chain_drawn_keys,
     "propagation.head_noise": head_noise,
     "propagation.failures": head_noise,
     "propagation.failures_drawn_keys": failures_drawn_keys,

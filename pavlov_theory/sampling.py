@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from typing import Any, Mapping
 
 import torch
 
@@ -51,6 +52,54 @@ def sample(
         bits = torch.randint(0, 2, full, generator=gen, device=device)
         return bits.mul_(2).sub_(1).to(dtype).div_(math.sqrt(dim))
     raise ValueError(f"key_dist: expected one of {', '.join(KEY_DISTS)}, got {dist!r}")
+
+
+# key laws whose Gram matrix has a Bartlett form (:func:`sample_in_span`)
+SPAN_LAWS = ("gaussian", "sphere")
+# how a kernel with a faster exact form draws its keys: from the law of what it reads (``law``,
+# the default) or every key in full (``drawn``, the plain form the bench compares with)
+KEY_FORMS = ("law", "drawn")
+
+
+def keys_from_law(params: Mapping[str, Any]) -> bool:
+    """Whether ``params`` lets a kernel draw what it reads from its law (``keys = law``, the
+    default) rather than every key (``keys = drawn``)."""
+    keys = params.get("keys", "law")
+    if keys not in KEY_FORMS:
+        raise ValueError(f"keys: expected one of {', '.join(KEY_FORMS)}, got {keys!r}")
+    return keys == "law"
+
+
+def with_drawn_keys(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with the ``keys = drawn`` switch set: the plain form that draws every key."""
+    return {**params, "keys": "drawn"}
+
+
+def sample_in_span(dist: str, shape: tuple[int, ...], n: int, dim: int, gen: torch.Generator,
+                   dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``n`` independent keys of ``dist`` in ``dim >= n`` dimensions, written in an orthonormal
+    basis of their own span: ``(*shape, n, n)``, lower triangular, in ``n (n - 1)/2`` normal and
+    ``n`` gamma draws instead of ``n dim`` normals. Whatever depends on the keys only through their
+    Gram matrix has the law it has for ``sample(dist, (*shape, n), dim)``.
+
+    Bartlett's decomposition: an ``n x dim`` standard normal ``Z`` is ``T Q^T`` with ``Q`` orthonormal
+    columns and ``T`` lower triangular, its entries independent, ``T_ij ~ N(0, 1)`` below the
+    diagonal and ``T_ii^2 ~ chi2(dim - i)`` (``i = 0..n-1``) on it. Gaussian keys are ``Z/sqrt(dim)``,
+    sphere keys its rows normalised: the rows of ``T`` scaled the same way."""
+    if dist not in SPAN_LAWS:
+        raise ValueError(f"key_dist: a Gram matrix in closed form needs one of {', '.join(SPAN_LAWS)}, "
+                         f"got {dist!r}")
+    if not 1 <= n <= dim:
+        raise ValueError(f"n: expected 1 <= n <= dim = {dim}, got {n}")
+    device = gen.device
+    rows, cols = torch.tril_indices(n, n, -1, device=device)
+    keys = torch.zeros((*shape, n, n), device=device, dtype=dtype)
+    keys[..., rows, cols] = torch.randn((*shape, rows.numel()), generator=gen, device=device, dtype=dtype)
+    half_dof = (dim - torch.arange(n, device=device, dtype=dtype)).div_(2).expand(*shape, n)
+    keys.diagonal(dim1=-2, dim2=-1).copy_(torch._standard_gamma(half_dof, generator=gen).mul_(2).sqrt_())
+    if dist == "gaussian":
+        return keys.div_(math.sqrt(dim))
+    return keys.div_(torch.linalg.vector_norm(keys, dim=-1, keepdim=True))
 
 
 def probe_cosines(dist: str, trials: int, others: int, d_k: int, gen: torch.Generator,

@@ -17,7 +17,7 @@ from pavlov_theory.engine import Kernel, Law, Outputs, bound_points, draw, headl
 from pavlov_theory.params import D_K, HOPS, KEY_DIST, KEY_DISTS, N, Param
 from pavlov_theory.proofs import conditioning as proof
 from pavlov_theory.proofs.vectors import key_moments
-from pavlov_theory.sampling import sample
+from pavlov_theory.sampling import SPAN_LAWS, keys_from_law, sample, sample_in_span, with_drawn_keys
 from pavlov_theory.stats import sequential
 
 ORDER = 4
@@ -43,34 +43,55 @@ def chain_retrievals(
     return r, previous, path
 
 
-def _plain_chain(trials: int, L: int, n: int, d_k: int, key_dist: str, gen: torch.Generator,
+def keys_in_span(params: Mapping[str, Any]) -> bool:
+    """Whether the plain chain draws each layer's keys in their own span (``n x n``,
+    :func:`~pavlov_theory.sampling.sample_in_span`) instead of in ``d_k`` dimensions: where
+    ``n < d_k`` it depends on the keys only through each layer's Gram matrix, so for the laws with a
+    Bartlett form (and the ``keys = drawn`` switch not set) its errors have the same law either way."""
+    return (keys_from_law(params) and params["n"] < params["d_k"] and params["key_dist"] in SPAN_LAWS)
+
+
+def _layer_keys(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype,
+                residual: bool) -> torch.Tensor:
+    """One layer's keys, ``(trials, n, d_k)``, or ``(trials, n, n)`` in their span for the plain
+    chain where :func:`keys_in_span` allows it."""
+    n, d_k, dist = params["n"], params["d_k"], params["key_dist"]
+    if not residual and keys_in_span(params):
+        return sample_in_span(dist, (trials,), n, d_k, gen, dtype)
+    return sample(dist, (trials, n), d_k, gen, dtype)
+
+
+def _plain_chain(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                  dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """The errors ``r_L - x_L`` and the targets ``x_L`` of :func:`chain_retrievals` (no residual,
-    no Norm) on the same draws, with ``r_L = G_0 G_1 ... G_{L-1} X_L`` (``G_l = X_l X_l^T``)
-    regrouped as ``n x n`` Gram products, so ``r_L - x_L = (G_0 ... G_{L-1} - I) X_L``:
-    ``L n^2 d_k + (L - 1) n^3`` multiply-adds instead of ``2 L n^2 d_k``, fewer when ``n < d_k``;
-    otherwise scores times values as there."""
+    no Norm), with ``r_L = G_0 G_1 ... G_{L-1} X_L`` (``G_l = X_l X_l^T``) regrouped as ``n x n``
+    Gram products, so ``r_L - x_L = (G_0 ... G_{L-1} - I) X_L``. Where ``n < d_k`` this is
+    ``L n^2 d_k + (L - 1) n^3`` multiply-adds instead of ``2 L n^2 d_k``, and with the keys drawn in
+    their span (:func:`keys_in_span`) ``(2 L) n^3`` and ``n (n - 1)/2`` normals per layer instead of
+    ``n d_k``; the errors are then written in the span of ``X_L``, with the same norms. Otherwise
+    scores times values, as :func:`chain_retrievals`."""
+    L, n, d_k = params["L"], params["n"], params["d_k"]
     if n >= d_k:
-        r, target, _ = chain_retrievals(trials, L, n, d_k, key_dist, gen, dtype)
+        r, target, _ = chain_retrievals(trials, L, n, d_k, params["key_dist"], gen, dtype)
         return r - target, target
-    current = sample(key_dist, (trials, n), d_k, gen, dtype)
+    current = _layer_keys(params, trials, gen, dtype, residual=False)
     product = current @ current.transpose(-1, -2)
     for hop in range(1, L + 1):
-        current = sample(key_dist, (trials, n), d_k, gen, dtype)
+        current = _layer_keys(params, trials, gen, dtype, residual=False)
         if hop < L:
             product = product @ (current @ current.transpose(-1, -2))
     product.diagonal(dim1=-2, dim2=-1).sub_(1)
     return product @ current, current
 
 
-def _residual_chain(trials: int, L: int, n: int, d_k: int, key_dist: str, gen: torch.Generator,
+def _residual_chain(params: Mapping[str, Any], trials: int, gen: torch.Generator,
                     dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """The errors ``r_L - (x_0 + ... + x_L)`` and the path sums of :func:`chain_retrievals` with
     the residual stream (no Norm) on the same draws, each layer's add fused into its product."""
-    previous = sample(key_dist, (trials, n), d_k, gen, dtype)
+    previous = _layer_keys(params, trials, gen, dtype, residual=True)
     r, path = previous, previous.clone()
-    for _ in range(L):
-        current = sample(key_dist, (trials, n), d_k, gen, dtype)
+    for _ in range(params["L"]):
+        current = _layer_keys(params, trials, gen, dtype, residual=True)
         r = torch.baddbmm(r, r @ previous.transpose(-1, -2), current)
         path += current
         previous = current
@@ -79,21 +100,20 @@ def _residual_chain(trials: int, L: int, n: int, d_k: int, key_dist: str, gen: t
 
 def _chain_errors(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype,
                   residual: bool) -> tuple[np.ndarray, np.ndarray]:
-    chain = _residual_chain if residual else _plain_chain
-    gap, aim = chain(trials, params["L"], params["n"], params["d_k"], params["key_dist"], gen, dtype)
+    gap, aim = (_residual_chain if residual else _plain_chain)(params, trials, gen, dtype)
     return to_numpy((gap * gap).sum(-1).mean(-1)), to_numpy((aim * aim).sum(-1).mean(-1))
 
 
 def _chain_errors_naive(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype,
                         residual: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The chain read literally: ``S`` a sum of outer products, one trial and one start at a time."""
-    layers = [sample(params["key_dist"], (trials, params["n"]), params["d_k"], gen, dtype).numpy()
-              for _ in range(params["L"] + 1)]
+    """The chain read literally: ``S`` a sum of outer products, one trial and one start at a time
+    (the keys drawn as the batched form draws them, in their span where it does)."""
+    layers = [_layer_keys(params, trials, gen, dtype, residual).numpy() for _ in range(params["L"] + 1)]
     error, power = np.zeros(trials), np.zeros(trials)
     for t in range(trials):
         memories = []
         for previous, current in zip(layers[:-1], layers[1:]):
-            S = np.zeros((params["d_k"], params["d_k"]))
+            S = np.zeros((previous.shape[-1], current.shape[-1]))
             for k, v in zip(previous[t], current[t]):
                 S += np.outer(k, v)
             memories.append(S)
@@ -119,6 +139,13 @@ def _chain_kernel(name: str, residual: bool) -> Kernel:
 # per trial: the error ||r_L - target||^2 and the target's power, each averaged over the n starts
 CHAIN = _chain_kernel("conditioning.chain", residual=False)
 RESIDUAL_CHAIN = _chain_kernel("conditioning.residual_chain", residual=True)
+# the plain form of CHAIN for the bench: every key drawn in d_k dimensions
+CHAIN_DRAWN_KEYS = Kernel(
+    "conditioning.chain_drawn_keys",
+    lambda p, t, g, d: CHAIN.fn(with_drawn_keys(p), t, g, d),
+    lambda p, t, g, d: CHAIN.naive(with_drawn_keys(p), t, g, d),
+    bytes_per_trial=CHAIN.bytes_per_trial, example=CHAIN.example,
+)
 
 
 def _routing_draws(params: Mapping[str, Any], trials: int, gen: torch.Generator, dtype: torch.dtype):
@@ -274,7 +301,7 @@ ROUTING_CONDITIONAL = Kernel(
     example={"n": 5, "d_k": 6},
 )
 
-KERNELS = (CHAIN, RESIDUAL_CHAIN, ROUTING, ROUTING_CONDITIONAL)
+KERNELS = (CHAIN, RESIDUAL_CHAIN, CHAIN_DRAWN_KEYS, ROUTING, ROUTING_CONDITIONAL)
 
 
 # ----------------------------------------------------------------------------- claims

@@ -11,6 +11,7 @@ from bench import cases, draws, estimators, per_claim, report, run
 from bench import verify as verify_mod
 from bench.flops import FLOPS, flops_per_trial
 from pavlov_theory.sampling import generator, sample
+from pavlov_theory.simulations.conditioning import keys_in_span
 
 KERNEL_FIELDS = {"label", "kernel", "shape", "params", "trials", "seconds", "seconds_per_trial", "gflops",
                  "flops_per_trial", "fraction_of_matmul", "speedup_vs_naive", "naive_seconds_per_trial",
@@ -72,9 +73,12 @@ def test_the_fraction_of_the_draw_rate_is_the_draws_time_over_the_kernels(output
 def test_the_chain_draws_one_key_set_per_layer_and_the_start(outputs):
     result, _ = outputs
     (k,) = [k for k in result["kernels"] if k["kernel"] == "conditioning.chain"]
-    p = k["params"]
-    kind = "randint" if p["key_dist"] == "rademacher" else "randn"
-    assert k["draws_per_trial"] == {kind: (p["L"] + 1) * p["n"] * p["d_k"]}
+    p, layers = k["params"], k["params"]["L"] + 1
+    if keys_in_span(p):  # Bartlett: the normals below the diagonal and one chi-square per key
+        expected = {"randn": layers * p["n"] * (p["n"] - 1) // 2, "_standard_gamma": layers * p["n"]}
+    else:
+        expected = {"randint" if p["key_dist"] == "rademacher" else "randn": layers * p["n"] * p["d_k"]}
+    assert k["draws_per_trial"] == expected
 
 
 def test_counting_counts_every_element_drawn_and_restores_torch():

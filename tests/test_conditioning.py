@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
+from scipy import stats as scipy_stats
 from sympy.stats import Expectation
 
 from pavlov_theory.claims import BEYOND
@@ -91,13 +92,15 @@ def test_residual_chain_matches_explicit_layers():
 
 @pytest.mark.parametrize("n_items", [4, 9])  # Gram products (n < d_k) and scores times values
 def test_plain_chain_errors_are_those_of_the_explicit_chain(n_items):
-    gap, target = sim._plain_chain(2, 3, n_items, 6, "gaussian", generator(2, "cpu"), torch.float64)
+    params = {"L": 3, "n": n_items, "d_k": 6, "key_dist": "gaussian", "keys": "drawn"}
+    gap, target = sim._plain_chain(params, 2, generator(2, "cpu"), torch.float64)
     r, x, _ = sim.chain_retrievals(2, 3, n_items, 6, "gaussian", generator(2, "cpu"), torch.float64)
     assert torch.allclose(gap, r - x) and torch.equal(target, x)
 
 
 def test_residual_chain_errors_are_those_of_the_explicit_chain():
-    gap, path = sim._residual_chain(2, 3, 4, 6, "sphere", generator(2, "cpu"), torch.float64)
+    params = {"L": 3, "n": 4, "d_k": 6, "key_dist": "sphere"}
+    gap, path = sim._residual_chain(params, 2, generator(2, "cpu"), torch.float64)
     r, _, explicit = sim.chain_retrievals(2, 3, 4, 6, "sphere", generator(2, "cpu"), torch.float64,
                                           residual=True)
     assert torch.allclose(gap, r - explicit) and torch.allclose(path, explicit)
@@ -297,3 +300,32 @@ def test_routing_stops_sampling_once_decided(ctx):
     claim = CLAIMS["conditioning.routing"]
     outcome = claim.check(claim.resolve({"d_k": 64, "n": 16}), ctx)
     assert outcome.verdict == "holds" and outcome.trials < ctx.max_trials // 10
+
+
+@pytest.mark.parametrize("key_dist", ["sphere", "gaussian"])
+def test_chain_with_keys_in_their_span_has_the_law_of_drawn_keys(key_dist):
+    params = {"L": 3, "n": 4, "d_k": 7, "key_dist": key_dist}
+    assert sim.keys_in_span(params)
+    span = sim.CHAIN.fn(params, 20000, generator(3, "cpu"), torch.float64)
+    drawn = sim.CHAIN_DRAWN_KEYS.fn(params, 20000, generator(4, "cpu"), torch.float64)
+    assert scipy_stats.ks_2samp(span[0], drawn[0]).pvalue > 1e-3  # the error
+    if key_dist == "sphere":  # unit targets: power 1 up to rounding either way
+        assert np.allclose(span[1], 1) and np.allclose(drawn[1], 1)
+    else:
+        assert scipy_stats.ks_2samp(span[1], drawn[1]).pvalue > 1e-3
+
+
+def test_chain_with_keys_in_their_span_rejects_keys_of_another_dimension():
+    params = {"L": 3, "n": 4, "d_k": 7, "key_dist": "sphere"}
+    (span, _) = sim.CHAIN.fn(params, 20000, generator(3, "cpu"), torch.float64)
+    (other, _) = sim.CHAIN_DRAWN_KEYS.fn({**params, "d_k": 9}, 20000, generator(4, "cpu"), torch.float64)
+    assert scipy_stats.ks_2samp(span, other).pvalue < 1e-6
+
+
+def test_chain_draws_keys_in_full_where_their_span_does_not_apply():
+    for params in ({"L": 2, "n": 4, "d_k": 7, "key_dist": "rademacher"},
+                   {"L": 2, "n": 7, "d_k": 4, "key_dist": "sphere"},
+                   {"L": 2, "n": 4, "d_k": 7, "key_dist": "sphere", "keys": "drawn"}):
+        assert not sim.keys_in_span(params)
+    with pytest.raises(ValueError, match="keys: expected one of law, drawn"):
+        sim.keys_in_span({"L": 2, "n": 4, "d_k": 7, "key_dist": "sphere", "keys": "both"})

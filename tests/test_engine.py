@@ -7,6 +7,7 @@ import sympy as sp
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats as scipy_stats
 
 from pavlov_theory import memory
 from pavlov_theory.claims import Context, Probe, registry, section_modules
@@ -14,7 +15,14 @@ from pavlov_theory.derivation import Derivation
 from pavlov_theory.device import rows_per_chunk
 from pavlov_theory.engine import Kernel, draw
 from pavlov_theory.params import Param, ParamError
-from pavlov_theory.sampling import derive_seed, generator, pair_chunks, sample, unit_with_cosine
+from pavlov_theory.sampling import (
+    derive_seed,
+    generator,
+    pair_chunks,
+    sample,
+    sample_in_span,
+    unit_with_cosine,
+)
 from pavlov_theory.stats import (
     Interval,
     first_crossings,
@@ -184,6 +192,44 @@ def test_sphere_and_rademacher_are_exactly_unit():
     for dist in ("sphere", "rademacher"):
         x = sample(dist, (100,), 9, generator(0, "cpu"), torch.float64)
         assert torch.allclose((x * x).sum(-1), torch.ones(100, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("dist", ["sphere", "gaussian"])
+def test_keys_in_their_span_are_lower_triangular_with_a_positive_diagonal(dist):
+    x = sample_in_span(dist, (50,), 4, 7, generator(0, "cpu"), torch.float64)
+    assert x.shape == (50, 4, 4) and torch.equal(torch.triu(x, 1), torch.zeros_like(x))
+    assert bool((x.diagonal(dim1=-2, dim2=-1) > 0).all())
+
+
+def test_sphere_keys_in_their_span_are_unit():
+    x = sample_in_span("sphere", (100,), 5, 9, generator(0, "cpu"), torch.float64)
+    assert torch.allclose((x * x).sum(-1), torch.ones(100, 5, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("dist", ["sphere", "gaussian"])
+def test_the_gram_of_keys_in_their_span_has_the_law_of_drawn_keys(dist):
+    gram = lambda x: x @ x.transpose(-1, -2)
+    span = gram(sample_in_span(dist, (20000,), 4, 6, generator(1, "cpu"), torch.float64))
+    drawn = gram(sample(dist, (20000, 4), 6, generator(2, "cpu"), torch.float64))
+    entries = [(0, 1), (2, 3)] + ([(3, 3)] if dist == "gaussian" else [])  # sphere norms are 1 either way
+    for i, j in entries:
+        assert scipy_stats.ks_2samp(span[:, i, j].numpy(), drawn[:, i, j].numpy()).pvalue > 1e-3
+    top = lambda g: torch.linalg.eigvalsh(g)[:, -1].numpy()
+    assert scipy_stats.ks_2samp(top(span), top(drawn)).pvalue > 1e-3
+
+
+def test_the_gram_of_keys_in_their_span_rejects_another_dimension():
+    top = lambda x: torch.linalg.eigvalsh(x @ x.transpose(-1, -2))[:, -1].numpy()
+    span = sample_in_span("sphere", (20000,), 4, 6, generator(1, "cpu"), torch.float64)
+    other = sample("sphere", (20000, 4), 8, generator(2, "cpu"), torch.float64)
+    assert scipy_stats.ks_2samp(top(span), top(other)).pvalue < 1e-6
+
+
+def test_keys_in_their_span_refuse_rademacher_and_more_keys_than_dimensions():
+    with pytest.raises(ValueError, match="key_dist"):
+        sample_in_span("rademacher", (2,), 3, 5, generator(0, "cpu"))
+    with pytest.raises(ValueError, match="n: expected 1 <= n <= dim"):
+        sample_in_span("sphere", (2,), 6, 5, generator(0, "cpu"))
 
 
 def test_unit_with_cosine_has_that_cosine():

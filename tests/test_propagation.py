@@ -203,3 +203,27 @@ def test_head_count_fails_where_the_best_head_count_is_several_times_h_star(ctx)
     plausible = next(e["value"] for e in outcome.evidence if e["name"] == "plausible_best_H")
     assert outcome.verdict == "fails" and not {2, 3} & set(plausible)
     assert outcome.estimate >= 3 * outcome.theory
+
+
+@pytest.mark.parametrize("n_items", [2, 6])  # one value, and the most the span takes at d_v = 10
+def test_noise_power_with_values_in_their_span_has_the_law_of_drawn_values(n_items):
+    params = {"H": 2, "n": n_items, "d_k": 8, "d_v": 10, "key_dist": "gaussian"}
+    assert sim.values_in_span(params)
+    (span,) = sim.head_noise(params, 20000, generator(7, "cpu"), torch.float64)
+    (drawn,) = sim.head_noise({**params, "keys": "drawn"}, 20000, generator(8, "cpu"), torch.float64)
+    assert scipy_stats.ks_2samp(span.ravel(), drawn.ravel()).pvalue > 1e-3
+
+
+def test_noise_power_with_values_in_their_span_rejects_values_of_another_dimension():
+    params = {"H": 2, "n": 4, "d_k": 8, "d_v": 6, "key_dist": "sphere"}
+    (span,) = sim.head_noise(params, 20000, generator(7, "cpu"), torch.float64)
+    other = {**params, "d_v": 9, "keys": "drawn"}
+    (drawn,) = sim.head_noise(other, 20000, generator(8, "cpu"), torch.float64)
+    assert scipy_stats.ks_2samp(span.ravel(), drawn.ravel()).pvalue < 1e-6
+
+
+def test_values_are_drawn_in_full_where_their_span_does_not_apply():
+    base = {"H": 2, "n": 6, "d_k": 8, "d_v": 9, "key_dist": "sphere"}
+    for params in (base, {**base, "n": 1}, {**base, "d_v": 10, "keys": "drawn"},
+                   {**base, "d_v": 10, "embedding": "separate"}):
+        assert not sim.values_in_span(params)
