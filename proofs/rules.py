@@ -94,8 +94,11 @@ def delta() -> Derivation:
     der.confirm("P^2 = P for an explicit 3 x 2 key matrix", P * P, P)
     der.confirm("tr(I - P) = n - rank for an explicit 3 x 2 key matrix",
                 (sp.eye(3) - P).trace(), 3 - K.rank())
-    fraction_any = der.step("E||V||^2 = n (unit values); random keys have rank min(n, d_k) almost surely",
-                            residual.subs(rank, sp.Min(n, d_k)) / sp.Sum(1, (i, 1, n)),
+    full_rank = der.assume("random sphere keys have full rank min(n, d_k), almost surely (their law has a "
+                           "density)",
+                           sp.Eq(sp.Symbol("rank_K", positive=True, integer=True), sp.Min(n, d_k)))
+    fraction_any = der.step("E||V||^2 = n (unit values), at that rank",
+                            residual.subs(rank, full_rank) / sp.Sum(1, (i, 1, n)),
                             (n - sp.Min(n, d_k)) / n)
     s = sp.Symbol("s", positive=True, integer=True)
     fraction = der.step("for n = d_k + s > d_k: (n - d_k)/n",

@@ -135,8 +135,10 @@ def snr() -> Derivation:
     tilted = der.step("the tilted mean of the cosine under exp(2 beta c), mean field: d/dt log M at 2 beta",
                       sp.Subs(sp.Derivative(sp.log(gaussian), t), t, 2 * beta),
                       2 * beta / d_k)
-    # the squared tilted mean over the squared typical largest cosine
-    rem_ratio = der.result("rem_ratio", tilted**2 / (2 * sp.log(n - 1) / d_k))
+    largest = der.assume("the largest of the n - 1 cosines is typically sqrt(2 log(n - 1)/d_k), the extreme "
+                         "value of as many normals of variance 1/d_k",
+                         sp.Eq(sp.Symbol("c_max", positive=True), sp.sqrt(2 * sp.log(n - 1) / d_k)))
+    rem_ratio = der.result("rem_ratio", tilted**2 / largest**2)
     roots = sp.solve(rem_ratio - 1, beta)
     der.result("beta_rem", next(r for r in roots if not r.could_extract_minus_sign()))
     quartic = cosine_mgf().results["log_mgf_quartic"]
@@ -176,19 +178,22 @@ def capacity() -> Derivation:
     der = Derivation("mean-field capacity of softmax retrieval")
     R1, R2 = sp.symbols("R1 R2", positive=True)
     w_m = 1 / (1 + R1)
-    der.step("(1 - w_m)^2 + sum_{j != m} w_j^2 with w_m = 1/(1 + R1), sum w_j^2 = R2/(1 + R1)^2",
-             (1 - w_m) ** 2 + R2 / (1 + R1) ** 2, (R1**2 + R2) / (1 + R1) ** 2)
-    rho = der.step("with R2 left out, the error (R1/(1+R1))^2 reaches delta at R1 = rho (solved)",
-                   sp.solve(sp.Eq(R1 / (1 + R1), sp.sqrt(delta)), R1)[0],
-                   sp.sqrt(delta) / (1 - sp.sqrt(delta)))
+    error = der.step("(1 - w_m)^2 + sum_{j != m} w_j^2 with w_m = 1/(1 + R1), sum w_j^2 = R2/(1 + R1)^2",
+                     (1 - w_m) ** 2 + R2 / (1 + R1) ** 2, (R1**2 + R2) / (1 + R1) ** 2)
+    kept = der.assume("mean field: R2 is left out of the error, of lower order than R1^2 while kappa < 2/3",
+                      sp.Eq(sp.Symbol("epsilon_mf", positive=True), error.subs(R2, 0)))
+    at_delta = [r for r in sp.solve(sp.Eq(kept, delta), R1) if r.subs(delta, sp.Rational(1, 4)).is_positive]
+    rho = der.step("that error reaches delta at R1 = rho (solved, the positive root)",
+                   at_delta[0] if len(at_delta) == 1 else sp.nan, sp.sqrt(delta) / (1 - sp.sqrt(delta)))
     b = kappa * (d_k - 1)
     j = sp.Symbol("j", integer=True, positive=True)
     nn = sp.Symbol("N", positive=True)  # a load
     M1 = sp.Symbol("M(beta)", positive=True)  # E[exp(beta c)], the sphere law's (cosine_mgf)
     mean_r1 = der.step("E[R1] = sum_{j != m} exp(-beta) E[exp(beta c_j)] at load N (c_j i.i.d., sphere law)",
                        sp.Sum(sp.exp(-beta) * M1, (j, 1, nn - 1)), (nn - 1) * sp.exp(-beta) * M1)
-    solved = der.step("mean field: E[R1] = rho solved for the load N",
-                      sp.solve(sp.Eq(mean_r1, rho), nn)[0], 1 + rho * sp.exp(beta) / M1)
+    typical = der.assume("mean field: R1 takes its mean", sp.Eq(R1, mean_r1))
+    solved = der.step("R1 = rho solved for the load N",
+                      sp.solve(sp.Eq(typical, rho), nn)[0], 1 + rho * sp.exp(beta) / M1)
     mgf = cosine_mgf().results["mgf"]
     at_kappa = lambda M: solved.subs(M1, M.subs(t, b)).subs(beta, b)
     cap = der.result("capacity_mf", at_kappa(mgf))
@@ -289,7 +294,9 @@ def gradient() -> Derivation:
     from .framework import generalization
     linear = generalization("sphere").results["response"].subs(s, cos)
     der.result("linear_response", linear)
-    Z = (n - 1) * cosine_mgf().results["mgf"].subs(t, beta)
+    Z = der.assume("mean field: the distractors' sum of exp(beta c_j) takes its mean (n - 1) M(beta)",
+                   sp.Eq(sp.Symbol("Z_distractors", positive=True),
+                         (n - 1) * cosine_mgf().results["mgf"].subs(t, beta)))
     exp_weight = sp.exp(beta * cos) / (sp.exp(beta * cos) + Z)
     der.result("softmax_response", exp_weight)
     decay = lambda g: -sp.log(g / g.subs(D, 0))
