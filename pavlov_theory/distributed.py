@@ -12,7 +12,8 @@ as the serial loop does, so that reductions sum in the same order; ``scheduler``
 running cluster instead (its workers need this package installed, at the same version: a result
 computed from other code than the client's, by the hash of the section's sources, is refused).
 Results come back as they finish; a task that raised comes back as one line naming the claim and
-the point.
+the point. Each section's checks prefer one home worker (:func:`home_workers`), so its derivations
+are computed in one process rather than in every one; idle workers still take queued checks.
 """
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def check_registered(claim_id: str, point: Mapping[str, Any],
     """On a worker: look ``claim_id`` up in the registry and check it at ``point`` (see
     :func:`pavlov_theory.ledger.check_point`); returns the outcome's JSON, the seconds taken and
     the hash of the section's code the worker ran (:func:`pavlov_theory.cache.code_hash`)."""
-    code = code_hash(claim_id.split(".")[0])
+    code = code_hash(section_of(claim_id))
     return (*check_point(get_claim(claim_id), dict(point), ctx), code)
 
 
@@ -128,6 +129,27 @@ def local_cluster(workers: int) -> Any:
                 os.environ[k] = v
 
 
+def section_of(claim_id: str) -> str:
+    return claim_id.split(".")[0]
+
+
+def home_workers(tasks: Sequence[Task], addresses: Sequence[str]) -> dict[str, str]:
+    """A home worker for each section of ``tasks``: the sections, most points first, each to the
+    worker with the fewest points so far. A worker derives each derivation its checks need once
+    (they are cached in its process), so checks of one section kept on one worker derive its
+    derivations once, not once per worker; a home is a preference, and idle workers still take
+    (steal) queued checks from busy ones."""
+    counts: dict[str, int] = {}
+    for _, claim_id, _ in tasks:
+        counts[section_of(claim_id)] = counts.get(section_of(claim_id), 0) + 1
+    load = {address: 0 for address in addresses}
+    home = {}
+    for section in sorted(counts, key=lambda s: (-counts[s], s)):
+        address = min(load, key=lambda a: (load[a], a))
+        home[section], load[address] = address, load[address] + counts[section]
+    return home
+
+
 def run_points(tasks: Sequence[Task], ctx: Context, bar: Any, workers: int | None = None,
                scheduler: str | None = None) -> Iterator[tuple[int, dict[str, Any], float]]:
     """Check ``tasks`` on a local cluster of ``workers`` processes or on the cluster whose
@@ -147,7 +169,9 @@ def run_points(tasks: Sequence[Task], ctx: Context, bar: Any, workers: int | Non
             client.run(single_thread)
             if cluster is not None and ctx.device.startswith("cuda"):
                 client.run(share_gpu, workers or 1, ctx.device)
-            futures = {client.submit(check_registered, claim_id, dict(point), ctx, pure=False):
+            home = home_workers(tasks, sorted(client.scheduler_info()["workers"]))
+            futures = {client.submit(check_registered, claim_id, dict(point), ctx, pure=False,
+                                     workers=[home[section_of(claim_id)]], allow_other_workers=True):
                        (index, claim_id, point) for index, claim_id, point in tasks}
             for future in as_completed(futures):
                 index, claim_id, point = futures[future]
@@ -157,7 +181,7 @@ def run_points(tasks: Sequence[Task], ctx: Context, bar: Any, workers: int | Non
                         raise error
                     raise CheckError(f"{claim_id} at {point_text(point)}: {type(error).__name__}: {error}")
                 result, took, code = future.result()
-                if code != code_hash(claim_id.split(".")[0]):  # else its result would be cached under our key
+                if code != code_hash(section_of(claim_id)):  # else its result would be cached under our key
                     raise CheckError(f"{claim_id} at {point_text(point)}: the worker ran other code than "
                                      "this client (another version, or files edited during the run)")
                 bar.set_postfix_str(claim_id)

@@ -244,3 +244,18 @@ def test_local_workers_keep_the_memory_they_free():
     with local_cluster(1) as cluster, distributed.Client(cluster) as client:
         seen = list(client.run(_malloc_environ).values())
     assert seen == [{k: str(v) for k, v in WORKER_MALLOC.items()}]
+
+
+def test_each_section_has_one_home_worker_and_the_points_are_balanced():
+    from pavlov_theory.distributed import home_workers
+
+    tasks = [(i, claim, {}) for i, claim in enumerate(["a.x"] * 5 + ["b.y"] * 3 + ["b.z"] + ["c.w"] * 4)]
+    home = home_workers(tasks, ["w1", "w2"])
+    assert home == {"a": "w1", "b": "w2", "c": "w2"}  # a (5 points) to w1, then b and c (4 each) to w2
+
+
+def test_home_workers_cover_every_section_with_more_workers_than_sections():
+    from pavlov_theory.distributed import home_workers
+
+    home = home_workers([(0, "a.x", {}), (1, "b.y", {})], ["w1", "w2", "w3"])
+    assert home == {"a": "w1", "b": "w2"}
