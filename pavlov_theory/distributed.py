@@ -134,20 +134,27 @@ def section_of(claim_id: str) -> str:
 
 
 def home_workers(tasks: Sequence[Task], addresses: Sequence[str]) -> dict[str, str]:
-    """A home worker for each section of ``tasks``: the sections, most points first, each to the
-    worker with the fewest points so far. A worker derives each derivation its checks need once
-    (they are cached in its process), so checks of one section kept on one worker derive its
-    derivations once, not once per worker; a home is a preference, and idle workers still take
-    (steal) queued checks from busy ones."""
+    """A home worker for each claim of ``tasks``: groups of checks, most points first, each to the
+    worker with the fewest points so far. A group is a section (whose claims share derivations)
+    where there are at least as many sections as workers, else a claim; where even the claims are
+    fewer than the workers, or no worker is connected, no claim gets a home (an empty mapping).
+
+    A worker derives each derivation its checks need once (they are cached in its process), so
+    checks kept on one worker derive their section's derivations once, not once per worker. A home
+    is a preference: idle workers still take (steal) queued checks from busy ones."""
+    sections = {section_of(claim_id) for _, claim_id, _ in tasks}
+    group = section_of if len(sections) >= len(addresses) else (lambda claim_id: claim_id)
     counts: dict[str, int] = {}
     for _, claim_id, _ in tasks:
-        counts[section_of(claim_id)] = counts.get(section_of(claim_id), 0) + 1
+        counts[group(claim_id)] = counts.get(group(claim_id), 0) + 1
+    if not addresses or len(counts) < len(addresses):
+        return {}
     load = {address: 0 for address in addresses}
     home = {}
-    for section in sorted(counts, key=lambda s: (-counts[s], s)):
+    for name in sorted(counts, key=lambda g: (-counts[g], g)):
         address = min(load, key=lambda a: (load[a], a))
-        home[section], load[address] = address, load[address] + counts[section]
-    return home
+        home[name], load[address] = address, load[address] + counts[name]
+    return {claim_id: home[group(claim_id)] for _, claim_id, _ in tasks}
 
 
 def run_points(tasks: Sequence[Task], ctx: Context, bar: Any, workers: int | None = None,
@@ -169,9 +176,10 @@ def run_points(tasks: Sequence[Task], ctx: Context, bar: Any, workers: int | Non
             client.run(single_thread)
             if cluster is not None and ctx.device.startswith("cuda"):
                 client.run(share_gpu, workers or 1, ctx.device)
-            home = home_workers(tasks, sorted(client.scheduler_info()["workers"]))
+            home = home_workers(tasks, sorted(client.nthreads()))
             futures = {client.submit(check_registered, claim_id, dict(point), ctx, pure=False,
-                                     workers=[home[section_of(claim_id)]], allow_other_workers=True):
+                                     **({"workers": [home[claim_id]], "allow_other_workers": True}
+                                        if claim_id in home else {})):
                        (index, claim_id, point) for index, claim_id, point in tasks}
             for future in as_completed(futures):
                 index, claim_id, point = futures[future]

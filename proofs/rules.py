@@ -96,7 +96,7 @@ def delta() -> Derivation:
                 (sp.eye(3) - P).trace(), 3 - K.rank())
     full_rank = der.assume("random sphere keys have full rank min(n, d_k), almost surely (their law has a "
                            "density)",
-                           sp.Eq(sp.Symbol("rank_K", positive=True, integer=True), sp.Min(n, d_k)))
+                           sp.Eq(rank, sp.Min(n, d_k)))
     fraction_any = der.step("E||V||^2 = n (unit values), at that rank",
                             residual.subs(rank, full_rank) / sp.Sum(1, (i, 1, n)),
                             (n - sp.Min(n, d_k)) / n)

@@ -180,8 +180,10 @@ def capacity() -> Derivation:
     w_m = 1 / (1 + R1)
     error = der.step("(1 - w_m)^2 + sum_{j != m} w_j^2 with w_m = 1/(1 + R1), sum w_j^2 = R2/(1 + R1)^2",
                      (1 - w_m) ** 2 + R2 / (1 + R1) ** 2, (R1**2 + R2) / (1 + R1) ** 2)
-    kept = der.assume("mean field: R2 is left out of the error, of lower order than R1^2 while kappa < 2/3",
-                      sp.Eq(sp.Symbol("epsilon_mf", positive=True), error.subs(R2, 0)))
+    kept = der.assume("mean field: the error without its R2 term, which is of lower order than R1^2 only as "
+                      "d_k grows with kappa < 2/3 (r2_over_r1_squared, below, is its size at a point)",
+                      sp.Eq(sp.Symbol("epsilon_mf", positive=True),
+                            sp.Add(error, -R2 / (1 + R1) ** 2, evaluate=False)))
     at_delta = [r for r in sp.solve(sp.Eq(kept, delta), R1) if r.subs(delta, sp.Rational(1, 4)).is_positive]
     rho = der.step("that error reaches delta at R1 = rho (solved, the positive root)",
                    at_delta[0] if len(at_delta) == 1 else sp.nan, sp.sqrt(delta) / (1 - sp.sqrt(delta)))

@@ -29,7 +29,7 @@ from pavlov_theory.engine import (
 )
 from pavlov_theory.params import D_K, D_V, DELTA, EPSILON, KEY_DIST, KEY_DISTS, SNR_MIN, N
 from pavlov_theory.proofs import capacity as proof
-from pavlov_theory.sampling import pair_chunks, probe_cosines, sample
+from pavlov_theory.sampling import SPAN_LAWS, pair_chunks, probe_cosines, sample, sample_in_span
 from pavlov_theory.stats import Interval, first_crossings, mean_ci, proportion_ci, secant_slope
 
 ORDER = 2
@@ -137,28 +137,13 @@ def snr_kernel(params: Mapping[str, Any]) -> Kernel:
 def span_keys(dist: str, trials: int, n: int, d_k: int, gen: torch.Generator,
               dtype: torch.dtype) -> torch.Tensor:
     """``n`` stored keys per trial, shape ``(trials, n, width)``, with the inner products of ``n``
-    keys from ``dist`` in ``d_k`` dimensions.
-
-    Sphere and Gaussian keys with ``n <= d_k`` are drawn in an orthonormal basis of their own span
-    (width ``n``): Gaussian keys are ``K = L Q / sqrt(d_k)`` with ``Q`` orthonormal rows independent
-    of the lower-triangular ``L``, whose entries are independent, ``L_ij ~ N(0, 1)`` below the
-    diagonal and ``L_ii^2 ~ chi2(d_k - i)`` (Bartlett's decomposition; ``i`` from 0), so every
-    inner product ``K K^T = L L^T / d_k`` has their law; sphere keys are Gaussian keys normalised,
-    the rows of ``L`` normalised. This draws about ``n^2/2`` normals instead of ``n d_k`` and makes
-    the Gram matrix ``n^3`` multiply-adds instead of ``n^2 d_k``. Other keys: ``sample`` itself
-    (width ``d_k``)."""
-    if dist not in ("sphere", "gaussian") or n > d_k:
+    keys from ``dist`` in ``d_k`` dimensions: sphere and Gaussian keys with ``n <= d_k`` written in
+    a basis of their own span (width ``n``, :func:`~pavlov_theory.sampling.sample_in_span`: about
+    ``n^2/2`` normals instead of ``n d_k``, and a Gram matrix of ``n^3`` multiply-adds instead of
+    ``n^2 d_k``); other keys from ``sample`` itself (width ``d_k``)."""
+    if dist not in SPAN_LAWS or n > d_k:
         return sample(dist, (trials, n), d_k, gen, dtype)
-    below = torch.tril_indices(n, n, -1, device=gen.device)
-    keys = torch.zeros((trials, n * n), device=gen.device, dtype=dtype)
-    keys.index_copy_(1, below[0] * n + below[1],
-                     torch.randn((trials, below.shape[1]), generator=gen, device=gen.device, dtype=dtype))
-    keys = keys.view(trials, n, n)
-    dof = (d_k - torch.arange(n, device=gen.device, dtype=dtype)).expand(trials, n)
-    keys.diagonal(dim1=1, dim2=2).copy_(torch._standard_gamma(dof / 2, generator=gen).mul_(2).sqrt_())
-    if dist == "sphere":
-        return keys.div_(torch.linalg.vector_norm(keys, dim=-1, keepdim=True))
-    return keys.div_(math.sqrt(d_k))
+    return sample_in_span(dist, (trials,), n, d_k, gen, dtype)
 
 
 def noise_curves(params: Mapping[str, Any], trials: int, gen: torch.Generator,

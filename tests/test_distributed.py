@@ -251,11 +251,19 @@ def test_each_section_has_one_home_worker_and_the_points_are_balanced():
 
     tasks = [(i, claim, {}) for i, claim in enumerate(["a.x"] * 5 + ["b.y"] * 3 + ["b.z"] + ["c.w"] * 4)]
     home = home_workers(tasks, ["w1", "w2"])
-    assert home == {"a": "w1", "b": "w2", "c": "w2"}  # a (5 points) to w1, then b and c (4 each) to w2
+    # a (5 points) to w1, then b and c (4 each) to the lighter w2
+    assert home == {"a.x": "w1", "b.y": "w2", "b.z": "w2", "c.w": "w2"}
 
 
-def test_home_workers_cover_every_section_with_more_workers_than_sections():
+def test_homes_are_claims_where_the_sections_are_fewer_than_the_workers():
     from pavlov_theory.distributed import home_workers
 
-    home = home_workers([(0, "a.x", {}), (1, "b.y", {})], ["w1", "w2", "w3"])
-    assert home == {"a": "w1", "b": "w2"}
+    tasks = [(0, "a.x", {}), (1, "a.x", {}), (2, "a.y", {}), (3, "b.z", {})]
+    assert home_workers(tasks, ["w1", "w2", "w3"]) == {"a.x": "w1", "a.y": "w2", "b.z": "w3"}
+
+
+def test_no_homes_where_the_claims_are_fewer_than_the_workers_or_none_is_connected():
+    from pavlov_theory.distributed import home_workers
+
+    tasks = [(0, "a.x", {}), (1, "b.y", {})]
+    assert home_workers(tasks, ["w1", "w2", "w3"]) == {} and home_workers(tasks, []) == {}
