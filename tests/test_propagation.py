@@ -13,7 +13,7 @@ from pavlov_theory.proofs import capacity
 from pavlov_theory.proofs import propagation as proof
 from pavlov_theory.proofs.capacity import delta
 from pavlov_theory.proofs.vectors import d_k, n
-from pavlov_theory.sampling import generator, sample
+from pavlov_theory.sampling import generator, sample, with_drawn_keys
 from pavlov_theory.simulations import propagation as sim
 from pavlov_theory.testing import assert_close
 
@@ -75,20 +75,25 @@ def test_head_noise_matches_retrieval_from_the_association_matrix():
     assert_close("head noise power", (noise**2).sum(-1), power, 1e-12)
 
 
+def _power_ks_pvalue(params, drawn, decimals=9):
+    """Two-sample KS p-value of the noise power at ``params`` (20000 trials) against that at
+    ``drawn`` with every key and value drawn. Rademacher cosines are multiples of 2/d_k, so the
+    power has atoms (0 where every cosine is 0), exact from the cosines' law and off by rounding
+    from products of drawn keys: both are compared to ``decimals`` decimals."""
+    (law,) = sim.head_noise(params, 20000, generator(7, "cpu"), torch.float64)
+    (full,) = sim.head_noise(with_drawn_keys(drawn), 20000, generator(8, "cpu"), torch.float64)
+    return scipy_stats.ks_2samp(law.ravel().round(decimals), full.ravel().round(decimals)).pvalue
+
+
 @pytest.mark.parametrize("key_dist", ["sphere", "gaussian", "rademacher"])
 def test_noise_power_from_the_cosines_law_has_the_law_of_drawn_keys(key_dist):
     params = {"H": 2, "n": 6, "d_k": 8, "d_v": 3, "key_dist": key_dist}
-    (law,) = sim.head_noise(params, 20000, generator(7, "cpu"), torch.float64)
-    (drawn,) = sim.head_noise({**params, "keys": "drawn"}, 20000, generator(8, "cpu"), torch.float64)
-    assert scipy_stats.ks_2samp(law.ravel(), drawn.ravel()).pvalue > 1e-3
+    assert _power_ks_pvalue(params, params) > 1e-3
 
 
 def test_noise_power_from_the_cosines_law_rejects_keys_of_another_dimension():
     params = {"H": 2, "n": 6, "d_k": 8, "d_v": 3, "key_dist": "sphere"}
-    (law,) = sim.head_noise(params, 20000, generator(7, "cpu"), torch.float64)
-    other = {**params, "d_k": 6, "keys": "drawn"}
-    (drawn,) = sim.head_noise(other, 20000, generator(8, "cpu"), torch.float64)
-    assert scipy_stats.ks_2samp(law.ravel(), drawn.ravel()).pvalue < 1e-6
+    assert _power_ks_pvalue(params, {**params, "d_k": 6}) < 1e-6
 
 
 def test_separate_embedding_keys_are_unit_and_span_d_model_dimensions():
@@ -213,19 +218,13 @@ def test_noise_power_with_values_in_their_span_has_the_law_of_drawn_values(n_ite
     a wrong chi-square or scaling, which this noise power, averaged over random cosines, lacks."""
     params = {"H": 2, "n": n_items, "d_k": 8, "d_v": 10, "key_dist": key_dist}
     assert sim.values_in_span(params)
-    (span,) = sim.head_noise(params, 20000, generator(7, "cpu"), torch.float64)
-    (drawn,) = sim.head_noise({**params, "keys": "drawn"}, 20000, generator(8, "cpu"), torch.float64)
-    # Rademacher cosines are multiples of 2/d_k, so the power has atoms (0 where every cosine is 0),
-    # exact from their law, off by rounding from products of drawn keys: compared to 9 decimals
-    assert scipy_stats.ks_2samp(span.ravel().round(9), drawn.ravel().round(9)).pvalue > 1e-3
+    assert _power_ks_pvalue(params, params) > 1e-3
 
 
 def test_noise_power_with_values_in_their_span_rejects_values_of_another_dimension():
     params = {"H": 2, "n": 4, "d_k": 8, "d_v": 6, "key_dist": "sphere"}
-    (span,) = sim.head_noise(params, 20000, generator(7, "cpu"), torch.float64)
-    other = {**params, "d_v": 9, "keys": "drawn"}
-    (drawn,) = sim.head_noise(other, 20000, generator(8, "cpu"), torch.float64)
-    assert scipy_stats.ks_2samp(span.ravel(), drawn.ravel()).pvalue < 1e-6
+    assert sim.values_in_span(params)
+    assert _power_ks_pvalue(params, {**params, "d_v": 9}) < 1e-6
 
 
 def test_values_are_drawn_in_full_where_their_span_does_not_apply():
