@@ -16,9 +16,12 @@ HTML   := book/_build/html/index.html
 BUILT  := book/_build/.built-$(SCALE)
 # what the pages are built from besides the ledger
 BOOK_SOURCES := $(wildcard book/*.md book/*.yml pavlov_theory/*.py proofs/*.py simulations/*.py) \
-                $(STAMP) pyproject.toml
+                pyproject.toml
+# the sources' SHA-256, rewritten only when their contents change, so that a file touched but not
+# changed does not rebuild the pages
+SOURCES_HASH := book/_build/.sources-$(SCALE).sha256
 
-.PHONY: all book verify test pytest browser clean
+.PHONY: all book verify test pytest browser clean FORCE
 
 all: book
 
@@ -38,7 +41,12 @@ book: verify
 	@$(MAKE) --no-print-directory $(BUILT)
 	@echo "Open $(HTML) in a browser (it reads offline: MathJax ships with it)."
 
-$(BUILT): $(LEDGER) $(BOOK_SOURCES)
+$(SOURCES_HASH): FORCE
+	@mkdir -p $(dir $@)
+	@$(PYTHON) -c 'import hashlib, pathlib, sys; print(*(hashlib.sha256(pathlib.Path(f).read_bytes()).hexdigest() + "  " + f for f in sorted(sys.argv[1:])), sep="\n")' $(BOOK_SOURCES) > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+
+$(BUILT): $(LEDGER) $(SOURCES_HASH) $(STAMP)
 	rm -f book/_build/.built-*
 	PAVLOV_LEDGER=$(abspath $(LEDGER)) TQDM_DISABLE=1 $(BIN)/python -m tools.build_book --all -W -n --keep-going book
 	touch $@
