@@ -63,13 +63,13 @@ def head_noise(p: Mapping[str, Any]) -> float:
     Matrix-vector work only (no operand is reused across items), so the kernel is bound by memory
     traffic and the random draws, not by arithmetic: its fraction of matmul stays small. With
     independent keys the cosines come from their law (no ``k_0 . k_j`` products) and the values are
-    written in their span where ``n - 1 <= d_v``; with an embedding or ``keys = drawn`` the cosines
+    written in their span where ``2 (n - 1) <= d_v``; with an embedding or ``keys = drawn`` the cosines
     are the keys' inner products and the values have ``d_v`` coordinates."""
-    n, d_k, d_v, heads = p["n"], p["d_k"], p["d_v"], p["H"]
-    from pavlov_theory.simulations.propagation import cosines_from_law, values_in_span
+    n, d_k, heads = p["n"], p["d_k"], p["H"]
+    from pavlov_theory.simulations.propagation import cosines_from_law, value_width
 
     coefficients = 0 if cosines_from_law(p) else 2 * (n - 1) * d_k  # k_0 . k_j for the n - 1 other items
-    width = n - 1 if values_in_span(p) else d_v        # values in their span, or in d_v dimensions
+    width = value_width(p)                             # values in their span, or in d_v dimensions
     noise = 2 * (n - 1) * width                        # sum_j c_j v_j
     power = 2 * width                                  # ||noise||^2
     return heads * (coefficients + noise + power)

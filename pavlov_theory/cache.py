@@ -39,7 +39,7 @@ import scipy
 import sympy
 import torch
 
-from .claims import Context
+from .claims import Context, section_of
 
 FORMAT = 1  # bump when the layout of a cache file changes
 PACKAGE = "pavlov_theory"
@@ -124,7 +124,7 @@ def key_fields(claim_id: str, params: Mapping[str, Any], ctx: Context) -> dict[s
         "format": FORMAT, "claim": claim_id, "params": sorted(params.items()), "seed": ctx.seed,
         "scale": ctx.scale, "device": device_label(ctx.device), "dtype": ctx.dtype, "alpha": ctx.alpha,
         "max_trials": ctx.max_trials, "memory_budget": ctx.memory_budget,
-        "probe": list(ctx.probe) if ctx.probe else None, "code": code_hash(claim_id.split(".")[0]),
+        "probe": list(ctx.probe) if ctx.probe else None, "code": code_hash(section_of(claim_id)),
         "versions": {"torch": torch.__version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
                      "sympy": sympy.__version__},
     }

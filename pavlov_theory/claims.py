@@ -257,6 +257,11 @@ class Claim:
                        ctx.seed, ctx.device, self.judge, result.evidence, result.note)
 
 
+def section_of(claim_id: str) -> str:
+    """The section a claim id names: the part before its first dot."""
+    return claim_id.split(".")[0]
+
+
 def section_modules() -> list[Any]:
     """Every simulation module that declares claims, in the order of their ``ORDER``."""
     package = importlib.import_module("pavlov_theory.simulations")
@@ -274,7 +279,7 @@ def registry() -> dict[str, Claim]:
         for claim in module.CLAIMS:
             if claim.id in claims:
                 raise RuntimeError(f"claim {claim.id} is registered twice")
-            if claim.id.split(".")[0] != section:
+            if section_of(claim.id) != section:
                 raise RuntimeError(f"claim {claim.id} is declared in section {section}")
             claims[claim.id] = claim
     return claims

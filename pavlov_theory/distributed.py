@@ -22,7 +22,7 @@ import os
 from typing import Any, Iterator, Mapping, Sequence
 
 from .cache import code_hash
-from .claims import Context, get_claim
+from .claims import Context, get_claim, section_of
 from .device import PEAK_PER_BUDGET, processes_per_gpu
 from .ledger import CheckError, check_point, point_text
 from .params import ParamError
@@ -127,10 +127,6 @@ def local_cluster(workers: int) -> Any:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-def section_of(claim_id: str) -> str:
-    return claim_id.split(".")[0]
 
 
 def home_workers(tasks: Sequence[Task], addresses: Sequence[str]) -> dict[str, str]:

@@ -54,6 +54,12 @@ def sample(
     raise ValueError(f"key_dist: expected one of {', '.join(KEY_DISTS)}, got {dist!r}")
 
 
+def chi2(dof: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Chi-square draws with ``dof`` degrees of freedom each (a tensor, on ``gen``'s device), as
+    twice Gamma(dof/2, 1)."""
+    return torch._standard_gamma(dof / 2, generator=gen).mul_(2)
+
+
 # key laws whose Gram matrix has a Bartlett form (:func:`sample_in_span`)
 SPAN_LAWS = ("gaussian", "sphere")
 # how a kernel with a faster exact form draws its keys: from the law of what it reads (``law``,
@@ -97,8 +103,8 @@ def sample_in_span(dist: str, shape: tuple[int, ...], n: int, dim: int, gen: tor
     # index_copy_ into the flat rows: the same entries as keys[..., rows, cols] = below, 4 times faster
     keys = torch.zeros((*shape, n * n), device=device, dtype=dtype).index_copy_(-1, rows * n + cols, below)
     keys = keys.view(*shape, n, n)
-    half_dof = (dim - torch.arange(n, device=device, dtype=dtype)).div_(2).expand(*shape, n)
-    keys.diagonal(dim1=-2, dim2=-1).copy_(torch._standard_gamma(half_dof, generator=gen).mul_(2).sqrt_())
+    dof = (dim - torch.arange(n, device=device, dtype=dtype)).expand(*shape, n)
+    keys.diagonal(dim1=-2, dim2=-1).copy_(chi2(dof, gen).sqrt_())
     if dist == "gaussian":
         return keys.div_(math.sqrt(dim))
     return keys.div_(torch.linalg.vector_norm(keys, dim=-1, keepdim=True))
@@ -120,13 +126,13 @@ def probe_cosines(dist: str, trials: int, others: int, d_k: int, gen: torch.Gene
     ``norm2`` (gaussian keys): the probes' squared norms, given instead of drawn, so a stream's
     cosines can be drawn in chunks for the same probes (the other laws do not depend on it)."""
     shape, device = (trials, others), gen.device
-    chi2 = lambda dof, size: torch._standard_gamma(torch.full(size, dof / 2, device=device, dtype=dtype),
-                                                   generator=gen).mul_(2)
+    chi2_of = lambda dof, size: chi2(torch.full(size, float(dof), device=device, dtype=dtype), gen)
     if dist == "sphere":
         g = torch.randn(shape, generator=gen, device=device, dtype=dtype)
-        return torch.ones(trials, device=device, dtype=dtype), g / (g.square() + chi2(d_k - 1, shape)).sqrt_()
+        cosines = g / (g.square() + chi2_of(d_k - 1, shape)).sqrt_()
+        return torch.ones(trials, device=device, dtype=dtype), cosines
     if dist == "gaussian":
-        norm2 = chi2(d_k, (trials,)).div_(d_k) if norm2 is None else norm2
+        norm2 = chi2_of(d_k, (trials,)).div_(d_k) if norm2 is None else norm2
         g = torch.randn(shape, generator=gen, device=device, dtype=dtype)
         return norm2, g.mul_((norm2 / d_k).sqrt_()[:, None])
     if dist == "rademacher":

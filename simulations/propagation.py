@@ -70,6 +70,12 @@ def values_in_span(params: Mapping[str, Any]) -> bool:
     return cosines_from_law(params) and 1 <= params["n"] - 1 and 2 * (params["n"] - 1) <= params["d_v"]
 
 
+def value_width(params: Mapping[str, Any]) -> int:
+    """The coordinates of each drawn value: ``n - 1`` in their span (:func:`values_in_span`), else
+    ``d_v``."""
+    return params["n"] - 1 if values_in_span(params) else params["d_v"]
+
+
 def _terms(params: Mapping[str, Any], trials: int, gen: torch.Generator,
            dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """The noise terms of each head probed with its item 0: the cosines ``c_j = k_0 . k_j`` of
@@ -116,7 +122,7 @@ def head_noise_naive(params: Mapping[str, Any], trials: int, gen: torch.Generato
     power = np.zeros((trials, params["H"]))
     for t in range(trials):
         for h in range(params["H"]):
-            noise = torch.zeros(params["d_v"] if not values_in_span(params) else params["n"] - 1, dtype=dtype)
+            noise = torch.zeros(value_width(params), dtype=dtype)
             for j in range(1, params["n"]):
                 noise += cosine(t, h, j) * value(t, h, j)
             power[t, h] = float(noise @ noise)
@@ -162,7 +168,7 @@ def network_failures_naive(params, trials, gen, dtype) -> tuple[np.ndarray]:
 
 def _head_bytes(p: Mapping[str, Any], size: int) -> int:
     if cosines_from_law(p):  # cosines, their gamma or binomial draws, the values and the noise
-        width = p["n"] - 1 if values_in_span(p) else p["d_v"]
+        width = value_width(p)
         return 4 * size * p["H"] * (p["n"] * (4 + 2 * width) + 2 * width)
     return 4 * size * p["H"] * (p["n"] * (2 * p["d_k"] + 2 * p["d_v"] + p.get("d_model", 0))
                                 + p.get("d_model", 0))
