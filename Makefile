@@ -36,7 +36,8 @@ verify: $(STAMP)
 	$(BIN)/pavlov-theory verify --scale $(SCALE) --out $(LEDGER)
 
 # the pages are rebuilt only when the scale, the ledger's findings or a source changed; the
-# chapters are read and executed in parallel, one process per core (tools/build_book.py)
+# chapters are read and executed in parallel, one process per core (tools/build_book.py), and a
+# chapter whose inputs did not change keeps its cached execution (tools/book_cache.py)
 book: verify
 	@$(MAKE) --no-print-directory $(BUILT)
 	@echo "Open $(HTML) in a browser (it reads offline: MathJax ships with it)."
@@ -48,7 +49,7 @@ $(SOURCES_HASH): FORCE
 
 $(BUILT): $(LEDGER) $(SOURCES_HASH) $(STAMP)
 	rm -f book/_build/.built-*
-	PAVLOV_LEDGER=$(abspath $(LEDGER)) TQDM_DISABLE=1 $(BIN)/python -m tools.build_book --all -W -n --keep-going book
+	PAVLOV_LEDGER=$(abspath $(LEDGER)) TQDM_DISABLE=1 $(BIN)/python -m tools.build_book --cached --all -W -n --keep-going book
 	touch $@
 
 pytest: $(STAMP)

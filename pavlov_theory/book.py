@@ -81,10 +81,16 @@ def setup(app: Any) -> dict[str, Any]:
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
+def ledger_path(book_dir: Path = Path(".")) -> Path:
+    """Where the chapters read their ledger: ``PAVLOV_LEDGER`` (``make`` sets it), else the
+    book-scale ledger ``make`` writes (``pavlov-theory verify --out book/_build/ledger-book.json``);
+    ``book_dir``: the book's folder, for a relative default."""
+    return Path(os.environ["PAVLOV_LEDGER"]) if "PAVLOV_LEDGER" in os.environ else book_dir / DEFAULT_LEDGER
+
+
 def load_ledger() -> dict[str, Any]:
-    """The ledger in ``PAVLOV_LEDGER`` (``make`` sets it), else the book-scale ledger ``make``
-    writes (``pavlov-theory verify --out book/_build/ledger-book.json``)."""
-    path = Path(os.environ.get("PAVLOV_LEDGER", DEFAULT_LEDGER))
+    """The ledger the chapters read (:func:`ledger_path`; they execute in the book's folder)."""
+    path = ledger_path()
     if not path.exists():
         raise FileNotFoundError(f"no ledger at {path}: run `pavlov-theory verify --out {path}` first")
     return ledger_mod.load(path)

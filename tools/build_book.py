@@ -1,17 +1,26 @@
 """``jupyter-book build`` with its pages read, and their notebooks executed, in parallel.
 
-    python -m tools.build_book [--jobs N|auto] [jupyter-book build options] book
+    python -m tools.build_book [--jobs N|auto] [--cached] [jupyter-book build options] book
 
 Jupyter Book 1.x hands Sphinx one process however many cores there are; MyST-NB and this book's
 extension are safe for Sphinx's parallel read, so each of ``--jobs`` processes (default: one per
 usable core) reads and executes its share of the chapters. Everything else is the
 ``jupyter-book build`` command itself.
+
+With ``--cached`` a chapter is executed again only when its code cells or what it reads changed
+(:mod:`tools.book_cache`); the others take their outputs from the execution cache in
+``_build/.jupyter_cache``. Without it every chapter is executed, as ``_config.yml`` says.
 """
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from tools import book_cache
 
 
 def usable_cores() -> int:
@@ -21,31 +30,73 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def split_jobs(argv: list[str]) -> tuple[int, list[str]]:
-    """``--jobs N`` (or ``auto``) taken out of ``argv``; the rest is for ``jupyter-book build``."""
-    jobs, rest, args = "auto", [], iter(argv)
+def split_jobs(argv: list[str]) -> tuple[int, bool, list[str]]:
+    """``--jobs N`` (or ``auto``) and ``--cached`` taken out of ``argv``; the rest is for
+    ``jupyter-book build``."""
+    jobs, cached, rest, args = "auto", False, [], iter(argv)
     for arg in args:
-        if arg == "--jobs":
+        if arg == "--cached":
+            cached = True
+        elif arg == "--jobs":
             jobs = next(args, "")
         elif arg.startswith("--jobs="):
             jobs = arg.split("=", 1)[1]
         else:
             rest.append(arg)
     if jobs == "auto":
-        return usable_cores(), rest
+        return usable_cores(), cached, rest
     if not jobs.isdigit() or int(jobs) < 1:
         raise SystemExit(f"build_book: --jobs: expected 'auto' or an integer >= 1, got {jobs!r}")
-    return int(jobs), rest
+    return int(jobs), cached, rest
+
+
+def book_folder(rest: list[str]) -> Path:
+    """The book's folder: the build command's one positional argument."""
+    folders = [a for a in rest if not a.startswith("-")]
+    if len(folders) != 1:
+        raise SystemExit(f"build_book: expected one book folder among the arguments, got {folders}")
+    return Path(folders[0]).resolve()
 
 
 def main(argv: list[str] | None = None) -> None:
     import jupyter_book.sphinx as jupyter_book_sphinx
     from jupyter_book.cli.main import main as jupyter_book
 
-    jobs, rest = split_jobs(sys.argv[1:] if argv is None else argv)
-    # the build command imports build_sphinx from its module when it runs: it gets this default
-    jupyter_book_sphinx.build_sphinx = functools.partial(jupyter_book_sphinx.build_sphinx, jobs=jobs)
-    jupyter_book(["build", *rest])
+    from pavlov_theory import book as book_helpers
+    from pavlov_theory import ledger
+
+    jobs, cached, rest = split_jobs(sys.argv[1:] if argv is None else argv)
+    build = functools.partial(jupyter_book_sphinx.build_sphinx, jobs=jobs)
+    if cached:
+        folder = book_folder(rest)
+        cache, state = folder / "_build" / book_cache.CACHE, folder / "_build" / book_cache.STATE
+        current = book_cache.digests(folder.parent, folder, ledger.load(book_helpers.ledger_path(folder)))
+        stale = book_cache.stale(current, book_cache.read_state(state))
+        book_cache.drop_executions(cache, [folder.parent / c for c in stale])
+        state.unlink(missing_ok=True)  # written again only when this build succeeds
+        print(f"build_book: {len(stale)} of {len(current)} chapters to execute again:",
+              ", ".join(stale) or "none")
+        build = with_overrides(build, {"nb_execution_mode": "cache", "nb_execution_cache_path": str(cache)})
+    # the build command imports build_sphinx from its module when it runs: it gets these defaults
+    jupyter_book_sphinx.build_sphinx = build
+    code = 0
+    try:
+        jupyter_book(["build", *rest])
+    except SystemExit as done:
+        code = done.code
+    if cached and not code:
+        book_cache.keep_latest(cache)
+        state.write_text(json.dumps(current, indent=1, sort_keys=True))
+    sys.exit(code)
+
+
+def with_overrides(build: Callable[..., Any], extra: dict[str, Any]) -> Callable[..., Any]:
+    """``build`` with ``extra`` merged over the Sphinx configuration the command line gives it."""
+
+    def build_with(*args: Any, confoverrides: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        return build(*args, confoverrides={**(confoverrides or {}), **extra}, **kwargs)
+
+    return build_with
 
 
 if __name__ == "__main__":

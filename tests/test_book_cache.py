@@ -1,0 +1,144 @@
+"""What a chapter of the book is executed again for (tools/book_cache.py)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pavlov_theory.claims import registry, section_of
+from tools import book_cache
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER = """# Alpha
+
+```{code-cell} ipython3
+:tags: [remove-cell]
+from pavlov_theory import book
+from pavlov_theory.proofs import alpha as proof
+%matplotlib inline
+```
+"""
+
+
+def _ledger(value: float = 1.0, seconds: float = 2.0, other: float = 3.0) -> dict:
+    claims = [{"claim": "alpha.one", "verdict": "holds", "seconds": seconds},
+              {"claim": "beta.two", "verdict": "holds", "seconds": seconds}]
+    results = [{"claim": "alpha.one", "estimate": value, "cached": False},
+               {"claim": "beta.two", "estimate": other, "cached": False}]
+    return {"scale": "ci", "seconds": seconds, "claims": claims, "results": results}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    files = {
+        "pavlov_theory/engine.py": "",
+        "proofs/vectors.py": "X = 1\n",
+        "proofs/alpha.py": "from .vectors import X\n",
+        "proofs/beta.py": "",
+        "simulations/alpha.py": "from pavlov_theory.proofs import alpha\n",
+        "simulations/beta.py": "from pavlov_theory.proofs import beta\n",
+        "book/alpha.md": CHAPTER,
+        "book/intro.md": "# Intro\n",
+        **{name: "" for name in book_cache.COMMON},
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def _edit(path: Path) -> None:
+    path.write_text(path.read_text() + "# edited\n")
+
+
+def test_relative_imports_resolve_to_the_package():
+    code = "from .vectors import d_k\nfrom . import capacity\n"
+    assert {"pavlov_theory.proofs.vectors", "pavlov_theory.proofs.capacity"} <= \
+        book_cache._imported_modules(code, module="pavlov_theory.proofs.rules")
+
+
+def test_closure_follows_imports_transitively(repo):
+    closure = book_cache.module_closure(repo, ["pavlov_theory.simulations.alpha"])
+    assert closure == {repo / "simulations/alpha.py", repo / "proofs/alpha.py", repo / "proofs/vectors.py"}
+
+
+def test_chapter_code_drops_cell_options_and_magics(repo):
+    code = book_cache.chapter_code(repo / "book/alpha.md")
+    assert "tags" not in code and "%matplotlib" not in code and "import alpha as proof" in code
+
+
+def test_a_section_chapter_reads_its_modules_not_another_sections(repo):
+    files = book_cache.chapter_files(repo, repo / "book/alpha.md")
+    assert repo / "proofs/vectors.py" in files and repo / "simulations/beta.py" not in files
+
+
+def test_an_edit_of_an_imported_module_changes_the_digest(repo):
+    before = book_cache.digest(repo, repo / "book/alpha.md", _ledger())
+    _edit(repo / "proofs/vectors.py")
+    assert book_cache.digest(repo, repo / "book/alpha.md", _ledger()) != before
+
+
+def test_an_edit_of_another_section_keeps_the_digest(repo):
+    before = book_cache.digest(repo, repo / "book/alpha.md", _ledger())
+    _edit(repo / "simulations/beta.py")
+    assert book_cache.digest(repo, repo / "book/alpha.md", _ledger()) == before
+
+
+def test_an_edit_of_the_engine_changes_every_digest(repo):
+    before = book_cache.digests(repo, repo / "book", _ledger())
+    _edit(repo / "pavlov_theory/engine.py")
+    after = book_cache.digests(repo, repo / "book", _ledger())
+    assert book_cache.stale(after, before) == ["book/alpha.md", "book/intro.md"]
+
+
+def test_a_section_chapter_reads_its_own_findings_only(repo):
+    chapter = repo / "book/alpha.md"
+    base = book_cache.digest(repo, chapter, _ledger())
+    assert book_cache.digest(repo, chapter, _ledger(other=4.0)) == base
+    assert book_cache.digest(repo, chapter, _ledger(seconds=9.0)) == base
+    assert book_cache.digest(repo, chapter, _ledger(value=1.5)) != base
+
+
+def test_a_chapter_of_the_whole_book_reads_every_field(repo):
+    chapter = repo / "book/intro.md"
+    base = book_cache.digest(repo, chapter, _ledger())
+    assert book_cache.digest(repo, chapter, _ledger(seconds=9.0)) != base
+    _edit(repo / "simulations/beta.py")
+    assert book_cache.digest(repo, chapter, _ledger()) != base
+
+
+def test_a_missing_or_corrupt_state_makes_every_chapter_stale(repo):
+    current = book_cache.digests(repo, repo / "book", _ledger())
+    (repo / "state.json").write_text("{not json")
+    assert book_cache.stale(current, book_cache.read_state(repo / "state.json")) == sorted(current)
+    assert book_cache.stale(current, book_cache.read_state(repo / "absent.json")) == sorted(current)
+
+
+@pytest.mark.parametrize("chapter", sorted(p.name for p in (ROOT / "book").glob("*.md")))
+def test_a_section_chapter_names_only_its_own_claims(chapter):
+    """The digest of a section's chapter covers that section's ledger records alone: a claim of
+    another section named in its code would be read without being tracked."""
+    path = ROOT / "book" / chapter
+    if path.stem not in book_cache.sections(ROOT):
+        pytest.skip("a chapter of the whole book tracks the whole ledger")
+    ids = set(registry())
+    literals = re.findall(r"[\"']([a-z_]+\.[a-z_]+)[\"']", book_cache.chapter_code(path))
+    named = {m for m in literals if m in ids}
+    assert named and {section_of(m) for m in named} == {path.stem}
+
+
+def test_build_book_takes_cached_and_jobs_out_of_the_arguments():
+    from tools.build_book import split_jobs
+
+    assert split_jobs(["--cached", "--jobs", "3", "-W", "book"]) == (3, True, ["-W", "book"])
+    assert split_jobs(["--jobs=1", "book"]) == (1, False, ["book"])
+
+
+def test_build_book_merges_its_settings_over_the_command_lines():
+    from tools.build_book import with_overrides
+
+    seen = {}
+    build = with_overrides(lambda *a, confoverrides=None, **k: seen.update(confoverrides), {"mode": "cache"})
+    build("src", "out", confoverrides={"nitpicky": True, "mode": "force"})
+    assert seen == {"nitpicky": True, "mode": "cache"}

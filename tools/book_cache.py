@@ -1,0 +1,166 @@
+"""Which chapters of the book must be executed again, and the executions that may be kept.
+
+A chapter's outputs are a function of its code cells, the Python it imports and the ledger records
+it reads. Jupyter Book's execution cache (jupyter-cache, keyed by the code cells alone) keeps them
+between builds; this module drops a chapter's cached execution whenever anything else it reads
+has changed, so that a cached page is never stale:
+
+- every chapter reads the engine (``pavlov_theory/*.py``), ``pyproject.toml``, the book's
+  configuration and the test suite's settings (the statistics chapter prints them);
+- a chapter named after a section (``book/rules.md``) reads that section's derivation and
+  simulation modules, the modules those import in turn, and the ledger records of that section's
+  claims (their findings: what two runs must agree on, see :func:`pavlov_theory.ledger.findings`);
+- any other chapter (the introduction, the kernels, the ledger, the statistics) reads every module
+  and the whole ledger file, its timings included.
+
+The digests of the last successful build are kept in ``STATE`` beside the cache.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+from pavlov_theory.claims import section_of
+from pavlov_theory.ledger import findings
+
+PACKAGES = {"pavlov_theory.proofs": "proofs", "pavlov_theory.simulations": "simulations"}
+COMMON = ("pyproject.toml", "book/_config.yml", "book/_toc.yml", "tests/conftest.py")
+STATE = ".chapter-digests.json"
+CACHE = ".jupyter_cache"
+_CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```\s*$", re.S | re.M)
+
+
+def _cell_code(text: str) -> str:
+    """A code cell's Python, without its leading ``:option: value`` lines."""
+    lines = text.splitlines()
+    while lines and lines[0].startswith(":"):
+        lines.pop(0)
+    return "\n".join(line for line in lines if not line.lstrip().startswith(("%", "!")))
+
+
+def chapter_code(chapter: Path) -> str:
+    """The Python of a MyST chapter's code cells, in order."""
+    return "\n".join(_cell_code(m.group(1)) for m in _CODE_CELL.finditer(chapter.read_text()))
+
+
+def _imported_modules(code: str, module: str | None = None) -> set[str]:
+    """Fully qualified modules that ``code`` imports (``module``: its own name, for relative
+    imports); ``from a import b`` yields both ``a`` and ``a.b``, as ``b`` may be either."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = (module or "").split(".")
+                base = ".".join(parts[: len(parts) - node.level] + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _module_file(root: Path, module: str) -> Path | None:
+    """The file of a section module (``pavlov_theory.proofs.capacity`` -> ``proofs/capacity.py``),
+    or None for anything else."""
+    package, _, name = module.rpartition(".")
+    folder = PACKAGES.get(package)
+    path = root / folder / f"{name}.py" if folder else None
+    return path if path is not None and path.is_file() else None
+
+
+def module_closure(root: Path, modules: Iterable[str]) -> set[Path]:
+    """The section modules among ``modules`` and every section module they import, transitively."""
+    todo, seen = list(modules), set()
+    while todo:
+        path = _module_file(root, todo.pop())
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        package = ".".join(k for k, v in PACKAGES.items() if v == path.parent.name)
+        todo.extend(_imported_modules(path.read_text(), module=f"{package}.{path.stem}"))
+    return seen
+
+
+def sections(root: Path) -> list[str]:
+    """The sections: one simulation module each."""
+    return sorted(p.stem for p in (root / "simulations").glob("*.py") if not p.stem.startswith("_"))
+
+
+def chapter_files(root: Path, chapter: Path) -> list[Path]:
+    """Every source file ``chapter`` reads besides its own text and the ledger."""
+    engine = sorted((root / "pavlov_theory").glob("*.py")) + [root / f for f in COMMON]
+    if chapter.stem in sections(root):
+        modules = _imported_modules(chapter_code(chapter))
+        modules |= {f"{p}.{chapter.stem}" for p in PACKAGES}
+        return engine + sorted(module_closure(root, modules))
+    return engine + sorted((root / "proofs").glob("*.py")) + sorted((root / "simulations").glob("*.py"))
+
+
+def ledger_part(chapter: Path, ledger: dict[str, Any], root: Path) -> Any:
+    """What ``chapter`` reads of the ledger: a section's findings, or the whole ledger."""
+    if chapter.stem not in sections(root):
+        return ledger
+    mine = lambda record: section_of(record["claim"]) == chapter.stem
+    top = {k: v for k, v in findings(ledger).items() if k not in ("claims", "results")}
+    part = findings({"claims": [c for c in ledger["claims"] if mine(c)],
+                     "results": [r for r in ledger["results"] if mine(r)]})
+    return {**top, **part}
+
+
+def digest(root: Path, chapter: Path, ledger: dict[str, Any]) -> str:
+    """SHA-256 of everything ``chapter``'s outputs depend on besides its code cells."""
+    h = hashlib.sha256()
+    for path in chapter_files(root, chapter):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    h.update(json.dumps(ledger_part(chapter, ledger, root), sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def digests(root: Path, book: Path, ledger: dict[str, Any]) -> dict[str, str]:
+    """The digest of every chapter of ``book``, by its path relative to ``root``."""
+    return {str(c.relative_to(root)): digest(root, c, ledger) for c in sorted(book.glob("*.md"))}
+
+
+def read_state(path: Path) -> dict[str, str]:
+    """The digests of the last successful build; none when the file is missing or unreadable."""
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def stale(current: dict[str, str], previous: dict[str, str]) -> list[str]:
+    """The chapters whose dependencies changed since the last successful build."""
+    return sorted(c for c, d in current.items() if previous.get(c) != d)
+
+
+def drop_executions(cache_path: Path, chapters: Iterable[Path]) -> int:
+    """Remove every cached execution of ``chapters``; returns how many records went."""
+    if not cache_path.exists():
+        return 0
+    from jupyter_cache import get_cache
+
+    cache, targets = get_cache(cache_path), {str(c.resolve()) for c in chapters}
+    dropped = 0
+    for record in cache.list_cache_records():
+        if str(Path(record.uri).resolve()) in targets:
+            cache.remove_cache(record.pk)
+            dropped += 1
+    return dropped
+
+
+def keep_latest(cache_path: Path) -> None:
+    """Leave one cached execution per chapter, its latest (older code cells are not read again)."""
+    from jupyter_cache import get_cache
+
+    cache, latest = get_cache(cache_path), {}
+    for record in sorted(cache.list_cache_records(), key=lambda r: r.created):
+        if record.uri in latest:
+            cache.remove_cache(latest[record.uri].pk)
+        latest[record.uri] = record
