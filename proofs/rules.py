@@ -257,17 +257,21 @@ def bcm() -> Derivation:
     i, s = sp.symbols("i s", integer=True, positive=True)
     e = sp.Symbol("e", positive=True)  # theta_decay = 1/(1 + e), in (0, 1)
     b = 1 / (1 + e)
-    mean_theta = der.step("E[theta_i | token j at step i] = (1 - b) v_j + (1 - b) sum_{u=1}^{i-1} b^u mu, "
-                          "mu = E[v at a step] = p v_j + (1 - p) m1 (theta_0 = 0)",
-                          sp.Sum((1 - b) * b**s, (s, 1, i - 1)), b * (1 - b ** (i - 1)))
     v = sp.Symbol("v", positive=True)  # the token's activity on one coordinate
+    mu = der.assume("the stream: at every step token j comes with probability p, else another token whose "
+                    "activity is an independent U(0, 1) draw; the mean activity at a step is p v + (1 - p) E x",
+                    sp.Eq(sp.Function("mu")(v), p * v + (1 - p) * m1))
+    mean_theta = der.step("E[theta_i | token j at step i]: the running average unrolled (theta_0 = 0) is "
+                          "(1 - b) v plus sum_{u=1}^{i-1} (1 - b) b^u mu",
+                          (1 - b) * v + sp.Sum((1 - b) * b**s * mu, (s, 1, i - 1)),
+                          (1 - b) * v + b * (1 - b ** (i - 1)) * mu)
     given = der.step("eq 26, coordinate c, occurrence at step i: "
                      "E[v^2 (v - theta_i) | v] = v^2 (v - E[theta_i | v])",
-                     v**2 * (v - ((1 - b) * v + mean_theta * (p * v + (1 - p) * m1))),
-                     v**2 * (b * v - b * (1 - b ** (i - 1)) * (p * v + (1 - p) * m1)))
-    given_T = der.step("mean over the steps 1..T (an occurrence is equally likely at every step)",
-                       sp.Sum(given, (i, 1, T)) / T,
-                       v**2 * (b * v - b * (1 - (1 - b**T) / ((1 - b) * T)) * (p * v + (1 - p) * m1)))
+                     v**2 * (v - mean_theta), v**2 * (b * v - b * (1 - b ** (i - 1)) * mu))
+    at_step = der.assume("an occurrence is equally likely at every step 1..T",
+                         sp.Eq(sp.Function("P_step")(i), 1 / T))
+    given_T = der.step("mean over the steps 1..T", sp.Sum(given * at_step, (i, 1, T)),
+                       v**2 * (b * v - b * (1 - (1 - b**T) / ((1 - b) * T)) * mu))
     der.result("drift_given_v", (d_v * given_T).subs(e, (1 - theta_decay) / theta_decay))
     given_stationary = der.step("T -> infinity, given the activity: b (1 - p) v^2 (v - E x), negative for an "
                                 "activity below the mean activity E x = 1/2, whatever the frequency p < 1",
@@ -278,7 +282,7 @@ def bcm() -> Derivation:
                           d_v * stats.E(given.subs(v, x), evaluate=False),
                           d_v * (b * m3 - b * (1 - b ** (i - 1)) * (p * m3 + (1 - p) * m1 * m2)))
     drift = der.step("mean over the steps 1..T",
-                     sp.Sum(step_drift, (i, 1, T)) / T,
+                     sp.Sum(step_drift * at_step, (i, 1, T)),
                      d_v * (b * m3 - b * (1 - (1 - b**T) / ((1 - b) * T)) * (p * m3 + (1 - p) * m1 * m2)))
     drift = drift.subs(e, (1 - theta_decay) / theta_decay)
     der.result("drift", drift)
