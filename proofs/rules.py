@@ -258,8 +258,9 @@ def bcm() -> Derivation:
     e = sp.Symbol("e", positive=True)  # theta_decay = 1/(1 + e), in (0, 1)
     b = 1 / (1 + e)
     v = sp.Symbol("v", positive=True)  # the token's activity on one coordinate
-    mu = der.assume("the stream: at every step token j comes with probability p, else another token whose "
-                    "activity is an independent U(0, 1) draw; the mean activity at a step is p v + (1 - p) E x",
+    mu = der.assume("the stream: at every step token j comes with probability p, else another token "
+                    "whose activity is an independent U(0, 1) draw; the mean activity at a step is "
+                    "p v + (1 - p) E x",
                     sp.Eq(sp.Function("mu")(v), p * v + (1 - p) * m1))
     mean_theta = der.step("E[theta_i | token j at step i]: the running average unrolled (theta_0 = 0) is "
                           "(1 - b) v plus sum_{u=1}^{i-1} (1 - b) b^u mu",
