@@ -77,8 +77,8 @@ def delta() -> Derivation:
     # least squares: the residual is (I - P) V with P the projection onto the column space of K
     i, j = sp.symbols("i j", integer=True, positive=True)
     mean_coord = key_moments("sphere").results["mean_coord"]
-    der.step("E[V V^T]_ij = E[v_i . v_j] = sum_c E[v_ic] E[v_jc] = 0 for i != j (independent values)",
-             sp.Sum(mean_coord**2, (i, 1, d_v)), 0)
+    cross = der.step("E[V V^T]_ij = E[v_i . v_j] = sum_c E[v_ic] E[v_jc] = 0 for i != j (independent values)",
+                     sp.Sum(mean_coord**2, (i, 1, d_v)), 0)
     rank = sp.Symbol("rank", positive=True, integer=True)
     lam = sp.Symbol("lambda")
     der.confirm("P = K (K^T K)^-1 K^T is a projection, P^2 = P, so an eigenvalue solves lambda^2 = lambda: "
@@ -86,8 +86,15 @@ def delta() -> Derivation:
     trace_p = der.step("P is symmetric, so diagonalisable: tr P is the sum of its eigenvalues, one 1 per "
                        "dimension of its range, the column space of K (dimension rank K)",
                        sp.Sum(1, (i, 1, rank)), rank)
-    residual = der.step("E||(I - P) V||^2 = tr((I - P) E[V V^T]) = tr(I_n) - tr(P), values unit and "
-                        "uncorrelated, V independent of P", sp.Sum(1, (i, 1, n)) - sp.Sum(1, (i, 1, rank)),
+    unit = key_moments("sphere").results["norm"] ** 2  # ||v||^2 of a unit value
+    moments = der.assume("the values are independent of the keys, so of P: E[V V^T | K] = E[V V^T], "
+                         "||v||^2 = 1 on its diagonal and the cross moment above off it",
+                         sp.Eq(sp.Function("C_V")(i, j),
+                               sp.KroneckerDelta(i, j) * unit + (1 - sp.KroneckerDelta(i, j)) * cross))
+    off_diagonal = sp.Symbol("sigma_P")  # the sum of P's off-diagonal entries
+    residual = der.step("E||(I - P) V||^2 = tr(E[V V^T | K]) - tr(P E[V V^T | K]) = tr(I_n) - tr(P)",
+                        sp.Sum(moments.subs(j, i), (i, 1, n))
+                        - (trace_p * moments.subs(j, i) + off_diagonal * moments.subs({i: 1, j: 2})),
                         n - trace_p)
     K = sp.Matrix([[1, 0], [1, 1], [0, 2]])
     P = K * (K.T * K).inv() * K.T
@@ -167,20 +174,28 @@ def oja() -> Derivation:
     der.result("rho", rho)
     mu, kv, col = sp.symbols("E_v2 E_kv s")
     fixed = kv / mu
-    der.step("fixed point in expectation (S_{i-1} independent of pair i): s = s (1 - alpha E[v_c^2]) "
-             "+ alpha E[k^T v_c] holds at s = E[k^T v_c]/E[v_c^2]",
-             sp.Subs(col * (1 - alpha * mu) + alpha * kv - col, col, fixed), 0)
+    shrunk = der.assume("the stream: pair i is independent of the memory S_{i-1} written before it, so "
+                        "E[s v_c^2] = s E[v_c^2] for an entry s of column c",
+                        sp.Eq(sp.Function("E_sv2")(col), col * mu))
+    der.step("fixed point in expectation: s = s - alpha E[s v_c^2] + alpha E[k^T v_c] holds at "
+             "s = E[k^T v_c]/E[v_c^2]", sp.Subs(alpha * kv - alpha * shrunk, col, fixed), 0)
     der.result("fixed_point_column", fixed)
+    j = sp.Symbol("j", integer=True, positive=True)
+    decay = der.assume("the stream: the pairs are independent across steps, so E[D_c^2], D_c the product of "
+                       "the tau later shrinks (1 - alpha v_jc^2), is the product of their mean squares",
+                       sp.Eq(sp.Function("E_D2")(tau), sp.Product(rho, (j, 1, tau))))
     signal = der.step("signal power of item at lag tau: alpha^2 sum_c E[v_c^2] E[D_c^2] = alpha^2 rho^tau",
-                      sp.Sum(m2 * alpha**2 * rho**tau, (sp.Symbol("c", integer=True, positive=True), 1, d_v)),
+                      sp.Sum(m2 * alpha**2 * decay, (sp.Symbol("c", integer=True, positive=True), 1, d_v)),
                       alpha**2 * rho**tau)
     lag = sp.Symbol("l", integer=True, nonnegative=True)
     cos2 = key_moments("sphere").results["cos2"]
     f = sp.Symbol("f", positive=True)  # rho = 1/(1 + f) lies in (0, 1)
     g = 1 / (1 + f)
-    noise = der.step("noise power: sum over the other items of E[(k_m . k_l)^2] alpha^2 rho^lag "
+    decay_at = lambda at: decay.subs(rho, g).subs(tau, at)  # E[D_c^2] at lag `at`, rho written as g
+    noise = der.step("noise power: sum over the other items of E[(k_m . k_l)^2] alpha^2 E[D^2] at their lag "
                      "(cross terms carry E[k_l] = 0)",
-                     sp.Sum(cos2 * alpha**2 * g**lag, (lag, 0, T - 1)) - cos2 * alpha**2 * g**tau,
+                     sp.Sum(cos2 * alpha**2 * decay_at(lag), (lag, 0, T - 1))
+                     - cos2 * alpha**2 * decay_at(tau),
                      alpha**2 / d_k * ((1 - g**T) / (1 - g) - g**tau)).subs(f, 1 / rho - 1)
     snr = signal / noise  # kept in powers of rho: simplified, (d_v^2 (d_v + 2))^T overflows at large T
     der.result("snr", snr)
@@ -188,15 +203,14 @@ def oja() -> Derivation:
     hebbian = signal_noise("sphere").results["snr"].subs(n, T)
     der.result("hebbian_snr", der.step("alpha -> 0: no decay, the SNR of T Hebbian pairs (capacity chapter)",
                                        sp.Limit(snr, alpha, 0), hebbian))
-    norm2 = sp.Symbol("q", positive=True)
-    stationary = sp.solve(sp.Eq(norm2, norm2 * rho + alpha**2 * m2), norm2)[0]
-    der.step("stationary E||S_c||^2 of a column: q = q rho + alpha^2 E[v_c^2] E||k||^2", stationary,
-             alpha**2 * m2 / (1 - rho))
-    der.result("norm2", sp.simplify(d_v * stationary))
-    norm2_T = der.step("from S_0 = 0, E||S_T||_F^2 = alpha^2 sum_c E[v_c^2] sum_{l<T} rho^l "
-                       "(cross terms carry E[k_l . k_m] = 0): it rises to the stationary value",
-                       sp.Sum(d_v * m2 * alpha**2 * g**lag, (lag, 0, T - 1)),
-                       alpha**2 * (1 - g**T) / (1 - g)).subs(f, 1 / rho - 1)
+    rising = der.step("from S_0 = 0, E||S_T||_F^2 = alpha^2 sum_c E[v_c^2] sum_{l<T} E[D_c^2] at lag l "
+                      "(cross terms carry E[k_l . k_m] = 0): it rises to the stationary value",
+                      sp.Sum(d_v * m2 * alpha**2 * decay_at(lag), (lag, 0, T - 1)),
+                      alpha**2 * (1 - g**T) / (1 - g))
+    stationary = der.step("the stationary E||S||_F^2: T -> infinity (rho < 1)", sp.Limit(rising, T, sp.oo),
+                          alpha**2 / (1 - g))
+    der.result("norm2", sp.simplify(sp.factor(stationary.subs(f, 1 / rho - 1))))
+    norm2_T = rising.subs(f, 1 / rho - 1)
     der.result("norm2_T", norm2_T)
     w, m = sp.Symbol("w", positive=True), sp.Symbol("m", nonnegative=True, integer=True)
     high = 2 * (d_v + 2) / 3
@@ -307,12 +321,20 @@ def bcm_classical() -> Derivation:
     ``1 - p`` the selective fixed points are stable (the rarer input's response is larger) and
     the non-selective one is a saddle."""
     der = Derivation("classical BCM rule")
-    # the classical BCM fixed points for two orthonormal inputs with probabilities p, 1 - p:
-    # y_j = w . x_j, E[dw_j] = p_j y_j (y_j - theta), theta = E[y^2] = p y1^2 + (1 - p) y2^2
+    # two orthonormal inputs x1, x2: the weights' responses to them are y_j = w . x_j, and
+    # dw = y (y - theta) x for the input x that comes
     y1, y2 = sp.symbols("y1 y2", real=True)
     pp = sp.Symbol("p", positive=True)
-    theta = pp * y1**2 + (1 - pp) * y2**2
-    F = sp.Matrix([pp * y1 * (y1 - theta), (1 - pp) * y2 * (y2 - theta)])
+    first = stats.Bernoulli("B", pp)  # 1: input x1 comes (probability p), 0: input x2
+    y = first * y1 + (1 - first) * y2  # the response to the input that came
+    mean_y2 = der.step("E[y^2], input x1 coming with probability p and x2 otherwise",
+                       stats.E(y**2, evaluate=False), pp * y1**2 + (1 - pp) * y2**2)
+    theta = der.assume("the threshold is E[y^2]: it adapts faster than the weights",
+                       sp.Eq(sp.Function("theta")(y1, y2), mean_y2))
+    F = der.step("the mean drift of (y1, y2): E[y (y - theta)] over the times each input comes",
+                 sp.Matrix([stats.E(first * y * (y - theta), evaluate=False),
+                            stats.E((1 - first) * y * (y - theta), evaluate=False)]),
+                 sp.Matrix([pp * y1 * (y1 - theta), (1 - pp) * y2 * (y2 - theta)]))
     points = sp.solve(list(F), [y1, y2], dict=True)
     der.confirm("classical BCM: fixed points (0,0), (1/p, 0), (0, 1/(1-p)), (1, 1)",
                 _points(points, [y1, y2]), _points([(0, 0), (1 / pp, 0), (0, 1 / (1 - pp)), (1, 1)]))
