@@ -142,3 +142,10 @@ def test_build_book_merges_its_settings_over_the_command_lines():
     build = with_overrides(lambda *a, confoverrides=None, **k: seen.update(confoverrides), {"mode": "cache"})
     build("src", "out", confoverrides={"nitpicky": True, "mode": "force"})
     assert seen == {"nitpicky": True, "mode": "cache"}
+
+
+def test_another_installed_package_changes_every_digest(repo, monkeypatch):
+    before = book_cache.digests(repo, repo / "book", _ledger())
+    monkeypatch.setattr(book_cache, "installed", lambda: ["sympy==0.0"])
+    after = book_cache.digests(repo, repo / "book", _ledger())
+    assert book_cache.stale(after, before) == sorted(before)

@@ -11,7 +11,8 @@ has changed, so that a cached page is never stale:
   simulation modules, the modules those import in turn, and the ledger records of that section's
   claims (their findings: what two runs must agree on, see :func:`pavlov_theory.ledger.findings`);
 - any other chapter (the introduction, the kernels, the ledger, the statistics) reads every module
-  and the whole ledger file, its timings included.
+  and the whole ledger file, its timings included;
+- and every chapter runs on the installed packages: their names and versions are read too.
 
 The digests of the last successful build are kept in ``STATE`` beside the cache.
 """
@@ -19,8 +20,10 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.metadata
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -112,9 +115,15 @@ def ledger_part(chapter: Path, ledger: dict[str, Any], root: Path) -> Any:
     return {**top, **part}
 
 
+@lru_cache(maxsize=1)
+def installed() -> tuple[str, ...]:
+    """Every installed distribution as ``name==version``, sorted: what a chapter's Python runs on."""
+    return tuple(sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()))
+
+
 def digest(root: Path, chapter: Path, ledger: dict[str, Any]) -> str:
     """SHA-256 of everything ``chapter``'s outputs depend on besides its code cells."""
-    h = hashlib.sha256()
+    h = hashlib.sha256("\n".join(installed()).encode())
     for path in chapter_files(root, chapter):
         h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(json.dumps(ledger_part(chapter, ledger, root), sort_keys=True).encode())
