@@ -81,11 +81,8 @@ def multi_hop(dist: str) -> Derivation:
     norm_var = moments.results["norm4"] - 1
     c = sp.Symbol("c", positive=True)
     r = sp.Symbol("r", integer=True, positive=True)
-    # the moment rule Phi(A)_pp = A_pp + sum_{r != p} A_rr E[(x_p.x_r)^2] + A_pp Var||x||^2, at A = c I
-    diagonal = c + sp.Sum(c * cos2, (r, 1, n - 1)) + c * norm_var
-    factor = sp.expand(1 + (n - 1) * cos2 + norm_var)
-    der.step("Phi(c I)_pp = c + sum over the n-1 other indices r of c E[(x_p.x_r)^2] + c Var||x||^2",
-             diagonal, c * factor)
+    others = der.step("the n-1 other indices r of row p each give E[(x_p.x_r)^2]",
+                      sp.Sum(cos2, (r, 1, n - 1)), (n - 1) * cos2)
     size = 4
     A = sp.Matrix(BRUTE_N, BRUTE_N, lambda i, j: sp.Symbol(f"a{i}{j}"))
     if dist == "gaussian":
@@ -93,6 +90,13 @@ def multi_hop(dist: str) -> Derivation:
                     "(gaussian, n=3, d=2, any A)",
                     _brute_force_gaussian(A),
                     moment_map(A, cos2.subs(d_k, BRUTE_D), norm_var.subs(d_k, BRUTE_D)))
+    # like residual's layer map: SymPy checks the rule only for gaussian vectors at n = 3, d = 2
+    diagonal = der.assume("the moment rule Phi(A)_pp = A_pp + sum_{r != p} A_rr E[(x_p.x_r)^2] + A_pp "
+                          "Var||x||^2 at A = c I: confirmed for gaussian vectors at n = 3, d = 2, taken "
+                          f"for {dist} vectors and every n and d_k",
+                          sp.Eq(sp.Function("Phi_pp")(c), c + c * others + c * norm_var))
+    factor = sp.expand(diagonal / c)
+    der.step("Phi(c I)_pp = c F: one factor F for every multiple of I", diagonal, c * factor)
     der.confirm(f"Phi(c I) = c F I entry by entry from the moment rule (n = {size})",
                 sp.eye(size) * c + moment_map(sp.eye(size) * c, cos2, norm_var),
                 sp.eye(size) * c * factor.subs(n, size))
@@ -105,13 +109,13 @@ def multi_hop(dist: str) -> Derivation:
              sp.Sum(x2 * x2, (i, 1, d_k)), cos2)
     target = der.step("E||x_L^1||^2 = sum_i E[x_i^2]", square_norm(dist), 1)
     size_g = 3
+    gram = sp.Matrix(size_g, size_g, lambda p, q: square_norm(dist) if p == q
+                     else sp.Sum(moments.results["mean_coord"] ** 2, (i, 1, d_k)))
     der.step(f"E[G] = I (n = {size_g}): E[G_pp] = E||x||^2, E[G_pq] = sum_i E[x_p,i] E[x_q,i] = 0 (p != q)",
-             sp.Matrix(size_g, size_g, lambda p, q: square_norm(dist) if p == q
-                       else sp.Sum(moments.results["mean_coord"] ** 2, (i, 1, d_k))),
-             sp.eye(size_g))
-    signal = der.step("E[r_L . x_L^1] = e_1^T E[G_0] ... E[G_L] e_1 = prod_m E[G_m]_11 = prod_m E||x||^2 "
+             gram, sp.eye(size_g))
+    signal = der.step("E[r_L . x_L^1] = e_1^T E[G_0] ... E[G_L] e_1 = prod_m E[G_m]_11 "
                       "(independent sets, E[G] diagonal)",
-                      sp.Product(square_norm(dist), (m, 0, L)), 1)
+                      sp.Product(gram[0, 0], (m, 0, L)), 1)
     error = der.step("E||r_L - x_L^1||^2 = E||r_L||^2 - 2 E[r_L . x_L^1] + E||x_L^1||^2, "
                      "with E||r_L||^2 = e_1^T Phi^L(I) e_1 (E[G_L] = I for the last set)",
                      sp.Add(k_L, -2 * signal, target, evaluate=False), k_L - 1)
@@ -221,7 +225,8 @@ def residual_norm() -> Derivation:
     """The residual chain with RMSNorm on each layer's output, ``r_l = r_{l-1} + Norm(r_{l-1} S_l)``.
     ``Norm`` gives every output the squared norm ``d_k``, and flipping the fresh set ``X_l`` flips
     the output, so it is uncorrelated with the stream: ``E||r_l||^2 = E||r_{l-1}||^2 + d_k``.
-    Result ``power = 1 + L d_k`` (any vector law with ``||x_0|| = 1`` on average)."""
+    Result ``power = 1 + L d_k`` (any sign-symmetric vector law, ``X_l`` and ``-X_l`` equally
+    likely, with ``||x_0|| = 1`` on average)."""
     der = Derivation("residual chain with RMSNorm")
     i = sp.Symbol("i", integer=True, positive=True)
     v, r = sp.Function("v", real=True), sp.Function("r", real=True)
@@ -231,10 +236,14 @@ def residual_norm() -> Derivation:
 
     norm_sq = der.step("||Norm(v)||^2 = sum_i (sqrt(d_k) v_i / ||v||)^2",
                        sp.Sum(rms_norm(v) ** 2, (i, 1, d_k)), d_k)
-    cross = der.step("r . Norm(v) + r . Norm(-v) = 0: X_l and -X_l are equally likely and flip v = r S_l "
-                     "(the stream r does not involve X_l), so E[r . Norm(r S_l)] = 0",
-                     sp.Add(sp.Sum(r(i) * rms_norm(v), (i, 1, d_k)),
-                            sp.Sum(r(i) * rms_norm(sp.Lambda(i, -v(i))), (i, 1, d_k)), evaluate=False), 0)
+    flip = sp.Symbol("q", positive=True)  # the chance of -X_l rather than X_l, given the pair
+    q = der.assume("sign symmetry of the vector law: given the pair X_l, -X_l, the flip -X_l has chance q "
+                   "(it flips v = r S_l, as r does not involve X_l)",
+                   sp.Eq(flip, sp.Rational(1, 2)))
+    cross = der.step("E[r . Norm(r S_l)] averages r . Norm(v) and r . Norm(-v) with those chances: "
+                     "Norm(-v) = -Norm(v), so it is 0",
+                     sp.Add((1 - q) * sp.Sum(r(i) * rms_norm(v), (i, 1, d_k)),
+                            q * sp.Sum(r(i) * rms_norm(sp.Lambda(i, -v(i))), (i, 1, d_k)), evaluate=False), 0)
     a = sp.Function("a")
     step = sp.Symbol("l", integer=True, nonnegative=True)
     power = der.step("a_L = a_0 + sum_{l=1}^{L} (a_l - a_{l-1}), a_0 = 1, "

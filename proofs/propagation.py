@@ -99,14 +99,17 @@ def depth_law() -> Derivation:
 @lru_cache(maxsize=None)
 def shared_embedding() -> Derivation:
     """Heads whose keys are an isometric image of unit embeddings of width ``d_model``: their keys
-    are uniform on the unit sphere of an ``r = min(d_model, d_k)``-dimensional subspace, so the
-    cosine of two keys is that of sphere keys in ``r`` dimensions. Results ``rank_noise`` (the
-    head noise power), ``rank_head`` (Markov with it), ``rank_layer`` (for independent heads)
-    and the paper's ``layer`` bound."""
+    are taken (an assumption the derivation records) to be uniform on the unit sphere of an
+    ``r = min(d_model, d_k)``-dimensional subspace, so the cosine of two keys is that of sphere
+    keys in ``r`` dimensions. Results ``rank_noise`` (the head noise power), ``rank_head``
+    (Markov with it), ``rank_layer`` (for independent heads) and the paper's ``layer`` bound."""
     der = Derivation("heads projecting an embedding of width d_model")
-    r = sp.Min(d_model, d_k)
+    rank = sp.Symbol("r", positive=True, integer=True)  # the dimension the keys span
+    r = der.assume("the keys are taken as uniform on the unit sphere of a subspace of r dimensions, "
+                   "r the smaller of the embedding's width and the key width",
+                   sp.Eq(rank, sp.Min(d_model, d_k)))
     j = sp.Symbol("j", positive=True, integer=True)
-    noise = der.step("eqs 31-32: the noise power sum_{j != m} E[c_j^2] with sphere keys in r dimensions",
+    noise = der.step("eqs 31-32: the noise power sum_{j != m} E[c_j^2] of sphere keys in r dimensions",
                      sp.Sum(key_moments("sphere").results["cos2"].subs(d_k, r), (j, 1, n - 1)), (n - 1) / r)
     head = noise / delta  # Markov's bound (eq 36) with that noise power
     layer = der.step("every head at the rank-limited Markov bound",

@@ -92,6 +92,14 @@ def cosine_mgf() -> Derivation:
     return der
 
 
+def cosine_taken_gaussian(der: Derivation) -> sp.Expr:
+    """Record in ``der`` the mean field of :func:`cosine_mgf`, the cosine taken as ``N(0, 1/d_k)``,
+    and return the moment generating function it gives there (``mean_field_mgf``, of ``t``)."""
+    return der.assume("mean field: the cosine taken as N(0, 1/d_k), so M(t) is that normal's moment "
+                      "generating function (derived with the cosine law)",
+                      sp.Eq(sp.Function("M")(t), cosine_mgf().results["mean_field_mgf"]))
+
+
 @lru_cache(maxsize=None)
 def snr() -> Derivation:
     """SNR of the unnormalised softmax read-out (the attention numerator) for a unit probe at cosine
@@ -125,7 +133,7 @@ def snr() -> Derivation:
     noise = der.step("E||noise||^2 = sum_{j != m} E[exp(2 beta c_j)] E||v_j||^2 (the cross terms carry "
                      "E[v_i . v_j] = 0)", sp.Sum(M2, (j, 1, n - 1)), (n - 1) * M2)
     der.result("snr", (sp.exp(2 * beta * s) / noise).subs(M2, mgf.subs(t, 2 * beta)))
-    gaussian = cosine_mgf().results["mean_field_mgf"]
+    gaussian = cosine_taken_gaussian(der)
     mean_field = der.step("mean field: M(2 beta) -> exp(2 beta^2/d_k)",
                           sp.exp(2 * beta * s) / ((n - 1) * gaussian.subs(t, 2 * beta)),
                           sp.exp(2 * beta * s - 2 * beta**2 / d_k) / (n - 1))
@@ -144,7 +152,8 @@ def snr() -> Derivation:
     quartic = cosine_mgf().results["log_mgf_quartic"]
     correction = der.step("log(exact SNR / mean-field SNR) = 2 beta^2/d_k - log M(2 beta): to leading order "
                           "minus the quartic cumulant at t = 2 beta",
-                          sp.Add(gaussian.exp.subs(t, 2 * beta), -quartic.subs(t, 2 * beta), evaluate=False),
+                          sp.Add(sp.log(gaussian.subs(t, 2 * beta)), -quartic.subs(t, 2 * beta),
+                                 evaluate=False),
                           4 * beta**4 / (d_k**2 * (d_k + 2)))
     der.result("mean_field_correction", correction)
     der.result("linear_snr", signal_noise("sphere").results["snr"])
@@ -191,21 +200,28 @@ def capacity() -> Derivation:
     j = sp.Symbol("j", integer=True, positive=True)
     nn = sp.Symbol("N", positive=True)  # a load
     M1 = sp.Symbol("M(beta)", positive=True)  # E[exp(beta c)], the sphere law's (cosine_mgf)
-    mean_r1 = der.step("E[R1] = sum_{j != m} exp(-beta) E[exp(beta c_j)] at load N (c_j i.i.d., sphere law)",
-                       sp.Sum(sp.exp(-beta) * M1, (j, 1, nn - 1)), (nn - 1) * sp.exp(-beta) * M1)
+    mean_sum = lambda label, scale, M: der.step(label, sp.Sum(sp.exp(-scale * beta) * M, (j, 1, nn - 1)),
+                                                (nn - 1) * sp.exp(-scale * beta) * M)
+    mean_r1 = mean_sum("E[R1] = sum_{j != m} exp(-beta) E[exp(beta c_j)] at load N (c_j i.i.d., sphere law)",
+                       1, M1)
     typical = der.assume("mean field: R1 takes its mean", sp.Eq(R1, mean_r1))
     solved = der.step("R1 = rho solved for the load N",
                       sp.solve(sp.Eq(typical, rho), nn)[0], 1 + rho * sp.exp(beta) / M1)
     mgf = cosine_mgf().results["mgf"]
     at_kappa = lambda M: solved.subs(M1, M.subs(t, b)).subs(beta, b)
     cap = der.result("capacity_mf", at_kappa(mgf))
-    gauss = der.result("gaussian_capacity", at_kappa(cosine_mgf().results["mean_field_mgf"]))
+    gaussian = cosine_taken_gaussian(der)
+    gauss = der.result("gaussian_capacity", at_kappa(gaussian))
     rate = der.step("Gaussian mean field: the growth rate of log(n - 1) in d_k, as d_k grows",
                     sp.Limit(sp.diff(sp.log(gauss - 1), d_k), d_k, sp.oo), kappa - kappa**2 / 2)
     der.result("rate", rate)
-    mean_r = lambda scale: (nn - 1) * sp.exp(-scale * b) * sp.exp((scale * b) ** 2 / (2 * d_k))
-    r2_over_r1 = der.step("R2 / R1^2 at their Gaussian means: exp(beta^2/d_k)/(N - 1)",
-                          sp.Mul(mean_r(2), sp.Pow(mean_r(1), -2, evaluate=False), evaluate=False),
+    M2 = sp.Symbol("M(2 beta)", positive=True)  # E[exp(2 beta c)]
+    mean_r2 = mean_sum("E[R2] = sum_{j != m} exp(-2 beta) E[exp(2 beta c_j)] at load N, likewise", 2, M2)
+    typical_r2 = der.assume("mean field: R2 takes its mean", sp.Eq(R2, mean_r2))
+    at_gaussian = lambda e: e.subs({M1: gaussian.subs(t, beta), M2: gaussian.subs(t, 2 * beta)}).subs(beta, b)
+    r2_over_r1 = der.step("R2 / R1^2 at their means, with the Gaussian M: exp(beta^2/d_k)/(N - 1)",
+                          sp.Mul(at_gaussian(typical_r2), sp.Pow(at_gaussian(typical), -2, evaluate=False),
+                                 evaluate=False),
                           sp.exp(b**2 / d_k) / (nn - 1))
     r2_over_r1 = r2_over_r1.subs(nn, gauss)
     der.result("r2_over_r1_squared", r2_over_r1)
@@ -242,12 +258,19 @@ def optimal_beta() -> Derivation:
 
     Results: ``optimal_beta``, ``uniform_error``."""
     der = Derivation("optimal inverse temperature")
+    j = sp.Symbol("j", integer=True, positive=True)
+    r = sp.Symbol("r", nonnegative=True)  # ||q - k_j||^2
+    log_like = der.assume("the probe is its key plus noise, q = k_j + xi with xi ~ N(0, sigma2 I): "
+                          "log p(q | j) = ell(r) at r = ||q - k_j||^2",
+                          sp.Eq(sp.Function("ell")(r),
+                                -r / (2 * sigma2) - d_k * sp.log(2 * sp.pi * sigma2) / 2))
+    prior = der.assume("the stored pair is drawn uniformly", sp.Eq(sp.Function("prior")(j), 1 / n))
     p = sp.symbols("p1:4", real=True)  # q . k_j for three stored keys (the same steps hold for any n)
     Q = sp.Symbol("Q", positive=True)  # ||q||^2
-    like = [sp.exp(-(Q - 2 * pj + 1) / (2 * sigma2)) for pj in p]
+    joint = [prior * sp.exp(log_like.subs(r, Q - 2 * pj + 1)) for pj in p]
     soft = [sp.exp(pj / sigma2) / sum(sp.exp(pl / sigma2) for pl in p) for pj in p]
     der.step("posterior P(1 | q) with ||q - k_j||^2 = ||q||^2 - 2 q . k_j + 1 = softmax(q . k / sigma2)_1",
-             like[0] / sum(like), soft[0])
+             joint[0] / sum(joint), soft[0])
     # one coordinate of the value under a three-atom posterior: weights P(j | q), values v_j, any read-out f
     w1, w2 = sp.symbols("P1 P2", positive=True)
     post = (w1, w2, 1 - w1 - w2)
@@ -260,11 +283,10 @@ def optimal_beta() -> Derivation:
                    spread(mean), spread(f), certificate=(mean - f) ** 2)
     g, h = sp.symbols("g h", positive=True)
     weights = lambda gaps: [sp.exp(-beta * x) / sum(sp.exp(-beta * y) for y in gaps) for x in gaps]
-    der.step("beta -> 0: every weight tends to 1/n (n = 3 here)",
-             sp.Limit(weights([0, g, h])[0], beta, 0), sp.Rational(1, 3))
+    der.step("beta -> 0: every weight tends to the prior 1/n (n = 3 here), as if there were no probe",
+             sp.Limit(weights([0, g, h])[0], beta, 0), prior.subs(n, 3))
     der.step("beta -> infinity: the nearest key (gaps g, h > 0 below it) takes all the weight",
              sp.Limit(weights([0, g, h])[0], beta, sp.oo), 1)
-    j = sp.Symbol("j", integer=True, positive=True)
     uniform = der.step("beta = 0: E||mean_j v_j - v_m||^2 = 1 - 2/n + sum_j ||v_j||^2 / n^2 (cross terms 0)",
                        1 - 2 / n + sp.Sum(1, (j, 1, n)) / n**2, (n - 1) / n)
     der.result("optimal_beta", 1 / sigma2)
@@ -296,19 +318,19 @@ def gradient() -> Derivation:
     from .framework import generalization
     linear = generalization("sphere").results["response"].subs(s, cos)
     der.result("linear_response", linear)
+    distractors = sp.Symbol("Z_distractors", positive=True)
     Z = der.assume("mean field: the distractors' sum of exp(beta c_j) takes its mean (n - 1) M(beta)",
-                   sp.Eq(sp.Symbol("Z_distractors", positive=True),
-                         (n - 1) * cosine_mgf().results["mgf"].subs(t, beta)))
-    exp_weight = sp.exp(beta * cos) / (sp.exp(beta * cos) + Z)
+                   sp.Eq(distractors, (n - 1) * cosine_mgf().results["mgf"].subs(t, beta)))
+    response = lambda z: sp.exp(beta * cos) / (sp.exp(beta * cos) + z)
+    exp_weight = response(Z)
     der.result("softmax_response", exp_weight)
     decay = lambda g: -sp.log(g / g.subs(D, 0))
     lin_decay = decay(linear)
     der.step("linear: L(D) = -log(1 - D^2/2) ~ D^2/2, exponent 2 as D -> 0",
              sp.Limit(sp.log(lin_decay) / sp.log(D), D, 0), 2)
-    z = sp.Symbol("Z", positive=True)
-    unsat = decay(sp.exp(beta * cos) / z)
-    der.step("softmax with the normaliser held fixed: L(D) = beta D^2/2, exactly Gaussian in D",
-             unsat, beta * D**2 / 2)
+    unsat = sp.Limit(decay(response(distractors)), distractors, sp.oo)
+    der.step("unsaturated softmax, the distractors' sum far above exp(beta s) (its limit as that sum "
+             "grows): L(D) = beta D^2/2, exactly Gaussian in D", unsat, beta * D**2 / 2)
     der.step("... and exactly exponential in the cosine distance u = D^2/2",
              unsat.subs(D, sp.sqrt(2 * sp.Symbol("u", positive=True))), beta * sp.Symbol("u", positive=True))
     secant = lambda L: sp.log(L.subs(D, 10 * D_lo) / L.subs(D, D_lo), 10)
