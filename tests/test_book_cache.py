@@ -149,3 +149,14 @@ def test_another_installed_package_changes_every_digest(repo, monkeypatch):
     monkeypatch.setattr(book_cache, "installed", lambda: ["sympy==0.0"])
     after = book_cache.digests(repo, repo / "book", _ledger())
     assert book_cache.stale(after, before) == sorted(before)
+
+
+def test_a_report_named_in_the_environment_is_read(repo, monkeypatch):
+    chapter, report = repo / "book/intro.md", repo / "stress.json"
+    report.write_text("{}")
+    monkeypatch.setenv("PAVLOV_STRESS", str(report))
+    before = book_cache.digest(repo, chapter, _ledger())
+    report.write_text('{"runs": 20}')
+    assert book_cache.digest(repo, chapter, _ledger()) != before
+    monkeypatch.delenv("PAVLOV_STRESS")
+    assert book_cache.digest(repo, chapter, _ledger()) != before

@@ -12,7 +12,9 @@ has changed, so that a cached page is never stale:
   claims (their findings: what two runs must agree on, see :func:`pavlov_theory.ledger.findings`);
 - any other chapter (the introduction, the kernels, the ledger, the statistics) reads every module
   and the whole ledger file, its timings included;
-- and every chapter runs on the installed packages: their names and versions are read too.
+- and every chapter runs on the installed packages and may read the ``PAVLOV_*`` environment (the
+  statistics chapter shows stored coverage and stress reports named there): the packages' names and
+  versions, those variables and the files they name are read too.
 
 The digests of the last successful build are kept in ``STATE`` beside the cache.
 """
@@ -22,10 +24,11 @@ import ast
 import hashlib
 import importlib.metadata
 import json
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from pavlov_theory.claims import section_of
 from pavlov_theory.ledger import findings
@@ -121,9 +124,20 @@ def installed() -> tuple[str, ...]:
     return tuple(sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()))
 
 
+def environment(env: Mapping[str, str]) -> bytes:
+    """The ``PAVLOV_*`` variables of ``env``, each with the contents of the file it names if any."""
+    out = b""
+    for name in sorted(k for k in env if k.startswith("PAVLOV_")):
+        path = Path(env[name])
+        out += f"{name}={env[name]}\0".encode() + (path.read_bytes() if path.is_file() else b"") + b"\0"
+    return out
+
+
 def digest(root: Path, chapter: Path, ledger: dict[str, Any]) -> str:
-    """SHA-256 of everything ``chapter``'s outputs depend on besides its code cells."""
+    """SHA-256 of everything ``chapter``'s outputs depend on besides its code cells; the chapters
+    execute in this process's environment."""
     h = hashlib.sha256("\n".join(installed()).encode())
+    h.update(environment(os.environ))
     for path in chapter_files(root, chapter):
         h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(json.dumps(ledger_part(chapter, ledger, root), sort_keys=True).encode())
