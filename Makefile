@@ -12,16 +12,8 @@ BROWSER_REQUIRED ?= 1
 LEDGER := book/_build/ledger-$(SCALE).json
 STAMP  := $(VENV)/.installed
 HTML   := book/_build/html/index.html
-# touched after a successful build of the pages from the ledger of that scale
-BUILT  := book/_build/.built-$(SCALE)
-# what the pages are built from besides the ledger
-BOOK_SOURCES := $(wildcard book/*.md book/*.yml pavlov_theory/*.py proofs/*.py simulations/*.py) \
-                pyproject.toml
-# the sources' SHA-256, rewritten only when their contents change, so that a file touched but not
-# changed does not rebuild the pages
-SOURCES_HASH := book/_build/.sources-$(SCALE).sha256
 
-.PHONY: all book verify test pytest browser clean FORCE
+.PHONY: all book verify test pytest browser clean
 
 all: book
 
@@ -35,22 +27,12 @@ $(STAMP): pyproject.toml
 verify: $(STAMP)
 	$(BIN)/pavlov-theory verify --scale $(SCALE) --out $(LEDGER)
 
-# the pages are rebuilt only when the scale, the ledger's findings or a source changed; the
-# chapters are read and executed in parallel, one process per core (tools/build_book.py), and a
-# chapter whose inputs did not change keeps its cached execution (tools/book_cache.py)
+# the chapters are read and executed in parallel, one process per core (tools/build_book.py); a
+# chapter whose inputs did not change keeps its cached execution, and a build that would read
+# nothing new is not run (tools/book_cache.py)
 book: verify
-	@$(MAKE) --no-print-directory $(BUILT)
+	PAVLOV_LEDGER=$(abspath $(LEDGER)) TQDM_DISABLE=1 $(BIN)/python -m tools.build_book --cached -W -n --keep-going book
 	@echo "Open $(HTML) in a browser (it reads offline: MathJax ships with it)."
-
-$(SOURCES_HASH): FORCE
-	@mkdir -p $(dir $@)
-	@$(PYTHON) -c 'import hashlib, pathlib, sys; print(*(hashlib.sha256(pathlib.Path(f).read_bytes()).hexdigest() + "  " + f for f in sorted(sys.argv[1:])), sep="\n")' $(BOOK_SOURCES) > $@.new
-	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
-
-$(BUILT): $(LEDGER) $(SOURCES_HASH) $(STAMP)
-	rm -f book/_build/.built-*
-	PAVLOV_LEDGER=$(abspath $(LEDGER)) TQDM_DISABLE=1 $(BIN)/python -m tools.build_book --cached --all -W -n --keep-going book
-	touch $@
 
 pytest: $(STAMP)
 	$(BIN)/ruff check .

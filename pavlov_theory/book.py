@@ -84,8 +84,8 @@ def setup(app: Any) -> dict[str, Any]:
 def ledger_path(book_dir: Path = Path(".")) -> Path:
     """Where the chapters read their ledger: ``PAVLOV_LEDGER`` (``make`` sets it), else the
     book-scale ledger ``make`` writes (``pavlov-theory verify --out book/_build/ledger-book.json``);
-    ``book_dir``: the book's folder, for a relative default."""
-    return Path(os.environ["PAVLOV_LEDGER"]) if "PAVLOV_LEDGER" in os.environ else book_dir / DEFAULT_LEDGER
+    a relative path is from ``book_dir``, the book's folder, where the chapters execute."""
+    return book_dir / os.environ.get("PAVLOV_LEDGER", DEFAULT_LEDGER)
 
 
 def load_ledger() -> dict[str, Any]:

@@ -85,11 +85,26 @@ def test_an_edit_of_another_section_keeps_the_digest(repo):
     assert book_cache.digest(repo, repo / "book/alpha.md", _ledger()) == before
 
 
+def _state(repo: Path, chapters: dict[str, str]) -> dict:
+    return {"root": str(repo.resolve()), "chapters": chapters}
+
+
 def test_an_edit_of_the_engine_changes_every_digest(repo):
     before = book_cache.digests(repo, repo / "book", _ledger())
     _edit(repo / "pavlov_theory/engine.py")
     after = book_cache.digests(repo, repo / "book", _ledger())
-    assert book_cache.stale(after, before) == ["book/alpha.md", "book/intro.md"]
+    assert book_cache.stale(after, _state(repo, before), repo) == ["book/alpha.md", "book/intro.md"]
+
+
+def test_nothing_is_stale_when_nothing_changed(repo):
+    current = book_cache.digests(repo, repo / "book", _ledger())
+    assert book_cache.stale(current, _state(repo, current), repo) == []
+
+
+def test_a_build_of_a_checkout_elsewhere_makes_every_chapter_stale(repo):
+    current = book_cache.digests(repo, repo / "book", _ledger())
+    moved = {"root": "/elsewhere", "chapters": current}
+    assert book_cache.stale(current, moved, repo) == sorted(current)
 
 
 def test_a_section_chapter_reads_its_own_findings_only(repo):
@@ -111,8 +126,51 @@ def test_a_chapter_of_the_whole_book_reads_every_field(repo):
 def test_a_missing_or_corrupt_state_makes_every_chapter_stale(repo):
     current = book_cache.digests(repo, repo / "book", _ledger())
     (repo / "state.json").write_text("{not json")
-    assert book_cache.stale(current, book_cache.read_state(repo / "state.json")) == sorted(current)
-    assert book_cache.stale(current, book_cache.read_state(repo / "absent.json")) == sorted(current)
+    for state in ("state.json", "absent.json"):
+        assert book_cache.stale(current, book_cache.read_state(repo / state), repo) == sorted(current)
+
+
+def test_the_build_key_reads_the_chapters_text_but_not_the_build_folder(repo):
+    current = book_cache.digests(repo, repo / "book", _ledger())
+    key = book_cache.build_key(repo / "book", current, ["book"])
+    (repo / "book/_build").mkdir()
+    (repo / "book/_build/page.html").write_text("built")
+    assert book_cache.build_key(repo / "book", current, ["book"]) == key
+    _edit(repo / "book/alpha.md")
+    assert book_cache.build_key(repo / "book", current, ["book"]) != key
+
+
+def _cached_execution(cache, chapter: Path, code: str) -> None:
+    import nbformat
+    from jupyter_cache.base import CacheBundleIn
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    cache.cache_notebook_bundle(CacheBundleIn(notebook, str(chapter)), check_validity=False)
+
+
+def test_prune_keeps_only_the_fresh_chapters_executions(repo):
+    from jupyter_cache import get_cache
+
+    path = repo / "book/_build/.jupyter_cache"
+    assert book_cache.prune(path, []) == 0  # creates the cache
+    cache = get_cache(path)
+    _cached_execution(cache, repo / "book/alpha.md", "1")
+    _cached_execution(cache, repo / "book/intro.md", "2")
+    _cached_execution(cache, Path("/elsewhere/book/alpha.md"), "3")
+    assert book_cache.prune(path, [repo / "book/intro.md"]) == 2
+    assert [r.uri for r in cache.list_cache_records()] == [str(repo / "book/intro.md")]
+
+
+def test_keep_latest_leaves_one_execution_per_chapter(repo):
+    from jupyter_cache import get_cache
+
+    path = repo / "book/_build/.jupyter_cache"
+    book_cache.prune(path, [])
+    cache = get_cache(path)
+    for code in ("1", "2"):
+        _cached_execution(cache, repo / "book/alpha.md", code)
+    book_cache.keep_latest(path)
+    assert len(cache.list_cache_records()) == 1
 
 
 @pytest.mark.parametrize("chapter", sorted(p.name for p in (ROOT / "book").glob("*.md")))
@@ -148,15 +206,26 @@ def test_another_installed_package_changes_every_digest(repo, monkeypatch):
     before = book_cache.digests(repo, repo / "book", _ledger())
     monkeypatch.setattr(book_cache, "installed", lambda: ["sympy==0.0"])
     after = book_cache.digests(repo, repo / "book", _ledger())
-    assert book_cache.stale(after, before) == sorted(before)
+    assert book_cache.stale(after, _state(repo, before), repo) == sorted(before)
 
 
-def test_a_report_named_in_the_environment_is_read(repo, monkeypatch):
-    chapter, report = repo / "book/intro.md", repo / "stress.json"
+def test_a_report_named_in_the_environment_is_read_from_the_book_folder(repo, monkeypatch):
+    chapter, report = repo / "book/intro.md", repo / "book/stress.json"
     report.write_text("{}")
-    monkeypatch.setenv("PAVLOV_STRESS", str(report))
+    monkeypatch.setenv("PAVLOV_STRESS", "stress.json")
     before = book_cache.digest(repo, chapter, _ledger())
     report.write_text('{"runs": 20}')
     assert book_cache.digest(repo, chapter, _ledger()) != before
     monkeypatch.delenv("PAVLOV_STRESS")
     assert book_cache.digest(repo, chapter, _ledger()) != before
+
+
+def test_the_ledger_named_in_the_environment_counts_by_its_findings_only(repo, monkeypatch):
+    """make names the ledger in PAVLOV_LEDGER: another section's timings must not make a section's
+    chapter stale (its findings are read by ledger_part)."""
+    chapter, ledger_file = repo / "book/alpha.md", repo / "ledger.json"
+    ledger_file.write_text("{}")
+    monkeypatch.setenv("PAVLOV_LEDGER", str(ledger_file))
+    before = book_cache.digest(repo, chapter, _ledger())
+    ledger_file.write_text('{"seconds": 9}')
+    assert book_cache.digest(repo, chapter, _ledger(seconds=9.0, other=5.0)) == before

@@ -16,7 +16,8 @@ has changed, so that a cached page is never stale:
   statistics chapter shows stored coverage and stress reports named there): the packages' names and
   versions, those variables and the files they name are read too.
 
-The digests of the last successful build are kept in ``STATE`` beside the cache.
+The digests of the last successful build are kept in ``STATE`` beside the cache, with the key of
+everything it read (:func:`build_key`): a build with the same key is not run again.
 """
 from __future__ import annotations
 
@@ -124,12 +125,15 @@ def installed() -> tuple[str, ...]:
     return tuple(sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()))
 
 
-def environment(env: Mapping[str, str]) -> bytes:
-    """The ``PAVLOV_*`` variables of ``env``, each with the contents of the file it names if any."""
+def environment(env: Mapping[str, str], book: Path) -> bytes:
+    """The ``PAVLOV_*`` variables of ``env``, each with the contents of the file it names, if any
+    (a relative path from ``book``, where the chapters execute); the ledger's contents are read
+    per chapter (:func:`ledger_part`), so ``PAVLOV_LEDGER`` counts by its name alone."""
     out = b""
     for name in sorted(k for k in env if k.startswith("PAVLOV_")):
-        path = Path(env[name])
-        out += f"{name}={env[name]}\0".encode() + (path.read_bytes() if path.is_file() else b"") + b"\0"
+        path = book / env[name]
+        named = path.read_bytes() if name != "PAVLOV_LEDGER" and path.is_file() else b""
+        out += f"{name}={env[name]}\0".encode() + named + b"\0"
     return out
 
 
@@ -137,7 +141,7 @@ def digest(root: Path, chapter: Path, ledger: dict[str, Any]) -> str:
     """SHA-256 of everything ``chapter``'s outputs depend on besides its code cells; the chapters
     execute in this process's environment."""
     h = hashlib.sha256("\n".join(installed()).encode())
-    h.update(environment(os.environ))
+    h.update(environment(os.environ, chapter.parent))
     for path in chapter_files(root, chapter):
         h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(json.dumps(ledger_part(chapter, ledger, root), sort_keys=True).encode())
@@ -149,8 +153,19 @@ def digests(root: Path, book: Path, ledger: dict[str, Any]) -> dict[str, str]:
     return {str(c.relative_to(root)): digest(root, c, ledger) for c in sorted(book.glob("*.md"))}
 
 
-def read_state(path: Path) -> dict[str, str]:
-    """The digests of the last successful build; none when the file is missing or unreadable."""
+def build_key(book: Path, chapters: dict[str, str], command: list[str]) -> str:
+    """SHA-256 of all a build reads: the chapters' digests, every file of ``book`` outside its
+    ``_build`` folder (the chapters' text, the configuration) and the build's command line."""
+    h = hashlib.sha256(json.dumps([chapters, command], sort_keys=True).encode())
+    sources = (p for p in book.rglob("*") if p.is_file() and "_build" not in p.relative_to(book).parts)
+    for path in sorted(sources):
+        h.update(str(path.relative_to(book)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """What the last successful build recorded (``root``, ``chapters``: their digests, ``build``:
+    :func:`build_key`); nothing when the file is missing or unreadable."""
     try:
         state = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -158,21 +173,24 @@ def read_state(path: Path) -> dict[str, str]:
     return state if isinstance(state, dict) else {}
 
 
-def stale(current: dict[str, str], previous: dict[str, str]) -> list[str]:
-    """The chapters whose dependencies changed since the last successful build."""
+def stale(current: dict[str, str], state: dict[str, Any], root: Path) -> list[str]:
+    """The chapters whose dependencies changed since the last successful build: all of them when
+    that build was of a checkout elsewhere (its cached executions name other paths)."""
+    previous = state.get("chapters") if state.get("root") == str(root.resolve()) else None
+    previous = previous if isinstance(previous, dict) else {}
     return sorted(c for c, d in current.items() if previous.get(c) != d)
 
 
-def drop_executions(cache_path: Path, chapters: Iterable[Path]) -> int:
-    """Remove every cached execution of ``chapters``; returns how many records went."""
-    if not cache_path.exists():
-        return 0
+def prune(cache_path: Path, keep: Iterable[Path]) -> int:
+    """Create the execution cache if it is missing, and remove every cached execution but those of
+    the chapters ``keep``; returns how many went. Jupyter-cache matches an execution by its code
+    cells alone, so one left for a stale chapter, or under a path that no longer is a chapter,
+    could be served to a page whose other inputs changed."""
     from jupyter_cache import get_cache
 
-    cache, targets = get_cache(cache_path), {str(c.resolve()) for c in chapters}
-    dropped = 0
+    cache, kept, dropped = get_cache(cache_path), {str(c.resolve()) for c in keep}, 0
     for record in cache.list_cache_records():
-        if str(Path(record.uri).resolve()) in targets:
+        if str(Path(record.uri).resolve()) not in kept:
             cache.remove_cache(record.pk)
             dropped += 1
     return dropped

@@ -7,9 +7,10 @@ extension are safe for Sphinx's parallel read, so each of ``--jobs`` processes (
 usable core) reads and executes its share of the chapters. Everything else is the
 ``jupyter-book build`` command itself.
 
-With ``--cached`` a chapter is executed again only when its code cells or what it reads changed
-(:mod:`tools.book_cache`); the others take their outputs from the execution cache in
-``_build/.jupyter_cache``. Without it every chapter is executed, as ``_config.yml`` says.
+With ``--cached`` (which implies ``--all``: every page is read again) a chapter is executed again
+only when its code cells or what it reads changed (:mod:`tools.book_cache`); the others take their
+outputs from the execution cache in ``_build/.jupyter_cache``, and a build that would read nothing
+new is not run. Without it every chapter is executed, as ``_config.yml`` says.
 """
 from __future__ import annotations
 
@@ -68,12 +69,18 @@ def main(argv: list[str] | None = None) -> None:
     jobs, cached, rest = split_jobs(sys.argv[1:] if argv is None else argv)
     build = functools.partial(jupyter_book_sphinx.build_sphinx, jobs=jobs)
     if cached:
+        # every page is read again, so that a chapter whose cached execution was dropped is executed
+        rest = rest if "--all" in rest else ["--all", *rest]
         folder = book_folder(rest)
-        cache, state = folder / "_build" / book_cache.CACHE, folder / "_build" / book_cache.STATE
+        cache, state_path = folder / "_build" / book_cache.CACHE, folder / "_build" / book_cache.STATE
         current = book_cache.digests(folder.parent, folder, ledger.load(book_helpers.ledger_path(folder)))
-        stale = book_cache.stale(current, book_cache.read_state(state))
-        book_cache.drop_executions(cache, [folder.parent / c for c in stale])
-        state.unlink(missing_ok=True)  # written again only when this build succeeds
+        state, key = book_cache.read_state(state_path), book_cache.build_key(folder, current, rest)
+        stale = book_cache.stale(current, state, folder.parent)
+        if not stale and state.get("build") == key and (folder / "_build" / "html" / "index.html").exists():
+            print("build_book: nothing changed since the last build")
+            sys.exit(0)
+        book_cache.prune(cache, [folder.parent / c for c in current if c not in stale])
+        state_path.unlink(missing_ok=True)  # written again only when this build succeeds
         print(f"build_book: {len(stale)} of {len(current)} chapters to execute again:",
               ", ".join(stale) or "none")
         build = with_overrides(build, {"nb_execution_mode": "cache", "nb_execution_cache_path": str(cache)})
@@ -86,7 +93,8 @@ def main(argv: list[str] | None = None) -> None:
         code = done.code
     if cached and not code:
         book_cache.keep_latest(cache)
-        state.write_text(json.dumps(current, indent=1, sort_keys=True))
+        state_path.write_text(json.dumps({"root": str(folder.parent), "chapters": current, "build": key},
+                                         indent=1, sort_keys=True))
     sys.exit(code)
 
 
