@@ -92,11 +92,12 @@ def multi_hop(dist: str) -> Derivation:
                     moment_map(A, cos2.subs(d_k, BRUTE_D), norm_var.subs(d_k, BRUTE_D)))
     # like residual's layer map: SymPy checks the rule only for gaussian vectors at n = 3, d = 2
     diagonal = der.assume("the moment rule Phi(A)_pp = A_pp + sum_{r != p} A_rr E[(x_p.x_r)^2] + A_pp "
-                          "Var||x||^2 at A = c I: confirmed for gaussian vectors at n = 3, d = 2, taken "
-                          f"for {dist} vectors and every n and d_k",
+                          "Var||x||^2 at A = c I: checked by brute force (in the gaussian derivation) for "
+                          f"gaussian vectors at n = 3, d = 2, taken for {dist} vectors and every n and d_k",
                           sp.Eq(sp.Function("Phi_pp")(c), c + c * others + c * norm_var))
+    der.step("Phi(c I)_pp / c does not depend on c: one factor F for every multiple of I",
+             sp.Derivative(diagonal / c, c), 0)
     factor = sp.expand(diagonal / c)
-    der.step("Phi(c I)_pp = c F: one factor F for every multiple of I", diagonal, c * factor)
     der.confirm(f"Phi(c I) = c F I entry by entry from the moment rule (n = {size})",
                 sp.eye(size) * c + moment_map(sp.eye(size) * c, cos2, norm_var),
                 sp.eye(size) * c * factor.subs(n, size))

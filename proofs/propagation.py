@@ -104,13 +104,15 @@ def shared_embedding() -> Derivation:
     keys in ``r`` dimensions. Results ``rank_noise`` (the head noise power), ``rank_head``
     (Markov with it), ``rank_layer`` (for independent heads) and the paper's ``layer`` bound."""
     der = Derivation("heads projecting an embedding of width d_model")
-    rank = sp.Symbol("r", positive=True, integer=True)  # the dimension the keys span
-    r = der.assume("the keys are taken as uniform on the unit sphere of a subspace of r dimensions, "
-                   "r the smaller of the embedding's width and the key width",
-                   sp.Eq(rank, sp.Min(d_model, d_k)))
+    r = sp.Min(d_model, d_k)  # the dimension the keys span
+    cos2 = der.assume("the keys are taken as uniform on the unit sphere of a subspace of r dimensions, "
+                      "r the smaller of the embedding's width and the key width: two keys' squared "
+                      "cosine has the mean of sphere keys in r dimensions",
+                      sp.Eq(sp.Function("E_c2")(d_model, d_k),
+                            key_moments("sphere").results["cos2"].subs(d_k, r)))
     j = sp.Symbol("j", positive=True, integer=True)
     noise = der.step("eqs 31-32: the noise power sum_{j != m} E[c_j^2] of sphere keys in r dimensions",
-                     sp.Sum(key_moments("sphere").results["cos2"].subs(d_k, r), (j, 1, n - 1)), (n - 1) / r)
+                     sp.Sum(cos2, (j, 1, n - 1)), (n - 1) / r)
     head = noise / delta  # Markov's bound (eq 36) with that noise power
     layer = der.step("every head at the rank-limited Markov bound",
                      heads_fail_independently(der).subs(p_head_of(h), head), head**H)

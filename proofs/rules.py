@@ -174,15 +174,15 @@ def oja() -> Derivation:
     der.result("rho", rho)
     mu, kv, col = sp.symbols("E_v2 E_kv s")
     fixed = kv / mu
-    shrunk = der.assume("the stream: pair i is independent of the memory S_{i-1} written before it, so "
-                        "E[s v_c^2] = s E[v_c^2] for an entry s of column c",
+    shrunk = der.assume("the stream: its pairs are i.i.d., so pair i is independent of the memory "
+                        "S_{i-1} written before it and E[s v_c^2] = s E[v_c^2] for an entry s of column c",
                         sp.Eq(sp.Function("E_sv2")(col), col * mu))
     der.step("fixed point in expectation: s = s - alpha E[s v_c^2] + alpha E[k^T v_c] holds at "
              "s = E[k^T v_c]/E[v_c^2]", sp.Subs(alpha * kv - alpha * shrunk, col, fixed), 0)
     der.result("fixed_point_column", fixed)
     j = sp.Symbol("j", integer=True, positive=True)
-    decay = der.assume("the stream: the pairs are independent across steps, so E[D_c^2], D_c the product of "
-                       "the tau later shrinks (1 - alpha v_jc^2), is the product of their mean squares",
+    decay = der.assume("the same i.i.d. stream, over the tau later steps: E[D_c^2], D_c the product of "
+                       "their shrinks (1 - alpha v_jc^2), is the product of their mean squares",
                        sp.Eq(sp.Function("E_D2")(tau), sp.Product(rho, (j, 1, tau))))
     signal = der.step("signal power of item at lag tau: alpha^2 sum_c E[v_c^2] E[D_c^2] = alpha^2 rho^tau",
                       sp.Sum(m2 * alpha**2 * decay, (sp.Symbol("c", integer=True, positive=True), 1, d_v)),
@@ -272,10 +272,10 @@ def bcm() -> Derivation:
     e = sp.Symbol("e", positive=True)  # theta_decay = 1/(1 + e), in (0, 1)
     b = 1 / (1 + e)
     v = sp.Symbol("v", positive=True)  # the token's activity on one coordinate
-    mu = der.assume("the stream: at every step token j comes with probability p, else another token "
-                    "whose activity is an independent U(0, 1) draw; the mean activity at a step is "
-                    "p v + (1 - p) E x",
-                    sp.Eq(sp.Function("mu")(v), p * v + (1 - p) * m1))
+    comes = stats.Bernoulli("A", p)  # the stream: token j at a step, independently at every step
+    other = stats.Uniform("x_o", 0, 1)  # else another token, its activity an independent U(0, 1) draw
+    mu = der.step("the mean activity at a step: token j (activity v) with probability p, else another token",
+                  stats.E(comes * v + (1 - comes) * other, evaluate=False), p * v + (1 - p) * m1)
     mean_theta = der.step("E[theta_i | token j at step i]: the running average unrolled (theta_0 = 0) is "
                           "(1 - b) v plus sum_{u=1}^{i-1} (1 - b) b^u mu",
                           (1 - b) * v + sp.Sum((1 - b) * b**s * mu, (s, 1, i - 1)),
@@ -283,8 +283,8 @@ def bcm() -> Derivation:
     given = der.step("eq 26, coordinate c, occurrence at step i: "
                      "E[v^2 (v - theta_i) | v] = v^2 (v - E[theta_i | v])",
                      v**2 * (v - mean_theta), v**2 * (b * v - b * (1 - b ** (i - 1)) * mu))
-    at_step = der.assume("an occurrence is equally likely at every step 1..T",
-                         sp.Eq(sp.Function("P_step")(i), 1 / T))
+    at_step = der.step("an occurrence falls on step i with probability p / (p T): every step is as likely",
+                       p / sp.Sum(p, (i, 1, T)), 1 / T)
     given_T = der.step("mean over the steps 1..T", sp.Sum(given * at_step, (i, 1, T)),
                        v**2 * (b * v - b * (1 - (1 - b**T) / ((1 - b) * T)) * mu))
     der.result("drift_given_v", (d_v * given_T).subs(e, (1 - theta_decay) / theta_decay))

@@ -267,7 +267,7 @@ def optimal_beta() -> Derivation:
     prior = der.assume("the stored pair is drawn uniformly", sp.Eq(sp.Function("prior")(j), 1 / n))
     p = sp.symbols("p1:4", real=True)  # q . k_j for three stored keys (the same steps hold for any n)
     Q = sp.Symbol("Q", positive=True)  # ||q||^2
-    joint = [prior * sp.exp(log_like.subs(r, Q - 2 * pj + 1)) for pj in p]
+    joint = [prior.subs(j, index) * sp.exp(log_like.subs(r, Q - 2 * pj + 1)) for index, pj in enumerate(p, 1)]
     soft = [sp.exp(pj / sigma2) / sum(sp.exp(pl / sigma2) for pl in p) for pj in p]
     der.step("posterior P(1 | q) with ||q - k_j||^2 = ||q||^2 - 2 q . k_j + 1 = softmax(q . k / sigma2)_1",
              joint[0] / sum(joint), soft[0])

@@ -147,7 +147,7 @@ ASSUMING = _derivations_that_assume()
 def test_the_derivations_that_assume_are_found():
     assert {"propagation.theorem9", "propagation.independence", "propagation.shared_embedding",
             "capacity.concentration", "capacity.decoding", "conditioning.residual", "softmax.cosine_mgf",
-            "softmax.snr", "softmax.capacity", "softmax.gradient", "rules.delta", "rules.bcm",
+            "softmax.snr", "softmax.capacity", "softmax.gradient", "rules.delta",
             "rules.oja", "rules.bcm_classical", "softmax.optimal_beta", "conditioning.multi_hop",
             "conditioning.residual_norm"} == {
         label.split("(")[0] for label, *_ in ASSUMING}
