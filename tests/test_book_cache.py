@@ -229,3 +229,49 @@ def test_the_ledger_named_in_the_environment_counts_by_its_findings_only(repo, m
     before = book_cache.digest(repo, chapter, _ledger())
     ledger_file.write_text('{"seconds": 9}')
     assert book_cache.digest(repo, chapter, _ledger(seconds=9.0, other=5.0)) == before
+
+
+def _run_build(monkeypatch, book: Path, exit_code: int) -> list[list[str]]:
+    """tools.build_book.main with --cached on ``book``, the jupyter-book command replaced by one
+    that exits with ``exit_code``; returns the command lines it was called with."""
+    import jupyter_book.cli.main
+
+    from pavlov_theory import ledger
+    from tools import build_book
+
+    calls = []
+
+    def fake_jupyter_book(args):
+        calls.append(args)
+        raise SystemExit(exit_code)
+
+    monkeypatch.setattr(jupyter_book.cli.main, "main", fake_jupyter_book)
+    monkeypatch.setattr(ledger, "load", lambda path: _ledger())
+    with pytest.raises(SystemExit) as done:
+        build_book.main(["--cached", "-W", str(book)])
+    assert done.value.code == exit_code
+    return calls
+
+
+# jupyter-book's command line still subclasses click's deprecated BaseCommand
+QUIET_CLICK = pytest.mark.filterwarnings("ignore:'BaseCommand' is deprecated:DeprecationWarning")
+
+
+@QUIET_CLICK
+def test_a_failed_build_records_no_state(repo, monkeypatch):
+    _run_build(monkeypatch, repo / "book", 1)
+    assert not (repo / "book/_build" / book_cache.STATE).exists()
+
+
+@QUIET_CLICK
+def test_a_build_records_its_state_and_the_next_one_with_nothing_new_is_skipped(repo, monkeypatch):
+    (repo / "book/_build/html").mkdir(parents=True)
+    (repo / "book/_build/html/index.html").write_text("built")
+    first = _run_build(monkeypatch, repo / "book", 0)
+    assert first and "--all" in first[0]
+    state = book_cache.read_state(repo / "book/_build" / book_cache.STATE)
+    assert state["root"] == str(repo.resolve())
+    assert set(state["chapters"]) == {"book/alpha.md", "book/intro.md"}
+    assert _run_build(monkeypatch, repo / "book", 0) == []  # skipped: the command is not called
+    _edit(repo / "book/alpha.md")
+    assert _run_build(monkeypatch, repo / "book", 0)  # the chapter's text changed: built again
