@@ -260,10 +260,15 @@ def optimal_beta() -> Derivation:
     der = Derivation("optimal inverse temperature")
     j = sp.Symbol("j", integer=True, positive=True)
     r = sp.Symbol("r", nonnegative=True)  # ||q - k_j||^2
-    log_like = der.assume("the probe is its key plus noise, q = k_j + xi with xi ~ N(0, sigma2 I): "
-                          "log p(q | j) = ell(r) at r = ||q - k_j||^2",
-                          sp.Eq(sp.Function("ell")(r),
-                                -r / (2 * sigma2) - d_k * sp.log(2 * sp.pi * sigma2) / 2))
+    noise = stats.Normal("xi", 0, sp.sqrt(sigma2))  # the probe q = k_j + xi, xi ~ N(0, sigma2 I)
+    z = sp.Symbol("z", real=True)  # one coordinate of q - k_j
+    per_coordinate = der.step("log p of one coordinate z of q - k_j: log of the N(0, sigma2) density",
+                              sp.log(stats.density(noise)(z)),
+                              -z**2 / (2 * sigma2) - sp.log(2 * sp.pi * sigma2) / 2)
+    der.step("it is a + b z^2 exactly: its third derivative in z vanishes",
+             sp.Derivative(per_coordinate, (z, 3)), 0)
+    # over the d_k independent coordinates the z^2 add up to r and the constant comes d_k times
+    log_like = per_coordinate.coeff(z, 2) * r + d_k * per_coordinate.subs(z, 0)
     prior = der.assume("the stored pair is drawn uniformly", sp.Eq(sp.Function("prior")(j), 1 / n))
     p = sp.symbols("p1:4", real=True)  # q . k_j for three stored keys (the same steps hold for any n)
     Q = sp.Symbol("Q", positive=True)  # ||q||^2
