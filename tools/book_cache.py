@@ -84,12 +84,12 @@ def module_closure(root: Path, modules: Iterable[str]) -> set[Path]:
     """The section modules among ``modules`` and every section module they import, transitively."""
     todo, seen = list(modules), set()
     while todo:
-        path = _module_file(root, todo.pop())
+        module = todo.pop()
+        path = _module_file(root, module)
         if path is None or path in seen:
             continue
         seen.add(path)
-        package = ".".join(k for k, v in PACKAGES.items() if v == path.parent.name)
-        todo.extend(_imported_modules(path.read_text(), module=f"{package}.{path.stem}"))
+        todo.extend(_imported_modules(path.read_text(), module=module))
     return seen
 
 
@@ -194,6 +194,14 @@ def prune(cache_path: Path, keep: Iterable[Path]) -> int:
             cache.remove_cache(record.pk)
             dropped += 1
     return dropped
+
+
+def record(state_path: Path, cache_path: Path, root: Path, chapters: dict[str, str], key: str) -> None:
+    """After a successful build: keep the latest execution of each chapter (:func:`keep_latest`)
+    and write what :func:`read_state` reads back."""
+    keep_latest(cache_path)
+    state = {"root": str(root.resolve()), "chapters": chapters, "build": key}
+    state_path.write_text(json.dumps(state, indent=1, sort_keys=True))
 
 
 def keep_latest(cache_path: Path) -> None:

@@ -15,7 +15,6 @@ new is not run. Without it every chapter is executed, as ``_config.yml`` says.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 from pathlib import Path
@@ -92,9 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit as done:
         code = done.code
     if cached and not code:
-        book_cache.keep_latest(cache)
-        state_path.write_text(json.dumps({"root": str(folder.parent), "chapters": current, "build": key},
-                                         indent=1, sort_keys=True))
+        book_cache.record(state_path, cache, folder.parent, current, key)
     sys.exit(code)
 
 
