@@ -14,7 +14,7 @@ from sympy import stats
 
 from pavlov_theory.derivation import Derivation
 
-from .vectors import d_k, d_v, key_moments, n, random_sign, sphere_squared_cosine
+from .vectors import d_k, d_v, key_moments, n, random_sign, sphere_squared_cosine, uncorrelated_values
 
 snr_min = sp.Symbol("snr_min", positive=True)
 
@@ -24,12 +24,10 @@ def signal_noise(dist: str) -> Derivation:
     """Results ``signal_power``, ``noise_power``, ``snr``, ``raw_power`` (= E||r||^2) and the
     paper's ``paper_snr`` for keys from ``dist`` and values uniform on the unit sphere."""
     keys = key_moments(dist)
-    sphere = key_moments("sphere")
     der = Derivation(f"signal and noise power, {dist} keys")
-    a, j, other = sp.symbols("a j l", integer=True, positive=True)
+    j, other = sp.symbols("j l", integer=True, positive=True)
     v_norm2 = sp.Integer(1)  # values on the unit sphere
-    v_cross = der.step("E[v_i . v_j] = sum_a E[v_ia] E[v_ja] for independent values",
-                       sp.Sum(sphere.results["mean_coord"] ** 2, (a, 1, d_v)), 0)
+    v_cross = uncorrelated_values(der)
     signal = keys.results["norm4"] * v_norm2  # eq 30: the signal is ||k_m||^2 v_m
     cross = sp.Symbol("E_cjcl")  # E[(k_m.k_j)(k_m.k_l)], multiplied by E[v_j.v_l] = 0
     noise = der.step(

@@ -29,16 +29,24 @@ L = sp.Symbol("L", positive=True, integer=True)
 BRUTE_N, BRUTE_D = 3, 2
 
 
+def paired_diagonal(own: sp.Expr, others: sp.Expr, cos2: sp.Expr, norm_var: sp.Expr) -> sp.Expr:
+    """``E[E A E]_pp`` by the moment rule, from ``own = A_pp`` and ``others``, the sum of the other
+    diagonal entries ``A_rr``: the paired terms ``(p r)(r p)`` give ``E[(x_p . x_r)^2] = cos2`` each,
+    and ``(p p)(p p)`` gives ``Var ||x||^2 = norm_var``."""
+    return others * cos2 + own * norm_var
+
+
 def moment_map(A: sp.Matrix, cos2: sp.Expr, norm_var: sp.Expr) -> sp.Matrix:
     """``E[E A E]`` for ``G = I + E`` built from independent zero-mean vectors with
     ``E[(x_p . x_r)^2] = cos2`` (p != r) and ``Var ||x||^2 = norm_var``: only paired entries
-    survive, ``(p r)(r p)`` on the diagonal and ``(p q)(p q)`` off it."""
+    survive, ``(p r)(r p)`` on the diagonal (:func:`paired_diagonal`) and ``(p q)(p q)`` off it."""
     size = A.rows
     out = sp.zeros(size, size)
     for p in range(size):
         for q in range(size):
             if p == q:
-                out[p, p] = sum(A[r, r] * cos2 for r in range(size) if r != p) + A[p, p] * norm_var
+                others = sum(A[r, r] for r in range(size) if r != p)
+                out[p, p] = paired_diagonal(A[p, p], others, cos2, norm_var)
             else:
                 out[p, q] = A[q, p] * cos2
     return out
@@ -81,8 +89,8 @@ def multi_hop(dist: str) -> Derivation:
     norm_var = moments.results["norm4"] - 1
     c = sp.Symbol("c", positive=True)
     r = sp.Symbol("r", integer=True, positive=True)
-    others = der.step("the n-1 other indices r of row p each give E[(x_p.x_r)^2]",
-                      sp.Sum(cos2, (r, 1, n - 1)), (n - 1) * cos2)
+    others = der.step("at A = c I, the n-1 other diagonal entries A_rr of row p sum to (n-1) c",
+                      sp.Sum(c, (r, 1, n - 1)), (n - 1) * c)
     size = 4
     A = sp.Matrix(BRUTE_N, BRUTE_N, lambda i, j: sp.Symbol(f"a{i}{j}"))
     if dist == "gaussian":
@@ -94,7 +102,7 @@ def multi_hop(dist: str) -> Derivation:
     diagonal = der.assume("the moment rule Phi(A)_pp = A_pp + sum_{r != p} A_rr E[(x_p.x_r)^2] + A_pp "
                           "Var||x||^2 at A = c I: checked by brute force (in the gaussian derivation) for "
                           f"gaussian vectors at n = 3, d = 2, taken for {dist} vectors and every n and d_k",
-                          sp.Eq(sp.Function("Phi_pp")(c), c + c * others + c * norm_var))
+                          sp.Eq(sp.Function("Phi_pp")(c), c + paired_diagonal(c, others, cos2, norm_var)))
     der.step("Phi(c I)_pp / c does not depend on c: one factor F for every multiple of I",
              sp.Derivative(diagonal / c, c), 0)
     factor = sp.expand(diagonal / c)

@@ -28,7 +28,7 @@ from sympy.utilities.lambdify import implemented_function
 
 from pavlov_theory.derivation import Derivation
 
-from .vectors import d_k, d_v, key_moments
+from .vectors import d_k, d_v, key_moments, uncorrelated_values
 
 gamma = sp.Symbol("gamma", positive=True)
 tau = sp.Symbol("tau", integer=True, nonnegative=True)
@@ -53,9 +53,7 @@ def snr(dist: str) -> Derivation:
     signal = der.step("signal power: E||gamma^tau ||k_m||^2 v_m||^2 = gamma^(2 tau) E||k||^4 sum_i E[v_i^2], "
                       "E[v_i^2] = 1/d_v for a unit value (a coordinate of a point on the sphere)",
                       gamma ** (2 * tau) * norm4 * sp.Sum(unit, (i, 1, d_v)), gamma ** (2 * tau) * norm4)
-    mean_coord = key_moments("sphere").results["mean_coord"]
-    values_cross = der.step("E[v_j . v_l] = sum_i E[v_ji] E[v_li] = 0 for j != l (independent unit values, "
-                            "mean coordinate 0)", sp.Sum(mean_coord**2, (i, 1, d_v)), 0)
+    values_cross = uncorrelated_values(der)
     cross = sp.Symbol("E_cjcl")  # E[c_j c_l] for j != l, multiplied by E[v_j . v_l]
     weights = sp.Sum(gamma ** (2 * age), (age, 0, T - 1))
     scaled = der.step("(1 - gamma^2) P_N: the geometric sum over the ages 0..T-1, less the probed age tau "

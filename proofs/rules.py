@@ -16,7 +16,7 @@ from sympy import stats
 from pavlov_theory.derivation import Derivation
 
 from .capacity import signal_noise
-from .vectors import d_k, d_v, key_moments, n, sphere_squared_cosine
+from .vectors import d_k, d_v, key_moments, n, sphere_squared_cosine, uncorrelated_values
 
 alpha = sp.Symbol("alpha", positive=True)
 tau = sp.Symbol("tau", integer=True, nonnegative=True)
@@ -76,9 +76,7 @@ def delta() -> Derivation:
                 "(explicit orthogonal keys)", kj * (ki.T * (v - ki * S)) * alpha, sp.zeros(1, 2))
     # least squares: the residual is (I - P) V with P the projection onto the column space of K
     i, j = sp.symbols("i j", integer=True, positive=True)
-    mean_coord = key_moments("sphere").results["mean_coord"]
-    cross = der.step("E[V V^T]_ij = E[v_i . v_j] = sum_c E[v_ic] E[v_jc] = 0 for i != j (independent values)",
-                     sp.Sum(mean_coord**2, (i, 1, d_v)), 0)
+    cross = uncorrelated_values(der)  # E[V V^T]_ij = E[v_i . v_j] for i != j
     rank = sp.Symbol("rank", positive=True, integer=True)
     lam = sp.Symbol("lambda")
     der.confirm("P = K (K^T K)^-1 K^T is a projection, P^2 = P, so an eigenvalue solves lambda^2 = lambda: "
@@ -174,18 +172,26 @@ def oja() -> Derivation:
     der.result("rho", rho)
     mu, kv, col = sp.symbols("E_v2 E_kv s")
     fixed = kv / mu
-    shrunk = der.assume("the stream: its pairs are i.i.d., so pair i is independent of the memory "
-                        "S_{i-1} written before it and E[s v_c^2] = s E[v_c^2] for an entry s of column c",
-                        sp.Eq(sp.Function("E_sv2")(col), col * mu))
+    earlier, current = sp.symbols("E_X E_g")
+    iid = der.assume("the stream: its pairs are i.i.d., so pair i is independent of everything written "
+                     "before it: E[X g(v_i)] = E[X] E[g(v_i)] for X a function of the earlier pairs",
+                     sp.Eq(sp.Function("E_Xg")(earlier, current), earlier * current))
+    shrunk = iid.subs({earlier: col, current: mu})  # E[s v_c^2], s an entry of column c of S_{i-1}
     der.step("fixed point in expectation: s = s - alpha E[s v_c^2] + alpha E[k^T v_c] holds at "
              "s = E[k^T v_c]/E[v_c^2]", sp.Subs(alpha * kv - alpha * shrunk, col, fixed), 0)
     der.result("fixed_point_column", fixed)
     j = sp.Symbol("j", integer=True, positive=True)
-    decay = der.assume("the same i.i.d. stream, over the tau later steps: E[D_c^2], D_c the product of "
-                       "their shrinks (1 - alpha v_jc^2), is the product of their mean squares",
-                       sp.Eq(sp.Function("E_D2")(tau), sp.Product(rho, (j, 1, tau))))
-    signal = der.step("signal power of item at lag tau: alpha^2 sum_c E[v_c^2] E[D_c^2] = alpha^2 rho^tau",
-                      sp.Sum(m2 * alpha**2 * decay, (sp.Symbol("c", integer=True, positive=True), 1, d_v)),
+    E_D2 = sp.Function("E_D2")  # E[D_c^2], D_c the product of the shrinks (1 - alpha v_jc^2) of later steps
+    decay = der.step("E[D_c^2] over tau later steps: one step more multiplies D_c^2 by its own shrink, "
+                     "independent of the steps after it, so E_D2(tau + 1) = E_D2(tau) rho from E_D2(0) = 1 "
+                     "(nothing shrunk); solved, it is the product of their mean squares",
+                     sp.rsolve(E_D2(tau + 1) - iid.subs({earlier: E_D2(tau), current: rho}), E_D2(tau),
+                               {E_D2(0): 1}),
+                     sp.Product(rho, (j, 1, tau)))
+    signal = der.step("signal power of item at lag tau: alpha^2 sum_c E[v_c^2 D_c^2], the later shrinks "
+                      "independent of v_c, = alpha^2 rho^tau",
+                      sp.Sum(alpha**2 * iid.subs({earlier: m2, current: decay}),
+                             (sp.Symbol("c", integer=True, positive=True), 1, d_v)),
                       alpha**2 * rho**tau)
     lag = sp.Symbol("l", integer=True, nonnegative=True)
     cos2 = key_moments("sphere").results["cos2"]
@@ -193,9 +199,9 @@ def oja() -> Derivation:
     g = 1 / (1 + f)
     decay_at = lambda at: decay.subs(rho, g).subs(tau, at)  # E[D_c^2] at lag `at`, rho written as g
     noise = der.step("noise power: sum over the other items of E[(k_m . k_l)^2] alpha^2 E[D^2] at their lag "
-                     "(cross terms carry E[k_l] = 0)",
-                     sp.Sum(cos2 * alpha**2 * decay_at(lag), (lag, 0, T - 1))
-                     - cos2 * alpha**2 * decay_at(tau),
+                     "(factored by the i.i.d. stream; cross terms carry E[k_l] = 0)",
+                     sp.Sum(alpha**2 * iid.subs({earlier: cos2, current: decay_at(lag)}), (lag, 0, T - 1))
+                     - alpha**2 * iid.subs({earlier: cos2, current: decay_at(tau)}),
                      alpha**2 / d_k * ((1 - g**T) / (1 - g) - g**tau)).subs(f, 1 / rho - 1)
     snr = signal / noise  # kept in powers of rho: simplified, (d_v^2 (d_v + 2))^T overflows at large T
     der.result("snr", snr)
@@ -203,9 +209,11 @@ def oja() -> Derivation:
     hebbian = signal_noise("sphere").results["snr"].subs(n, T)
     der.result("hebbian_snr", der.step("alpha -> 0: no decay, the SNR of T Hebbian pairs (capacity chapter)",
                                        sp.Limit(snr, alpha, 0), hebbian))
-    rising = der.step("from S_0 = 0, E||S_T||_F^2 = alpha^2 sum_c E[v_c^2] sum_{l<T} E[D_c^2] at lag l "
-                      "(cross terms carry E[k_l . k_m] = 0): it rises to the stationary value",
-                      sp.Sum(d_v * m2 * alpha**2 * decay_at(lag), (lag, 0, T - 1)),
+    rising = der.step("from S_0 = 0, E||S_T||_F^2 = alpha^2 sum_c sum_{l<T} E[v_c^2 D_c^2] at lag l, "
+                      "factored by the i.i.d. stream (cross terms carry E[k_l . k_m] = 0): it rises to the "
+                      "stationary value",
+                      sp.Sum(d_v * alpha**2 * iid.subs({earlier: m2, current: decay_at(lag)}),
+                             (lag, 0, T - 1)),
                       alpha**2 * (1 - g**T) / (1 - g))
     stationary = der.step("the stationary E||S||_F^2: T -> infinity (rho < 1)", sp.Limit(rising, T, sp.oo),
                           alpha**2 / (1 - g))

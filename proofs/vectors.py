@@ -117,3 +117,13 @@ def key_moments(dist: str) -> Derivation:
         der.result("norm", sp.Integer(1))
     der.result("mean_coord", m1)
     return der
+
+
+def uncorrelated_values(der: Derivation) -> sp.Expr:
+    """Record in ``der`` that two independent values uniform on the unit sphere of ``d_v``
+    dimensions are uncorrelated, ``E[v_i . v_j] = sum_c E[v_ic] E[v_jc] = 0`` for ``i != j``,
+    from the sphere's mean coordinate; return it (0). The sections' values follow this law."""
+    c = sp.Symbol("c", integer=True, positive=True)
+    mean_coord = sp.sympify(key_moments("sphere").results["mean_coord"])
+    return der.step("E[v_i . v_j] = sum_c E[v_ic] E[v_jc] = 0 for i != j: independent unit values, "
+                    "mean coordinate 0", sp.Sum(mean_coord.subs(d_k, d_v) ** 2, (c, 1, d_v)), 0)
