@@ -123,6 +123,78 @@ def test_a_chapter_of_the_whole_book_reads_every_field(repo):
     assert book_cache.digest(repo, chapter, _ledger()) != base
 
 
+NARROW_CHAPTER = """# Coverage
+
+```{code-cell} ipython3
+from pavlov_theory import lazy
+```
+"""
+
+
+def _narrow(repo: Path) -> Path:
+    """A chapter of ``book_cache.NARROW`` whose engine module imports ``proofs.beta`` inside a function."""
+    (repo / "pavlov_theory/lazy.py").write_text("def law():\n    from .proofs import beta\n    return beta\n")
+    chapter = repo / "book" / f"{book_cache.NARROW[0]}.md"
+    chapter.write_text(NARROW_CHAPTER)
+    return chapter
+
+
+def test_a_narrow_chapter_follows_the_engines_lazy_imports(repo):
+    files = book_cache.chapter_files(repo, _narrow(repo))
+    assert repo / "proofs/beta.py" in files
+    assert repo / "proofs/alpha.py" not in files and repo / "simulations/beta.py" not in files
+
+
+def test_a_narrow_chapter_reads_no_ledger_and_no_other_section(repo):
+    chapter = _narrow(repo)
+    base = book_cache.digest(repo, chapter, _ledger())
+    assert book_cache.digest(repo, chapter, _ledger(value=1.5, other=4.0, seconds=9.0)) == base
+    _edit(repo / "simulations/alpha.py")
+    assert book_cache.digest(repo, chapter, _ledger()) == base
+    _edit(repo / "proofs/beta.py")
+    assert book_cache.digest(repo, chapter, _ledger()) != base
+
+
+NARROW_RUN = """
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+from pavlov_theory import book, claims, coverage, ledger
+from tools import book_cache
+
+
+def refused(*args, **kwargs):
+    raise RuntimeError("a narrow chapter called the registry or read the ledger")
+
+
+claims.registry = claims.section_modules = refused
+book.load_ledger = book.ledger_path = ledger.load = refused
+coverage.MIN_REPLICATES = 2  # the imports do not depend on how many replicates run; the time does
+chapter = book_cache.Path("book", sys.argv[1]).resolve()
+os.chdir("book")
+exec(compile(book_cache.chapter_code(chapter), str(chapter), "exec"), {"display": lambda *a: None})
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(tuple(book_cache.PACKAGES)))))
+"""
+
+
+@pytest.mark.parametrize("chapter", book_cache.NARROW)
+def test_a_narrow_chapter_loads_only_the_modules_its_digest_reads(chapter):
+    """Run the chapter's code (fewer replicates) with the registry and the ledger refused: it must
+    finish, and every section module it loaded must be one its digest reads."""
+    import json
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("PAVLOV_")}
+    done = subprocess.run([sys.executable, "-c", NARROW_RUN, f"{chapter}.md"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout.splitlines()[-1])
+    read = {str(p.relative_to(ROOT).with_suffix("")).replace("/", ".")
+            for p in book_cache.chapter_files(ROOT, ROOT / "book" / f"{chapter}.md")}
+    files = {m for m in loaded if m.count(".") == 2}  # modules, not the packages themselves
+    assert files and {m.split(".", 1)[1] for m in files} <= read
+
+
 def test_a_missing_or_corrupt_state_makes_every_chapter_stale(repo):
     current = book_cache.digests(repo, repo / "book", _ledger())
     (repo / "state.json").write_text("{not json")
@@ -179,7 +251,7 @@ def test_a_section_chapter_names_only_its_own_claims(chapter):
     another section named in its code would be read without being tracked."""
     path = ROOT / "book" / chapter
     if path.stem not in book_cache.sections(ROOT):
-        pytest.skip("a chapter of the whole book tracks the whole ledger")
+        pytest.skip("not a section's chapter: it names no claim, or tracks the whole ledger")
     ids = set(registry())
     literals = re.findall(r"[\"']([a-z_]+\.[a-z_]+)[\"']", book_cache.chapter_code(path))
     named = {m for m in literals if m in ids}

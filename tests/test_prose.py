@@ -59,7 +59,7 @@ LABEL_BEFORE = re.compile(r"\b(?:layers?|contexts?|hops?|heads?|paths?|routes?|s
 OPERATORS = "+-*/^"
 SMALLEST_LABEL, LARGEST_LABEL = 1, 9  # a label names one of a few things
 LARGEST_FORMULA_CONSTANT = 4  # (d_k + 2), (n - 1), 1/4: the constants the derived formulas carry
-NO_TRY_IT = {"ledger", "statistics"}  # the ledger's table and the statistical design run no claim
+NO_TRY_IT = {"ledger", "statistics", "coverage"}  # the ledger's table and the statistical pages run no claim
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def known_for(stem: str) -> Known:
     claims = [c for claim_id, c in registry().items() if claim_id.split(".")[0] == stem]
     factors = probe_factors(claims)
     relative = {judges.POWER_REL, ledger.DEFAULT_FWER} | {round(abs(f - 1), 12) for f in factors}
-    if stem == "statistics":
+    if stem in ("statistics", "coverage"):
         from pavlov_theory import coverage
 
         relative |= set(coverage.LEVELS) | {coverage.CONFIDENCE}

@@ -10,6 +10,9 @@ has changed, so that a cached page is never stale:
 - a chapter named after a section (``book/rules.md``) reads that section's derivation and
   simulation modules, the modules those import in turn, and the ledger records of that section's
   claims (their findings: what two runs must agree on, see :func:`pavlov_theory.ledger.findings`);
+- a chapter of ``NARROW`` (the coverage measurements) reads neither the registry nor the ledger:
+  only the section modules its code imports, followed through the engine's imports, lazy ones
+  included (the tests run such a chapter and compare the modules it loads with this closure);
 - any other chapter (the introduction, the kernels, the ledger, the statistics) reads every module
   and the whole ledger file, its timings included;
 - and every chapter runs on the installed packages and may read the ``PAVLOV_*`` environment (the
@@ -35,6 +38,8 @@ from pavlov_theory.claims import section_of
 from pavlov_theory.ledger import findings
 
 PACKAGES = {"pavlov_theory.proofs": "proofs", "pavlov_theory.simulations": "simulations"}
+ENGINE = "pavlov_theory"  # its modules are read by every chapter; their imports are followed
+NARROW = ("coverage",)  # chapters that call no registry and read no ledger
 COMMON = ("pyproject.toml", "book/_config.yml", "book/_toc.yml", "tests/conftest.py")
 STATE = ".chapter-digests.json"
 CACHE = ".jupyter_cache"
@@ -72,16 +77,22 @@ def _imported_modules(code: str, module: str | None = None) -> set[str]:
 
 
 def _module_file(root: Path, module: str) -> Path | None:
-    """The file of a section module (``pavlov_theory.proofs.capacity`` -> ``proofs/capacity.py``),
-    or None for anything else."""
+    """The file of a section module (``pavlov_theory.proofs.capacity`` -> ``proofs/capacity.py``)
+    or of an engine module (``pavlov_theory.coverage`` -> ``pavlov_theory/coverage.py``), or None
+    for anything else."""
     package, _, name = module.rpartition(".")
-    folder = PACKAGES.get(package)
+    folder = PACKAGES.get(package) or (ENGINE if package == ENGINE else None)
     path = root / folder / f"{name}.py" if folder else None
+    if module == ENGINE:
+        path = root / ENGINE / "__init__.py"
     return path if path is not None and path.is_file() else None
 
 
 def module_closure(root: Path, modules: Iterable[str]) -> set[Path]:
-    """The section modules among ``modules`` and every section module they import, transitively."""
+    """The section modules among ``modules`` and every section module they import, transitively,
+    also through the engine's modules (a lazy import inside a function counts). An import by name
+    at run time (``importlib``, as the registry does) is not seen: a chapter that calls the
+    registry reads every module."""
     todo, seen = list(modules), set()
     while todo:
         module = todo.pop()
@@ -90,7 +101,7 @@ def module_closure(root: Path, modules: Iterable[str]) -> set[Path]:
             continue
         seen.add(path)
         todo.extend(_imported_modules(path.read_text(), module=module))
-    return seen
+    return {p for p in seen if p.parent.name != ENGINE}
 
 
 def sections(root: Path) -> list[str]:
@@ -100,16 +111,20 @@ def sections(root: Path) -> list[str]:
 
 def chapter_files(root: Path, chapter: Path) -> list[Path]:
     """Every source file ``chapter`` reads besides its own text and the ledger."""
-    engine = sorted((root / "pavlov_theory").glob("*.py")) + [root / f for f in COMMON]
-    if chapter.stem in sections(root):
+    engine = sorted((root / ENGINE).glob("*.py")) + [root / f for f in COMMON]
+    if chapter.stem in sections(root) or chapter.stem in NARROW:
         modules = _imported_modules(chapter_code(chapter))
-        modules |= {f"{p}.{chapter.stem}" for p in PACKAGES}
+        if chapter.stem in sections(root):
+            modules |= {f"{p}.{chapter.stem}" for p in PACKAGES}
         return engine + sorted(module_closure(root, modules))
     return engine + sorted((root / "proofs").glob("*.py")) + sorted((root / "simulations").glob("*.py"))
 
 
 def ledger_part(chapter: Path, ledger: dict[str, Any], root: Path) -> Any:
-    """What ``chapter`` reads of the ledger: a section's findings, or the whole ledger."""
+    """What ``chapter`` reads of the ledger: a section's findings, nothing (``NARROW``), or the
+    whole ledger."""
+    if chapter.stem in NARROW:
+        return None
     if chapter.stem not in sections(root):
         return ledger
     mine = lambda record: section_of(record["claim"]) == chapter.stem
