@@ -154,7 +154,7 @@ def _transition_brute_force(dist: str) -> tuple[sp.Matrix, sp.Matrix]:
     mean = lambda e: independent_expectation(e, flat, dist, BRUTE_D)
     moments = key_moments(dist)
     cos2 = moments.results["cos2"].subs(d_k, BRUTE_D)
-    F = 1 + (BRUTE_N - 1) * cos2 + (moments.results["norm4"].subs(d_k, BRUTE_D) - 1)
+    F = multi_hop(dist).results["per_hop_factor"].subs({n: BRUTE_N, d_k: BRUTE_D})  # Phi(I)_pp, derived
     norm2 = lambda v: (v * v.T)[0, 0]
     brute = sp.Matrix([mean(norm2(out)), mean(norm2(scores)), mean((out * probe.T)[0, 0])]
                       + [mean(e) for e in scores])

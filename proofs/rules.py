@@ -173,35 +173,42 @@ def oja() -> Derivation:
     mu, kv, col = sp.symbols("E_v2 E_kv s")
     fixed = kv / mu
     earlier, current = sp.symbols("E_X E_g")
-    iid = der.assume("the stream: its pairs are i.i.d., so pair i is independent of everything written "
-                     "before it: E[X g(v_i)] = E[X] E[g(v_i)] for X a function of the earlier pairs",
+    iid = der.assume("the stream: its pairs are i.i.d., so functions of disjoint sets of its pairs are "
+                     "independent: E[X g] = E[X] E[g] for X a function of some pairs and g of others",
                      sp.Eq(sp.Function("E_Xg")(earlier, current), earlier * current))
-    shrunk = iid.subs({earlier: col, current: mu})  # E[s v_c^2], s an entry of column c of S_{i-1}
+    shrunk = iid.subs({earlier: col, current: mu})  # E[s v_c^2]: s is written by the pairs before pair i
     der.step("fixed point in expectation: s = s - alpha E[s v_c^2] + alpha E[k^T v_c] holds at "
              "s = E[k^T v_c]/E[v_c^2]", sp.Subs(alpha * kv - alpha * shrunk, col, fixed), 0)
     der.result("fixed_point_column", fixed)
     j = sp.Symbol("j", integer=True, positive=True)
     E_D2 = sp.Function("E_D2")  # E[D_c^2], D_c the product of the shrinks (1 - alpha v_jc^2) of later steps
-    decay = der.step("E[D_c^2] over tau later steps: one step more multiplies D_c^2 by its own shrink, "
-                     "independent of the steps after it, so E_D2(tau + 1) = E_D2(tau) rho from E_D2(0) = 1 "
-                     "(nothing shrunk); solved, it is the product of their mean squares",
+    decay = der.step("E[D_c^2] over tau + 1 later steps: the newest step's shrink is a function of its own "
+                     "pair, the other tau shrinks of other pairs, so E_D2(tau + 1) = E_D2(tau) rho from "
+                     "E_D2(0) = 1 (nothing shrunk); solved, it is the product of their mean squares",
                      sp.rsolve(E_D2(tau + 1) - iid.subs({earlier: E_D2(tau), current: rho}), E_D2(tau),
                                {E_D2(0): 1}),
                      sp.Product(rho, (j, 1, tau)))
-    signal = der.step("signal power of item at lag tau: alpha^2 sum_c E[v_c^2 D_c^2], the later shrinks "
-                      "independent of v_c, = alpha^2 rho^tau",
-                      sp.Sum(alpha**2 * iid.subs({earlier: m2, current: decay}),
-                             (sp.Symbol("c", integer=True, positive=True), 1, d_v)),
+    of_keys, of_values = sp.symbols("E_f E_h")
+    apart = der.assume("within a pair the key is independent of the value, so (the pairs being i.i.d.) the "
+                       "stream's keys are independent of its values: E[f(keys) h(values)] = E[f(keys)] "
+                       "E[h(values)]", sp.Eq(sp.Function("E_fh")(of_keys, of_values), of_keys * of_values))
+    c = sp.Symbol("c", integer=True, positive=True)
+    sphere = key_moments("sphere").results
+    # E||v * D||^2 of an item at lag `at`: sum_c E[v_c^2] E[D_c^2], v apart from the later shrinks
+    value_power = lambda at: sp.Sum(iid.subs({earlier: m2, current: at}), (c, 1, d_v))
+    signal = der.step("signal power of item at lag tau: alpha^2 E[||k_m||^4 ||v_m * D||^2], the key apart "
+                      "from the values, = alpha^2 E||k||^4 sum_c E[v_c^2] E[D_c^2] = alpha^2 rho^tau",
+                      alpha**2 * apart.subs({of_keys: sphere["norm4"], of_values: value_power(decay)}),
                       alpha**2 * rho**tau)
     lag = sp.Symbol("l", integer=True, nonnegative=True)
-    cos2 = key_moments("sphere").results["cos2"]
+    cos2 = sphere["cos2"]
     f = sp.Symbol("f", positive=True)  # rho = 1/(1 + f) lies in (0, 1)
     g = 1 / (1 + f)
     decay_at = lambda at: decay.subs(rho, g).subs(tau, at)  # E[D_c^2] at lag `at`, rho written as g
-    noise = der.step("noise power: sum over the other items of E[(k_m . k_l)^2] alpha^2 E[D^2] at their lag "
-                     "(factored by the i.i.d. stream; cross terms carry E[k_l] = 0)",
-                     sp.Sum(alpha**2 * iid.subs({earlier: cos2, current: decay_at(lag)}), (lag, 0, T - 1))
-                     - alpha**2 * iid.subs({earlier: cos2, current: decay_at(tau)}),
+    item_noise = lambda at: alpha**2 * apart.subs({of_keys: cos2, of_values: value_power(decay_at(at))})
+    noise = der.step("noise power: sum over the other items l of alpha^2 E[(k_m . k_l)^2 ||v_l * D_l||^2], "
+                     "the keys apart from the values, at their lag (cross terms l != l' carry E[k_l] = 0)",
+                     sp.Sum(item_noise(lag), (lag, 0, T - 1)) - item_noise(tau),
                      alpha**2 / d_k * ((1 - g**T) / (1 - g) - g**tau)).subs(f, 1 / rho - 1)
     snr = signal / noise  # kept in powers of rho: simplified, (d_v^2 (d_v + 2))^T overflows at large T
     der.result("snr", snr)
@@ -209,11 +216,11 @@ def oja() -> Derivation:
     hebbian = signal_noise("sphere").results["snr"].subs(n, T)
     der.result("hebbian_snr", der.step("alpha -> 0: no decay, the SNR of T Hebbian pairs (capacity chapter)",
                                        sp.Limit(snr, alpha, 0), hebbian))
-    rising = der.step("from S_0 = 0, E||S_T||_F^2 = alpha^2 sum_c sum_{l<T} E[v_c^2 D_c^2] at lag l, "
-                      "factored by the i.i.d. stream (cross terms carry E[k_l . k_m] = 0): it rises to the "
+    rising = der.step("from S_0 = 0, E||S_T||_F^2 = alpha^2 sum_{l<T} E[||k_l||^2 ||v_l * D_l||^2] at lag l, "
+                      "the keys apart from the values (cross terms carry E[k_l . k_m] = 0): it rises to the "
                       "stationary value",
-                      sp.Sum(d_v * alpha**2 * iid.subs({earlier: m2, current: decay_at(lag)}),
-                             (lag, 0, T - 1)),
+                      sp.Sum(alpha**2 * apart.subs({of_keys: sphere["norm"] ** 2,
+                                                    of_values: value_power(decay_at(lag))}), (lag, 0, T - 1)),
                       alpha**2 * (1 - g**T) / (1 - g))
     stationary = der.step("the stationary E||S||_F^2: T -> infinity (rho < 1)", sp.Limit(rising, T, sp.oo),
                           alpha**2 / (1 - g))

@@ -145,6 +145,13 @@ def test_a_narrow_chapter_follows_the_engines_lazy_imports(repo):
     assert repo / "proofs/alpha.py" not in files and repo / "simulations/beta.py" not in files
 
 
+def test_the_packages_own_relative_imports_are_followed(repo):
+    (repo / "pavlov_theory/__init__.py").write_text("from .lazy import law\n")
+    chapter = _narrow(repo)
+    chapter.write_text(NARROW_CHAPTER.replace("from pavlov_theory import lazy", "import pavlov_theory"))
+    assert repo / "proofs/beta.py" in book_cache.chapter_files(repo, chapter)
+
+
 def test_a_narrow_chapter_reads_no_ledger_and_no_other_section(repo):
     chapter = _narrow(repo)
     base = book_cache.digest(repo, chapter, _ledger())
@@ -156,10 +163,12 @@ def test_a_narrow_chapter_reads_no_ledger_and_no_other_section(repo):
 
 
 NARROW_RUN = """
-import json, os, sys
+import importlib, json, os, sys
 sys.path.insert(0, os.getcwd())
-from pavlov_theory import book, claims, coverage, ledger
 from tools import book_cache
+# the modules themselves: the package exports functions named claims and ledger
+book, claims, coverage, ledger = (importlib.import_module(f"pavlov_theory.{m}")
+                                  for m in ("book", "claims", "coverage", "ledger"))
 
 
 def refused(*args, **kwargs):

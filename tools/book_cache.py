@@ -100,7 +100,8 @@ def module_closure(root: Path, modules: Iterable[str]) -> set[Path]:
         if path is None or path in seen:
             continue
         seen.add(path)
-        todo.extend(_imported_modules(path.read_text(), module=module))
+        named = f"{module}.__init__" if module == ENGINE else module  # a package's imports start from itself
+        todo.extend(_imported_modules(path.read_text(), module=named))
     return {p for p in seen if p.parent.name != ENGINE}
 
 
