@@ -274,6 +274,15 @@ def test_build_book_takes_cached_and_jobs_out_of_the_arguments():
     assert split_jobs(["--jobs=1", "book"]) == (1, False, ["book"])
 
 
+def test_build_book_hands_sphinx_one_page_per_task():
+    import sphinx.builders
+
+    from tools.build_book import one_page_per_task
+
+    assert hasattr(sphinx.builders, "make_chunks")  # where the builders look it up, so the patch takes
+    assert one_page_per_task(["a", "b", "c"], 2) == [["a"], ["b"], ["c"]]
+
+
 def test_build_book_merges_its_settings_over_the_command_lines():
     from tools.build_book import with_overrides
 

@@ -4,8 +4,9 @@
 
 Jupyter Book 1.x hands Sphinx one process however many cores there are; MyST-NB and this book's
 extension are safe for Sphinx's parallel read, so each of ``--jobs`` processes (default: one per
-usable core) reads and executes its share of the chapters. Everything else is the
-``jupyter-book build`` command itself.
+usable core) reads and executes the chapters, one at a time, each taking the next chapter as soon
+as it is free (:func:`one_page_per_task`). Everything else is the ``jupyter-book build`` command
+itself.
 
 With ``--cached`` (which implies ``--all``: every page is read again) a chapter is executed again
 only when its code cells or what it reads changed (:mod:`tools.book_cache`); the others take their
@@ -58,8 +59,17 @@ def book_folder(rest: list[str]) -> Path:
     return Path(folders[0]).resolve()
 
 
+def one_page_per_task(arguments: list[str], nproc: int, maxbatch: int = 10) -> list[list[str]]:
+    """Sphinx's ``make_chunks`` as this build uses it: one page per task. Sphinx starts a task's
+    process whenever one of its ``nproc`` slots is free, so a free process takes the next page;
+    Sphinx's own batches (half the pages each, in name order, for two processes) leave one process
+    idle while the other still executes a long chapter and the pages batched after it."""
+    return [[page] for page in arguments]
+
+
 def main(argv: list[str] | None = None) -> None:
     import jupyter_book.sphinx as jupyter_book_sphinx
+    import sphinx.builders
     from jupyter_book.cli.main import main as jupyter_book
 
     from pavlov_theory import book as book_helpers
@@ -85,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         build = with_overrides(build, {"nb_execution_mode": "cache", "nb_execution_cache_path": str(cache)})
     # the build command imports build_sphinx from its module when it runs: it gets these defaults
     jupyter_book_sphinx.build_sphinx = build
+    sphinx.builders.make_chunks = one_page_per_task  # the builders' read and write phases look it up there
     code = 0
     try:
         jupyter_book(["build", *rest])
