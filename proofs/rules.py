@@ -197,7 +197,8 @@ def oja() -> Derivation:
     # E||v * D||^2 of an item at lag `at`: sum_c E[v_c^2] E[D_c^2], v apart from the later shrinks
     value_power = lambda at: sp.Sum(iid.subs({earlier: m2, current: at}), (c, 1, d_v))
     signal = der.step("signal power of item at lag tau: alpha^2 E[||k_m||^4 ||v_m * D||^2], the key apart "
-                      "from the values, = alpha^2 E||k||^4 sum_c E[v_c^2] E[D_c^2] = alpha^2 rho^tau",
+                      "from the values and v_m from the later shrinks (the i.i.d. stream), = alpha^2 "
+                      "E||k||^4 sum_c E[v_c^2] E[D_c^2] = alpha^2 rho^tau",
                       alpha**2 * apart.subs({of_keys: sphere["norm4"], of_values: value_power(decay)}),
                       alpha**2 * rho**tau)
     lag = sp.Symbol("l", integer=True, nonnegative=True)
@@ -207,7 +208,8 @@ def oja() -> Derivation:
     decay_at = lambda at: decay.subs(rho, g).subs(tau, at)  # E[D_c^2] at lag `at`, rho written as g
     item_noise = lambda at: alpha**2 * apart.subs({of_keys: cos2, of_values: value_power(decay_at(at))})
     noise = der.step("noise power: sum over the other items l of alpha^2 E[(k_m . k_l)^2 ||v_l * D_l||^2], "
-                     "the keys apart from the values, at their lag (cross terms l != l' carry E[k_l] = 0)",
+                     "the keys apart from the values and v_l from its later shrinks, at their lag (cross "
+                     "terms l != l' carry E[k_l] = 0)",
                      sp.Sum(item_noise(lag), (lag, 0, T - 1)) - item_noise(tau),
                      alpha**2 / d_k * ((1 - g**T) / (1 - g) - g**tau)).subs(f, 1 / rho - 1)
     snr = signal / noise  # kept in powers of rho: simplified, (d_v^2 (d_v + 2))^T overflows at large T
@@ -216,10 +218,13 @@ def oja() -> Derivation:
     hebbian = signal_noise("sphere").results["snr"].subs(n, T)
     der.result("hebbian_snr", der.step("alpha -> 0: no decay, the SNR of T Hebbian pairs (capacity chapter)",
                                        sp.Limit(snr, alpha, 0), hebbian))
+    i = sp.Symbol("i", integer=True, positive=True)
+    # E||k||^2 = sum_i E[k_i^2]: a sphere key's squared coordinate has the law B of the squared cosine
+    key_square = sp.Sum(stats.E(sphere_squared_cosine(d_k), evaluate=False), (i, 1, d_k))
     rising = der.step("from S_0 = 0, E||S_T||_F^2 = alpha^2 sum_{l<T} E[||k_l||^2 ||v_l * D_l||^2] at lag l, "
-                      "the keys apart from the values (cross terms carry E[k_l . k_m] = 0): it rises to the "
-                      "stationary value",
-                      sp.Sum(alpha**2 * apart.subs({of_keys: sphere["norm"] ** 2,
+                      "the keys apart from the values and v_l from its later shrinks (cross terms carry "
+                      "E[k_l . k_m] = 0): it rises to the stationary value",
+                      sp.Sum(alpha**2 * apart.subs({of_keys: key_square,
                                                     of_values: value_power(decay_at(lag))}), (lag, 0, T - 1)),
                       alpha**2 * (1 - g**T) / (1 - g))
     stationary = der.step("the stationary E||S||_F^2: T -> infinity (rho < 1)", sp.Limit(rising, T, sp.oo),

@@ -274,13 +274,11 @@ def test_build_book_takes_cached_and_jobs_out_of_the_arguments():
     assert split_jobs(["--jobs=1", "book"]) == (1, False, ["book"])
 
 
-def test_build_book_hands_sphinx_one_page_per_task():
+def test_the_sphinx_builders_look_make_chunks_up_where_build_book_sets_it():
     import sphinx.builders
 
-    from tools.build_book import one_page_per_task
-
-    assert hasattr(sphinx.builders, "make_chunks")  # where the builders look it up, so the patch takes
-    assert one_page_per_task(["a", "b", "c"], 2) == [["a"], ["b"], ["c"]]
+    for phase in (sphinx.builders.Builder._read_parallel, sphinx.builders.Builder._write_parallel):
+        assert "make_chunks" in phase.__code__.co_names and phase.__globals__ is vars(sphinx.builders)
 
 
 def test_build_book_merges_its_settings_over_the_command_lines():
@@ -365,3 +363,15 @@ def test_a_build_records_its_state_and_the_next_one_with_nothing_new_is_skipped(
     assert _run_build(monkeypatch, repo / "book", 0) == []  # skipped: the command is not called
     _edit(repo / "book/alpha.md")
     assert _run_build(monkeypatch, repo / "book", 0)  # the chapter's text changed: built again
+
+
+@QUIET_CLICK
+def test_build_book_hands_sphinx_one_page_per_task(repo, monkeypatch):
+    import sphinx.builders
+
+    from tools.build_book import one_page_per_task
+
+    monkeypatch.setattr(sphinx.builders, "make_chunks", sphinx.builders.make_chunks)  # restored after
+    _run_build(monkeypatch, repo / "book", 0)
+    assert sphinx.builders.make_chunks is one_page_per_task
+    assert one_page_per_task(["a", "b", "c"], 2) == [["a"], ["b"], ["c"]]

@@ -4,8 +4,8 @@
 
 Jupyter Book 1.x hands Sphinx one process however many cores there are; MyST-NB and this book's
 extension are safe for Sphinx's parallel read, so each of ``--jobs`` processes (default: one per
-usable core) reads and executes the chapters, one at a time, each taking the next chapter as soon
-as it is free (:func:`one_page_per_task`). Everything else is the ``jupyter-book build`` command
+usable core) reads and executes the chapters, one at a time, each taking a waiting chapter as
+soon as it is free (:func:`one_page_per_task`). Everything else is the ``jupyter-book build`` command
 itself.
 
 With ``--cached`` (which implies ``--all``: every page is read again) a chapter is executed again
@@ -60,10 +60,12 @@ def book_folder(rest: list[str]) -> Path:
 
 
 def one_page_per_task(arguments: list[str], nproc: int, maxbatch: int = 10) -> list[list[str]]:
-    """Sphinx's ``make_chunks`` as this build uses it: one page per task. Sphinx starts a task's
-    process whenever one of its ``nproc`` slots is free, so a free process takes the next page;
-    Sphinx's own batches (half the pages each, in name order, for two processes) leave one process
-    idle while the other still executes a long chapter and the pages batched after it."""
+    """Sphinx's ``make_chunks`` as this build uses it: one page per task. Sphinx starts a waiting
+    task whenever one of its ``nproc`` processes is free (the waiting ones in no fixed order), so no
+    process idles while pages wait; Sphinx's own batches (half the pages each, in name order, for
+    two processes) leave one process idle while the other still executes a long chapter and the
+    pages batched after it. The write phase looks it up too: with one writer process beside the
+    main one it gains nothing there, and it changes no page."""
     return [[page] for page in arguments]
 
 
