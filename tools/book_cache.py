@@ -102,6 +102,8 @@ def module_closure(root: Path, modules: Iterable[str]) -> set[Path]:
         seen.add(path)
         named = f"{module}.__init__" if module == ENGINE else module  # a package's imports start from itself
         todo.extend(_imported_modules(path.read_text(), module=named))
+        if module.startswith(f"{ENGINE}."):
+            todo.append(ENGINE)  # importing any of its modules runs the package's __init__ first
     return {p for p in seen if p.parent.name != ENGINE}
 
 
