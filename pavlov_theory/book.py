@@ -70,12 +70,24 @@ def _allow_parallel_reading(app: Any) -> None:
         numbering.parallel_read_safe = True
 
 
+def _write_serially(app: Any) -> None:
+    """Sphinx ``builder-inited`` hook: the pages are written one after the other. In a parallel
+    write, Sphinx (7.4) starts each task only after the main process has resolved the page before
+    it, and an error that a finished worker reports while a task is being added is dropped
+    (``ParallelTasks.add_task`` terminates the workers and goes on), so a page could fail to be
+    written without failing the build. Reading, where the chapters execute, stays parallel: it
+    queues every task at once, and its errors are raised when the tasks are joined."""
+    app.builder.allow_parallel = False
+
+
 def setup(app: Any) -> dict[str, Any]:
-    """Sphinx entry point: ship MathJax with the site, drop the unused live-code assets and let
-    Sphinx read the chapters in parallel (``tools/build_book.py``). Fails the build at once when
-    MathJax is missing, rather than leaving pages whose formulas show as raw TeX."""
+    """Sphinx entry point: ship MathJax with the site, drop the unused live-code assets, let
+    Sphinx read the chapters in parallel (``tools/build_book.py``) and write the pages serially.
+    Fails the build at once when MathJax is missing, rather than leaving pages whose formulas show
+    as raw TeX."""
     mathjax_dir()
     app.connect("builder-inited", _allow_parallel_reading)
+    app.connect("builder-inited", _write_serially)
     app.connect("build-finished", _copy_mathjax)
     app.connect("html-page-context", _drop_thebe)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

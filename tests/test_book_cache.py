@@ -376,3 +376,20 @@ def test_build_book_hands_sphinx_one_page_per_task(repo, monkeypatch):
     _run_build(monkeypatch, repo / "book", 0)
     assert sphinx.builders.make_chunks is one_page_per_task
     assert one_page_per_task(["a", "b", "c"], 2) == [["a"], ["b"], ["c"]]
+
+
+def test_the_book_extension_keeps_reading_parallel_and_writes_serially():
+    """Sphinx 7.4 can drop a parallel writer's error while it adds the next task, so the extension
+    turns the HTML builder's parallel write off; reading, where the chapters execute, stays parallel."""
+    from types import SimpleNamespace
+
+    from pavlov_theory import book
+
+    hooks: dict[str, list] = {}
+    app = SimpleNamespace(connect=lambda event, fn: hooks.setdefault(event, []).append(fn), extensions={},
+                          config=SimpleNamespace(use_multitoc_numbering=False),
+                          builder=SimpleNamespace(allow_parallel=True))
+    declared = book.setup(app)
+    for hook in hooks["builder-inited"]:
+        hook(app)
+    assert app.builder.allow_parallel is False and declared["parallel_read_safe"] is True

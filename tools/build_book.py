@@ -64,8 +64,8 @@ def one_page_per_task(arguments: list[str], nproc: int, maxbatch: int = 10) -> l
     task whenever one of its ``nproc`` processes is free (the waiting ones in no fixed order), so no
     process idles while pages wait; Sphinx's own batches (half the pages each, in name order, for
     two processes) leave one process idle while the other still executes a long chapter and the
-    pages batched after it. The write phase looks it up too: with one writer process beside the
-    main one it gains nothing there, and it changes no page."""
+    pages batched after it. The book's extension has Sphinx write the pages serially
+    (:func:`pavlov_theory.book.setup`), so only the read phase uses it."""
     return [[page] for page in arguments]
 
 
