@@ -191,10 +191,11 @@ def test_a_narrow_chapter_loads_only_the_modules_its_digest_reads(chapter):
     """Run the chapter's code (fewer replicates) with the registry and the ledger refused: it must
     finish, and every section module it loaded must be one its digest reads."""
     import json
+    import os
     import subprocess
     import sys
 
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("PAVLOV_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAVLOV_")}
     done = subprocess.run([sys.executable, "-c", NARROW_RUN, f"{chapter}.md"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -80,11 +80,12 @@ def _module_file(root: Path, module: str) -> Path | None:
     """The file of a section module (``pavlov_theory.proofs.capacity`` -> ``proofs/capacity.py``)
     or of an engine module (``pavlov_theory.coverage`` -> ``pavlov_theory/coverage.py``), or None
     for anything else."""
-    package, _, name = module.rpartition(".")
-    folder = PACKAGES.get(package) or (ENGINE if package == ENGINE else None)
-    path = root / folder / f"{name}.py" if folder else None
     if module == ENGINE:
         path = root / ENGINE / "__init__.py"
+    else:
+        package, _, name = module.rpartition(".")
+        folder = PACKAGES.get(package, ENGINE if package == ENGINE else None)
+        path = root / folder / f"{name}.py" if folder else None
     return path if path is not None and path.is_file() else None
 
 
@@ -115,9 +116,10 @@ def sections(root: Path) -> list[str]:
 def chapter_files(root: Path, chapter: Path) -> list[Path]:
     """Every source file ``chapter`` reads besides its own text and the ledger."""
     engine = sorted((root / ENGINE).glob("*.py")) + [root / f for f in COMMON]
-    if chapter.stem in sections(root) or chapter.stem in NARROW:
+    section = chapter.stem in sections(root)
+    if section or chapter.stem in NARROW:
         modules = _imported_modules(chapter_code(chapter))
-        if chapter.stem in sections(root):
+        if section:
             modules |= {f"{p}.{chapter.stem}" for p in PACKAGES}
         return engine + sorted(module_closure(root, modules))
     return engine + sorted((root / "proofs").glob("*.py")) + sorted((root / "simulations").glob("*.py"))

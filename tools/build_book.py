@@ -5,8 +5,8 @@
 Jupyter Book 1.x hands Sphinx one process however many cores there are; MyST-NB and this book's
 extension are safe for Sphinx's parallel read, so each of ``--jobs`` processes (default: one per
 usable core) reads and executes the chapters, one at a time, each taking a waiting chapter as
-soon as it is free (:func:`one_page_per_task`). Everything else is the ``jupyter-book build`` command
-itself.
+soon as it is free (:func:`one_page_per_task`). Everything else is the ``jupyter-book build``
+command itself.
 
 With ``--cached`` (which implies ``--all``: every page is read again) a chapter is executed again
 only when its code cells or what it reads changed (:mod:`tools.book_cache`); the others take their
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         build = with_overrides(build, {"nb_execution_mode": "cache", "nb_execution_cache_path": str(cache)})
     # the build command imports build_sphinx from its module when it runs: it gets these defaults
     jupyter_book_sphinx.build_sphinx = build
-    sphinx.builders.make_chunks = one_page_per_task  # the builders' read and write phases look it up there
+    sphinx.builders.make_chunks = one_page_per_task  # where the builders' parallel read looks it up
     code = 0
     try:
         jupyter_book(["build", *rest])
