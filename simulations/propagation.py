@@ -20,7 +20,7 @@ from pavlov_theory.engine import Kernel, bound_points, draw, headline, sample_un
 from pavlov_theory.params import D_K, D_MODEL, D_V, DELTA, HEADS, HOPS, KEY_DIST, KEY_DISTS, N
 from pavlov_theory.proofs import propagation as proof
 from pavlov_theory.sampling import keys_from_law, probe_cosines, sample, sample_in_span, with_drawn_keys
-from pavlov_theory.stats import Interval, proportion_ci
+from pavlov_theory.stats import Interval, proportion_ci, sequential
 
 ORDER = 5
 EMBEDDINGS = ("independent", "separate", "shared")
@@ -317,32 +317,49 @@ def check_head_count(params: Mapping[str, Any], ctx: Context) -> Result:
     """The network error at every H dividing d_model (d_k = d_model/H >= 2) in the paper's
     independence model: one head's failure rate measured at d_k, composed through the derived
     layer and network laws (increasing in the head rate, so its interval maps to theirs); the
-    argmin's plausible set against the grid cell of H* (judges.argmin)."""
-    der, law, trials = proof.head_count(), proof.independence(), _trials(ctx, HEAD_COUNT_TRIALS)
+    argmin's plausible set against the grid cell of H* (judges.argmin). Every head count is drawn
+    in doubling looks (:func:`stats.sequential`) from the scale's first look until the judge
+    decides or ``HEAD_COUNT_LOOKS_CAP`` times the first look is spent."""
+    der, law = proof.head_count(), proof.independence()
     heads = [h for h in range(1, 33) if params["d_model"] % h == 0 and params["d_model"] // h >= 2]
-    rows, level = [], ctx.alpha / len(heads)
-    for h in heads:
-        point = {**params, "H": 1, "d_k": params["d_model"] // h}
-        _, fails, _ = draw(ctx, point, FAILURES, trials)
-        ci = proportion_ci(int(fails.sum()), trials, level)
-        lo, hi, mid = (ctx.reference(law, "network_of_head", p_head=p, H=h, L=params["L"])
-                       for p in (ci.lo, ci.hi, ci.estimate))
-        rows.append({"H": h, "d_k": point["d_k"], "head_failures": int(fails.sum()), "p_head": ci.estimate,
-                     "measured": mid, "ci": [lo, hi],
-                     "bound": ctx.reference(der, "bound", **{**params, "H": h})})
     h_star = ctx.theory(der, "optimal_H", **params)
-    verdict, plausible = judges.argmin(h_star, heads,
-                                       [Interval(r["measured"], *r["ci"], trials) for r in rows],
-                                       [r["bound"] for r in rows])
+    bounds = [ctx.reference(der, "bound", **{**params, "H": h}) for h in heads]
+
+    def failures(look: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """This look's failing heads at each head count (one row), and its trials."""
+        points = ({**params, "H": 1, "d_k": params["d_model"] // h} for h in heads)
+        counts = [int(draw(ctx, point, FAILURES, size, look)[1].sum()) for point in points]
+        return np.array([counts]), np.array([size])
+
+    def judge_look(samples: tuple[np.ndarray, np.ndarray], level: float) -> dict[str, Any]:
+        counts, sizes = samples[0].sum(0), int(samples[1].sum())
+        rows = []
+        for h, fails, bound in zip(heads, counts, bounds):
+            ci = proportion_ci(int(fails), sizes, level / len(heads))
+            lo, hi, mid = (ctx.reference(law, "network_of_head", p_head=p, H=h, L=params["L"])
+                           for p in (ci.lo, ci.hi, ci.estimate))
+            rows.append({"H": h, "d_k": params["d_model"] // h, "head_failures": int(fails), "trials": sizes,
+                         "p_head": ci.estimate, "measured": mid, "ci": [lo, hi], "bound": bound})
+        intervals = [Interval(r["measured"], *r["ci"], sizes) for r in rows]
+        verdict, plausible = judges.argmin(h_star, heads, intervals, bounds)
+        return {"verdict": verdict, "plausible": plausible, "rows": rows, "trials": sizes}
+
+    first = _trials(ctx, HEAD_COUNT_TRIALS)
+    look, _ = sequential(failures, judge_look, lambda j: j["verdict"], ctx.alpha, first,
+                         HEAD_COUNT_LOOKS_CAP * first)
+    rows, plausible = look["rows"], look["plausible"]
     best = min(rows, key=lambda r: (r["measured"], r["H"]))["H"]
-    return Result(h_star, float(best), (float(min(plausible)), float(max(plausible))), verdict,
-                  trials * len(heads),
+    return Result(h_star, float(best), (float(min(plausible)), float(max(plausible))), look["verdict"],
+                  look["trials"] * len(heads),
                   [{"name": "by_H", "value": rows}, {"name": "plausible_best_H", "value": plausible}],
                   "theory is H* of the bound; estimate the measured best H, interval the plausible best")
 
 
 NETWORK_TRIALS = {"ci": 100_000, "book": 300_000, "paper": 2_000_000}  # at depth 1; depth L gets 1/L of them
-HEAD_COUNT_TRIALS = {"ci": 100_000, "book": 200_000, "paper": 2_000_000}  # per head count
+HEAD_COUNT_TRIALS = {"ci": 100_000, "book": 200_000, "paper": 2_000_000}  # per head count, the first look
+# Looks double the trials until the argmin judge decides: at most this many times the first look
+# (sizes f, f, 2f, 4f: four looks, each at a quarter of the level)
+HEAD_COUNT_LOOKS_CAP = 8
 DEPTH_SHIFT = 0.25  # the depth law must be told apart from exponents 1 +- 0.25
 PROPAGATION_D_K, PROPAGATION_N = D_K.but(default=32, high=4096), N.but(default=12, high=4096)
 

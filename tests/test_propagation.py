@@ -210,6 +210,23 @@ def test_head_count_fails_where_the_best_head_count_is_several_times_h_star(ctx)
     assert outcome.estimate >= 3 * outcome.theory
 
 
+@pytest.mark.mc
+def test_head_count_stops_at_the_first_look_that_decides(ctx):
+    claim = CLAIMS["propagation.head_count"]
+    point = claim.points("ci")[0]
+    heads = [h for h in range(1, 33) if point["d_model"] % h == 0 and point["d_model"] // h >= 2]
+    assert claim.check(point, ctx).trials == len(heads) * sim.HEAD_COUNT_TRIALS["ci"]
+
+
+@pytest.mark.mc
+def test_head_count_draws_more_looks_where_the_first_leaves_the_minimiser_open(ctx):
+    # two head counts on either side of the cell's edge differ by a few per cent in network error
+    claim = CLAIMS["propagation.head_count"]
+    point = claim.resolve({"n": 2, "d_model": 24, "d_v": 64, "delta": 0.5, "L": 2})
+    outcome = claim.check(point, ctx)
+    assert outcome.trials > 7 * sim.HEAD_COUNT_TRIALS["ci"]
+
+
 @pytest.mark.parametrize("key_dist", ["sphere", "gaussian", "rademacher"])
 @pytest.mark.parametrize("n_items", [3, 6])  # two values, and the most the span takes at d_v = 10
 def test_noise_power_with_values_in_their_span_has_the_law_of_drawn_values(n_items, key_dist):

@@ -192,6 +192,21 @@ def test_optimal_beta_holds_at_ci(ctx):
     assert all(claim.check(point, ctx).verdict == "holds" for point in claim.points("ci"))
 
 
+@pytest.mark.mc
+def test_optimal_beta_stops_at_the_first_look_that_decides(ctx):
+    claim = get_claim("softmax.optimal_beta")
+    assert claim.check(claim.points("ci")[0], ctx).trials == softmax.BETA_TRIALS["ci"]
+
+
+@pytest.mark.mc
+def test_optimal_beta_draws_more_looks_where_the_first_is_too_small_for_its_skewness(ctx):
+    # near-orthogonal keys and little probe noise: a large beta errs rarely and badly, so the
+    # differences are skewed and the first look's intervals are unbounded (engine.sized)
+    claim = get_claim("softmax.optimal_beta")
+    outcome = claim.check(claim.resolve({"d_k": 64, "n": 64, "sigma2": 0.03}), ctx)
+    assert outcome.trials > softmax.BETA_TRIALS["ci"]
+
+
 def test_averaged_noise_is_the_sampled_noise_averaged_over_the_values():
     params = {"n": 6, "d_k": 4, "beta": 2.0, "s": 0.8}
     ratio = softmax._weight_ratios(params, 1, generator(4, "cpu"), torch.float64)[0, 0]
