@@ -265,6 +265,15 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, alpha: float) -> Interval:
     return Interval(float(fit.slope), float(fit.slope - half), float(fit.slope + half), lx.size)
 
 
+def look_sizes(first: int, max_trials: int) -> list[int]:
+    """The trials of each planned look of :func:`sequential`: ``first`` (at least 2, at most
+    ``max_trials``), then each look doubling the total so far, the last cut at ``max_trials``."""
+    sizes = [max(2, min(first, max_trials))]
+    while sum(sizes) < max_trials:
+        sizes.append(min(sum(sizes), max_trials - sum(sizes)))
+    return sizes
+
+
 def sequential(
     draw: Callable[[int, int], tuple[np.ndarray, ...]],
     interval: Callable[[tuple[np.ndarray, ...], float], Interval],
@@ -279,10 +288,7 @@ def sequential(
     ``alpha / looks`` (Bonferroni over the planned looks), so repeated looking does not inflate
     the error rate. Returns the last interval and verdict (``undecided`` if never decided).
     """
-    first = max(2, min(first, max_trials))
-    sizes = [first]
-    while sum(sizes) < max_trials:
-        sizes.append(min(sum(sizes), max_trials - sum(sizes)))
+    sizes = look_sizes(first, max_trials)
     level = alpha / len(sizes)
     parts: list[tuple[np.ndarray, ...]] = []
     for index, size in enumerate(sizes):

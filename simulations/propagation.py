@@ -318,8 +318,11 @@ def check_head_count(params: Mapping[str, Any], ctx: Context) -> Result:
     independence model: one head's failure rate measured at d_k, composed through the derived
     layer and network laws (increasing in the head rate, so its interval maps to theirs); the
     argmin's plausible set against the grid cell of H* (judges.argmin). Every head count is drawn
-    in doubling looks (:func:`stats.sequential`) from the scale's first look until the judge
-    decides or ``HEAD_COUNT_LOOKS_CAP`` times the first look is spent."""
+    in doubling looks (:func:`stats.sequential`) until the judge decides: the first of the scale's
+    ``HEAD_COUNT_TRIALS`` or ``ctx.max_trials`` if fewer, the last ending at ``HEAD_COUNT_LOOKS_CAP``
+    times the first. This check alone reads ``ctx.max_trials`` as its first look, not its cap: at
+    paper scale points whose best head counts differ by about ten per cent need more than the
+    scale's cap (measured: twice the cap at two points of the grid)."""
     der, law = proof.head_count(), proof.independence()
     heads = [h for h in range(1, 33) if params["d_model"] % h == 0 and params["d_model"] // h >= 2]
     h_star = ctx.theory(der, "optimal_H", **params)
@@ -358,7 +361,6 @@ def check_head_count(params: Mapping[str, Any], ctx: Context) -> Result:
 NETWORK_TRIALS = {"ci": 100_000, "book": 300_000, "paper": 2_000_000}  # at depth 1; depth L gets 1/L of them
 HEAD_COUNT_TRIALS = {"ci": 100_000, "book": 200_000, "paper": 2_000_000}  # per head count, the first look
 # Looks double the trials until the argmin judge decides: at most this many times the first look
-# (sizes f, f, 2f, 4f: four looks, each at a quarter of the level)
 HEAD_COUNT_LOOKS_CAP = 8
 DEPTH_SHIFT = 0.25  # the depth law must be told apart from exponents 1 +- 0.25
 PROPAGATION_D_K, PROPAGATION_N = D_K.but(default=32, high=4096), N.but(default=12, high=4096)

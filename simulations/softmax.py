@@ -619,30 +619,31 @@ def check_optimal_beta(params: Mapping[str, Any], ctx: Context) -> Result:
     """Mean retrieval error on a grid of beta around the derived optimum (common random numbers;
     the curve is judged through its differences from the grid's middle point, which have the same
     minimiser and far smaller variance), and the error at beta = 0 against ``(n-1)/n``. Drawn in
-    doubling looks (:func:`stats.sequential`) from the scale's first look until the argmin judge
-    decides or ``ctx.max_trials`` is spent; every interval of a look is at the look's level, so the
-    ones of the look that stops hold with the check's share."""
+    doubling looks (:func:`stats.sequential`) from the scale's first look until both judges decide
+    or ``ctx.max_trials`` is spent; every interval of a look is at the look's level, so the ones of
+    the look that stops hold with the check's share."""
     der = proof.optimal_beta()
     centre = ctx.reference(der, "optimal_beta", **params)
     betas = tuple(centre * f for f in BETA_FACTORS)
     predicted = ctx.theory(der, "optimal_beta", **params)
     half = ctx.share(2)
+    uniform_theory = ctx.reference(der, "uniform_error", **params)  # own exact judge; the probe moves beta*
 
     def judge_look(samples: tuple[np.ndarray, ...], level: float) -> dict[str, Any]:
         curve, uniform, hard = samples
         middle = curve[:, len(betas) // 2]
         intervals = [sized("mean", (curve[:, i] - middle,), level / len(betas)) for i in range(len(betas))]
         verdict, plausible = judges.argmin(predicted, list(betas), intervals)
-        return {"verdict": verdict, "plausible": plausible, "intervals": intervals, "curve": curve.mean(0),
-                "uniform": sized("mean", (uniform,), level), "hard": mean_ci(hard, level),
-                "trials": len(curve)}
+        uniform_ci = sized("mean", (uniform,), level)
+        uniform_verdict = judges.exact(uniform_theory, uniform_ci)
+        return {"verdict": judges.combine([verdict, uniform_verdict]), "plausible": plausible,
+                "intervals": intervals, "curve": curve.mean(0), "uniform": uniform_ci,
+                "uniform_verdict": uniform_verdict, "hard": mean_ci(hard, level), "trials": len(curve)}
 
-    first = BETA_TRIALS.get(ctx.scale, BETA_TRIALS["book"])
+    first = min(ctx.max_trials, BETA_TRIALS.get(ctx.scale, BETA_TRIALS["book"]))
     look, _ = sequential(lambda index, size: draw(ctx, {**params, "betas": betas}, BETA_ERRORS, size, index),
-                         judge_look, lambda j: j["verdict"], half.alpha, first, max(first, ctx.max_trials))
-    uniform_theory = ctx.reference(der, "uniform_error", **params)  # own exact judge; the probe moves beta*
-    uniform_ci, hard_ci = look["uniform"], look["hard"]
-    uniform_verdict = judges.exact(uniform_theory, uniform_ci)
+                         judge_look, lambda j: j["verdict"], half.alpha, first, ctx.max_trials)
+    uniform_ci, hard_ci, uniform_verdict = look["uniform"], look["hard"], look["uniform_verdict"]
     rows = [{"beta": b, "error": float(look["curve"][i]), "difference": iv.estimate, "ci": [iv.lo, iv.hi]}
             for i, (b, iv) in enumerate(zip(betas, look["intervals"]))]
     evidence = [{"name": "by_beta", "value": rows},
@@ -651,8 +652,8 @@ def check_optimal_beta(params: Mapping[str, Any], ctx: Context) -> Result:
                  "ci": [uniform_ci.lo, uniform_ci.hi], "verdict": uniform_verdict},
                 {"name": "hard_lookup_error", "value": hard_ci.estimate, "ci": [hard_ci.lo, hard_ci.hi]}]
     best = min(rows, key=lambda r: r["error"])["beta"]
-    return Result(predicted, best, (min(look["plausible"]), max(look["plausible"])),
-                  judges.combine([look["verdict"], uniform_verdict]), look["trials"], evidence,
+    return Result(predicted, best, (min(look["plausible"]), max(look["plausible"])), look["verdict"],
+                  look["trials"], evidence,
                   "theory: beta* = 1/sigma2; estimate: the grid's best beta; interval: the plausible "
                   "minimisers")
 

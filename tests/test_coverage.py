@@ -312,8 +312,9 @@ def test_a_capped_look_whose_own_trials_ask_for_no_more_is_trusted():
     ("conditioning.routing", {"d_k": 16, "n": 4, "values": "sampled"}),
 ])
 def test_a_fixed_budget_check_whose_trials_ask_for_more_is_undecided(claim_id, point, ctx, monkeypatch):
-    """Every check that passes a fixed-budget interval through engine.sized, with every interval
-    deemed too small: the check runs to the end and decides nothing."""
+    """Every check that passes its intervals (a fixed budget's, or each look's) through
+    engine.sized, with every interval deemed too small: the check runs to the end and decides
+    nothing."""
     from pavlov_theory import engine
     from pavlov_theory.claims import get_claim
 

@@ -26,10 +26,12 @@ from pavlov_theory.sampling import (
 from pavlov_theory.stats import (
     Interval,
     first_crossings,
+    look_sizes,
     mean_ci,
     proportion_ci,
     ratio_of_means_ci,
     secant_slope,
+    sequential,
 )
 
 D = Param("d_k", int, 8, 2, 64)
@@ -346,3 +348,19 @@ def test_secant_slope_spans_the_extremes_of_its_end_intervals():
 def test_secant_slope_of_an_end_reaching_zero_is_unbounded():
     slope = secant_slope(Interval(1.0, 0.0, 2.0, 10), Interval(4.0, 2.0, 8.0, 10), 1.0, 2)
     assert np.isnan(slope.estimate) and (slope.lo, slope.hi) == (-np.inf, np.inf)
+
+
+def test_look_sizes_double_the_total_until_the_cap():
+    assert look_sizes(100, 1000) == [100, 100, 200, 400, 200]
+
+
+def test_look_sizes_cut_a_first_look_above_the_cap():
+    assert look_sizes(5000, 1000) == [1000]
+
+
+def test_sequential_stops_at_the_first_look_that_decides():
+    drawn = []
+    draw = lambda look, size: drawn.append(size) or (np.ones(size),)
+    decide = lambda ci: "holds" if ci.n >= 400 else "undecided"
+    ci, verdict = sequential(draw, lambda x, level: mean_ci(x[0], level), decide, 1e-3, 100, 10_000)
+    assert verdict == "holds" and drawn == [100, 100, 200] and ci.n == 400

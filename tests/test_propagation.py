@@ -15,6 +15,7 @@ from pavlov_theory.proofs.capacity import delta
 from pavlov_theory.proofs.vectors import d_k, n
 from pavlov_theory.sampling import generator, sample, with_drawn_keys
 from pavlov_theory.simulations import propagation as sim
+from pavlov_theory.stats import Interval, look_sizes
 from pavlov_theory.testing import assert_close
 
 CLAIMS = {claim.id: claim for claim in sim.CLAIMS}
@@ -210,21 +211,42 @@ def test_head_count_fails_where_the_best_head_count_is_several_times_h_star(ctx)
     assert outcome.estimate >= 3 * outcome.theory
 
 
+def _head_counts(point):
+    return [h for h in range(1, 33) if point["d_model"] % h == 0 and point["d_model"] // h >= 2]
+
+
 @pytest.mark.mc
 def test_head_count_stops_at_the_first_look_that_decides(ctx):
     claim = CLAIMS["propagation.head_count"]
     point = claim.points("ci")[0]
-    heads = [h for h in range(1, 33) if point["d_model"] % h == 0 and point["d_model"] // h >= 2]
-    assert claim.check(point, ctx).trials == len(heads) * sim.HEAD_COUNT_TRIALS["ci"]
+    assert claim.check(point, ctx).trials == len(_head_counts(point)) * sim.HEAD_COUNT_TRIALS["ci"]
+
+
+# the best head counts there (3 and 4 against a cell of 2 and 3) differ by about ten per cent
+OPEN_AT_FIRST_LOOK = {"n": 2, "d_model": 24, "d_v": 64, "delta": 0.5, "L": 2}
 
 
 @pytest.mark.mc
 def test_head_count_draws_more_looks_where_the_first_leaves_the_minimiser_open(ctx):
-    # two head counts on either side of the cell's edge differ by a few per cent in network error
     claim = CLAIMS["propagation.head_count"]
-    point = claim.resolve({"n": 2, "d_model": 24, "d_v": 64, "delta": 0.5, "L": 2})
+    point = claim.resolve(OPEN_AT_FIRST_LOOK)
     outcome = claim.check(point, ctx)
-    assert outcome.trials > 7 * sim.HEAD_COUNT_TRIALS["ci"]
+    assert outcome.trials > len(_head_counts(point)) * sim.HEAD_COUNT_TRIALS["ci"]
+
+
+def test_head_count_judges_each_look_at_its_share_of_the_level_on_draws_of_its_own(ctx, monkeypatch):
+    levels, streams = [], []
+    monkeypatch.setattr(sim, "proportion_ci",
+                        lambda k, n, level: levels.append(level) or Interval(0.5, 0.0, 1.0, n))
+    monkeypatch.setattr(sim, "draw", lambda c, p, kernel, size, stream: streams.append((p["d_k"], stream))
+                        or (None, np.zeros(size, dtype=bool), None))
+    claim = CLAIMS["propagation.head_count"]
+    point = claim.resolve(OPEN_AT_FIRST_LOOK)
+    first = 1000
+    claim.check(point, replace(ctx, max_trials=first))  # every interval [0, 1]: never decided
+    heads, looks = _head_counts(point), len(look_sizes(first, sim.HEAD_COUNT_LOOKS_CAP * first))
+    assert len(levels) == looks * len(heads) and set(levels) == {ctx.alpha / looks / len(heads)}
+    assert len(set(streams)) == len(streams) == looks * len(heads)
 
 
 @pytest.mark.parametrize("key_dist", ["sphere", "gaussian", "rademacher"])

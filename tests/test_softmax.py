@@ -12,6 +12,7 @@ from pavlov_theory.claims import get_claim
 from pavlov_theory.proofs import softmax as proof
 from pavlov_theory.sampling import generator, sample
 from pavlov_theory.simulations import softmax
+from pavlov_theory.stats import Interval, look_sizes
 from pavlov_theory.testing import assert_close, assert_same_mean
 
 
@@ -205,6 +206,22 @@ def test_optimal_beta_draws_more_looks_where_the_first_is_too_small_for_its_skew
     claim = get_claim("softmax.optimal_beta")
     outcome = claim.check(claim.resolve({"d_k": 64, "n": 64, "sigma2": 0.03}), ctx)
     assert outcome.trials > softmax.BETA_TRIALS["ci"]
+
+
+def test_optimal_beta_judges_each_look_at_its_share_of_the_level_on_draws_of_its_own(ctx, monkeypatch):
+    levels, streams = [], []
+    width = len(softmax.BETA_FACTORS)
+    monkeypatch.setattr(softmax, "sized", lambda name, samples, level: levels.append(level)
+                        or Interval(0.0, -math.inf, math.inf, len(samples[0])))
+    monkeypatch.setattr(softmax, "draw", lambda c, p, kernel, size, stream: streams.append(stream)
+                        or (np.zeros((size, width)), np.zeros(size), np.zeros(size)))
+    claim = get_claim("softmax.optimal_beta")
+    claim.check(claim.points("ci")[0], ctx)  # every interval unbounded: never decided
+    looks = len(look_sizes(softmax.BETA_TRIALS["ci"], ctx.max_trials))
+    half = ctx.alpha / 2
+    assert len(levels) == looks * (width + 1)
+    assert set(levels) == {half / looks / width, half / looks}
+    assert len(set(streams)) == len(streams) == looks
 
 
 def test_averaged_noise_is_the_sampled_noise_averaged_over_the_values():
