@@ -57,7 +57,8 @@ def context(scale: str, *, seed: int = 0, device: str = "auto", dtype: str = "fl
 def check(claim_id: str, *, seed: int = 0, device: str = "auto", dtype: str = "float32",
           trials: int | None = None, fwer: float = ledger_mod.DEFAULT_FWER, **params: Any) -> Outcome:
     """Check ``claim_id`` at one parameter point (defaults updated with ``params``) at book
-    scale; ``trials`` caps the Monte Carlo trials, ``fwer`` is the check's error level.
+    scale; ``trials`` caps the Monte Carlo trials (``Context.max_trials``), ``fwer`` is the check's
+    error level.
     Returns the judged :class:`~pavlov_theory.claims.Outcome` (``to_json()`` is the CLI's JSON)."""
     _check_text("claim", claim_id)
     claim = get_claim(claim_id)

@@ -73,8 +73,9 @@ class Context:
 
     ``alpha`` is the error level granted to this check (the run's family-wise level divided
     among its checks); a check that makes several decisions splits it with :meth:`share`.
-    ``max_trials`` caps the Monte Carlo trials of each judged interval (``propagation.head_count``
-    reads it as its first look instead, see its check). ``probe`` is ``(kind, value)`` in power tests.
+    ``max_trials`` caps the Monte Carlo trials of each judged interval, except in
+    ``propagation.head_count``: there it caps the first look, and the looks go on to
+    ``HEAD_COUNT_LOOKS_CAP`` times that. ``probe`` is ``(kind, value)`` in power tests.
     """
 
     device: str = "cpu"

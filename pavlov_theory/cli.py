@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("claim")
     check.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     check.add_argument("--trials", type=_positive_int(2), default=None,
-                       help="most Monte Carlo trials per judged interval (head_count: its first look)")
+                       help="most Monte Carlo trials per judged interval (head_count: of its first look)")
     check.add_argument("--fwer", type=_probability, default=ledger.DEFAULT_FWER,
                        help="error level of the check")
     check.add_argument("--json", action="store_true", help="print the outcome as JSON")

@@ -266,8 +266,8 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, alpha: float) -> Interval:
 
 
 def look_sizes(first: int, max_trials: int) -> list[int]:
-    """The trials of each planned look of :func:`sequential`: ``first`` (at least 2, at most
-    ``max_trials``), then each look doubling the total so far, the last cut at ``max_trials``."""
+    """The trials of each planned look of :func:`sequential`: ``first`` cut to ``max_trials`` (but
+    never below 2), then looks that double the total so far, the last cut at ``max_trials``."""
     sizes = [max(2, min(first, max_trials))]
     while sum(sizes) < max_trials:
         sizes.append(min(sum(sizes), max_trials - sum(sizes)))

@@ -320,9 +320,9 @@ def check_head_count(params: Mapping[str, Any], ctx: Context) -> Result:
     argmin's plausible set against the grid cell of H* (judges.argmin). Every head count is drawn
     in doubling looks (:func:`stats.sequential`) until the judge decides: the first of the scale's
     ``HEAD_COUNT_TRIALS`` or ``ctx.max_trials`` if fewer, the last ending at ``HEAD_COUNT_LOOKS_CAP``
-    times the first. This check alone reads ``ctx.max_trials`` as its first look, not its cap: at
-    paper scale points whose best head counts differ by about ten per cent need more than the
-    scale's cap (measured: twice the cap at two points of the grid)."""
+    times the first. This check alone may draw more than ``ctx.max_trials`` per interval: at paper
+    scale two points of its grid needed more than the scale's cap
+    (``bench/results/verify-paper-cuda-nvidia-h200.md``)."""
     der, law = proof.head_count(), proof.independence()
     heads = [h for h in range(1, 33) if params["d_model"] % h == 0 and params["d_model"] // h >= 2]
     h_star = ctx.theory(der, "optimal_H", **params)

@@ -572,7 +572,7 @@ def check_capacity(params: Mapping[str, Any], ctx: Context) -> Result:
     criterion; softmax's noise-capacity growth law ``q`` judged against the mean-field law's."""
     der = proof.capacity()
     dims = [params["d_k"] * 2**i for i in range(3)]
-    trials = CAPACITY_TRIALS.get(ctx.scale, CAPACITY_TRIALS["book"])
+    trials = min(ctx.max_trials, CAPACITY_TRIALS.get(ctx.scale, CAPACITY_TRIALS["book"]))
     level = ctx.alpha / (4 * len(dims))  # four capacities per dimension, intervals held together
     rows = []
     for d in dims:
@@ -619,8 +619,9 @@ def check_optimal_beta(params: Mapping[str, Any], ctx: Context) -> Result:
     """Mean retrieval error on a grid of beta around the derived optimum (common random numbers;
     the curve is judged through its differences from the grid's middle point, which have the same
     minimiser and far smaller variance), and the error at beta = 0 against ``(n-1)/n``. Drawn in
-    doubling looks (:func:`stats.sequential`) from the scale's first look until both judges decide
-    or ``ctx.max_trials`` is spent; every interval of a look is at the look's level, so the ones of
+    doubling looks (:func:`stats.sequential`) from the scale's first look (cut to ``ctx.max_trials``)
+    until the combined verdict of the argmin and uniform-error judges is decided or
+    ``ctx.max_trials`` is spent; every interval of a look is at the look's level, so the ones of
     the look that stops hold with the check's share."""
     der = proof.optimal_beta()
     centre = ctx.reference(der, "optimal_beta", **params)
@@ -682,7 +683,7 @@ def check_gradient(params: Mapping[str, Any], ctx: Context) -> Result:
     shown beside it."""
     der = proof.gradient()
     distances = tuple(params["D_lo"] * 10 ** (i / 3) for i in range(4))
-    trials = GRADIENT_TRIALS.get(ctx.scale, GRADIENT_TRIALS["book"])
+    trials = min(ctx.max_trials, GRADIENT_TRIALS.get(ctx.scale, GRADIENT_TRIALS["book"]))
     linear, soft = draw(ctx, {**params, "distances": distances}, GRADIENT, trials)
     level = ctx.alpha / 4  # two memories, two ends each
     rows, verdicts = [], []

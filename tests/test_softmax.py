@@ -2,12 +2,14 @@
 import math
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import sympy as sp
 import torch
 
+from pavlov_theory import judges
 from pavlov_theory.claims import get_claim
 from pavlov_theory.proofs import softmax as proof
 from pavlov_theory.sampling import generator, sample
@@ -222,6 +224,32 @@ def test_optimal_beta_judges_each_look_at_its_share_of_the_level_on_draws_of_its
     assert len(levels) == looks * (width + 1)
     assert set(levels) == {half / looks / width, half / looks}
     assert len(set(streams)) == len(streams) == looks
+
+
+def _record_beta_looks(monkeypatch):
+    """Replace the optimal-beta kernel by zeros and record the size of each look it draws."""
+    sizes, width = [], len(softmax.BETA_FACTORS)
+    monkeypatch.setattr(softmax, "draw", lambda c, p, kernel, size, stream: sizes.append(size)
+                        or (np.zeros((size, width)), np.zeros(size), np.zeros(size)))
+    return sizes
+
+
+def test_optimal_beta_cuts_its_first_look_to_max_trials(ctx, monkeypatch):
+    sizes = _record_beta_looks(monkeypatch)
+    monkeypatch.setattr(softmax, "sized", lambda name, samples, level: Interval(0.0, -math.inf, math.inf, 2))
+    claim = get_claim("softmax.optimal_beta")
+    cap = softmax.BETA_TRIALS["ci"] // 2
+    claim.check(claim.points("ci")[0], replace(ctx, max_trials=cap))
+    assert sizes == look_sizes(cap, cap)
+
+
+def test_optimal_beta_draws_on_while_the_uniform_error_is_undecided(ctx, monkeypatch):
+    sizes = _record_beta_looks(monkeypatch)
+    monkeypatch.setattr(judges, "argmin", lambda predicted, grid, intervals: ("holds", [predicted]))
+    monkeypatch.setattr(judges, "exact", lambda theory, ci: "undecided")
+    claim = get_claim("softmax.optimal_beta")
+    claim.check(claim.points("ci")[0], ctx)
+    assert sizes == look_sizes(softmax.BETA_TRIALS["ci"], ctx.max_trials)
 
 
 def test_averaged_noise_is_the_sampled_noise_averaged_over_the_values():
