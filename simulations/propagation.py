@@ -313,6 +313,12 @@ def check_network_error(params: Mapping[str, Any], ctx: Context) -> Result:
                   "theory is the derived depth exponent of eq 48; estimate the fitted exponent")
 
 
+def head_counts(d_model: int) -> list[int]:
+    """The head counts ``check_head_count`` compares: every ``H`` up to 32 that divides ``d_model``
+    with ``d_k = d_model / H >= 2``."""
+    return [h for h in range(1, 33) if d_model % h == 0 and d_model // h >= 2]
+
+
 def check_head_count(params: Mapping[str, Any], ctx: Context) -> Result:
     """The network error at every H dividing d_model (d_k = d_model/H >= 2) in the paper's
     independence model: one head's failure rate measured at d_k, composed through the derived
@@ -324,7 +330,7 @@ def check_head_count(params: Mapping[str, Any], ctx: Context) -> Result:
     scale two points of its grid needed more than the scale's cap
     (``bench/results/verify-paper-cuda-nvidia-h200.md``)."""
     der, law = proof.head_count(), proof.independence()
-    heads = [h for h in range(1, 33) if params["d_model"] % h == 0 and params["d_model"] // h >= 2]
+    heads = head_counts(params["d_model"])
     h_star = ctx.theory(der, "optimal_H", **params)
     bounds = [ctx.reference(der, "bound", **{**params, "H": h}) for h in heads]
 

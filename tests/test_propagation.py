@@ -211,15 +211,12 @@ def test_head_count_fails_where_the_best_head_count_is_several_times_h_star(ctx)
     assert outcome.estimate >= 3 * outcome.theory
 
 
-def _head_counts(point):
-    return [h for h in range(1, 33) if point["d_model"] % h == 0 and point["d_model"] // h >= 2]
-
-
 @pytest.mark.mc
 def test_head_count_stops_at_the_first_look_that_decides(ctx):
     claim = CLAIMS["propagation.head_count"]
     point = claim.points("ci")[0]
-    assert claim.check(point, ctx).trials == len(_head_counts(point)) * sim.HEAD_COUNT_TRIALS["ci"]
+    heads = sim.head_counts(point["d_model"])
+    assert claim.check(point, ctx).trials == len(heads) * sim.HEAD_COUNT_TRIALS["ci"]
 
 
 # the best head counts there (3 and 4 against a cell of 2 and 3) differ by about ten per cent
@@ -231,7 +228,7 @@ def test_head_count_draws_more_looks_where_the_first_leaves_the_minimiser_open(c
     claim = CLAIMS["propagation.head_count"]
     point = claim.resolve(OPEN_AT_FIRST_LOOK)
     outcome = claim.check(point, ctx)
-    assert outcome.trials > len(_head_counts(point)) * sim.HEAD_COUNT_TRIALS["ci"]
+    assert outcome.trials > len(sim.head_counts(point["d_model"])) * sim.HEAD_COUNT_TRIALS["ci"]
 
 
 def test_head_count_judges_each_look_at_its_share_of_the_level_on_draws_of_its_own(ctx, monkeypatch):
@@ -244,7 +241,7 @@ def test_head_count_judges_each_look_at_its_share_of_the_level_on_draws_of_its_o
     point = claim.resolve(OPEN_AT_FIRST_LOOK)
     first = 1000
     claim.check(point, replace(ctx, max_trials=first))  # every interval [0, 1]: never decided
-    heads, looks = _head_counts(point), len(look_sizes(first, sim.HEAD_COUNT_LOOKS_CAP * first))
+    heads, looks = sim.head_counts(point["d_model"]), len(look_sizes(first, sim.HEAD_COUNT_LOOKS_CAP * first))
     assert len(levels) == looks * len(heads) and set(levels) == {ctx.alpha / looks / len(heads)}
     assert len(set(streams)) == len(streams) == looks * len(heads)
 
