@@ -42,9 +42,17 @@ import numpy as np
 import torch
 
 from . import judges
-from .engine import PILOT_TRIALS, first_look, studentized_values
+from .engine import (
+    PILOT_TRIALS,
+    TRIALS_PER_KURT,
+    TRIALS_PER_SKEW2,
+    first_look,
+    first_looks,
+    studentized_values,
+)
 from .sampling import derive_seed, generator
 from .stats import (
+    SKEW_SALIENCE,
     Interval,
     fit_power_law,
     mean_ci,
@@ -261,17 +269,25 @@ def cases() -> list[Case]:
     ]
 
 
+# A row whose replicates cannot tell the nominal miss rate from this many times it says nothing
+# about that level (a few hundred replicates at a miss rate of 1e-4, say): ``undecided``.
+UNDECIDED_FACTOR = 10.0
+
+
 def verdict(covered: int, replicates: int, nominal: float,
             confidence: float = CONFIDENCE) -> tuple[str, Interval]:
-    """``undercovers``, ``overcovers`` or ``nominal``: where the Clopper-Pearson interval (level
-    ``confidence``) of the observed coverage (``covered`` of ``replicates``) lies against the
-    ``nominal`` coverage. The one rule of both tables: a miss rate ``alpha`` is judged as the
-    coverage ``1 - alpha``."""
+    """``undercovers``, ``overcovers``, ``nominal`` or ``undecided``: where the Clopper-Pearson
+    interval (level ``confidence``) of the observed coverage (``covered`` of ``replicates``) lies
+    against the ``nominal`` coverage; ``undecided`` where it holds the nominal coverage and also a
+    miss rate ``UNDECIDED_FACTOR`` times the nominal one. The one rule of every table: a miss rate
+    ``alpha`` is judged as the coverage ``1 - alpha``."""
     ci = proportion_ci(covered, replicates, 1 - confidence)
     if ci.hi < nominal:
         return "undercovers", ci
     if ci.lo > nominal:
         return "overcovers", ci
+    if 1 - ci.lo >= UNDECIDED_FACTOR * (1 - nominal):
+        return "undecided", ci
     return "nominal", ci
 
 
@@ -570,6 +586,28 @@ def _student_t(df: int, trials: int, gen: torch.Generator) -> np.ndarray:
     return (z / chi.sqrt()).cpu().numpy()
 
 
+def _mean_misses(x: np.ndarray, truth: float, levels: Sequence[float],
+                 always_corrected: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Misses of the mean interval the verifier uses (:func:`stats.mean_ci`, vectorised over the
+    rows of ``x``, one replicate per row) at each of ``levels``: ``(below, above)`` the truth per
+    level; beside them the misses of the plain Student-t interval, and (if ``always_corrected``)
+    of the interval corrected for whatever skewness the sample reads, on the same rows."""
+    size = x.shape[1]
+    centre, se = x.mean(1), x.std(1, ddof=1) / math.sqrt(size)
+    salient = skewness_that_stands_out(x)
+    read = skewness(x) if always_corrected else None
+    misses = np.zeros((len(levels), 2), dtype=int)
+    plain, always = np.zeros(len(levels), dtype=int), np.zeros(len(levels), dtype=int)
+    for i, level in enumerate(levels):
+        lo, hi = studentized_limits(centre, se, salient, size, 1 - level)
+        misses[i] = [int(np.sum(hi < truth)), int(np.sum(lo > truth))]
+        for counted, used in ((plain, 0.0), (always, read)):
+            if used is not None:
+                lo, hi = studentized_limits(centre, se, np.zeros(len(x)) + used, size, 1 - level)
+                counted[i] = int(np.sum((hi < truth) | (lo > truth)))
+    return misses, plain, always
+
+
 def heavy_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = HEAVY_SIZES,
                levels: Sequence[float] = SCAN_LEVELS, df: int = HEAVY_POINT["df"]) -> list[dict[str, Any]]:
     """Coverage of the t interval the verifier uses (:func:`stats.mean_ci`, corrected for the skewness
@@ -591,14 +629,8 @@ def heavy_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = HEAVY_SIZE
             count = min(max(1, SCAN_CHUNK // size), replicates - done)
             gen = generator(derive_seed(seed, "heavy", df, size, index), "cpu")
             x = _student_t(df, count * size, gen).reshape(count, size)
-            centre, se, skew = x.mean(1), x.std(1, ddof=1) / math.sqrt(size), skewness(x)
-            salient = skewness_that_stands_out(x)
-            for i, level in enumerate(levels):
-                lo, hi = studentized_limits(centre, se, salient, size, 1 - level)
-                misses[i] += [int(np.sum(hi < 0)), int(np.sum(lo > 0))]
-                for counted, used in ((plain, 0.0 * skew), (always, skew)):
-                    lo, hi = studentized_limits(centre, se, used, size, 1 - level)
-                    counted[i] += int(np.sum((hi < 0) | (lo > 0)))
+            chunk = _mean_misses(x, 0.0, levels, always_corrected=True)
+            misses, plain, always = misses + chunk[0], plain + chunk[1], always + chunk[2]
             done, index = done + count, index + 1
         seconds = round(time.perf_counter() - started, 3)
         scanned = _miss_rows(MEAN_LABEL, heavy_label(df), size, 0.0, levels, misses,
@@ -607,6 +639,137 @@ def heavy_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = HEAVY_SIZE
         rows += [{**row, **{key: int(value[i]) for key, value in covered.items()}}
                  for i, row in enumerate(scanned)]
     return rows
+
+
+# ----------------------------------------------------------------------------- deep tails
+
+# The tail measurement and the scans stop at a miss rate of 1e-4, while the per-check levels of a
+# run lie near 1e-5 (ci), 3e-6 (book) and 1e-6 (paper), and its per-look levels lower still (the
+# level-split table of the statistics chapter). The deep scan goes down to 1e-6 on a law whose
+# trial costs one draw: i.i.d. Gamma of shape k, of skewness 2/sqrt(k) and excess kurtosis 6/k.
+# Each shape is measured two ways: at the look the engine's rules give its exact moments
+# (``floor``); and at the look a check draws (``rule``): per replicate an independent pilot, the
+# size :func:`engine.first_look` reads from it, and the interval of that many fresh values. A
+# pilot reads the moments high, so the rule's looks mostly lie above the floor, but not always.
+DEEP_LEVELS: tuple[float, ...] = (1 - 1e-4, 1 - 1e-5, 1 - 1e-6)
+DEEP_SHAPES: tuple[float, ...] = (16.0, 4.0)
+DEEP_SIZINGS: tuple[str, ...] = ("floor", "rule")
+DEEP_CHUNK = 2**21  # values drawn at once, for a look of the floor's size
+DEEP_RULE_CHUNKS = 8  # as many for a rule's looks: their sizes vary, and each size is judged apart
+
+
+def gamma_skewness(shape: float) -> float:
+    return 2.0 / math.sqrt(shape)
+
+
+def gamma_kurtosis(shape: float) -> float:
+    """Excess kurtosis of Gamma(``shape``)."""
+    return 6.0 / shape
+
+
+def deep_size(shape: float) -> int:
+    """The first look the engine's rules give a mean whose per-trial values have the skewness and
+    kurtosis of Gamma(``shape``), read exactly, for a claim that asks for ``CASE_FIRST`` trials:
+    the largest of those and ``TRIALS_PER_SKEW2 * skew^2`` and ``TRIALS_PER_KURT * kurtosis``."""
+    return max(CASE_FIRST, math.ceil(TRIALS_PER_SKEW2 * gamma_skewness(shape) ** 2),
+               math.ceil(TRIALS_PER_KURT * gamma_kurtosis(shape)))
+
+
+def deep_config() -> dict[str, Any]:
+    """Everything a stored deep scan's rows depend on besides its seed and replicates."""
+    return {"levels": list(DEEP_LEVELS), "shapes": list(DEEP_SHAPES), "sizings": list(DEEP_SIZINGS),
+            "chunk": DEEP_CHUNK, "rule_chunks": DEEP_RULE_CHUNKS, "pilot_trials": PILOT_TRIALS,
+            "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
+            "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "interval": MEAN_LABEL}
+
+
+def _gamma(shape: float, rows: int, size: int, gen: torch.Generator) -> np.ndarray:
+    concentration = torch.full((rows, size), shape, dtype=torch.float64)
+    return torch._standard_gamma(concentration, generator=gen).numpy()
+
+
+def _deep_chunk(shape: float, sizing: str, count: int, seed: int, index: int,
+                levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Misses of ``count`` replicates (chunk ``index``) of the mean interval of Gamma(``shape``)
+    values, sized by ``sizing``; with the looks' sizes. Replicates of one size are judged together."""
+    gen = generator(derive_seed(seed, "deep", shape, sizing, index), "cpu")
+    if sizing == "floor":
+        sizes = np.full(count, deep_size(shape))
+    else:
+        sizes = first_looks(CASE_FIRST, _gamma(shape, count, PILOT_TRIALS, gen))
+    misses, plain = np.zeros((len(levels), 2), dtype=int), np.zeros(len(levels), dtype=int)
+    for size, rows in zip(*np.unique(sizes, return_counts=True)):
+        m, p, _ = _mean_misses(_gamma(shape, int(rows), int(size), gen), shape, levels)
+        misses, plain = misses + m, plain + p
+    return misses, plain, sizes
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)  # a pool's worker: the pool is the parallelism
+
+
+def deep_scan(replicates: int, seed: int = 0, shapes: Sequence[float] = DEEP_SHAPES,
+              levels: Sequence[float] = DEEP_LEVELS, workers: int = 1, progress: bool = False,
+              sizings: Sequence[str] = DEEP_SIZINGS, chunk: int = DEEP_CHUNK) -> list[dict[str, Any]]:
+    """Coverage of the mean interval the verifier uses (:func:`stats.mean_ci`) at miss rates down to
+    1e-6, on ``replicates`` fresh replicates of i.i.d. Gamma(k) values (truth k) for each k of
+    ``shapes``, as many values as each of ``sizings`` grants: ``floor``, :func:`deep_size`; ``rule``,
+    what :func:`engine.first_look` reads from a pilot of its own (for a claim that asks for
+    ``CASE_FIRST`` trials). Rows as :func:`first_look_scan`'s, with ``sizing``, the quartiles of the
+    looks (``first_look_quartiles``) and ``plain_covered`` (the plain Student-t interval on the same
+    replicates). The replicates are drawn in chunks of about ``chunk`` values (``DEEP_RULE_CHUNKS``
+    times that for the rule), each seeded by its index, so ``workers`` processes give the same
+    rows as one."""
+    if replicates < MIN_REPLICATES:
+        raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
+    unknown = set(sizings) - set(DEEP_SIZINGS)
+    if unknown:
+        raise ValueError(f"sizings: expected some of {', '.join(DEEP_SIZINGS)}, got {sorted(unknown)}")
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    rows = []
+    for shape, sizing in ((k, z) for k in shapes for z in sizings):
+        per = max(1, chunk // deep_size(shape))
+        if sizing == "rule":
+            per = max(1, DEEP_RULE_CHUNKS * chunk // (deep_size(shape) + PILOT_TRIALS))
+        counts = [min(per, replicates - start) for start in range(0, replicates, per)]
+        jobs = [(shape, sizing, count, seed, index, tuple(levels)) for index, count in enumerate(counts)]
+        started = time.perf_counter()
+        bar = tqdm(total=replicates, desc=f"deep Gamma({shape:g}), {sizing}", unit="replicate",
+                   disable=not progress)
+        misses, plain = np.zeros((len(levels), 2), dtype=int), np.zeros(len(levels), dtype=int)
+        sizes = []
+        pool = ProcessPoolExecutor(workers, initializer=_one_thread) if workers > 1 else _Serial()
+        with pool:
+            for job, (m, p, z) in zip(jobs, pool.map(_deep_chunk, *zip(*jobs))):
+                misses, plain = misses + m, plain + p
+                sizes.append(z)
+                bar.update(job[2])
+        bar.close()
+        seconds = round(time.perf_counter() - started, 3)
+        looks = np.concatenate(sizes)
+        quartiles = [int(q) for q in np.quantile(looks, (.25, .5, .75))]
+        where = f"synthetic Gamma({shape:g}), skewness {gamma_skewness(shape):.3g}"
+        scanned = _miss_rows(MEAN_LABEL, where, int(np.median(looks)), shape, levels, misses, replicates,
+                             seconds, sizing=sizing, first_look_quartiles=quartiles,
+                             below_floor=int(np.sum(looks < deep_size(shape))))
+        rows += [{**row, "plain_covered": int(replicates - plain[i])} for i, row in enumerate(scanned)]
+    return rows
+
+
+class _Serial:
+    """A stand-in for a process pool of one: ``map`` in this process."""
+
+    def __enter__(self) -> "_Serial":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def map(self, f: Callable, *iterables: Any):
+        return map(f, *iterables)
 
 
 def run(replicates: int = MIN_REPLICATES, seed: int = 0,
@@ -651,17 +814,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--heavy", type=int, default=0, metavar="R",
                         help="also scan the mean interval's coverage by size at the synthetic Student-t "
                              "point and measure the rule there, R replicates per size and point (e.g. 20000)")
+    parser.add_argument("--deep", type=int, default=0, metavar="R",
+                        help="also measure the mean interval at miss rates down to 1e-6 on synthetic Gamma "
+                             "points, R replicates per point and look (e.g. 2000000)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes for --deep (default 1; the rows do not depend on it)")
     parser.add_argument("--calibrate", action="store_true",
                         help="also measure the skewness at the scan point that the skew rule is set from")
+    parser.add_argument("--no-table", action="store_true",
+                        help="skip the coverage table of every case (when only the scans are wanted)")
     parser.add_argument("--out", default=None, help="write the table as JSON here")
     args = parser.parse_args(argv)
     if args.replicates < MIN_REPLICATES or args.seed < 0:
         parser.error(f"replicates: expected an integer >= {MIN_REPLICATES}; seed: an integer >= 0")
     for name, value in (("tail", args.tail), ("first-look", args.first_look), ("rule", args.rule),
-                        ("heavy", args.heavy)):
+                        ("heavy", args.heavy), ("deep", args.deep)):
         if value != 0 and value < MIN_REPLICATES:
             parser.error(f"{name}: expected 0 (not measured) or an integer >= {MIN_REPLICATES}")
-    report = run(args.replicates, args.seed)
+    if not 1 <= args.workers <= 256:
+        parser.error(f"workers: expected an integer in [1, 256], got {args.workers}")
+    report = run(args.replicates, args.seed, [] if args.no_table else None)
     if args.tail:
         report["tail"] = tail(**TAIL_POINT, replicates=args.tail, seed=args.seed)
         _print_tail(report["tail"])
@@ -689,6 +861,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               if report["heavy_covering"] else "heavy: every size undercovers at some level")
         report["heavy_rule"] = rule_scan(args.heavy, args.seed, points=HEAVY_RULE_POINTS)
         _print_rows(report["heavy_rule"], "heavy rule: ")
+    if args.deep:
+        report["deep"] = deep_scan(args.deep, args.seed, workers=args.workers, progress=True)
+        report["deep_config"] = deep_config()
+        _print_rows(report["deep"], "deep: ")
     _print_rows(report["rows"])
     if args.out:
         from .ledger import write

@@ -125,9 +125,15 @@ def first_look(estimator: str, first: int, pilot: Outputs | None) -> int:
     (:func:`stats.skewness_upper`, :func:`stats.kurtosis_upper`); ``first`` for other estimators."""
     if estimator not in SKEW_SIZED or pilot is None:
         return first
-    values = studentized_values(estimator, pilot)
+    return int(first_looks(first, studentized_values(estimator, pilot)))
+
+
+def first_looks(first: int, values: np.ndarray) -> Any:
+    """The rule of :func:`first_look` for pilots of studentized values along the last axis: one
+    size for a 1-D pilot, else an integer array of one size per row."""
     skew, kurt = skewness_upper(values), kurtosis_upper(values)
-    return max(first, math.ceil(TRIALS_PER_SKEW2 * skew * skew), math.ceil(TRIALS_PER_KURT * kurt))
+    by_skew, by_kurt = np.ceil(TRIALS_PER_SKEW2 * skew * skew), np.ceil(TRIALS_PER_KURT * kurt)
+    return np.maximum(first, np.maximum(by_skew, by_kurt)).astype(np.int64)
 
 
 def too_few(estimator: str, samples: Outputs) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
@@ -40,11 +41,6 @@ def skewness(x: np.ndarray) -> Any:
     sd = np.sqrt(np.mean(d * d, -1))
     skew = np.where(sd > 0, np.mean(d**3, -1) / np.where(sd > 0, sd, 1.0) ** 3, 0.0)
     return float(skew) if np.ndim(skew) == 0 else skew
-
-
-def _centred(x: np.ndarray) -> np.ndarray:
-    d = np.asarray(x, dtype=np.float64).ravel()
-    return d - d.mean()
 
 
 def _leave_one_out(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -96,37 +92,56 @@ def skewness_that_stands_out(x: np.ndarray, z: float = SKEW_SALIENCE) -> Any:
     return float(kept) if np.ndim(kept) == 0 else kept
 
 
-def skewness_upper(x: np.ndarray, z: float = 2.0) -> float:
-    """A deliberately high reading of the skewness of i.i.d. samples: ``|g| + z se``, with ``g``
-    their sample skewness (:func:`skewness`) and ``se`` its jackknife standard error (each sample
-    left out in turn; deterministic, ``O(size)``). A small sample of a heavy-tailed law often
-    misses the tail that makes it skewed; the standard error widens with the spread the sample
-    does show."""
-    if np.size(x) < 3:
-        return 0.0
+def _centred(x: np.ndarray) -> np.ndarray:
+    """The samples less their mean, along the last axis."""
+    d = np.asarray(x, dtype=np.float64)
+    return d - d.mean(-1, keepdims=True)
+
+
+def _per_row(value: Any) -> Any:
+    return float(value) if np.ndim(value) == 0 else value
+
+
+def skewness_upper(x: np.ndarray, z: float = 2.0) -> Any:
+    """A deliberately high reading of the skewness of i.i.d. samples along the last axis:
+    ``|g| + z se``, with ``g`` their sample skewness (:func:`skewness`) and ``se`` its jackknife
+    standard error (each sample left out in turn; deterministic, ``O(size)``). A small sample of a
+    heavy-tailed law often misses the tail that makes it skewed; the standard error widens with the
+    spread the sample does show. A float for 1-D samples, else one per row."""
+    d = np.asarray(x, dtype=np.float64)
+    if d.shape[-1] < 3:
+        return 0.0 if d.ndim == 1 else np.zeros(d.shape[:-1])
+    d = _centred(d)
+    return _per_row(np.abs(skewness(d)) + z * _skewness_se(d))
+
+
+def kurtosis(x: np.ndarray) -> Any:
+    """Sample excess kurtosis ``mean((x - mean)^4) / var^2 - 3`` along the last axis (0 for constant
+    samples; ``scipy.stats.kurtosis`` with its defaults): a float for 1-D samples, else one per row."""
     d = _centred(x)
-    return abs(float(skewness(d))) + z * _skewness_se(d)
+    var = np.mean(d * d, -1)
+    return _per_row(np.where(var > 0, np.mean(d**4, -1) / np.where(var > 0, var, 1.0) ** 2 - 3.0, 0.0))
 
 
-def kurtosis(x: np.ndarray) -> float:
-    """Sample excess kurtosis ``mean((x - mean)^4) / var^2 - 3`` of 1-D samples (0 for constant
-    samples; ``scipy.stats.kurtosis`` with its defaults)."""
-    d = _centred(x)
-    var = float(np.mean(d * d))
-    return float(np.mean(d**4)) / var**2 - 3.0 if var > 0 else 0.0
-
-
-def kurtosis_upper(x: np.ndarray, z: float = 2.0) -> float:
-    """A deliberately high reading of the excess kurtosis of i.i.d. samples: ``k + z se``, with
-    ``k`` their sample excess kurtosis (:func:`kurtosis`) and ``se`` its jackknife standard error
-    (each sample left out in turn; deterministic, ``O(size)``), as :func:`skewness_upper` reads the
-    skewness. Negative for a sample that reads clearly light-tailed."""
-    if np.size(x) < 4:
-        return 0.0
-    d = _centred(x)
+def kurtosis_upper(x: np.ndarray, z: float = 2.0) -> Any:
+    """A deliberately high reading of the excess kurtosis of i.i.d. samples along the last axis:
+    ``k + z se``, with ``k`` their sample excess kurtosis (:func:`kurtosis`) and ``se`` its
+    jackknife standard error (each sample left out in turn; deterministic, ``O(size)``), as
+    :func:`skewness_upper` reads the skewness. Negative for a sample that reads clearly
+    light-tailed. A float for 1-D samples, else one per row."""
+    d = np.asarray(x, dtype=np.float64)
+    if d.shape[-1] < 4:
+        return 0.0 if d.ndim == 1 else np.zeros(d.shape[:-1])
+    d = _centred(d)
     var, _, fourth = _leave_one_out(d)
     leave_one_out = np.where(var > 0, fourth / np.where(var > 0, var, 1.0) ** 2 - 3.0, 0.0)
-    return kurtosis(d) + z * _jackknife_se(leave_one_out)
+    return _per_row(kurtosis(d) + z * _jackknife_se(leave_one_out))
+
+
+@lru_cache(maxsize=4096)
+def _t_quantile(p: float, df: int) -> float:
+    """Student t's quantile (cached: a scan asks for the same few many times)."""
+    return float(stats.t.ppf(p, df))
 
 
 def studentized_limits(centre: float | np.ndarray, se: float | np.ndarray, skew: float | np.ndarray,
@@ -139,7 +154,7 @@ def studentized_limits(centre: float | np.ndarray, se: float | np.ndarray, skew:
     falls from order ``size^-1/2`` (plain t, one-sided) to order ``1/size``; for ``skew = 0`` these
     are the Student-t limits. ``centre``, ``se`` and ``skew`` may be arrays (one entry per sample,
     all of ``size`` trials): the limits are then arrays too, else floats."""
-    q = float(stats.t.ppf(1 - alpha / 2, max(1, size - 1)))
+    q = _t_quantile(1 - alpha / 2, max(1, size - 1))
     b = np.asarray(skew, dtype=np.float64) / math.sqrt(max(1, size))
     flat = np.abs(b) < 1e-9
     safe = np.where(flat, 1.0, b)

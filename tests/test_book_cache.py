@@ -68,6 +68,15 @@ def test_chapter_code_drops_cell_options_and_magics(repo):
     assert "tags" not in code and "%matplotlib" not in code and "import alpha as proof" in code
 
 
+def test_an_edit_of_a_stored_measurement_changes_every_chapters_digest(repo):
+    stored = repo / book_cache.MEASURED / "scan.json"
+    stored.parent.mkdir(parents=True)
+    stored.write_text("{}")
+    before = {c: book_cache.digest(repo, repo / c, _ledger()) for c in ("book/alpha.md", "book/intro.md")}
+    stored.write_text('{"rows": []}')
+    assert all(book_cache.digest(repo, repo / c, _ledger()) != d for c, d in before.items())
+
+
 def test_a_section_chapter_reads_its_modules_not_another_sections(repo):
     files = book_cache.chapter_files(repo, repo / "book/alpha.md")
     assert repo / "proofs/vectors.py" in files and repo / "simulations/beta.py" not in files

@@ -322,3 +322,115 @@ def test_a_fixed_budget_check_whose_trials_ask_for_more_is_undecided(claim_id, p
     claim = get_claim(claim_id)
     outcome = claim.check(claim.resolve(point), replace(ctx, max_trials=4096))
     assert outcome.verdict == "undecided"
+
+
+def test_the_vectorised_mean_misses_are_those_of_the_verifiers_mean_interval_row_by_row():
+    """The deep scan counts misses of stats.mean_ci itself: on rows of skewed samples (some whose
+    skewness stands out, some not) and a truth near the limits, each row's miss agrees."""
+    rng = np.random.default_rng(5)
+    x = rng.gamma(2.0, size=(300, 48))
+    truth, levels = 2.0, (0.9, 0.999)
+    stands_out = skewness_that_stands_out(x) != 0
+    assert 0 < stands_out.sum() < len(x)
+    misses, plain, _ = coverage._mean_misses(x, truth, levels)
+    for i, level in enumerate(levels):
+        cis = [mean_ci(row, 1 - level) for row in x]
+        below = sum(ci.hi < truth for ci in cis)
+        above = sum(ci.lo > truth for ci in cis)
+        assert misses[i].tolist() == [below, above] and below + above > 0
+
+
+def test_the_gamma_moments_of_the_deep_scan_are_scipys():
+    from scipy.stats import gamma
+
+    for shape in coverage.DEEP_SHAPES:
+        skew, kurt = gamma.stats(shape, moments="sk")
+        assert np.isclose(coverage.gamma_skewness(shape), skew)
+        assert np.isclose(coverage.gamma_kurtosis(shape), kurt)
+
+
+def test_the_deep_scans_floor_is_the_look_the_rules_give_the_exact_moments():
+    for shape in coverage.DEEP_SHAPES:
+        by_skew = TRIALS_PER_SKEW2 * coverage.gamma_skewness(shape) ** 2
+        by_kurt = TRIALS_PER_KURT * coverage.gamma_kurtosis(shape)
+        size = coverage.deep_size(shape)
+        assert size >= max(by_skew, by_kurt, coverage.CASE_FIRST)
+        assert size - 1 < max(by_skew, by_kurt, coverage.CASE_FIRST)
+
+
+def test_the_deep_scan_gives_the_same_rows_on_one_worker_or_two():
+    """Over several chunks (a chunk of four looks of the floor: a few hundred chunks per row)."""
+    chunk = 4 * coverage.deep_size(16.0)
+    one, two = (coverage.deep_scan(coverage.MIN_REPLICATES, seed=2, shapes=(16.0,), levels=(0.9, 0.99),
+                                   workers=w, chunk=chunk) for w in (1, 2))
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert strip(one) == strip(two)
+    assert one[0]["truth"] == 16.0 and one[0]["trials"] == coverage.deep_size(16.0)
+    reordered = coverage.deep_scan(coverage.MIN_REPLICATES, seed=2, shapes=(16.0,), levels=(0.9, 0.99),
+                                   chunk=2 * chunk)
+    assert strip(reordered) != strip(one)  # the chunks are what is seeded: other chunks, other draws
+
+
+def test_the_deep_scans_rule_rows_draw_the_looks_the_engine_reads_from_each_pilot():
+    """Replicate by replicate: the pilot and then the look, from the chunk's generator."""
+    shape, count = 16.0, 50
+    _, _, sizes = coverage._deep_chunk(shape, "rule", count, 3, 0, (0.9,))
+    gen = generator(derive_seed(3, "deep", shape, "rule", 0), "cpu")
+    pilots = coverage._gamma(shape, count, PILOT_TRIALS, gen)
+    assert sizes.tolist() == [first_look("mean", coverage.CASE_FIRST, (p,)) for p in pilots]
+
+
+def test_the_deep_scan_rejects_a_wrong_truth():
+    """Its power: Gamma(16) values judged against a mean 2% off miss far beyond the nominal rate."""
+    x = torch._standard_gamma(torch.full((2000, coverage.deep_size(16.0)), 16.0, dtype=torch.float64),
+                              generator=generator(7, "cpu")).numpy()
+    misses, _, _ = coverage._mean_misses(x, 16.0 * 1.02, (0.99,))
+    word, _ = coverage.verdict(2000 - int(misses.sum()), 2000, 0.99)
+    assert word == "undercovers"
+
+
+def test_a_coverage_row_too_few_to_tell_nominal_from_ten_times_the_miss_rate_is_undecided():
+    assert coverage.verdict(400, 400, 1 - 1e-4)[0] == "undecided"
+    assert coverage.verdict(10**6 - 100, 10**6, 1 - 1e-4)[0] == "nominal"
+    assert coverage.verdict(10**6 - 1000, 10**6, 1 - 1e-4)[0] == "undercovers"
+    assert coverage.verdict(380, 400, 0.95)[0] == "nominal"
+
+
+def test_the_high_readings_on_rows_are_those_of_each_row():
+    rng = np.random.default_rng(4)
+    x = rng.gamma(0.5, size=(6, 40))
+    assert skewness_upper(x).tolist() == [skewness_upper(row) for row in x]
+    assert kurtosis_upper(x).tolist() == [kurtosis_upper(row) for row in x]
+
+
+def test_the_stored_deep_scan_matches_the_scan_the_code_would_run():
+    """The coverage chapter shows a stored deep scan: its points, looks and levels must be those of
+    the current code, or the scan must be run again (its command is in the chapter)."""
+    import json
+    from pathlib import Path
+
+    stored = json.loads((Path(__file__).parents[1] / "book" / "measured" / "coverage-deep.json").read_text())
+    rows = stored["deep"]
+    assert stored["deep_config"] == coverage.deep_config()
+    expected = {(k, z, level) for k in coverage.DEEP_SHAPES for z in coverage.DEEP_SIZINGS
+                for level in coverage.DEEP_LEVELS}
+    assert {(r["truth"], r["sizing"], r["nominal"]) for r in rows} == expected
+    for r in rows:
+        if r["sizing"] == "floor":
+            assert r["first_look_quartiles"] == [coverage.deep_size(r["truth"])] * 3
+        assert r["replicates"] >= coverage.MIN_REPLICATES and r["interval"] == coverage.MEAN_LABEL
+
+
+def test_the_deep_scans_deepest_level_is_not_below_any_scales_per_look_level():
+    """What the coverage chapter says of the deep scan's reach: its deepest miss rate lies above the
+    per-look level of every scale (so it does not reach the stated level)."""
+    from pavlov_theory import ledger
+    from pavlov_theory.claims import SCALES, registry
+    from pavlov_theory.stats import look_sizes
+
+    claims = registry()
+    for scale in SCALES:
+        points = sum(len(c.points(scale)) for c in claims.values())
+        looks = len(look_sizes(coverage.CASE_FIRST, ledger.MAX_TRIALS[scale]))
+        per_look = ledger.DEFAULT_FWER / points / looks
+        assert 1 - max(coverage.DEEP_LEVELS) > per_look, scale

@@ -15,6 +15,8 @@ has changed, so that a cached page is never stale:
   included (the tests run such a chapter and compare the modules it loads with this closure);
 - any other chapter (the introduction, the kernels, the ledger, the statistics) reads every module
   and the whole ledger file, its timings included;
+- every chapter may read the stored measurements in ``MEASURED`` (the coverage chapter shows the
+  deep-tail scan from there), so their files are read too;
 - and every chapter runs on the installed packages and may read the ``PAVLOV_*`` environment (the
   statistics chapter shows stored coverage and stress reports named there): the packages' names and
   versions, those variables and the files they name are read too.
@@ -41,6 +43,7 @@ PACKAGES = {"pavlov_theory.proofs": "proofs", "pavlov_theory.simulations": "simu
 ENGINE = "pavlov_theory"  # its modules are read by every chapter; their imports are followed
 NARROW = ("coverage",)  # chapters that call no registry and read no ledger
 COMMON = ("pyproject.toml", "book/_config.yml", "book/_toc.yml", "tests/conftest.py")
+MEASURED = "book/measured"  # stored measurements too long to rerun in a build
 STATE = ".chapter-digests.json"
 CACHE = ".jupyter_cache"
 _CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```\s*$", re.S | re.M)
@@ -115,7 +118,8 @@ def sections(root: Path) -> list[str]:
 
 def chapter_files(root: Path, chapter: Path) -> list[Path]:
     """Every source file ``chapter`` reads besides its own text and the ledger."""
-    engine = sorted((root / ENGINE).glob("*.py")) + [root / f for f in COMMON]
+    engine = (sorted((root / ENGINE).glob("*.py")) + [root / f for f in COMMON]
+              + sorted(p for p in (root / MEASURED).rglob("*") if p.is_file()))
     section = chapter.stem in sections(root)
     if section or chapter.stem in NARROW:
         modules = _imported_modules(chapter_code(chapter))
