@@ -58,6 +58,7 @@ from .stats import (
     mean_ci,
     proportion_ci,
     ratio_of_means_ci,
+    ratio_skew_stands_out,
     ratio_test,
     sequential,
     skewness,
@@ -334,13 +335,23 @@ def plain_t_ci(samples: np.ndarray, alpha: float) -> Interval:
     return Interval(float(x.mean()), lo, hi, x.size)
 
 
+def delta_limits(num: np.ndarray, den: np.ndarray, alpha: float) -> tuple[Any, Any, Any]:
+    """The plain delta-method interval for a ratio of means, along the last axis (one sample per
+    row): ``(ratio, lo, hi)``, floats for 1-D samples."""
+    a, b = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
+    mean_den = b.mean(-1, keepdims=True)
+    ratio = a.mean(-1, keepdims=True) / mean_den
+    size = a.shape[-1]
+    se = np.std((a - ratio * b) / mean_den, axis=-1, ddof=1) / math.sqrt(size)
+    ratio = ratio[..., 0]
+    lo, hi = studentized_limits(ratio, se, 0.0 * ratio, size, alpha)
+    return (float(ratio), lo, hi) if np.ndim(ratio) == 0 else (ratio, lo, hi)
+
+
 def delta_ratio_ci(num: np.ndarray, den: np.ndarray, alpha: float) -> Interval:
     """The plain delta-method interval for a ratio of means (a reference the tails compare with)."""
-    a, b = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
-    ratio = float(a.mean() / b.mean())
-    se = float(np.std((a - ratio * b) / b.mean(), ddof=1)) / math.sqrt(a.size)
-    lo, hi = studentized_limits(ratio, se, 0.0, a.size, alpha)
-    return Interval(ratio, lo, hi, a.size)
+    ratio, lo, hi = delta_limits(num, den, alpha)
+    return Interval(ratio, lo, hi, np.size(num))
 
 
 TAIL_ESTIMATORS: tuple[str, ...] = ("mean", "mean, plain t", "ratio", "ratio, plain delta")
@@ -708,6 +719,60 @@ def _one_thread() -> None:
     torch.set_num_threads(1)  # a pool's worker: the pool is the parallelism
 
 
+def _run_chunks(chunk_fn: Callable, jobs: list[tuple], levels: Sequence[float], workers: int,
+                progress: bool, desc: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Run ``chunk_fn`` on every job (its third entry: the replicates it holds), in ``workers``
+    processes; the summed misses and plain misses, every look's size, and the seconds taken."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    bar = tqdm(total=sum(job[2] for job in jobs), desc=desc, unit="replicate", disable=not progress)
+    misses, plain, sizes = np.zeros((len(levels), 2), dtype=int), np.zeros(len(levels), dtype=int), []
+    pool = ProcessPoolExecutor(workers, initializer=_one_thread) if workers > 1 else _Serial()
+    with pool:
+        for job, (m, p, z) in zip(jobs, pool.map(chunk_fn, *zip(*jobs))):
+            misses, plain = misses + m, plain + p
+            sizes.append(z)
+            bar.update(job[2])
+    bar.close()
+    return misses, plain, np.concatenate(sizes), round(time.perf_counter() - started, 3)
+
+
+Run = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # what _run_chunks returns
+
+
+def _deep_rows(interval: str, where: str, truth: float, floor: int, sizing: str, levels: Sequence[float],
+               replicates: int, run: Run) -> list[dict[str, Any]]:
+    misses, plain, looks, seconds = run
+    quartiles = [int(q) for q in np.quantile(looks, (.25, .5, .75))]
+    below = int(np.sum(looks < floor))
+    scanned = _miss_rows(interval, where, int(np.median(looks)), truth, levels, misses, replicates, seconds,
+                         sizing=sizing, first_look_quartiles=quartiles, below_floor=below)
+    return [{**row, "plain_covered": int(replicates - plain[i])} for i, row in enumerate(scanned)]
+
+
+def _chunk_counts(replicates: int, per: int) -> list[int]:
+    return [min(per, replicates - start) for start in range(0, replicates, per)]
+
+
+def _check_deep(replicates: int, sizings: Sequence[str]) -> None:
+    if replicates < MIN_REPLICATES:
+        raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
+    unknown = set(sizings) - set(DEEP_SIZINGS)
+    if unknown:
+        raise ValueError(f"sizings: expected some of {', '.join(DEEP_SIZINGS)}, got {sorted(unknown)}")
+
+
+def _per_chunk(floor: int, sizing: str, chunk: int, values_per_trial: int = 1) -> int:
+    """Replicates per chunk: about ``chunk`` values for looks of the floor's size, ``DEEP_RULE_CHUNKS``
+    times as many (pilots included) for the rule's."""
+    if sizing == "rule":
+        return max(1, DEEP_RULE_CHUNKS * chunk // (values_per_trial * (floor + PILOT_TRIALS)))
+    return max(1, chunk // (values_per_trial * floor))
+
+
 def deep_scan(replicates: int, seed: int = 0, shapes: Sequence[float] = DEEP_SHAPES,
               levels: Sequence[float] = DEEP_LEVELS, workers: int = 1, progress: bool = False,
               sizings: Sequence[str] = DEEP_SIZINGS, chunk: int = DEEP_CHUNK) -> list[dict[str, Any]]:
@@ -716,47 +781,102 @@ def deep_scan(replicates: int, seed: int = 0, shapes: Sequence[float] = DEEP_SHA
     ``shapes``, as many values as each of ``sizings`` grants: ``floor``, :func:`deep_size`; ``rule``,
     what :func:`engine.first_look` reads from a pilot of its own (for a claim that asks for
     ``CASE_FIRST`` trials). Rows as :func:`first_look_scan`'s, with ``sizing``, the quartiles of the
-    looks (``first_look_quartiles``) and ``plain_covered`` (the plain Student-t interval on the same
-    replicates). The replicates are drawn in chunks of about ``chunk`` values (``DEEP_RULE_CHUNKS``
-    times that for the rule), each seeded by its index, so ``workers`` processes give the same
-    rows as one."""
-    if replicates < MIN_REPLICATES:
-        raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
-    unknown = set(sizings) - set(DEEP_SIZINGS)
-    if unknown:
-        raise ValueError(f"sizings: expected some of {', '.join(DEEP_SIZINGS)}, got {sorted(unknown)}")
-    from concurrent.futures import ProcessPoolExecutor
-
-    from tqdm import tqdm
-
+    looks (``first_look_quartiles``), how many lie below the floor (``below_floor``) and
+    ``plain_covered`` (the plain Student-t interval on the same replicates). The replicates are
+    drawn in chunks of about ``chunk`` values (``DEEP_RULE_CHUNKS`` times that for the rule), each
+    seeded by its index, so ``workers`` processes give the same rows as one."""
+    _check_deep(replicates, sizings)
     rows = []
     for shape, sizing in ((k, z) for k in shapes for z in sizings):
-        per = max(1, chunk // deep_size(shape))
-        if sizing == "rule":
-            per = max(1, DEEP_RULE_CHUNKS * chunk // (deep_size(shape) + PILOT_TRIALS))
-        counts = [min(per, replicates - start) for start in range(0, replicates, per)]
+        floor = deep_size(shape)
+        counts = _chunk_counts(replicates, _per_chunk(floor, sizing, chunk))
         jobs = [(shape, sizing, count, seed, index, tuple(levels)) for index, count in enumerate(counts)]
-        started = time.perf_counter()
-        bar = tqdm(total=replicates, desc=f"deep Gamma({shape:g}), {sizing}", unit="replicate",
-                   disable=not progress)
-        misses, plain = np.zeros((len(levels), 2), dtype=int), np.zeros(len(levels), dtype=int)
-        sizes = []
-        pool = ProcessPoolExecutor(workers, initializer=_one_thread) if workers > 1 else _Serial()
-        with pool:
-            for job, (m, p, z) in zip(jobs, pool.map(_deep_chunk, *zip(*jobs))):
-                misses, plain = misses + m, plain + p
-                sizes.append(z)
-                bar.update(job[2])
-        bar.close()
-        seconds = round(time.perf_counter() - started, 3)
-        looks = np.concatenate(sizes)
-        quartiles = [int(q) for q in np.quantile(looks, (.25, .5, .75))]
+        run = _run_chunks(_deep_chunk, jobs, levels, workers, progress, f"deep Gamma({shape:g}), {sizing}")
         where = f"synthetic Gamma({shape:g}), skewness {gamma_skewness(shape):.3g}"
-        scanned = _miss_rows(MEAN_LABEL, where, int(np.median(looks)), shape, levels, misses, replicates,
-                             seconds, sizing=sizing, first_look_quartiles=quartiles,
-                             below_floor=int(np.sum(looks < deep_size(shape))))
-        rows += [{**row, "plain_covered": int(replicates - plain[i])} for i, row in enumerate(scanned)]
+        rows += _deep_rows(MEAN_LABEL, where, shape, floor, sizing, levels, replicates, run)
     return rows
+
+
+# ---- the ratio interval, on a synthetic ratio of means
+
+# numerator and denominator independent Gamma laws of these shapes (truth: their ratio); the
+# values the ratio interval studentizes, num - theta den, are then right-skewed (skewness near 2/3)
+DEEP_RATIO_SHAPES: tuple[float, float] = (4.0, 16.0)
+RATIO_LABEL = "ratio of means (corrected Fieller)"
+
+
+def ratio_moments(num_shape: float, den_shape: float) -> tuple[float, float]:
+    """Skewness and excess kurtosis of ``X - theta Y`` for independent ``X ~ Gamma(num_shape)`` and
+    ``Y ~ Gamma(den_shape)`` at the true ratio ``theta = num_shape / den_shape``, from the cumulants
+    of a Gamma law (``(n - 1)! k``), which add over independent terms."""
+    theta = num_shape / den_shape
+    cumulant = lambda n: math.factorial(n - 1) * (num_shape + (-theta) ** n * den_shape)
+    return cumulant(3) / cumulant(2) ** 1.5, cumulant(4) / cumulant(2) ** 2
+
+
+def deep_ratio_size(num_shape: float, den_shape: float) -> int:
+    """The first look the engine's rules give the ratio at its exact moments (:func:`ratio_moments`),
+    for a claim that asks for ``CASE_FIRST`` trials."""
+    skew, kurt = ratio_moments(num_shape, den_shape)
+    return max(CASE_FIRST, math.ceil(TRIALS_PER_SKEW2 * skew**2), math.ceil(TRIALS_PER_KURT * kurt))
+
+
+def _ratio_misses(num: np.ndarray, den: np.ndarray, truth: float,
+                  levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Misses of the ratio interval the verifier uses (:func:`stats.ratio_of_means_ci`, through the
+    test it inverts, one replicate per row) at each of ``levels``, ``(below, above)`` the truth;
+    beside them the misses of the plain delta-method interval (:func:`delta_limits`)."""
+    truth_above = num.mean(1) / den.mean(1) < truth
+    corrected = ratio_skew_stands_out(num, den)
+    misses, plain = np.zeros((len(levels), 2), dtype=int), np.zeros(len(levels), dtype=int)
+    for i, level in enumerate(levels):
+        rejected = ratio_test(num, den, truth, 1 - level, corrected) > 0
+        misses[i] = [int(np.sum(rejected & truth_above)), int(np.sum(rejected & ~truth_above))]
+        _, lo, hi = delta_limits(num, den, 1 - level)
+        plain[i] = int(np.sum((hi < truth) | (lo > truth)))
+    return misses, plain
+
+
+def _deep_ratio_chunk(shapes: tuple[float, float], sizing: str, count: int, seed: int, index: int,
+                      levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As :func:`_deep_chunk`, for the ratio of the means of Gamma(``shapes[0]``) and
+    Gamma(``shapes[1]``) values drawn in pairs."""
+    gen = generator(derive_seed(seed, "deep ratio", shapes, sizing, index), "cpu")
+    draw = lambda rows, size: tuple(_gamma(k, rows, size, gen) for k in shapes)
+    if sizing == "floor":
+        sizes = np.full(count, deep_ratio_size(*shapes))
+    else:
+        sizes = first_looks(CASE_FIRST, studentized_values("ratio", draw(count, PILOT_TRIALS)))
+    misses, plain = np.zeros((len(levels), 2), dtype=int), np.zeros(len(levels), dtype=int)
+    for size, rows in zip(*np.unique(sizes, return_counts=True)):
+        m, p = _ratio_misses(*draw(int(rows), int(size)), shapes[0] / shapes[1], levels)
+        misses, plain = misses + m, plain + p
+    return misses, plain, sizes
+
+
+def deep_ratio_scan(replicates: int, seed: int = 0, shapes: tuple[float, float] = DEEP_RATIO_SHAPES,
+                    levels: Sequence[float] = DEEP_LEVELS, workers: int = 1, progress: bool = False,
+                    sizings: Sequence[str] = DEEP_SIZINGS, chunk: int = DEEP_CHUNK) -> list[dict[str, Any]]:
+    """As :func:`deep_scan`, for the ratio interval (:func:`stats.ratio_of_means_ci`) of the means of
+    independent Gamma(``shapes[0]``) and Gamma(``shapes[1]``) values (truth: the ratio of the
+    shapes); the floor is :func:`deep_ratio_size`, and ``plain_covered`` counts the plain
+    delta-method interval."""
+    _check_deep(replicates, sizings)
+    floor, rows = deep_ratio_size(*shapes), []
+    skew, _ = ratio_moments(*shapes)
+    where = f"synthetic Gamma({shapes[0]:g}) / Gamma({shapes[1]:g}) means, skewness {skew:.3g}"
+    for sizing in sizings:
+        counts = _chunk_counts(replicates, _per_chunk(floor, sizing, chunk, values_per_trial=2))
+        jobs = [(tuple(shapes), sizing, count, seed, index, tuple(levels))
+                for index, count in enumerate(counts)]
+        run = _run_chunks(_deep_ratio_chunk, jobs, levels, workers, progress, f"deep ratio, {sizing}")
+        rows += _deep_rows(RATIO_LABEL, where, shapes[0] / shapes[1], floor, sizing, levels, replicates, run)
+    return rows
+
+
+def deep_ratio_config() -> dict[str, Any]:
+    """Everything a stored deep ratio scan's rows depend on besides its seed and replicates."""
+    return {**deep_config(), "shapes": list(DEEP_RATIO_SHAPES), "interval": RATIO_LABEL}
 
 
 class _Serial:
@@ -817,8 +937,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--deep", type=int, default=0, metavar="R",
                         help="also measure the mean interval at miss rates down to 1e-6 on synthetic Gamma "
                              "points, R replicates per point and look (e.g. 2000000)")
+    parser.add_argument("--deep-ratio", type=int, default=0, metavar="R",
+                        help="also measure the ratio interval likewise on a synthetic ratio of Gamma means, "
+                             "R replicates per look (e.g. 1000000)")
     parser.add_argument("--workers", type=int, default=1,
-                        help="processes for --deep (default 1; the rows do not depend on it)")
+                        help="processes for --deep and --deep-ratio (default 1; the rows do not depend on "
+                             "it)")
     parser.add_argument("--calibrate", action="store_true",
                         help="also measure the skewness at the scan point that the skew rule is set from")
     parser.add_argument("--no-table", action="store_true",
@@ -828,7 +952,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.replicates < MIN_REPLICATES or args.seed < 0:
         parser.error(f"replicates: expected an integer >= {MIN_REPLICATES}; seed: an integer >= 0")
     for name, value in (("tail", args.tail), ("first-look", args.first_look), ("rule", args.rule),
-                        ("heavy", args.heavy), ("deep", args.deep)):
+                        ("heavy", args.heavy), ("deep", args.deep), ("deep-ratio", args.deep_ratio)):
         if value != 0 and value < MIN_REPLICATES:
             parser.error(f"{name}: expected 0 (not measured) or an integer >= {MIN_REPLICATES}")
     if not 1 <= args.workers <= 256:
@@ -865,6 +989,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["deep"] = deep_scan(args.deep, args.seed, workers=args.workers, progress=True)
         report["deep_config"] = deep_config()
         _print_rows(report["deep"], "deep: ")
+    if args.deep_ratio:
+        report["deep_ratio"] = deep_ratio_scan(args.deep_ratio, args.seed, workers=args.workers,
+                                               progress=True)
+        report["deep_ratio_config"] = deep_ratio_config()
+        _print_rows(report["deep_ratio"], "deep ratio: ")
     _print_rows(report["rows"])
     if args.out:
         from .ledger import write

@@ -110,10 +110,13 @@ SKEW_SIZED: tuple[str, ...] = ("mean", "ratio")
 
 def studentized_values(estimator: str, samples: Outputs) -> np.ndarray:
     """The per-trial values whose mean the interval of ``estimator`` studentizes: the samples of a
-    mean; ``num - theta den`` at the estimated ``theta = mean(num) / mean(den)`` of a ratio."""
+    mean; ``num - theta den`` at the estimated ``theta = mean(num) / mean(den)`` of a ratio (along
+    the last axis: one pilot per row)."""
     if estimator == "ratio":
         num, den = (np.asarray(x, dtype=np.float64) for x in samples[:2])
-        theta = num.mean() / den.mean() if den.mean() != 0 else 0.0
+        mean_den = den.mean(-1, keepdims=True)
+        nonzero = mean_den != 0
+        theta = np.where(nonzero, num.mean(-1, keepdims=True) / np.where(nonzero, mean_den, 1.0), 0.0)
         return num - theta * den
     return np.asarray(samples[0], dtype=np.float64)
 

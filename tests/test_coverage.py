@@ -19,6 +19,7 @@ from pavlov_theory.engine import (
     first_look,
     sample_until,
     sized,
+    studentized_values,
 )
 from pavlov_theory.sampling import derive_seed, generator
 from pavlov_theory.stats import (
@@ -434,3 +435,77 @@ def test_the_deep_scans_deepest_level_is_not_below_any_scales_per_look_level():
         looks = len(look_sizes(coverage.CASE_FIRST, ledger.MAX_TRIALS[scale]))
         per_look = ledger.DEFAULT_FWER / points / looks
         assert 1 - max(coverage.DEEP_LEVELS) > per_look, scale
+
+
+def test_the_ratio_moments_are_those_sympy_derives_for_the_difference_of_gammas():
+    import sympy
+    from sympy.stats import Gamma, kurtosis, skewness
+
+    a, b = (sympy.Rational(int(k)) for k in coverage.DEEP_RATIO_SHAPES)
+    w = Gamma("X", a, 1) - a / b * Gamma("Y", b, 1)
+    skew, kurt = coverage.ratio_moments(*coverage.DEEP_RATIO_SHAPES)
+    assert np.isclose(skew, float(skewness(w)))
+    assert np.isclose(kurt, float(kurtosis(w)) - 3)
+
+
+def test_the_vectorised_ratio_misses_are_those_of_the_verifiers_ratio_interval_row_by_row():
+    rng = np.random.default_rng(6)
+    num, den = rng.gamma(1.0, size=(200, 40)), rng.gamma(4.0, size=(200, 40))
+    truth, levels = 0.25, (0.9, 0.999)
+    misses, plain = coverage._ratio_misses(num, den, truth, levels)
+    for i, level in enumerate(levels):
+        cis = [ratio_of_means_ci(a, b, 1 - level) for a, b in zip(num, den)]
+        assert misses[i].tolist() == [sum(ci.hi < truth for ci in cis), sum(ci.lo > truth for ci in cis)]
+        deltas = [coverage.delta_ratio_ci(a, b, 1 - level) for a, b in zip(num, den)]
+        assert plain[i] == sum(not ci.contains(truth) for ci in deltas)
+    assert misses.sum() > 0
+
+
+def test_the_studentized_ratio_values_on_rows_are_those_of_each_row():
+    rng = np.random.default_rng(7)
+    num, den = rng.gamma(1.0, size=(5, 30)), rng.gamma(4.0, size=(5, 30))
+    rows = studentized_values("ratio", (num, den))
+    assert all(np.array_equal(rows[i], studentized_values("ratio", (num[i], den[i]))) for i in range(5))
+
+
+def test_the_deep_ratio_scans_rule_rows_draw_the_looks_the_engine_reads_from_each_pilot():
+    shapes, count = coverage.DEEP_RATIO_SHAPES, 40
+    _, _, sizes = coverage._deep_ratio_chunk(shapes, "rule", count, 3, 0, (0.9,))
+    gen = generator(derive_seed(3, "deep ratio", shapes, "rule", 0), "cpu")
+    num, den = (coverage._gamma(k, count, PILOT_TRIALS, gen) for k in shapes)
+    assert sizes.tolist() == [first_look("ratio", coverage.CASE_FIRST, (a, b)) for a, b in zip(num, den)]
+
+
+def test_the_deep_ratio_scan_gives_the_same_rows_on_one_worker_or_two():
+    chunk = 8 * coverage.deep_ratio_size(*coverage.DEEP_RATIO_SHAPES)
+    one, two = (coverage.deep_ratio_scan(coverage.MIN_REPLICATES, seed=2, levels=(0.9, 0.99), workers=w,
+                                         chunk=chunk) for w in (1, 2))
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert strip(one) == strip(two)
+
+
+def test_the_deep_ratio_scan_rejects_a_wrong_truth():
+    """Its power: a ratio judged against a value 3% off misses far beyond the nominal rate."""
+    gen = generator(8, "cpu")
+    size = coverage.deep_ratio_size(*coverage.DEEP_RATIO_SHAPES)
+    num, den = (coverage._gamma(k, 2000, size, gen) for k in coverage.DEEP_RATIO_SHAPES)
+    truth = coverage.DEEP_RATIO_SHAPES[0] / coverage.DEEP_RATIO_SHAPES[1]
+    misses, _ = coverage._ratio_misses(num, den, truth * 1.03, (0.99,))
+    assert coverage.verdict(2000 - int(misses.sum()), 2000, 0.99)[0] == "undercovers"
+
+
+def test_the_stored_deep_ratio_scan_matches_the_scan_the_code_would_run():
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "book" / "measured" / "coverage-deep-ratio.json"
+    stored = json.loads(path.read_text())
+    assert stored["deep_ratio_config"] == coverage.deep_ratio_config()
+    shapes = coverage.DEEP_RATIO_SHAPES
+    rows = stored["deep_ratio"]
+    assert {(r["sizing"], r["nominal"]) for r in rows} == {
+        (z, level) for z in coverage.DEEP_SIZINGS for level in coverage.DEEP_LEVELS}
+    for r in rows:
+        assert r["truth"] == shapes[0] / shapes[1] and r["interval"] == coverage.RATIO_LABEL
+        if r["sizing"] == "floor":
+            assert r["first_look_quartiles"] == [coverage.deep_ratio_size(*shapes)] * 3
