@@ -271,8 +271,9 @@ def cases() -> list[Case]:
 
 
 # A row whose replicates cannot tell the nominal miss rate from this many times it says nothing
-# about that level (a few hundred replicates at a miss rate of 1e-4, say): ``undecided``.
-UNDECIDED_FACTOR = 10.0
+# about that level (a few hundred replicates at a miss rate of 1e-4, or a few million at 1e-6):
+# ``undecided``. A ``nominal`` row misses less than this many times the nominal rate (95%).
+UNDECIDED_FACTOR = 3.0
 
 
 def verdict(covered: int, replicates: int, nominal: float,
@@ -901,6 +902,15 @@ def run(replicates: int = MIN_REPLICATES, seed: int = 0,
             "pilot_trials": PILOT_TRIALS, "torch": torch.__version__, "rows": rows}
 
 
+TABLE_KEYS: tuple[str, ...] = ("replicates", "levels", "pilot_trials", "rows")  # of the table alone
+
+
+def without_table(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` less what describes its coverage table (for a run that measured none), so that
+    the table's replicates and levels are not read as those of the scans beside it."""
+    return {k: v for k, v in report.items() if k not in TABLE_KEYS}
+
+
 def _print_tail(rows: Sequence[dict[str, Any]]) -> None:
     for r in rows:
         print(f"tail {r['estimator']:5s} {r['point']} T={r['trials']} nominal {r['nominal_miss']:g}: "
@@ -957,7 +967,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"{name}: expected 0 (not measured) or an integer >= {MIN_REPLICATES}")
     if not 1 <= args.workers <= 256:
         parser.error(f"workers: expected an integer in [1, 256], got {args.workers}")
-    report = run(args.replicates, args.seed, [] if args.no_table else None)
+    if args.no_table:
+        report = without_table(run(args.replicates, args.seed, []))
+    else:
+        report = run(args.replicates, args.seed)
     if args.tail:
         report["tail"] = tail(**TAIL_POINT, replicates=args.tail, seed=args.seed)
         _print_tail(report["tail"])
@@ -994,7 +1007,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                progress=True)
         report["deep_ratio_config"] = deep_ratio_config()
         _print_rows(report["deep_ratio"], "deep ratio: ")
-    _print_rows(report["rows"])
+    _print_rows(report.get("rows", []))
     if args.out:
         from .ledger import write
 

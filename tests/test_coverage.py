@@ -350,13 +350,24 @@ def test_the_gamma_moments_of_the_deep_scan_are_scipys():
         assert np.isclose(coverage.gamma_kurtosis(shape), kurt)
 
 
-def test_the_deep_scans_floor_is_the_look_the_rules_give_the_exact_moments():
+def _first_look_at(monkeypatch, skew: float, kurt: float) -> int:
+    """What the engine's first-look rule gives a pilot whose high readings are ``skew`` and ``kurt``."""
+    from pavlov_theory import engine
+
+    monkeypatch.setattr(engine, "skewness_upper", lambda values: skew)
+    monkeypatch.setattr(engine, "kurtosis_upper", lambda values: kurt)
+    return int(engine.first_looks(coverage.CASE_FIRST, np.zeros(PILOT_TRIALS)))
+
+
+def test_the_deep_scans_floor_is_the_look_the_engine_gives_the_exact_moments(monkeypatch):
     for shape in coverage.DEEP_SHAPES:
-        by_skew = TRIALS_PER_SKEW2 * coverage.gamma_skewness(shape) ** 2
-        by_kurt = TRIALS_PER_KURT * coverage.gamma_kurtosis(shape)
-        size = coverage.deep_size(shape)
-        assert size >= max(by_skew, by_kurt, coverage.CASE_FIRST)
-        assert size - 1 < max(by_skew, by_kurt, coverage.CASE_FIRST)
+        exact = _first_look_at(monkeypatch, coverage.gamma_skewness(shape), coverage.gamma_kurtosis(shape))
+        assert coverage.deep_size(shape) == exact
+
+
+def test_the_deep_ratio_scans_floor_is_the_look_the_engine_gives_the_exact_moments(monkeypatch):
+    exact = _first_look_at(monkeypatch, *coverage.ratio_moments(*coverage.DEEP_RATIO_SHAPES))
+    assert coverage.deep_ratio_size(*coverage.DEEP_RATIO_SHAPES) == exact
 
 
 def test_the_deep_scan_gives_the_same_rows_on_one_worker_or_two():
@@ -390,8 +401,9 @@ def test_the_deep_scan_rejects_a_wrong_truth():
     assert word == "undercovers"
 
 
-def test_a_coverage_row_too_few_to_tell_nominal_from_ten_times_the_miss_rate_is_undecided():
+def test_a_coverage_row_too_few_to_tell_nominal_from_a_few_times_the_miss_rate_is_undecided():
     assert coverage.verdict(400, 400, 1 - 1e-4)[0] == "undecided"
+    assert coverage.verdict(2 * 10**6 - 2, 2 * 10**6, 1 - 1e-6)[0] == "undecided"
     assert coverage.verdict(10**6 - 100, 10**6, 1 - 1e-4)[0] == "nominal"
     assert coverage.verdict(10**6 - 1000, 10**6, 1 - 1e-4)[0] == "undercovers"
     assert coverage.verdict(380, 400, 0.95)[0] == "nominal"
