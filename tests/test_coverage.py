@@ -521,3 +521,24 @@ def test_the_stored_deep_ratio_scan_matches_the_scan_the_code_would_run():
         assert r["truth"] == shapes[0] / shapes[1] and r["interval"] == coverage.RATIO_LABEL
         if r["sizing"] == "floor":
             assert r["first_look_quartiles"] == [coverage.deep_ratio_size(*shapes)] * 3
+
+
+def test_a_deep_floor_chunk_judges_its_own_draws_against_the_gamma_mean():
+    shape, count, levels = 16.0, 30, (0.5, 0.9)
+    misses, plain, _ = coverage._deep_chunk(shape, "floor", count, 4, 1, levels)
+    gen = generator(derive_seed(4, "deep", shape, "floor", 1), "cpu")
+    x = coverage._gamma(shape, count, coverage.deep_size(shape), gen)
+    cis = [[mean_ci(row, 1 - level) for row in x] for level in levels]
+    assert misses.tolist() == [[sum(ci.hi < shape for ci in c), sum(ci.lo > shape for ci in c)] for c in cis]
+    assert misses.sum() > 0
+
+
+def test_a_deep_ratio_floor_chunk_judges_its_own_draws_against_the_ratio_of_the_shapes():
+    shapes, count, levels = coverage.DEEP_RATIO_SHAPES, 30, (0.5, 0.9)
+    misses, _, _ = coverage._deep_ratio_chunk(shapes, "floor", count, 4, 1, levels)
+    gen = generator(derive_seed(4, "deep ratio", shapes, "floor", 1), "cpu")
+    num, den = (coverage._gamma(k, count, coverage.deep_ratio_size(*shapes), gen) for k in shapes)
+    truth = shapes[0] / shapes[1]
+    cis = [[ratio_of_means_ci(a, b, 1 - level) for a, b in zip(num, den)] for level in levels]
+    assert misses.tolist() == [[sum(ci.hi < truth for ci in c), sum(ci.lo > truth for ci in c)] for c in cis]
+    assert misses.sum() > 0
