@@ -96,6 +96,11 @@ class Context:
     def eps(self) -> float:
         return float(torch.finfo(self.torch_dtype).eps)
 
+    def budget(self, table: Mapping[str, int]) -> int:
+        """A check's trials from its per-scale ``table`` (book's for a scale it does not list), cut
+        to ``max_trials``."""
+        return min(self.max_trials, table.get(self.scale, table["book"]))
+
     def share(self, parts: int) -> Context:
         """The context for one of ``parts`` decisions of this check (Bonferroni)."""
         return replace(self, alpha=self.alpha / max(1, parts))

@@ -223,10 +223,6 @@ def power_law_fit(x: np.ndarray, failures: np.ndarray, trials: np.ndarray, alpha
 TRIALS = {"ci": 20_000, "book": 100_000, "paper": 1_000_000}
 
 
-def _trials(ctx: Context, scale: Mapping[str, int] = TRIALS) -> int:
-    return min(ctx.max_trials, scale.get(ctx.scale, scale["book"]))
-
-
 def _bound_result(rows: list[dict[str, Any]], ctx: Context, evidence: list[dict[str, Any]],
                   verdict: str | None = None) -> Result:
     """A bound claim's result from its judged rows (verdict from :func:`bound_points`)."""
@@ -240,7 +236,7 @@ def _bound_result(rows: list[dict[str, Any]], ctx: Context, evidence: list[dict[
 
 
 def check_head_failure(params: Mapping[str, Any], ctx: Context) -> Result:
-    der, trials = proof.theorem9(params["key_dist"]), _trials(ctx)
+    der, trials = proof.theorem9(params["key_dist"]), ctx.budget(TRIALS)
     _, fails, _ = draw(ctx, {**params, "H": 1}, FAILURES, trials)
     return _bound_result([{"bound": ctx.bound(der, "head", **params), "failures": int(fails.sum()),
                            "trials": trials}],
@@ -249,7 +245,7 @@ def check_head_failure(params: Mapping[str, Any], ctx: Context) -> Result:
 
 
 def check_layer_failure(params: Mapping[str, Any], ctx: Context) -> Result:
-    der, trials = proof.theorem9(params["key_dist"]), _trials(ctx)
+    der, trials = proof.theorem9(params["key_dist"]), ctx.budget(TRIALS)
     _, head, layer = draw(ctx, params, FAILURES, trials)
     independent = ctx.reference(proof.independence(), "layer", p_head=float(head.mean()), H=params["H"])
     return _bound_result([{"bound": ctx.bound(der, "layer", **params), "failures": int(layer.sum()),
@@ -264,7 +260,7 @@ def check_shared_heads(params: Mapping[str, Any], ctx: Context) -> Result:
     rank-corrected bound ((n-1)/(delta r))^H, r = min(d_model, d_k). The claim is (b) against
     the paper's bound; ``breaks_the_bound`` names the effect: rank if (a) fails, dependence if
     (b) fails where (a) holds or (b) fails the rank-corrected bound."""
-    der, trials, part = proof.shared_embedding(), _trials(ctx), ctx.share(3)
+    der, trials, part = proof.shared_embedding(), ctx.budget(TRIALS), ctx.share(3)
     draws = {mode: draw(part, {**params, "embedding": mode}, FAILURES, trials, mode)
              for mode in ("separate", "shared")}
     row = lambda mode, bound: {"embedding": mode, "against": bound, "bound": ctx.bound(der, bound, **params),
@@ -291,7 +287,7 @@ def check_network_error(params: Mapping[str, Any], ctx: Context) -> Result:
     exponent of the measured failure probability in L against the derived depth law. The kernel's
     layers are independent (eq 44), so the exact rate is 1 - (1-p)^L: the exponent tests only the
     first-order step of eq 48, where L p is small."""
-    der, trials, shared = proof.theorem9(params["key_dist"]), _trials(ctx, NETWORK_TRIALS), ctx.share(2)
+    der, trials, shared = proof.theorem9(params["key_dist"]), ctx.budget(NETWORK_TRIALS), ctx.share(2)
     depths = sorted({int(round(x)) for x in np.geomspace(1, params["L"], 5)})
     rows = []
     for depth in depths:
@@ -353,7 +349,7 @@ def check_head_count(params: Mapping[str, Any], ctx: Context) -> Result:
         verdict, plausible = judges.argmin(h_star, heads, intervals, bounds)
         return {"verdict": verdict, "plausible": plausible, "rows": rows, "trials": sizes}
 
-    first = _trials(ctx, HEAD_COUNT_TRIALS)
+    first = ctx.budget(HEAD_COUNT_TRIALS)
     look, _ = sequential(failures, judge_look, lambda j: j["verdict"], ctx.alpha, first,
                          HEAD_COUNT_LOOKS_CAP * first)
     rows, plausible = look["rows"], look["plausible"]

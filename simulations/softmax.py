@@ -572,7 +572,7 @@ def check_capacity(params: Mapping[str, Any], ctx: Context) -> Result:
     criterion; softmax's noise-capacity growth law ``q`` judged against the mean-field law's."""
     der = proof.capacity()
     dims = [params["d_k"] * 2**i for i in range(3)]
-    trials = min(ctx.max_trials, CAPACITY_TRIALS.get(ctx.scale, CAPACITY_TRIALS["book"]))
+    trials = ctx.budget(CAPACITY_TRIALS)
     level = ctx.alpha / (4 * len(dims))  # four capacities per dimension, intervals held together
     rows = []
     for d in dims:
@@ -641,7 +641,7 @@ def check_optimal_beta(params: Mapping[str, Any], ctx: Context) -> Result:
                 "intervals": intervals, "curve": curve.mean(0), "uniform": uniform_ci,
                 "uniform_verdict": uniform_verdict, "hard": mean_ci(hard, level), "trials": len(curve)}
 
-    first = min(ctx.max_trials, BETA_TRIALS.get(ctx.scale, BETA_TRIALS["book"]))
+    first = ctx.budget(BETA_TRIALS)
     look, _ = sequential(lambda index, size: draw(ctx, {**params, "betas": betas}, BETA_ERRORS, size, index),
                          judge_look, lambda j: j["verdict"], half.alpha, first, ctx.max_trials)
     uniform_ci, hard_ci, uniform_verdict = look["uniform"], look["hard"], look["uniform_verdict"]
@@ -683,7 +683,7 @@ def check_gradient(params: Mapping[str, Any], ctx: Context) -> Result:
     shown beside it."""
     der = proof.gradient()
     distances = tuple(params["D_lo"] * 10 ** (i / 3) for i in range(4))
-    trials = min(ctx.max_trials, GRADIENT_TRIALS.get(ctx.scale, GRADIENT_TRIALS["book"]))
+    trials = ctx.budget(GRADIENT_TRIALS)
     linear, soft = draw(ctx, {**params, "distances": distances}, GRADIENT, trials)
     level = ctx.alpha / 4  # two memories, two ends each
     rows, verdicts = [], []

@@ -99,6 +99,13 @@ def test_context_share_splits_the_error_level():
     assert Context(alpha=1e-3).share(4).alpha == pytest.approx(2.5e-4)
 
 
+def test_context_budget_reads_the_scales_trials_cut_to_the_cap():
+    table = {"ci": 100, "book": 300, "paper": 2000}
+    assert Context(scale="ci", max_trials=1000).budget(table) == 100
+    assert Context(scale="paper", max_trials=1000).budget(table) == 1000
+    assert Context(scale="other", max_trials=1000).budget(table) == 300
+
+
 def test_probe_needs_a_known_kind_and_values():
     with pytest.raises(ValueError):
         Probe("formula", (1.02,))
