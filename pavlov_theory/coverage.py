@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Sequence
@@ -48,6 +49,7 @@ from .engine import (
     TRIALS_PER_SKEW2,
     first_look,
     first_looks,
+    look_for_moments,
     studentized_values,
 )
 from .sampling import derive_seed, generator
@@ -681,10 +683,8 @@ def gamma_kurtosis(shape: float) -> float:
 
 def deep_size(shape: float) -> int:
     """The first look the engine's rules give a mean whose per-trial values have the skewness and
-    kurtosis of Gamma(``shape``), read exactly, for a claim that asks for ``CASE_FIRST`` trials:
-    the largest of those and ``TRIALS_PER_SKEW2 * skew^2`` and ``TRIALS_PER_KURT * kurtosis``."""
-    return max(CASE_FIRST, math.ceil(TRIALS_PER_SKEW2 * gamma_skewness(shape) ** 2),
-               math.ceil(TRIALS_PER_KURT * gamma_kurtosis(shape)))
+    kurtosis of Gamma(``shape``), read exactly, for a claim that asks for ``CASE_FIRST`` trials."""
+    return int(look_for_moments(CASE_FIRST, gamma_skewness(shape), gamma_kurtosis(shape)))
 
 
 def deep_config() -> dict[str, Any]:
@@ -698,104 +698,6 @@ def deep_config() -> dict[str, Any]:
 def _gamma(shape: float, rows: int, size: int, gen: torch.Generator) -> np.ndarray:
     concentration = torch.full((rows, size), shape, dtype=torch.float64)
     return torch._standard_gamma(concentration, generator=gen).numpy()
-
-
-def _deep_chunk(shape: float, sizing: str, count: int, seed: int, index: int,
-                levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Misses of ``count`` replicates (chunk ``index``) of the mean interval of Gamma(``shape``)
-    values, sized by ``sizing``; with the looks' sizes. Replicates of one size are judged together."""
-    gen = generator(derive_seed(seed, "deep", shape, sizing, index), "cpu")
-    if sizing == "floor":
-        sizes = np.full(count, deep_size(shape))
-    else:
-        sizes = first_looks(CASE_FIRST, _gamma(shape, count, PILOT_TRIALS, gen))
-    misses, plain = np.zeros((len(levels), 2), dtype=int), np.zeros(len(levels), dtype=int)
-    for size, rows in zip(*np.unique(sizes, return_counts=True)):
-        m, p, _ = _mean_misses(_gamma(shape, int(rows), int(size), gen), shape, levels)
-        misses, plain = misses + m, plain + p
-    return misses, plain, sizes
-
-
-def _one_thread() -> None:
-    torch.set_num_threads(1)  # a pool's worker: the pool is the parallelism
-
-
-def _run_chunks(chunk_fn: Callable, jobs: list[tuple], levels: Sequence[float], workers: int,
-                progress: bool, desc: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Run ``chunk_fn`` on every job (its third entry: the replicates it holds), in ``workers``
-    processes; the summed misses and plain misses, every look's size, and the seconds taken."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    from tqdm import tqdm
-
-    started = time.perf_counter()
-    bar = tqdm(total=sum(job[2] for job in jobs), desc=desc, unit="replicate", disable=not progress)
-    misses, plain, sizes = np.zeros((len(levels), 2), dtype=int), np.zeros(len(levels), dtype=int), []
-    pool = ProcessPoolExecutor(workers, initializer=_one_thread) if workers > 1 else _Serial()
-    with pool:
-        for job, (m, p, z) in zip(jobs, pool.map(chunk_fn, *zip(*jobs))):
-            misses, plain = misses + m, plain + p
-            sizes.append(z)
-            bar.update(job[2])
-    bar.close()
-    return misses, plain, np.concatenate(sizes), round(time.perf_counter() - started, 3)
-
-
-Run = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # what _run_chunks returns
-
-
-def _deep_rows(interval: str, where: str, truth: float, floor: int, sizing: str, levels: Sequence[float],
-               replicates: int, run: Run) -> list[dict[str, Any]]:
-    misses, plain, looks, seconds = run
-    quartiles = [int(q) for q in np.quantile(looks, (.25, .5, .75))]
-    below = int(np.sum(looks < floor))
-    scanned = _miss_rows(interval, where, int(np.median(looks)), truth, levels, misses, replicates, seconds,
-                         sizing=sizing, first_look_quartiles=quartiles, below_floor=below)
-    return [{**row, "plain_covered": int(replicates - plain[i])} for i, row in enumerate(scanned)]
-
-
-def _chunk_counts(replicates: int, per: int) -> list[int]:
-    return [min(per, replicates - start) for start in range(0, replicates, per)]
-
-
-def _check_deep(replicates: int, sizings: Sequence[str]) -> None:
-    if replicates < MIN_REPLICATES:
-        raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
-    unknown = set(sizings) - set(DEEP_SIZINGS)
-    if unknown:
-        raise ValueError(f"sizings: expected some of {', '.join(DEEP_SIZINGS)}, got {sorted(unknown)}")
-
-
-def _per_chunk(floor: int, sizing: str, chunk: int, values_per_trial: int = 1) -> int:
-    """Replicates per chunk: about ``chunk`` values for looks of the floor's size, ``DEEP_RULE_CHUNKS``
-    times as many (pilots included) for the rule's."""
-    if sizing == "rule":
-        return max(1, DEEP_RULE_CHUNKS * chunk // (values_per_trial * (floor + PILOT_TRIALS)))
-    return max(1, chunk // (values_per_trial * floor))
-
-
-def deep_scan(replicates: int, seed: int = 0, shapes: Sequence[float] = DEEP_SHAPES,
-              levels: Sequence[float] = DEEP_LEVELS, workers: int = 1, progress: bool = False,
-              sizings: Sequence[str] = DEEP_SIZINGS, chunk: int = DEEP_CHUNK) -> list[dict[str, Any]]:
-    """Coverage of the mean interval the verifier uses (:func:`stats.mean_ci`) at miss rates down to
-    1e-6, on ``replicates`` fresh replicates of i.i.d. Gamma(k) values (truth k) for each k of
-    ``shapes``, as many values as each of ``sizings`` grants: ``floor``, :func:`deep_size`; ``rule``,
-    what :func:`engine.first_look` reads from a pilot of its own (for a claim that asks for
-    ``CASE_FIRST`` trials). Rows as :func:`first_look_scan`'s, with ``sizing``, the quartiles of the
-    looks (``first_look_quartiles``), how many lie below the floor (``below_floor``) and
-    ``plain_covered`` (the plain Student-t interval on the same replicates). The replicates are
-    drawn in chunks of about ``chunk`` values (``DEEP_RULE_CHUNKS`` times that for the rule), each
-    seeded by its index, so ``workers`` processes give the same rows as one."""
-    _check_deep(replicates, sizings)
-    rows = []
-    for shape, sizing in ((k, z) for k in shapes for z in sizings):
-        floor = deep_size(shape)
-        counts = _chunk_counts(replicates, _per_chunk(floor, sizing, chunk))
-        jobs = [(shape, sizing, count, seed, index, tuple(levels)) for index, count in enumerate(counts)]
-        run = _run_chunks(_deep_chunk, jobs, levels, workers, progress, f"deep Gamma({shape:g}), {sizing}")
-        where = f"synthetic Gamma({shape:g}), skewness {gamma_skewness(shape):.3g}"
-        rows += _deep_rows(MEAN_LABEL, where, shape, floor, sizing, levels, replicates, run)
-    return rows
 
 
 # ---- the ratio interval, on a synthetic ratio of means
@@ -818,8 +720,12 @@ def ratio_moments(num_shape: float, den_shape: float) -> tuple[float, float]:
 def deep_ratio_size(num_shape: float, den_shape: float) -> int:
     """The first look the engine's rules give the ratio at its exact moments (:func:`ratio_moments`),
     for a claim that asks for ``CASE_FIRST`` trials."""
-    skew, kurt = ratio_moments(num_shape, den_shape)
-    return max(CASE_FIRST, math.ceil(TRIALS_PER_SKEW2 * skew**2), math.ceil(TRIALS_PER_KURT * kurt))
+    return int(look_for_moments(CASE_FIRST, *ratio_moments(num_shape, den_shape)))
+
+
+def deep_ratio_config() -> dict[str, Any]:
+    """Everything a stored deep ratio scan's rows depend on besides its seed and replicates."""
+    return {**deep_config(), "shapes": list(DEEP_RATIO_SHAPES), "interval": RATIO_LABEL}
 
 
 def _ratio_misses(num: np.ndarray, den: np.ndarray, truth: float,
@@ -838,59 +744,121 @@ def _ratio_misses(num: np.ndarray, den: np.ndarray, truth: float,
     return misses, plain
 
 
-def _deep_ratio_chunk(shapes: tuple[float, float], sizing: str, count: int, seed: int, index: int,
-                      levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """As :func:`_deep_chunk`, for the ratio of the means of Gamma(``shapes[0]``) and
-    Gamma(``shapes[1]``) values drawn in pairs."""
-    gen = generator(derive_seed(seed, "deep ratio", shapes, sizing, index), "cpu")
+# ---- what the two deep scans share
+
+def _deep_point(estimator: str, shapes: tuple[float, ...]) -> dict[str, Any]:
+    """How the deep scan of ``estimator`` (``mean``: one Gamma shape; ``ratio``: numerator and
+    denominator shapes) labels its streams and rows, where it sets the floor, the truth, and how it
+    counts misses on the values drawn for each of ``shapes``."""
+    if estimator == "mean":
+        (shape,) = shapes
+        return {"stream": ("deep", shape), "floor": deep_size(shape), "truth": shape, "label": MEAN_LABEL,
+                "where": f"synthetic Gamma({shape:g}), skewness {gamma_skewness(shape):.3g}",
+                "misses": lambda values, truth, levels: _mean_misses(values[0], truth, levels)[:2]}
+    skew, _ = ratio_moments(*shapes)
+    return {"stream": ("deep ratio", tuple(shapes)), "floor": deep_ratio_size(*shapes),
+            "truth": shapes[0] / shapes[1], "label": RATIO_LABEL,
+            "where": f"synthetic Gamma({shapes[0]:g}) / Gamma({shapes[1]:g}) means, skewness {skew:.3g}",
+            "misses": lambda values, truth, levels: _ratio_misses(*values, truth, levels)}
+
+
+def _deep_chunk(estimator: str, shapes: tuple[float, ...], sizing: str, count: int, seed: int, index: int,
+                levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Misses of ``count`` replicates (chunk ``index``) of the interval of ``estimator`` on Gamma
+    values of ``shapes`` (:func:`_deep_point`), sized by ``sizing``; with the looks' sizes.
+    Replicates of one size are judged together."""
+    point = _deep_point(estimator, shapes)
+    gen = generator(derive_seed(seed, *point["stream"], sizing, index), "cpu")
     draw = lambda rows, size: tuple(_gamma(k, rows, size, gen) for k in shapes)
     if sizing == "floor":
-        sizes = np.full(count, deep_ratio_size(*shapes))
+        sizes = np.full(count, point["floor"])
     else:
-        sizes = first_looks(CASE_FIRST, studentized_values("ratio", draw(count, PILOT_TRIALS)))
+        sizes = first_looks(CASE_FIRST, studentized_values(estimator, draw(count, PILOT_TRIALS)))
     misses, plain = np.zeros((len(levels), 2), dtype=int), np.zeros(len(levels), dtype=int)
     for size, rows in zip(*np.unique(sizes, return_counts=True)):
-        m, p = _ratio_misses(*draw(int(rows), int(size)), shapes[0] / shapes[1], levels)
+        m, p = point["misses"](draw(int(rows), int(size)), point["truth"], levels)
         misses, plain = misses + m, plain + p
     return misses, plain, sizes
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)  # a pool's worker: the pool is the parallelism
+
+
+def _deep_rows(estimator: str, shapes: tuple[float, ...], sizing: str, replicates: int, seed: int,
+               levels: Sequence[float], workers: int, progress: bool, chunk: int) -> list[dict[str, Any]]:
+    """The rows of one point and sizing of a deep scan: its replicates in chunks of about ``chunk``
+    values (``DEEP_RULE_CHUNKS`` times that, pilots included, for the rule), run in ``workers``
+    processes."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    point = _deep_point(estimator, shapes)
+    floor = point["floor"]
+    per = chunk // (len(shapes) * floor)
+    if sizing == "rule":
+        per = DEEP_RULE_CHUNKS * chunk // (len(shapes) * (floor + PILOT_TRIALS))
+    per = max(1, per)
+    counts = [min(per, replicates - start) for start in range(0, replicates, per)]
+    jobs = [(estimator, tuple(shapes), sizing, count, seed, index, tuple(levels))
+            for index, count in enumerate(counts)]
+    started = time.perf_counter()
+    bar = tqdm(total=replicates, desc=f"deep {point['where']}, {sizing}", unit="replicate",
+               disable=not progress)
+    misses, plain, sizes = np.zeros((len(levels), 2), dtype=int), np.zeros(len(levels), dtype=int), []
+    with ProcessPoolExecutor(workers, initializer=_one_thread) if workers > 1 else nullcontext() as pool:
+        results = pool.map(_deep_chunk, *zip(*jobs)) if pool else map(_deep_chunk, *zip(*jobs))
+        for count, (m, p, z) in zip(counts, results):
+            misses, plain = misses + m, plain + p
+            sizes.append(z)
+            bar.update(count)
+    bar.close()
+    seconds = round(time.perf_counter() - started, 3)
+    looks = np.concatenate(sizes)
+    quartiles = [int(q) for q in np.quantile(looks, (.25, .5, .75))]
+    below = int(np.sum(looks < floor))
+    scanned = _miss_rows(point["label"], point["where"], int(np.median(looks)), point["truth"], levels,
+                         misses, replicates, seconds, sizing=sizing, first_look_quartiles=quartiles,
+                         below_floor=below)
+    return [{**row, "plain_covered": int(replicates - plain[i])} for i, row in enumerate(scanned)]
+
+
+def _check_deep(replicates: int, sizings: Sequence[str]) -> None:
+    if replicates < MIN_REPLICATES:
+        raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
+    unknown = set(sizings) - set(DEEP_SIZINGS)
+    if unknown:
+        raise ValueError(f"sizings: expected some of {', '.join(DEEP_SIZINGS)}, got {sorted(unknown)}")
+
+
+def deep_scan(replicates: int, seed: int = 0, shapes: Sequence[float] = DEEP_SHAPES,
+              levels: Sequence[float] = DEEP_LEVELS, workers: int = 1, progress: bool = False,
+              sizings: Sequence[str] = DEEP_SIZINGS, chunk: int = DEEP_CHUNK) -> list[dict[str, Any]]:
+    """Coverage of the mean interval the verifier uses (:func:`stats.mean_ci`) at miss rates down to
+    1e-6, on ``replicates`` fresh replicates of i.i.d. Gamma(k) values (truth k) for each k of
+    ``shapes``, as many values as each of ``sizings`` grants: ``floor``, :func:`deep_size`; ``rule``,
+    what :func:`engine.first_look` reads from a pilot of its own (for a claim that asks for
+    ``CASE_FIRST`` trials). Rows as :func:`first_look_scan`'s, with ``sizing``, the quartiles of the
+    looks (``first_look_quartiles``), how many lie below the floor (``below_floor``) and
+    ``plain_covered`` (the plain Student-t interval on the same replicates). The replicates are
+    drawn in chunks of about ``chunk`` values (``DEEP_RULE_CHUNKS`` times that for the rule), each
+    seeded by its index, so ``workers`` processes give the same rows as one."""
+    _check_deep(replicates, sizings)
+    return [row for k in shapes for z in sizings
+            for row in _deep_rows("mean", (k,), z, replicates, seed, levels, workers, progress, chunk)]
 
 
 def deep_ratio_scan(replicates: int, seed: int = 0, shapes: tuple[float, float] = DEEP_RATIO_SHAPES,
                     levels: Sequence[float] = DEEP_LEVELS, workers: int = 1, progress: bool = False,
                     sizings: Sequence[str] = DEEP_SIZINGS, chunk: int = DEEP_CHUNK) -> list[dict[str, Any]]:
     """As :func:`deep_scan`, for the ratio interval (:func:`stats.ratio_of_means_ci`) of the means of
-    independent Gamma(``shapes[0]``) and Gamma(``shapes[1]``) values (truth: the ratio of the
-    shapes); the floor is :func:`deep_ratio_size`, and ``plain_covered`` counts the plain
+    independent Gamma(``shapes[0]``) and Gamma(``shapes[1]``) values drawn in pairs (truth: the ratio
+    of the shapes); the floor is :func:`deep_ratio_size`, and ``plain_covered`` counts the plain
     delta-method interval."""
     _check_deep(replicates, sizings)
-    floor, rows = deep_ratio_size(*shapes), []
-    skew, _ = ratio_moments(*shapes)
-    where = f"synthetic Gamma({shapes[0]:g}) / Gamma({shapes[1]:g}) means, skewness {skew:.3g}"
-    for sizing in sizings:
-        counts = _chunk_counts(replicates, _per_chunk(floor, sizing, chunk, values_per_trial=2))
-        jobs = [(tuple(shapes), sizing, count, seed, index, tuple(levels))
-                for index, count in enumerate(counts)]
-        run = _run_chunks(_deep_ratio_chunk, jobs, levels, workers, progress, f"deep ratio, {sizing}")
-        rows += _deep_rows(RATIO_LABEL, where, shapes[0] / shapes[1], floor, sizing, levels, replicates, run)
-    return rows
-
-
-def deep_ratio_config() -> dict[str, Any]:
-    """Everything a stored deep ratio scan's rows depend on besides its seed and replicates."""
-    return {**deep_config(), "shapes": list(DEEP_RATIO_SHAPES), "interval": RATIO_LABEL}
-
-
-class _Serial:
-    """A stand-in for a process pool of one: ``map`` in this process."""
-
-    def __enter__(self) -> "_Serial":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-    def map(self, f: Callable, *iterables: Any):
-        return map(f, *iterables)
+    return [row for z in sizings for row in
+            _deep_rows("ratio", tuple(shapes), z, replicates, seed, levels, workers, progress, chunk)]
 
 
 def run(replicates: int = MIN_REPLICATES, seed: int = 0,

@@ -134,7 +134,12 @@ def first_look(estimator: str, first: int, pilot: Outputs | None) -> int:
 def first_looks(first: int, values: np.ndarray) -> Any:
     """The rule of :func:`first_look` for pilots of studentized values along the last axis: one
     size for a 1-D pilot, else an integer array of one size per row."""
-    skew, kurt = skewness_upper(values), kurtosis_upper(values)
+    return look_for_moments(first, skewness_upper(values), kurtosis_upper(values))
+
+
+def look_for_moments(first: int, skew: Any, kurt: Any) -> Any:
+    """The first look for a skewness and an excess kurtosis (numbers or arrays): at least ``first``,
+    ``TRIALS_PER_SKEW2 * skew^2`` and ``TRIALS_PER_KURT * kurt``."""
     by_skew, by_kurt = np.ceil(TRIALS_PER_SKEW2 * skew * skew), np.ceil(TRIALS_PER_KURT * kurt)
     return np.maximum(first, np.maximum(by_skew, by_kurt)).astype(np.int64)
 

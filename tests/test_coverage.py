@@ -386,7 +386,7 @@ def test_the_deep_scan_gives_the_same_rows_on_one_worker_or_two():
 def test_the_deep_scans_rule_rows_draw_the_looks_the_engine_reads_from_each_pilot():
     """Replicate by replicate: the pilot and then the look, from the chunk's generator."""
     shape, count = 16.0, 50
-    _, _, sizes = coverage._deep_chunk(shape, "rule", count, 3, 0, (0.9,))
+    _, _, sizes = coverage._deep_chunk("mean", (shape,), "rule", count, 3, 0, (0.9,))
     gen = generator(derive_seed(3, "deep", shape, "rule", 0), "cpu")
     pilots = coverage._gamma(shape, count, PILOT_TRIALS, gen)
     assert sizes.tolist() == [first_look("mean", coverage.CASE_FIRST, (p,)) for p in pilots]
@@ -482,7 +482,7 @@ def test_the_studentized_ratio_values_on_rows_are_those_of_each_row():
 
 def test_the_deep_ratio_scans_rule_rows_draw_the_looks_the_engine_reads_from_each_pilot():
     shapes, count = coverage.DEEP_RATIO_SHAPES, 40
-    _, _, sizes = coverage._deep_ratio_chunk(shapes, "rule", count, 3, 0, (0.9,))
+    _, _, sizes = coverage._deep_chunk("ratio", shapes, "rule", count, 3, 0, (0.9,))
     gen = generator(derive_seed(3, "deep ratio", shapes, "rule", 0), "cpu")
     num, den = (coverage._gamma(k, count, PILOT_TRIALS, gen) for k in shapes)
     assert sizes.tolist() == [first_look("ratio", coverage.CASE_FIRST, (a, b)) for a, b in zip(num, den)]
@@ -525,7 +525,7 @@ def test_the_stored_deep_ratio_scan_matches_the_scan_the_code_would_run():
 
 def test_a_deep_floor_chunk_judges_its_own_draws_against_the_gamma_mean():
     shape, count, levels = 16.0, 30, (0.5, 0.9)
-    misses, plain, _ = coverage._deep_chunk(shape, "floor", count, 4, 1, levels)
+    misses, plain, _ = coverage._deep_chunk("mean", (shape,), "floor", count, 4, 1, levels)
     gen = generator(derive_seed(4, "deep", shape, "floor", 1), "cpu")
     x = coverage._gamma(shape, count, coverage.deep_size(shape), gen)
     cis = [[mean_ci(row, 1 - level) for row in x] for level in levels]
@@ -535,7 +535,7 @@ def test_a_deep_floor_chunk_judges_its_own_draws_against_the_gamma_mean():
 
 def test_a_deep_ratio_floor_chunk_judges_its_own_draws_against_the_ratio_of_the_shapes():
     shapes, count, levels = coverage.DEEP_RATIO_SHAPES, 30, (0.5, 0.9)
-    misses, _, _ = coverage._deep_ratio_chunk(shapes, "floor", count, 4, 1, levels)
+    misses, _, _ = coverage._deep_chunk("ratio", shapes, "floor", count, 4, 1, levels)
     gen = generator(derive_seed(4, "deep ratio", shapes, "floor", 1), "cpu")
     num, den = (coverage._gamma(k, count, coverage.deep_ratio_size(*shapes), gen) for k in shapes)
     truth = shapes[0] / shapes[1]
