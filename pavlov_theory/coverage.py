@@ -895,29 +895,28 @@ def _print_rows(rows: Sequence[dict[str, Any]], prefix: str = "") -> None:
               f"{sides} {r['verdict']} ({r['seconds']:.1f} s)")
 
 
+# the CLI's scans, each asked for by its number of replicates R (0: not measured)
+SCAN_FLAGS: dict[str, str] = {
+    "tail": "measure miss rates at 1e-2..1e-4 from R replicates (e.g. 20000)",
+    "first-look": "scan the ratio interval's coverage by first-look size, R replicates per size (e.g. 20000)",
+    "rule": "measure the coverage of first looks sized by the skew rule, R replicates per point (e.g. 20000)",
+    "heavy": "scan the mean interval's coverage by size at the synthetic Student-t point and measure the "
+             "rule there, R replicates per size and point (e.g. 20000)",
+    "deep": "measure the mean interval at miss rates down to 1e-6 on synthetic Gamma points, R replicates "
+            "per point and look (e.g. 2000000)",
+    "deep-ratio": "measure the ratio interval likewise on a synthetic ratio of Gamma means, R replicates "
+                  "per look (e.g. 1000000)",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pavlov_theory.coverage",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=MIN_REPLICATES,
                         help=f"fresh-seed reruns per case (default and least {MIN_REPLICATES})")
     parser.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    parser.add_argument("--tail", type=int, default=0, metavar="R",
-                        help="also measure miss rates at 1e-2..1e-4 from R replicates (e.g. 20000)")
-    parser.add_argument("--first-look", type=int, default=0, metavar="R",
-                        help="also scan the ratio interval's coverage by first-look size, R replicates "
-                             "per size (e.g. 20000)")
-    parser.add_argument("--rule", type=int, default=0, metavar="R",
-                        help="also measure the coverage of first looks sized by the skew rule, R replicates "
-                             "per point (e.g. 20000)")
-    parser.add_argument("--heavy", type=int, default=0, metavar="R",
-                        help="also scan the mean interval's coverage by size at the synthetic Student-t "
-                             "point and measure the rule there, R replicates per size and point (e.g. 20000)")
-    parser.add_argument("--deep", type=int, default=0, metavar="R",
-                        help="also measure the mean interval at miss rates down to 1e-6 on synthetic Gamma "
-                             "points, R replicates per point and look (e.g. 2000000)")
-    parser.add_argument("--deep-ratio", type=int, default=0, metavar="R",
-                        help="also measure the ratio interval likewise on a synthetic ratio of Gamma means, "
-                             "R replicates per look (e.g. 1000000)")
+    for flag, what in SCAN_FLAGS.items():
+        parser.add_argument(f"--{flag}", type=int, default=0, metavar="R", help=f"also {what}")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes for --deep and --deep-ratio (default 1; the rows do not depend on "
                              "it)")
@@ -929,10 +928,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.replicates < MIN_REPLICATES or args.seed < 0:
         parser.error(f"replicates: expected an integer >= {MIN_REPLICATES}; seed: an integer >= 0")
-    for name, value in (("tail", args.tail), ("first-look", args.first_look), ("rule", args.rule),
-                        ("heavy", args.heavy), ("deep", args.deep), ("deep-ratio", args.deep_ratio)):
+    for flag in SCAN_FLAGS:
+        value = getattr(args, flag.replace("-", "_"))
         if value != 0 and value < MIN_REPLICATES:
-            parser.error(f"{name}: expected 0 (not measured) or an integer >= {MIN_REPLICATES}")
+            parser.error(f"{flag}: expected 0 (not measured) or an integer >= {MIN_REPLICATES}")
     if not 1 <= args.workers <= 256:
         parser.error(f"workers: expected an integer in [1, 256], got {args.workers}")
     if args.no_table:

@@ -542,3 +542,11 @@ def test_a_deep_ratio_floor_chunk_judges_its_own_draws_against_the_ratio_of_the_
     cis = [[ratio_of_means_ci(a, b, 1 - level) for a, b in zip(num, den)] for level in levels]
     assert misses.tolist() == [[sum(ci.hi < truth for ci in c), sum(ci.lo > truth for ci in c)] for c in cis]
     assert misses.sum() > 0
+
+
+@pytest.mark.parametrize("flag", list(coverage.SCAN_FLAGS) + ["workers"])
+def test_the_coverage_cli_refuses_too_few_replicates_or_workers_naming_the_flag(flag, capsys):
+    value = "0" if flag == "workers" else str(coverage.MIN_REPLICATES - 1)
+    with pytest.raises(SystemExit) as stop:
+        coverage.main([f"--{flag}", value])
+    assert stop.value.code == 2 and f"{flag}:" in capsys.readouterr().err
