@@ -392,6 +392,41 @@ def test_the_deep_scans_rule_rows_draw_the_looks_the_engine_reads_from_each_pilo
     assert sizes.tolist() == [first_look("mean", coverage.CASE_FIRST, (p,)) for p in pilots]
 
 
+def _judged_looks(monkeypatch, counter: str, estimator: str, shapes: tuple[float, ...], count: int) -> list:
+    """The values a rule chunk of the deep scan hands its miss counter, look size by look size."""
+    judged = []
+    real = getattr(coverage, counter)
+
+    def recording(*args, **kwargs):
+        judged.append([np.array(a) for a in args[:len(shapes)]])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(coverage, counter, recording)
+    coverage._deep_chunk(estimator, shapes, "rule", count, 3, 0, (0.9,))
+    return judged
+
+
+@pytest.mark.parametrize("estimator, counter, stream, shapes", [
+    ("mean", "_mean_misses", "deep", (16.0,)),
+    ("ratio", "_ratio_misses", "deep ratio", coverage.DEEP_RATIO_SHAPES),
+])
+def test_the_deep_scans_rule_looks_are_fresh_values_drawn_after_the_pilots(monkeypatch, estimator, counter,
+                                                                         stream, shapes):
+    """A look judges values of its own, the generator's next ones after every pilot, never the
+    pilot's: the pilots are drawn, then each look size's rows in increasing size."""
+    count = 40
+    judged = _judged_looks(monkeypatch, counter, estimator, shapes, count)
+    key = shapes[0] if estimator == "mean" else tuple(shapes)
+    gen = generator(derive_seed(3, stream, key, "rule", 0), "cpu")
+    pilots = [coverage._gamma(k, count, PILOT_TRIALS, gen) for k in shapes]
+    sizes = [looks[0].shape[1] for looks in judged]
+    assert sizes == sorted(set(sizes)) and sum(looks[0].shape[0] for looks in judged) == count
+    for looks in judged:
+        expected = [coverage._gamma(k, looks[0].shape[0], looks[0].shape[1], gen) for k in shapes]
+        assert all(np.array_equal(a, b) for a, b in zip(looks, expected))
+        assert not any(np.isin(a, p).any() for a, p in zip(looks, pilots))
+
+
 def test_the_deep_scan_rejects_a_wrong_truth():
     """Its power: Gamma(16) values judged against a mean 2% off miss far beyond the nominal rate."""
     x = torch._standard_gamma(torch.full((2000, coverage.deep_size(16.0)), 16.0, dtype=torch.float64),
