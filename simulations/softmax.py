@@ -460,9 +460,9 @@ def _snr_evidence(values: Mapping[str, Any], der: Any) -> list[dict[str, Any]]:
 VALUES = Param("values", str, "averaged", choices=("averaged", "sampled"),
                help="averaged: the noise power averaged over the values exactly and every stored key (up to "
                     f"{PROBES}) probing in turn; sampled: the values drawn, the first stored key probing")
-# Trials of the normalised read-out (reported, not judged). The averaged kernel's per-trial variance
-# of the ratio is at most 1/45 of the sampled one's on the book grid, so 4% of the trials give a
-# narrower interval (ci: the 2048 a ratio interval needs for its coverage).
+# Trials of the normalised read-out (reported, not judged; cut to max_trials). The averaged
+# kernel's per-trial variance of the ratio is at most 1/45 of the sampled one's on the book grid,
+# so 4% of the trials give a narrower interval (ci: the 2048 a ratio interval needs for its coverage).
 NORMALISED_TRIALS = {"sampled": {"ci": 20000, "book": 100000, "paper": 400000},
                      "averaged": {"ci": 2048, "book": 4096, "paper": 16384}}
 SNR_KERNELS = {"sampled": (SOFTMAX_POWERS, NORMALISED_POWERS),
@@ -480,8 +480,7 @@ def check_snr(params: Mapping[str, Any], ctx: Context) -> Result:
     for row in result.evidence:
         if row["name"] == "mean_field_snr":
             row["rejected"] = not (result.ci[0] <= row["value"] <= result.ci[1])
-    table = NORMALISED_TRIALS[params["values"]]
-    trials = table.get(ctx.scale, table["book"])
+    trials = ctx.budget(NORMALISED_TRIALS[params["values"]])
     signal, noise = draw(ctx, params, normalised_kernel, trials, stream="normalised")
     normalised = ratio_of_means_ci(signal, noise, ctx.alpha)
     result.evidence.append({"name": "normalised_snr", "estimate": normalised.estimate,

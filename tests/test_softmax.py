@@ -310,3 +310,13 @@ def test_the_mean_field_mgf_is_computed_from_the_assumed_normal_law():
     assumed = next(s for s in der.steps if s.relation == "assumes")
     step = der.steps[der.steps.index(assumed) + 1]
     assert step.lhs.has(assumed.rhs) and step.rhs == der.results["mean_field_mgf"]
+
+
+def test_snr_draws_the_normalised_read_out_within_max_trials(ctx):
+    """The reported normalised SNR obeys ``--trials`` like every interval of the check."""
+    claim = get_claim("softmax.snr")
+    point = next(p for p in claim.points("ci") if p["values"] == "averaged")
+    cap = softmax.NORMALISED_TRIALS["averaged"]["ci"] // 4
+    result = claim.check(point, replace(ctx, max_trials=cap))
+    (row,) = [r for r in result.evidence if r["name"] == "normalised_snr"]
+    assert row["trials"] == cap
