@@ -57,19 +57,21 @@ from .stats import (
     SKEW_SALIENCE,
     Interval,
     fit_power_law,
+    limit_skews,
     mean_ci,
     proportion_ci,
     ratio_of_means_ci,
-    ratio_skew_stands_out,
+    ratio_skew_reading,
     ratio_test,
     sequential,
+    skew_corrected_limits,
     skewness,
     skewness_that_stands_out,
     studentized_limits,
 )
 
 LEVELS: tuple[float, ...] = (0.95, 0.99)
-MEAN_LABEL = "mean (t, skew corrected if it stands out)"
+MEAN_LABEL = "mean (t, skew corrected, widened where unresolved)"
 CONFIDENCE = 0.95  # of the interval around an observed coverage
 MIN_REPLICATES = 400  # per case: fewer cannot tell a 95% interval from a 92% one
 CASE_FIRST = 64  # the first look the measured mean and ratio cases ask for (the skew rule sizes theirs)
@@ -475,7 +477,8 @@ def smallest_first_look(rows: Sequence[dict[str, Any]]) -> int | None:
 
 # what `--first-look 20000` (seed 0) found at SCAN_POINT: the smallest first look from which on no
 # size up to 8192 undercovers at any level (2048 does); the engine's TRIALS_PER_SKEW2 is this over
-# the point's squared skew
+# the point's squared skew. Measured on the ratio interval before it lengthened its arms for an
+# unresolved skewness (``salient_only`` in the deep scans), which the current one contains.
 SCAN_SMALLEST = 4096
 # where the rule is measured: the scan point, and skewed mean and ratio points of the table
 RULE_POINTS: tuple[tuple[dict[str, Any], str], ...] = (
@@ -574,6 +577,7 @@ HEAVY_SIZES: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384
 # the skewness correction, and more trials did not remove it (16384 covers, 8192 does not).
 HEAVY_SMALLEST = 1024
 HEAVY_RULE_POINTS: tuple[tuple[dict[str, Any], str], ...] = ((HEAVY_POINT, "mean"),)
+HEAVY_REFERENCES = ("plain", "always_corrected")  # counted beside the verifier's interval
 
 
 def first_covering(rows: Sequence[dict[str, Any]]) -> int | None:
@@ -600,26 +604,36 @@ def _student_t(df: int, trials: int, gen: torch.Generator) -> np.ndarray:
     return (z / chi.sqrt()).cpu().numpy()
 
 
+# The intervals the scans count beside the verifier's mean interval, on the same rows, by the
+# skewness they correct both limits for (from the rows and the skewness that stands out in each):
+# plain Student t; the verifier's interval before it widened for an unresolved skewness (corrected
+# only for a skewness that stands out, else plain t); corrected for whatever skewness a row reads.
+MEAN_REFERENCES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "plain": lambda x, salient: np.zeros(len(x)),
+    "salient_only": lambda x, salient: salient,
+    "always_corrected": lambda x, salient: skewness(x),
+}
+
+
 def _mean_misses(x: np.ndarray, truth: float, levels: Sequence[float],
-                 always_corrected: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 references: Sequence[str] = ("plain",)) -> tuple[np.ndarray, np.ndarray]:
     """Misses of the mean interval the verifier uses (:func:`stats.mean_ci`, vectorised over the
     rows of ``x``, one replicate per row) at each of ``levels``: ``(below, above)`` the truth per
-    level; beside them the misses of the plain Student-t interval, and (if ``always_corrected``)
-    of the interval corrected for whatever skewness the sample reads, on the same rows."""
+    level; beside them, one column per name of ``references`` (:data:`MEAN_REFERENCES`), the misses
+    of those intervals on the same rows."""
     size = x.shape[1]
     centre, se = x.mean(1), x.std(1, ddof=1) / math.sqrt(size)
-    salient = skewness_that_stands_out(x)
-    read = skewness(x) if always_corrected else None
+    skews, salient = limit_skews(x), skewness_that_stands_out(x)
+    used = [MEAN_REFERENCES[name](x, salient) for name in references]
     misses = np.zeros((len(levels), 2), dtype=int)
-    plain, always = np.zeros(len(levels), dtype=int), np.zeros(len(levels), dtype=int)
+    others = np.zeros((len(levels), len(references)), dtype=int)
     for i, level in enumerate(levels):
-        lo, hi = studentized_limits(centre, se, salient, size, 1 - level)
+        lo, hi = skew_corrected_limits(centre, se, skews, size, 1 - level)
         misses[i] = [int(np.sum(hi < truth)), int(np.sum(lo > truth))]
-        for counted, used in ((plain, 0.0), (always, read)):
-            if used is not None:
-                lo, hi = studentized_limits(centre, se, np.zeros(len(x)) + used, size, 1 - level)
-                counted[i] = int(np.sum((hi < truth) | (lo > truth)))
-    return misses, plain, always
+        for j, skew in enumerate(used):
+            lo, hi = studentized_limits(centre, se, skew, size, 1 - level)
+            others[i, j] = int(np.sum((hi < truth) | (lo > truth)))
+    return misses, others
 
 
 def heavy_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = HEAVY_SIZES,
@@ -637,22 +651,26 @@ def heavy_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = HEAVY_SIZE
     rows = []
     for size in sizes:
         misses = np.zeros((len(levels), 2), dtype=int)
-        plain, always = np.zeros(len(levels), dtype=int), np.zeros(len(levels), dtype=int)
+        others = np.zeros((len(levels), len(HEAVY_REFERENCES)), dtype=int)
         started, done, index = time.perf_counter(), 0, 0
         while done < replicates:
             count = min(max(1, SCAN_CHUNK // size), replicates - done)
             gen = generator(derive_seed(seed, "heavy", df, size, index), "cpu")
             x = _student_t(df, count * size, gen).reshape(count, size)
-            chunk = _mean_misses(x, 0.0, levels, always_corrected=True)
-            misses, plain, always = misses + chunk[0], plain + chunk[1], always + chunk[2]
+            chunk = _mean_misses(x, 0.0, levels, HEAVY_REFERENCES)
+            misses, others = misses + chunk[0], others + chunk[1]
             done, index = done + count, index + 1
         seconds = round(time.perf_counter() - started, 3)
         scanned = _miss_rows(MEAN_LABEL, heavy_label(df), size, 0.0, levels, misses,
                              replicates, seconds)
-        covered = {"plain_covered": replicates - plain, "always_corrected_covered": replicates - always}
-        rows += [{**row, **{key: int(value[i]) for key, value in covered.items()}}
+        rows += [{**row, **_covered_by(HEAVY_REFERENCES, others[i], replicates)}
                  for i, row in enumerate(scanned)]
     return rows
+
+
+def _covered_by(references: Sequence[str], misses: np.ndarray, replicates: int) -> dict[str, int]:
+    """``<name>_covered`` for each reference interval, from its misses at one level."""
+    return {f"{name}_covered": int(replicates - m) for name, m in zip(references, misses)}
 
 
 # ----------------------------------------------------------------------------- deep tails
@@ -692,7 +710,8 @@ def deep_config() -> dict[str, Any]:
     return {"levels": list(DEEP_LEVELS), "shapes": list(DEEP_SHAPES), "sizings": list(DEEP_SIZINGS),
             "chunk": DEEP_CHUNK, "rule_chunks": DEEP_RULE_CHUNKS, "pilot_trials": PILOT_TRIALS,
             "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
-            "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "interval": MEAN_LABEL}
+            "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "interval": MEAN_LABEL,
+            "unresolved_skew": "arms lengthened by the first-order shift at skewness_upper"}
 
 
 def _gamma(shape: float, rows: int, size: int, gen: torch.Generator) -> np.ndarray:
@@ -728,23 +747,44 @@ def deep_ratio_config() -> dict[str, Any]:
     return {**deep_config(), "shapes": list(DEEP_RATIO_SHAPES), "interval": RATIO_LABEL}
 
 
+def _salient_only_ratio_excess(num: np.ndarray, den: np.ndarray, theta: float, alpha: float,
+                               corrected: np.ndarray) -> np.ndarray:
+    """:func:`stats.ratio_test` as it was before it widened for an unresolved skewness: the limits
+    for the mean of ``num - theta den`` corrected for its sample skewness where ``corrected``, else
+    plain Student t (a reference the deep ratio scan counts beside the verifier's)."""
+    w = num - theta * den
+    size = w.shape[-1]
+    se = np.std(w, axis=-1, ddof=1) / math.sqrt(size)
+    lo, hi = studentized_limits(w.mean(-1), se, np.where(corrected, skewness(w), 0.0), size, alpha)
+    return np.maximum(lo, -hi) / np.maximum(se, 1e-300)
+
+
+# the intervals the deep ratio scan counts beside the verifier's (columns of ``_ratio_misses``)
+RATIO_REFERENCES = ("plain", "salient_only")
+
+
 def _ratio_misses(num: np.ndarray, den: np.ndarray, truth: float,
                   levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """Misses of the ratio interval the verifier uses (:func:`stats.ratio_of_means_ci`, through the
     test it inverts, one replicate per row) at each of ``levels``, ``(below, above)`` the truth;
-    beside them the misses of the plain delta-method interval (:func:`delta_limits`)."""
+    beside them, one column per name of :data:`RATIO_REFERENCES`, the misses of the plain
+    delta-method interval (:func:`delta_limits`) and of the interval before the widening
+    (:func:`_salient_only_ratio_excess`) on the same rows."""
     truth_above = num.mean(1) / den.mean(1) < truth
-    corrected = ratio_skew_stands_out(num, den)
-    misses, plain = np.zeros((len(levels), 2), dtype=int), np.zeros(len(levels), dtype=int)
+    reading = ratio_skew_reading(num, den)
+    misses, others = np.zeros((len(levels), 2), dtype=int), np.zeros((len(levels), 2), dtype=int)
     for i, level in enumerate(levels):
-        rejected = ratio_test(num, den, truth, 1 - level, corrected) > 0
+        rejected = ratio_test(num, den, truth, 1 - level, reading) > 0
         misses[i] = [int(np.sum(rejected & truth_above)), int(np.sum(rejected & ~truth_above))]
         _, lo, hi = delta_limits(num, den, 1 - level)
-        plain[i] = int(np.sum((hi < truth) | (lo > truth)))
-    return misses, plain
+        before = _salient_only_ratio_excess(num, den, truth, 1 - level, reading[0]) > 0
+        others[i] = [int(np.sum((hi < truth) | (lo > truth))), int(np.sum(before))]
+    return misses, others
 
 
 # ---- what the two deep scans share
+
+DEEP_MEAN_REFERENCES = ("plain", "salient_only")  # counted beside the verifier's mean interval
 
 def _deep_point(estimator: str, shapes: tuple[float, ...]) -> dict[str, Any]:
     """How the deep scan of ``estimator`` (``mean``: one Gamma shape; ``ratio``: numerator and
@@ -754,11 +794,14 @@ def _deep_point(estimator: str, shapes: tuple[float, ...]) -> dict[str, Any]:
         (shape,) = shapes
         return {"stream": ("deep", shape), "floor": deep_size(shape), "truth": shape, "label": MEAN_LABEL,
                 "where": f"synthetic Gamma({shape:g}), skewness {gamma_skewness(shape):.3g}",
-                "misses": lambda values, truth, levels: _mean_misses(values[0], truth, levels)[:2]}
+                "references": DEEP_MEAN_REFERENCES,
+                "misses": lambda values, truth, levels: _mean_misses(values[0], truth, levels,
+                                                                     DEEP_MEAN_REFERENCES)}
     skew, _ = ratio_moments(*shapes)
     return {"stream": ("deep ratio", tuple(shapes)), "floor": deep_ratio_size(*shapes),
             "truth": shapes[0] / shapes[1], "label": RATIO_LABEL,
             "where": f"synthetic Gamma({shapes[0]:g}) / Gamma({shapes[1]:g}) means, skewness {skew:.3g}",
+            "references": RATIO_REFERENCES,
             "misses": lambda values, truth, levels: _ratio_misses(*values, truth, levels)}
 
 
@@ -774,11 +817,12 @@ def _deep_chunk(estimator: str, shapes: tuple[float, ...], sizing: str, count: i
         sizes = np.full(count, point["floor"])
     else:
         sizes = first_looks(CASE_FIRST, studentized_values(estimator, draw(count, PILOT_TRIALS)))
-    misses, plain = np.zeros((len(levels), 2), dtype=int), np.zeros(len(levels), dtype=int)
+    misses = np.zeros((len(levels), 2), dtype=int)
+    others = np.zeros((len(levels), len(point["references"])), dtype=int)
     for size, rows in zip(*np.unique(sizes, return_counts=True)):
-        m, p = point["misses"](draw(int(rows), int(size)), point["truth"], levels)
-        misses, plain = misses + m, plain + p
-    return misses, plain, sizes
+        m, o = point["misses"](draw(int(rows), int(size)), point["truth"], levels)
+        misses, others = misses + m, others + o
+    return misses, others, sizes
 
 
 def _one_thread() -> None:
@@ -806,11 +850,12 @@ def _deep_rows(estimator: str, shapes: tuple[float, ...], sizing: str, replicate
     started = time.perf_counter()
     bar = tqdm(total=replicates, desc=f"deep {point['where']}, {sizing}", unit="replicate",
                disable=not progress)
-    misses, plain, sizes = np.zeros((len(levels), 2), dtype=int), np.zeros(len(levels), dtype=int), []
+    misses, sizes = np.zeros((len(levels), 2), dtype=int), []
+    others = np.zeros((len(levels), len(point["references"])), dtype=int)
     with ProcessPoolExecutor(workers, initializer=_one_thread) if workers > 1 else nullcontext() as pool:
         results = pool.map(_deep_chunk, *zip(*jobs)) if pool else map(_deep_chunk, *zip(*jobs))
-        for count, (m, p, z) in zip(counts, results):
-            misses, plain = misses + m, plain + p
+        for count, (m, o, z) in zip(counts, results):
+            misses, others = misses + m, others + o
             sizes.append(z)
             bar.update(count)
     bar.close()
@@ -821,7 +866,8 @@ def _deep_rows(estimator: str, shapes: tuple[float, ...], sizing: str, replicate
     scanned = _miss_rows(point["label"], point["where"], int(np.median(looks)), point["truth"], levels,
                          misses, replicates, seconds, sizing=sizing, first_look_quartiles=quartiles,
                          below_floor=below)
-    return [{**row, "plain_covered": int(replicates - plain[i])} for i, row in enumerate(scanned)]
+    return [{**row, **_covered_by(point["references"], others[i], replicates)}
+            for i, row in enumerate(scanned)]
 
 
 def _check_deep(replicates: int, sizings: Sequence[str]) -> None:
@@ -840,8 +886,10 @@ def deep_scan(replicates: int, seed: int = 0, shapes: Sequence[float] = DEEP_SHA
     ``shapes``, as many values as each of ``sizings`` grants: ``floor``, :func:`deep_size`; ``rule``,
     what :func:`engine.first_look` reads from a pilot of its own (for a claim that asks for
     ``CASE_FIRST`` trials). Rows as :func:`first_look_scan`'s, with ``sizing``, the quartiles of the
-    looks (``first_look_quartiles``), how many lie below the floor (``below_floor``) and
-    ``plain_covered`` (the plain Student-t interval on the same replicates). The replicates are
+    looks (``first_look_quartiles``), how many lie below the floor (``below_floor``),
+    ``plain_covered`` (the plain Student-t interval on the same replicates) and
+    ``salient_only_covered`` (the interval before it widened for an unresolved skewness,
+    :data:`MEAN_REFERENCES`). The replicates are
     drawn in chunks of about ``chunk`` values (``DEEP_RULE_CHUNKS`` times that for the rule), each
     seeded by its index, so ``workers`` processes give the same rows as one."""
     _check_deep(replicates, sizings)
@@ -854,8 +902,9 @@ def deep_ratio_scan(replicates: int, seed: int = 0, shapes: tuple[float, float] 
                     sizings: Sequence[str] = DEEP_SIZINGS, chunk: int = DEEP_CHUNK) -> list[dict[str, Any]]:
     """As :func:`deep_scan`, for the ratio interval (:func:`stats.ratio_of_means_ci`) of the means of
     independent Gamma(``shapes[0]``) and Gamma(``shapes[1]``) values drawn in pairs (truth: the ratio
-    of the shapes); the floor is :func:`deep_ratio_size`, and ``plain_covered`` counts the plain
-    delta-method interval."""
+    of the shapes); the floor is :func:`deep_ratio_size`, ``plain_covered`` counts the plain
+    delta-method interval and ``salient_only_covered`` the interval before it widened for an
+    unresolved skewness (:func:`_salient_only_ratio_excess`)."""
     _check_deep(replicates, sizings)
     return [row for z in sizings for row in
             _deep_rows("ratio", tuple(shapes), z, replicates, seed, levels, workers, progress, chunk)]

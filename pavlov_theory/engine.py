@@ -100,9 +100,11 @@ TRIALS_PER_SKEW2 = 512
 # 256-trial pilot of that law mostly reads its kurtosis low, so the rule's coverage there (the
 # ``--heavy`` rule rows) is close to the skew rule's alone: the cost is the correction's.
 # That was measured when the intervals corrected for every skewness they read. They now correct only
-# a skewness that stands out (:func:`stats.skewness_that_stands_out`), which covers at every level
-# from 64 trials in the same scan at seed 0 (``--heavy`` reports all three intervals), but one scan
-# does not settle the size from which it stops costing coverage, so the constant keeps its value.
+# a skewness that stands out (:func:`stats.skewness_that_stands_out`) and lengthen both arms for an
+# unresolved one (:func:`stats.skew_corrected_limits`); one scan does not settle the size from
+# which that interval stops costing coverage (``--heavy`` reports it beside the other two), so the
+# constant keeps its value. So does ``TRIALS_PER_SKEW2``: the scans above measured the interval
+# before the lengthening, which the current one contains wherever they differ.
 TRIALS_PER_KURT = 171
 PILOT_TRIALS = 256
 SKEW_SIZED: tuple[str, ...] = ("mean", "ratio")

@@ -163,45 +163,93 @@ def studentized_limits(centre: float | np.ndarray, se: float | np.ndarray, skew:
     return (float(lo), float(hi)) if np.ndim(lo) == 0 else (lo, hi)
 
 
+def limit_skews(x: np.ndarray, salient: Any = None) -> tuple[Any, Any]:
+    """The skewness the lower and the upper limit of a studentized interval correct for, from
+    i.i.d. samples along the last axis: the sample skewness (:func:`skewness`), for both, where it
+    is ``salient`` (default: where it stands out, :func:`skewness_that_stands_out`). Elsewhere the
+    sample cannot resolve its skewness, and taking it as 0 leaves the arm on the long-tail side too
+    short in the deep tail (``coverage.deep_scan``): the pair is ``(-s, +s)``, with ``s`` the high
+    reading :func:`skewness_upper`, and :func:`skew_corrected_limits` lengthens both arms for it.
+    Floats for 1-D samples, else one per row."""
+    d = _centred(x)
+    if salient is None:
+        salient = skewness_that_stands_out(d) != 0
+    g, s = skewness(d), skewness_upper(d)
+    low, high = np.where(salient, g, -s), np.where(salient, g, s)
+    return _per_row(low), _per_row(high)
+
+
+def unresolved_lengthening(spread: Any, q: Any, size: Any, sqrt: Callable[[Any], Any] = math.sqrt) -> Any:
+    """How far, in standard errors, :func:`skew_corrected_limits` lengthens a Student-t arm ``q``
+    of a mean from ``size`` trials whose skewness is unresolved with high reading ``spread``: the
+    first-order (Cornish-Fisher) shift of the studentized mean's quantile that a skewness
+    ``spread`` toward that side makes, the term Hall's transformation removes. Plain arithmetic:
+    given SymPy symbols and ``sympy.sqrt`` it returns the expression the statistics chapter shows."""
+    return spread * (2 * q * q + 1) / (6 * sqrt(size))
+
+
+def skew_corrected_limits(centre: float | np.ndarray, se: float | np.ndarray, skews: tuple[Any, Any],
+                          size: int, alpha: float) -> tuple[Any, Any]:
+    """Two-sided limits at level ``1 - alpha`` for a mean-like ``centre`` with standard error
+    ``se``, from the pair of :func:`limit_skews`. Where the two are equal (a skewness that stands
+    out, or none) they are Hall's limits for it (:func:`studentized_limits`). Where they differ,
+    ``(-s, +s)``, the skewness is unresolved, and each Student-t arm ``q`` is lengthened by
+    :func:`unresolved_lengthening` of ``s``. The lengthening grows in proportion to ``s`` and holds the plain
+    Student-t interval; the full inverse of Hall's transformation would not do either far in the
+    tail of a small sample, where it steepens and then shrinks."""
+    q = _t_quantile(1 - alpha / 2, max(1, size - 1))
+    low, high = np.asarray(skews[0], dtype=np.float64), np.asarray(skews[1], dtype=np.float64)
+    lo, hi = studentized_limits(centre, se, low, size, alpha)
+    arm = q + unresolved_lengthening(np.abs(high), q, max(1, size))
+    unresolved = low != high
+    lo, hi = np.where(unresolved, centre - se * arm, lo), np.where(unresolved, centre + se * arm, hi)
+    return (float(lo), float(hi)) if np.ndim(lo) == 0 else (lo, hi)
+
+
 def mean_ci(samples: np.ndarray, alpha: float) -> Interval:
-    """Skewness-corrected Student-t interval (:func:`studentized_limits`) for the mean of i.i.d.
-    samples, corrected for the skewness that stands out (:func:`skewness_that_stands_out`); plain
-    Student t for samples that read symmetric."""
+    """Skewness-corrected Student-t interval (:func:`skew_corrected_limits`) for the mean of i.i.d.
+    samples: corrected for the sample skewness where it stands out, and widened for the skewness
+    the sample leaves plausible where it does not (:func:`limit_skews`)."""
     x = np.asarray(samples, dtype=np.float64)
     m = float(x.mean())
     if x.size < 2 or float(x.std()) == 0.0:
         return Interval(m, m, m, x.size)
-    lo, hi = studentized_limits(m, float(stats.sem(x)), skewness_that_stands_out(x), x.size, alpha)
+    lo, hi = skew_corrected_limits(m, float(stats.sem(x)), limit_skews(x), x.size, alpha)
     return Interval(m, lo, hi, x.size)
 
 
-def ratio_skew_stands_out(num: np.ndarray, den: np.ndarray) -> Any:
-    """Whether the per-trial ``num - theta den`` at the estimated ``theta = mean(num) / mean(den)``
-    reads skewed beyond its noise (:func:`skewness_that_stands_out`), along the last axis: the one
-    decision, per sample, that :func:`ratio_test` corrects on at every ``theta``."""
+def ratio_skew_reading(num: np.ndarray, den: np.ndarray) -> tuple[Any, Any]:
+    """The skewness reading :func:`ratio_test` corrects on, taken once per sample (along the last
+    axis) on the per-trial ``num - theta den`` at the estimated ``theta = mean(num) / mean(den)``,
+    so that every ``theta`` is tested alike: whether its skewness stands out
+    (:func:`skewness_that_stands_out`), and its high reading (:func:`skewness_upper`), which the
+    test widens for where it does not."""
     a = np.asarray(num, dtype=np.float64)
     b = np.asarray(den, dtype=np.float64)
     mean_den = b.mean(-1, keepdims=True)
-    theta = a.mean(-1, keepdims=True) / np.where(mean_den != 0, mean_den, 1.0)
-    return skewness_that_stands_out(a - theta * b) != 0
+    w = a - a.mean(-1, keepdims=True) / np.where(mean_den != 0, mean_den, 1.0) * b
+    return skewness_that_stands_out(w) != 0, skewness_upper(w)
 
 
 def ratio_test(num: np.ndarray, den: np.ndarray, theta: float | np.ndarray, alpha: float,
-               corrected: bool | np.ndarray | None = None) -> Any:
+               reading: tuple[Any, Any] | None = None) -> Any:
     """The test :func:`ratio_of_means_ci` inverts, on paired samples along the last axis of ``num``
     and ``den`` (one sample per row for 2-D arrays): how far 0 lies outside (positive) or inside
-    (negative) the Student-t limits (:func:`studentized_limits`) for the mean of the per-trial
-    ``num - theta den``, in standard errors, skewness-corrected where ``corrected`` (default:
-    :func:`ratio_skew_stands_out`, decided once per sample so that every ``theta`` is tested
-    alike). ``theta`` is a number or one per row; a float for 1-D samples, else an array of one
-    entry per row."""
-    if corrected is None:
-        corrected = ratio_skew_stands_out(num, den)
+    (negative) the limits of :func:`skew_corrected_limits` for the mean of the per-trial
+    ``num - theta den``, in standard errors. Where the skewness ``reading`` (default:
+    :func:`ratio_skew_reading`, taken once per sample) stands out, the limits are corrected for
+    the sample skewness at this ``theta``; elsewhere both arms are lengthened for its high reading,
+    the same at every ``theta``. ``theta`` is a number or one per row; a float for 1-D samples,
+    else an array of one entry per row."""
+    corrected, spread = ratio_skew_reading(num, den) if reading is None else reading
     w = np.asarray(num, dtype=np.float64) - np.expand_dims(np.asarray(theta, dtype=np.float64), -1) * den
     corrected = np.broadcast_to(corrected, w.shape[:-1])  # one decision per sample, or one for all
+    spread = np.broadcast_to(spread, w.shape[:-1])
     size = w.shape[-1]
     se = np.std(w, axis=-1, ddof=1) / math.sqrt(size)
-    lo, hi = studentized_limits(w.mean(-1), se, np.where(corrected, skewness(w), 0.0), size, alpha)
+    g = skewness(w)
+    skews = np.where(corrected, g, -spread), np.where(corrected, g, spread)
+    lo, hi = skew_corrected_limits(w.mean(-1), se, skews, size, alpha)
     excess = np.maximum(lo, -hi) / np.maximum(se, 1e-300)
     return float(excess) if np.ndim(excess) == 0 else excess
 
@@ -210,7 +258,7 @@ def ratio_of_means_ci(num: np.ndarray, den: np.ndarray, alpha: float) -> Interva
     """Interval for ``mean(num) / mean(den)`` from paired i.i.d. samples (``den`` of positive
     mean), by inverting a test (:func:`ratio_test`): ``theta`` is inside when the per-trial
     ``num - theta den`` has a mean the Student-t limits do not exclude from 0 (Fieller's
-    construction, with Hall's skewness correction where the skewness stands out). Unlike the delta
+    construction, with Hall's skewness correction as :func:`ratio_test` makes it). Unlike the delta
     method it follows the curvature of ``1/mean(den)`` and the skew of heavy-tailed powers; a limit
     that the data cannot bound is infinite. Its coverage needs many trials when the powers are heavy-tailed:
     :func:`pavlov_theory.engine.first_look` says how many a sequential check starts from."""
@@ -219,8 +267,8 @@ def ratio_of_means_ci(num: np.ndarray, den: np.ndarray, alpha: float) -> Interva
     ratio = float(a.mean() / b.mean())
     if a.size < 2:
         return Interval(ratio, -math.inf, math.inf, a.size)
-    corrected = ratio_skew_stands_out(a, b)
-    excess = lambda theta: ratio_test(a, b, theta, alpha, corrected)
+    reading = ratio_skew_reading(a, b)
+    excess = lambda theta: ratio_test(a, b, theta, alpha, reading)
     if excess(ratio) > 0:  # only when the samples are degenerate (no spread): a point interval
         return Interval(ratio, ratio, ratio, a.size)
     scale = max(abs(ratio), float(np.std(a)) / max(abs(float(b.mean())), 1e-300) / math.sqrt(a.size), 1e-300)
