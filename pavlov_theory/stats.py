@@ -182,8 +182,10 @@ def limit_skews(x: np.ndarray, salient: Any = None) -> tuple[Any, Any]:
 def unresolved_lengthening(spread: Any, q: Any, size: Any, sqrt: Callable[[Any], Any] = math.sqrt) -> Any:
     """How far, in standard errors, :func:`skew_corrected_limits` lengthens a Student-t arm ``q``
     of a mean from ``size`` trials whose skewness is unresolved with high reading ``spread``: the
-    first-order (Cornish-Fisher) shift of the studentized mean's quantile that a skewness
-    ``spread`` toward that side makes, the term Hall's transformation removes. Plain arithmetic:
+    first-order term of Hall's limits (:func:`studentized_limits`) for a skewness ``spread``
+    toward that side, which is the Cornish-Fisher shift of the studentized mean's quantile with
+    the Student-t quantile ``q`` in place of the normal one. At few trials and small ``alpha``
+    ``q`` is large, and so is the lengthening (conservative there). Plain arithmetic:
     given SymPy symbols and ``sympy.sqrt`` it returns the expression the statistics chapter shows."""
     return spread * (2 * q * q + 1) / (6 * sqrt(size))
 

@@ -332,6 +332,20 @@ def test_the_ratio_interval_is_the_whole_set_its_test_accepts_on_a_grid(size):
         assert np.array_equal(accepted[~edge], inside[~edge]), (ci, grid[accepted != inside])
 
 
+def test_at_the_estimated_ratio_the_test_reads_the_mean_interval_of_num_minus_theta_den():
+    """There the per-trial values the reading is taken on are the ones tested, so the test's limits
+    are the mean interval's of those values, however the skewness is read (resolved or not)."""
+    rng = np.random.default_rng(12)
+    num, den = rng.gamma(1.0, size=(40, 48)), rng.gamma(4.0, size=(40, 48))
+    corrected, _ = ratio_skew_reading(num, den)
+    assert 0 < corrected.sum() < len(num)
+    for a, b in zip(num, den):
+        theta = a.mean() / b.mean()
+        w = a - theta * b
+        ci, se = mean_ci(w, 1e-4), w.std(ddof=1) / np.sqrt(w.size)
+        assert ratio_test(a, b, theta, 1e-4) == pytest.approx(max(ci.lo, -ci.hi) / se, rel=1e-9)
+
+
 def test_the_ratio_test_on_rows_is_the_test_on_each_row():
     rng = np.random.default_rng(3)
     num, den = rng.exponential(size=(5, 64)), rng.exponential(size=(5, 64))
