@@ -72,6 +72,9 @@ from .stats import (
 
 LEVELS: tuple[float, ...] = (0.95, 0.99)
 MEAN_LABEL = "mean (t, skew corrected, widened where unresolved)"
+RATIO_LABEL = "ratio of means (corrected Fieller)"
+# how both intervals treat a skewness that does not stand out (part of what a stored scan depends on)
+UNRESOLVED_SKEW = "arms lengthened by the first-order shift at skewness_upper"
 CONFIDENCE = 0.95  # of the interval around an observed coverage
 MIN_REPLICATES = 400  # per case: fewer cannot tell a 95% interval from a 92% one
 CASE_FIRST = 64  # the first look the measured mean and ratio cases ask for (the skew rule sizes theirs)
@@ -144,7 +147,7 @@ def ratio_case(d_k: int, n: int, dist: str, first: int) -> Case:
     run, sizes = ruled(lambda size, gen: _signal_noise(params, size, gen), "ratio", first,
                        lambda x, a: ratio_of_means_ci(x[0], x[1], a))
     where = f"SNR, {dist} keys, d_k={d_k}, n={n}"
-    return Case("ratio of means (corrected Fieller)", where, first, truth, run, sizes)
+    return Case(RATIO_LABEL, where, first, truth, run, sizes)
 
 
 @lru_cache(maxsize=None)
@@ -174,7 +177,7 @@ def feature_ratio_case(phi: str, centre: bool, d_k: int, n: int, first: int) -> 
     run, sizes = ruled(lambda size, gen: _feature_powers(params, size, gen), "ratio", first,
                        lambda x, a: ratio_of_means_ci(x[0], x[1], a))
     where = f"feature-map SNR, {phi} {'centred' if centre else 'raw'}, d_k={d_k}, n={n}"
-    return Case("ratio of means (corrected Fieller)", where, first, truth, run, sizes)
+    return Case(RATIO_LABEL, where, first, truth, run, sizes)
 
 
 def gradient_ratio_case(d_k: int, n: int, distance: float, trials: int) -> Case:
@@ -195,7 +198,7 @@ def gradient_ratio_case(d_k: int, n: int, distance: float, trials: int) -> Case:
         return [ratio_of_means_ci(linear[:, 0] - linear[:, 1], linear[:, 0], a) for a in alphas]
 
     where = f"gradient drop (g0 - g)/g0, linear, D={distance:g}, d_k={d_k}, n={n}"
-    return Case("ratio of means (corrected Fieller)", where, trials, truth, run)
+    return Case(RATIO_LABEL, where, trials, truth, run)
 
 
 def proportion_case(p: float, trials: int) -> Case:
@@ -435,20 +438,19 @@ def _scan_size(size: int, replicates: int, seed: int, levels: Sequence[float]) -
     point = _point(SCAN_POINT["d_k"], SCAN_POINT["n"], SCAN_POINT["dist"], d_v=1)
     truth = _law(SCAN_POINT["dist"]).evaluate("snr", **point)
     misses = np.zeros((len(levels), 2), dtype=int)  # [level, (interval below the truth, above it)]
+    others = np.zeros((len(levels), len(RATIO_REFERENCES)), dtype=int)
     started, done, index = time.perf_counter(), 0, 0
     while done < replicates:
         count = min(max(1, SCAN_CHUNK // size), replicates - done)
         gen = generator(derive_seed(seed, "first look", SCAN_POINT, size, index), "cpu")
         signal, noise = (x.reshape(count, size) for x in _signal_noise(point, count * size, gen))
-        truth_above = signal.mean(1) / noise.mean(1) < truth
-        for i, level in enumerate(levels):
-            rejected = ratio_test(signal, noise, truth, 1 - level) > 0
-            misses[i] += [int(np.sum(rejected & truth_above)), int(np.sum(rejected & ~truth_above))]
+        chunk = _ratio_misses(signal, noise, truth, levels)
+        misses, others = misses + chunk[0], others + chunk[1]
         done, index = done + count, index + 1
     seconds = round(time.perf_counter() - started, 3)
     where = f"SNR, {SCAN_POINT['dist']} keys, d_k={SCAN_POINT['d_k']}, n={SCAN_POINT['n']}"
-    return _miss_rows("ratio of means (corrected Fieller)", where, size, truth, levels, misses, replicates,
-                      seconds)
+    scanned = _miss_rows(RATIO_LABEL, where, size, truth, levels, misses, replicates, seconds)
+    return [{**row, **_covered_by(RATIO_REFERENCES, others[i], replicates)} for i, row in enumerate(scanned)]
 
 
 def first_look_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SCAN_SIZES,
@@ -551,7 +553,7 @@ def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
         seconds = round(time.perf_counter() - started, 3)
         quartiles = [int(q) for q in np.quantile(sizes, (.25, .5, .75))]
         label = "SNR" if estimator == "ratio" else "noise power"
-        kind = "ratio of means (corrected Fieller)" if estimator == "ratio" else MEAN_LABEL
+        kind = RATIO_LABEL if estimator == "ratio" else MEAN_LABEL
         at = (heavy_label(where["df"]) if where["dist"] == "student_t"
               else f"{label}, {where['dist']} keys, d_k={where['d_k']}, n={where['n']}")
         rows += _miss_rows(kind, at, first, truth, levels, misses, replicates, seconds,
@@ -585,6 +587,17 @@ def first_covering(rows: Sequence[dict[str, Any]]) -> int | None:
     size does somewhere)."""
     failing = {r["trials"] for r in rows if r["verdict"] == "undercovers"}
     return min((r["trials"] for r in rows if r["trials"] not in failing), default=None)
+
+
+def scan_config() -> dict[str, Any]:
+    """Everything the rows of a stored first-look, rule or heavy scan depend on besides its seed
+    and replicates (a stored scan whose configuration differs from this one is stale)."""
+    return {"scan_point": SCAN_POINT, "scan_sizes": list(SCAN_SIZES), "levels": list(SCAN_LEVELS),
+            "chunk": SCAN_CHUNK, "rule_points": [[where, estimator] for where, estimator in RULE_POINTS],
+            "heavy_point": HEAVY_POINT, "heavy_sizes": list(HEAVY_SIZES), "pilot_trials": PILOT_TRIALS,
+            "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
+            "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "mean_interval": MEAN_LABEL,
+            "ratio_interval": RATIO_LABEL, "unresolved_skew": UNRESOLVED_SKEW}
 
 
 def heavy_label(df: int) -> str:
@@ -711,7 +724,7 @@ def deep_config() -> dict[str, Any]:
             "chunk": DEEP_CHUNK, "rule_chunks": DEEP_RULE_CHUNKS, "pilot_trials": PILOT_TRIALS,
             "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
             "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "interval": MEAN_LABEL,
-            "unresolved_skew": "arms lengthened by the first-order shift at skewness_upper"}
+            "unresolved_skew": UNRESOLVED_SKEW}
 
 
 def _gamma(shape: float, rows: int, size: int, gen: torch.Generator) -> np.ndarray:
@@ -724,7 +737,6 @@ def _gamma(shape: float, rows: int, size: int, gen: torch.Generator) -> np.ndarr
 # numerator and denominator independent Gamma laws of these shapes (truth: their ratio); the
 # values the ratio interval studentizes, num - theta den, are then right-skewed (skewness near 2/3)
 DEEP_RATIO_SHAPES: tuple[float, float] = (4.0, 16.0)
-RATIO_LABEL = "ratio of means (corrected Fieller)"
 
 
 def ratio_moments(num_shape: float, den_shape: float) -> tuple[float, float]:
@@ -1014,6 +1026,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               if report["heavy_covering"] else "heavy: every size undercovers at some level")
         report["heavy_rule"] = rule_scan(args.heavy, args.seed, points=HEAVY_RULE_POINTS)
         _print_rows(report["heavy_rule"], "heavy rule: ")
+    if args.first_look or args.calibrate or args.rule or args.heavy:
+        report["scan_config"] = scan_config()
     if args.deep:
         report["deep"] = deep_scan(args.deep, args.seed, workers=args.workers, progress=True)
         report["deep_config"] = deep_config()
