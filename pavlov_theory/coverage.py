@@ -589,6 +589,18 @@ def first_covering(rows: Sequence[dict[str, Any]]) -> int | None:
     return min((r["trials"] for r in rows if r["trials"] not in failing), default=None)
 
 
+def judged_by(rows: Sequence[dict[str, Any]], column: str = "covered") -> list[dict[str, Any]]:
+    """``rows`` of a scan as the interval counted in ``column`` (``covered``, or a reference's
+    ``<name>_covered``) reads them, judged again by :func:`verdict` (a stored scan is read by the
+    current rule, whatever rule wrote it)."""
+    judged = []
+    for r in rows:
+        word, ci = verdict(r[column], r["replicates"], r["nominal"])
+        judged.append({**r, "covered": r[column], "coverage": r[column] / r["replicates"],
+                       "ci": [ci.lo, ci.hi], "verdict": word})
+    return judged
+
+
 def scan_config() -> dict[str, Any]:
     """Everything the rows of a stored first-look, rule or heavy scan depend on besides its seed
     and replicates (a stored scan whose configuration differs from this one is stale)."""

@@ -692,3 +692,26 @@ def test_the_coverage_cli_refuses_too_few_replicates_or_workers_naming_the_flag(
     with pytest.raises(SystemExit) as stop:
         coverage.main([f"--{flag}", value])
     assert stop.value.code == 2 and f"{flag}:" in capsys.readouterr().err
+
+
+def test_judged_by_reads_a_reference_column_as_the_verdict_rule_does():
+    row = {"trials": 64, "nominal": 0.99, "replicates": 20000, "covered": 19800, "plain_covered": 19650}
+    (own,), (plain,) = coverage.judged_by([row]), coverage.judged_by([row], "plain_covered")
+    assert own["verdict"] == coverage.verdict(19800, 20000, 0.99)[0] == "nominal"
+    assert plain["verdict"] == "undercovers" and plain["covered"] == 19650
+    assert row["covered"] == 19800  # the stored row is left as it was
+
+
+def test_the_first_look_scan_counts_its_references_on_the_same_replicates():
+    rows = coverage.first_look_scan(coverage.MIN_REPLICATES, 5, sizes=(64,), levels=(0.95,))
+    where = coverage.SCAN_POINT
+    point = coverage._point(where["d_k"], where["n"], where["dist"], d_v=1)
+    truth = coverage._law(where["dist"]).evaluate("snr", **point)
+    gen = generator(derive_seed(5, "first look", coverage.SCAN_POINT, 64, 0), "cpu")
+    signal, noise = (x.reshape(coverage.MIN_REPLICATES, 64)
+                     for x in coverage._signal_noise(point, coverage.MIN_REPLICATES * 64, gen))
+    plain = sum(not coverage.delta_ratio_ci(a, b, 0.05).contains(truth) for a, b in zip(signal, noise))
+    own = sum(not ratio_of_means_ci(a, b, 0.05).contains(truth) for a, b in zip(signal, noise))
+    assert rows[0]["replicates"] - rows[0]["covered"] == own
+    assert rows[0]["replicates"] - rows[0]["plain_covered"] == plain
+    assert "salient_only_covered" in rows[0]
