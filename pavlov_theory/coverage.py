@@ -23,7 +23,9 @@ skewness (:func:`calibration`) is :data:`engine.TRIALS_PER_SKEW2`, and :func:`ru
 the coverage the whole rule gives, pilot included. The skewness of a symmetric heavy-tailed law
 reads as noise, so the rule also sizes by the excess kurtosis: :func:`heavy_scan` measures the
 mean interval by size at a synthetic Student-t point (``HEAVY_POINT``, not a point the verifier
-meets), and that size over its excess kurtosis is :data:`engine.TRIALS_PER_KURT`.
+meets), and that size, for the interval the constant was set on (counted beside the current one),
+over its excess kurtosis is :data:`engine.TRIALS_PER_KURT`. Stored runs of these scans are in
+``book/measured``.
 
 Run ``python -m pavlov_theory.coverage [--replicates R] [--first-look R] [--rule R] [--heavy R]
 [--calibrate] [--out PATH]`` for the tables (at least ``MIN_REPLICATES`` replicates per case); the
@@ -43,6 +45,7 @@ import numpy as np
 import torch
 
 from . import judges
+from .device import rows_per_chunk
 from .engine import (
     PILOT_TRIALS,
     TRIALS_PER_KURT,
@@ -105,6 +108,20 @@ def _signal_noise(params: dict[str, Any], trials: int, gen: torch.Generator):
     from .simulations.capacity import SIGNAL_NOISE
 
     return SIGNAL_NOISE(params, trials, gen, DTYPE)
+
+
+RULE_DRAW_BUDGET = 256 * 2**20  # bytes one draw of a rule scan may hold (its looks sum to millions of trials)
+
+
+def _signal_noise_within(params: dict[str, Any], trials: int, gen: torch.Generator,
+                         budget: int = RULE_DRAW_BUDGET) -> tuple[np.ndarray, ...]:
+    """:func:`_signal_noise` of ``trials`` trials from ``gen``, drawn in consecutive pieces that each
+    fit ``budget`` bytes (the kernel's own bound per trial), and concatenated."""
+    from .simulations.capacity import SIGNAL_NOISE
+
+    piece = rows_per_chunk(SIGNAL_NOISE.bytes_per_trial(params, torch.finfo(DTYPE).bits // 8), budget)
+    parts = [_signal_noise(params, min(piece, trials - start), gen) for start in range(0, trials, piece)]
+    return tuple(np.concatenate(column) for column in zip(*parts))
 
 
 def _point(d_k: int, n: int, dist: str, d_v: int = 64) -> dict[str, Any]:
@@ -477,11 +494,9 @@ def smallest_first_look(rows: Sequence[dict[str, Any]]) -> int | None:
 
 # ----------------------------------------------------------------------------- the skew rule
 
-# what `--first-look 20000` (seed 0) found at SCAN_POINT: the smallest first look from which on no
-# size up to 8192 undercovers at any level (2048 does); the engine's TRIALS_PER_SKEW2 is this over
-# the point's squared skew. Measured on the ratio interval before it lengthened its arms for an
-# unresolved skewness (``salient_only`` in the deep scans), which the current one contains.
-SCAN_SMALLEST = 4096
+# The scans the two constants rest on, of the current intervals, are stored in ``book/measured``
+# (``coverage-first-look.json`` and ``coverage-heavy.json``, shown in the coverage chapter); tests
+# check that the constants grant at least what those scans need.
 # where the rule is measured: the scan point, and skewed mean and ratio points of the table
 RULE_POINTS: tuple[tuple[dict[str, Any], str], ...] = (
     (SCAN_POINT, "ratio"),
@@ -491,14 +506,16 @@ RULE_POINTS: tuple[tuple[dict[str, Any], str], ...] = (
 )
 
 
-def calibration(trials: int = 2**21, seed: int = 0, needed: int = SCAN_SMALLEST) -> dict[str, float]:
+def calibration(trials: int = 2**21, seed: int = 0, needed: int | None = None) -> dict[str, Any]:
     """The per-trial skewness of the values the ratio interval studentizes at ``SCAN_POINT``
-    (:func:`engine.studentized_values`), from ``trials`` trials, and the trials per unit of squared
-    skewness that ``needed`` trials there imply (what :data:`engine.TRIALS_PER_SKEW2` is set from)."""
+    (:func:`engine.studentized_values`), from ``trials`` trials, and where ``needed`` (the trials a
+    first-look scan found the interval needs there) is given, the trials per unit of squared skewness
+    it implies (what :data:`engine.TRIALS_PER_SKEW2` is set from; ``None`` without it)."""
     point = _point(SCAN_POINT["d_k"], SCAN_POINT["n"], SCAN_POINT["dist"], d_v=1)
     samples = _signal_noise(point, trials, generator(derive_seed(seed, "calibration", trials), "cpu"))
     skew = float(skewness(studentized_values("ratio", samples)))
-    return {"skewness": skew, "trials": trials, "needed": needed, "trials_per_skew2": needed / skew**2}
+    return {"skewness": skew, "trials": trials, "needed": needed,
+            "trials_per_skew2": needed / skew**2 if needed else None}
 
 
 def _miss(estimator: str, samples: tuple[np.ndarray, ...], truth: float, alpha: float) -> int:
@@ -531,7 +548,7 @@ def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
         else:
             params = _point(where["d_k"], where["n"], where["dist"], d_v=1 if where["n"] == 2 else 64)
             truth = _law(where["dist"]).evaluate("snr" if estimator == "ratio" else "noise_power", **params)
-            draw_values = lambda size, gen, params=params: _signal_noise(params, size, gen)
+            draw_values = lambda size, gen, params=params: _signal_noise_within(params, size, gen)
             pick = (lambda x: x) if estimator == "ratio" else (lambda x: x[1:])
         misses, sizes = np.zeros((len(levels), 2), dtype=int), []
         started, done, index = time.perf_counter(), 0, 0
@@ -569,15 +586,12 @@ def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
 # correction built on that reading moves the skew-corrected interval off.
 HEAVY_POINT: dict[str, Any] = {"dist": "student_t", "df": 5}
 HEAVY_SIZES: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
-# what `--heavy 20000` (seed 0) found at HEAVY_POINT for the interval corrected for every skewness it
-# read (the verifier's interval before it corrected only a skewness that stands out; the scan's
-# `always_corrected_covered`): the smallest size that covers at every level
-# (:func:`first_covering`; 512 undercovers at 95%, 99% and 99.9%, and so do all sizes below it);
-# the engine's TRIALS_PER_KURT is this over the point's excess kurtosis. Unlike the skew scan's,
-# a few deep-level rows above it undercover too (2048 at 99.9%, 8192 at 99.9% and 99.99%), where
-# the plain t interval on the same replicates misses within 3 as often: what is left there is not
-# the skewness correction, and more trials did not remove it (16384 covers, 8192 does not).
-HEAVY_SMALLEST = 1024
+# TRIALS_PER_KURT was set from this point's scan of the interval corrected for every skewness it
+# reads (the verifier's interval before it corrected only a skewness that stands out; the scan's
+# ``always_corrected_covered``): the smallest size that covers at every level
+# (:func:`first_covering`) over the point's excess kurtosis. A few deep-level rows above that size
+# undercover too, where the plain t interval on the same replicates misses about as often: what is
+# left there is not the skewness correction.
 HEAVY_RULE_POINTS: tuple[tuple[dict[str, Any], str], ...] = ((HEAVY_POINT, "mean"),)
 HEAVY_REFERENCES = ("plain", "always_corrected")  # counted beside the verifier's interval
 
@@ -587,6 +601,18 @@ def first_covering(rows: Sequence[dict[str, Any]]) -> int | None:
     size does somewhere)."""
     failing = {r["trials"] for r in rows if r["verdict"] == "undercovers"}
     return min((r["trials"] for r in rows if r["trials"] not in failing), default=None)
+
+
+def smallest_by(rows: Sequence[dict[str, Any]], column: str = "covered") -> int | None:
+    """:func:`smallest_first_look` of a scan as the interval counted in ``column`` reads it by the
+    current rule (:func:`judged_by`); ``None`` where a row lacks the column."""
+    return smallest_first_look(judged_by(rows, column)) if all(column in r for r in rows) else None
+
+
+def covering_by(rows: Sequence[dict[str, Any]], column: str = "covered") -> int | None:
+    """:func:`first_covering` of a scan as the interval counted in ``column`` reads it by the
+    current rule; ``None`` where a row lacks the column."""
+    return first_covering(judged_by(rows, column)) if all(column in r for r in rows) else None
 
 
 def judged_by(rows: Sequence[dict[str, Any]], column: str = "covered") -> list[dict[str, Any]]:
@@ -606,6 +632,7 @@ def scan_config() -> dict[str, Any]:
     and replicates (a stored scan whose configuration differs from this one is stale)."""
     return {"scan_point": SCAN_POINT, "scan_sizes": list(SCAN_SIZES), "levels": list(SCAN_LEVELS),
             "chunk": SCAN_CHUNK, "rule_points": [[where, estimator] for where, estimator in RULE_POINTS],
+            "rule_draw_budget": RULE_DRAW_BUDGET,
             "heavy_point": HEAVY_POINT, "heavy_sizes": list(HEAVY_SIZES), "pilot_trials": PILOT_TRIALS,
             "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
             "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "mean_interval": MEAN_LABEL,
@@ -1020,9 +1047,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_rows(report["first_look"], "first look: ")
         print(f"first look: smallest size with no undercoverage from it on: {report['first_look_smallest']}")
     if args.calibrate:
-        report["calibration"] = calibration(seed=args.seed)
-        print("calibration: skewness {skewness:.4f} from {trials} trials; {needed} trials needed there give "
-              "{trials_per_skew2:.1f} trials per unit of squared skewness".format(**report["calibration"]))
+        report["calibration"] = calibration(seed=args.seed, needed=report.get("first_look_smallest"))
+        found = report["calibration"]
+        print(f"calibration: skewness {found['skewness']:.4f} from {found['trials']} trials"
+              + (f"; {found['needed']} trials needed there give {found['trials_per_skew2']:.1f} trials "
+                 "per unit of squared skewness" if found["needed"] else ""))
     if args.rule:
         report["rule"] = rule_scan(args.rule, args.seed)
         _print_rows(report["rule"], "rule: ")

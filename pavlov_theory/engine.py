@@ -78,33 +78,30 @@ def draw(ctx: Context, params: Mapping[str, Any], kernel: Kernel, trials: int, s
 # The first look of a mean or ratio check is sized from the skewness of an independent pilot. The
 # skewness-corrected intervals of both studentize a mean of per-trial values (the samples, or
 # ``num - theta den``); what is left of their coverage error falls like ``skew^2 / trials``. At the
-# most skewed point of the coverage table (Gaussian keys, d_k = 4, n = 2) the ratio interval covers
-# at every level from 95% to 99.99% from 4096 trials and not from 2048 (``python -m
-# pavlov_theory.coverage --first-look 20000``); its per-trial skewness reads 2.74 to 2.93 in runs
-# of 2^19 to 2^21 trials (``--calibrate``: its heavy tail makes the estimate unsteady), 4096 over
-# its square 478 to 546 trials; 512 is in that range. A look gets ``TRIALS_PER_SKEW2 * skew^2``
-# trials at least, with the skew read high from the pilot (:func:`stats.skewness_upper`);
-# ``--rule`` measures the coverage this rule gives. Where the trial cap is below that size, the
-# check decides nothing (``undecided``) unless the capped look's own trials ask for no more.
+# most skewed point of the coverage table (Gaussian keys, d_k = 4, n = 2) the first-look scan
+# (``python -m pavlov_theory.coverage --first-look 20000 --calibrate``) finds the smallest size from
+# which on the ratio interval covers at every level from 95% to 99.99%; that size over the point's
+# squared per-trial skewness (which reads 2.74 to 2.93 in runs of 2^19 to 2^21 trials: its heavy
+# tail makes the estimate unsteady) is what this constant is set from. A look gets
+# ``TRIALS_PER_SKEW2 * skew^2`` trials at least, with the skew read high from the pilot
+# (:func:`stats.skewness_upper`); ``--rule`` measures the coverage this rule gives. Where the trial
+# cap is below that size, the check decides nothing (``undecided``) unless the capped look's own
+# trials ask for no more.
 TRIALS_PER_SKEW2 = 512
 # Skewness is not the only thing the first look must outgrow: on a symmetric heavy-tailed law the
-# skewness a sample reads is noise, and the correction built on it moves the interval off. At a
+# skewness a sample reads is noise, and a correction built on it moves the interval off. At a
 # synthetic point chosen for that blind spot (Student t, 5 degrees of freedom, excess kurtosis 6,
-# truth 0) the skew-corrected t interval of fixed size undercovers at 95% to 99.9% from 512 trials
-# and fewer, and covers at every level from 95% to 99.99% from 1024 (``python -m
-# pavlov_theory.coverage --heavy 20000``, seed 0; so too at 40000 replicates); 1024 over 6 is 171
-# trials per unit of excess kurtosis. (Isolated deep-level rows above 1024 undercover as well, with
-# the plain t interval on the same replicates missing nearly as often: not the correction's cost,
-# see ``coverage.HEAVY_SMALLEST``.) A look gets ``TRIALS_PER_KURT`` times the excess kurtosis read
-# high from the pilot (:func:`stats.kurtosis_upper`) at least too, whichever size is larger. A
-# 256-trial pilot of that law mostly reads its kurtosis low, so the rule's coverage there (the
-# ``--heavy`` rule rows) is close to the skew rule's alone: the cost is the correction's.
-# That was measured when the intervals corrected for every skewness they read. They now correct only
-# a skewness that stands out (:func:`stats.skewness_that_stands_out`) and lengthen both arms for an
-# unresolved one (:func:`stats.skew_corrected_limits`); one scan does not settle the size from
-# which that interval stops costing coverage (``--heavy`` reports it beside the other two), so the
-# constant keeps its value. So does ``TRIALS_PER_SKEW2``: the scans above measured the interval
-# before the lengthening, which the current one contains wherever they differ.
+# truth 0; ``python -m pavlov_theory.coverage --heavy 20000``) the interval corrected for every
+# skewness it reads undercovers from few trials; the smallest size at which it covers at every level,
+# over the excess kurtosis, is what this constant is set from. A look gets ``TRIALS_PER_KURT`` times
+# the excess kurtosis read high from the pilot (:func:`stats.kurtosis_upper`) at least too, whichever
+# size is larger.
+# Both constants were measured on earlier forms of the intervals, before they lengthened both arms
+# for a skewness that does not stand out (:func:`stats.skew_corrected_limits`). The scans rerun on
+# the current intervals are stored in ``book/measured`` and shown in the coverage chapter, with the
+# earlier interval counted beside on the same replicates; tests check that each constant grants at
+# least what the current interval needs there, and that the kurtosis constant is what the earlier
+# interval's column gives. Both keep their values.
 TRIALS_PER_KURT = 171
 PILOT_TRIALS = 256
 SKEW_SIZED: tuple[str, ...] = ("mean", "ratio")
