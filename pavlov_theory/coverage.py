@@ -110,6 +110,13 @@ def _signal_noise(params: dict[str, Any], trials: int, gen: torch.Generator):
     return SIGNAL_NOISE(params, trials, gen, DTYPE)
 
 
+def signal_noise_bytes(params: dict[str, Any]) -> int:
+    """The memory one trial of :func:`_signal_noise` takes at ``params``, by the kernel's own bound."""
+    from .simulations.capacity import SIGNAL_NOISE
+
+    return SIGNAL_NOISE.bytes_per_trial(params, torch.finfo(DTYPE).bits // 8)
+
+
 RULE_DRAW_BUDGET = 256 * 2**20  # bytes one draw of a rule scan may hold (its looks sum to millions of trials)
 
 
@@ -117,9 +124,7 @@ def _signal_noise_within(params: dict[str, Any], trials: int, gen: torch.Generat
                          budget: int = RULE_DRAW_BUDGET) -> tuple[np.ndarray, ...]:
     """:func:`_signal_noise` of ``trials`` trials from ``gen``, drawn in consecutive pieces that each
     fit ``budget`` bytes (the kernel's own bound per trial), and concatenated."""
-    from .simulations.capacity import SIGNAL_NOISE
-
-    piece = rows_per_chunk(SIGNAL_NOISE.bytes_per_trial(params, torch.finfo(DTYPE).bits // 8), budget)
+    piece = rows_per_chunk(signal_noise_bytes(params), budget)
     parts = [_signal_noise(params, min(piece, trials - start), gen) for start in range(0, trials, piece)]
     return tuple(np.concatenate(column) for column in zip(*parts))
 
