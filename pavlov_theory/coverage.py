@@ -593,10 +593,8 @@ HEAVY_POINT: dict[str, Any] = {"dist": "student_t", "df": 5}
 HEAVY_SIZES: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
 # TRIALS_PER_KURT was set from this point's scan of the interval corrected for every skewness it
 # reads (the verifier's interval before it corrected only a skewness that stands out; the scan's
-# ``always_corrected_covered``): the smallest size that covers at every level
-# (:func:`first_covering`) over the point's excess kurtosis. A few deep-level rows above that size
-# undercover too, where the plain t interval on the same replicates misses about as often: what is
-# left there is not the skewness correction.
+# ``always_corrected_covered``): the smallest size at which it undercovers at no level
+# (:func:`first_covering`) over the point's excess kurtosis.
 HEAVY_RULE_POINTS: tuple[tuple[dict[str, Any], str], ...] = ((HEAVY_POINT, "mean"),)
 HEAVY_REFERENCES = ("plain", "always_corrected")  # counted beside the verifier's interval
 
@@ -1066,10 +1064,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["heavy_smallest"] = smallest_first_look(report["heavy"])
         _print_rows(report["heavy"], "heavy: ")
         kurt = heavy_kurtosis(HEAVY_POINT["df"])
-        print(f"heavy: smallest size that covers at every level: {report['heavy_covering']} "
-              f"({report['heavy_covering'] / kurt:.1f} trials per unit of excess kurtosis {kurt:g}); "
-              f"smallest with no undercoverage from it on: {report['heavy_smallest']}"
-              if report["heavy_covering"] else "heavy: every size undercovers at some level")
+        earlier = covering_by(report["heavy"], "always_corrected_covered")
+        print(f"heavy: the verifier's interval undercovers at no level at {report['heavy_covering']} trials "
+              f"and, from it on, at none from {report['heavy_smallest']}; the interval always corrected "
+              f"(what TRIALS_PER_KURT is set from) at no level at {earlier} trials"
+              + (f" ({earlier / kurt:.1f} per unit of excess kurtosis {kurt:g})" if earlier else ""))
         report["heavy_rule"] = rule_scan(args.heavy, args.seed, points=HEAVY_RULE_POINTS)
         _print_rows(report["heavy_rule"], "heavy rule: ")
     if args.first_look or args.calibrate or args.rule or args.heavy:

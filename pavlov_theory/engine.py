@@ -80,9 +80,9 @@ def draw(ctx: Context, params: Mapping[str, Any], kernel: Kernel, trials: int, s
 # ``num - theta den``); what is left of their coverage error falls like ``skew^2 / trials``. At the
 # most skewed point of the coverage table (Gaussian keys, d_k = 4, n = 2) the first-look scan
 # (``python -m pavlov_theory.coverage --first-look 20000 --calibrate``) finds the smallest size from
-# which on the ratio interval covers at every level from 95% to 99.99%; that size over the point's
-# squared per-trial skewness (which reads 2.74 to 2.93 in runs of 2^19 to 2^21 trials: its heavy
-# tail makes the estimate unsteady) is what this constant is set from. A look gets
+# which on the ratio interval undercovers at no level from 95% to 99.99%; that size over the point's
+# squared per-trial skewness (whose estimate moves by several percent between runs of 2^19 to 2^21
+# trials: its tail is heavy) is what this constant is set from, to within that spread. A look gets
 # ``TRIALS_PER_SKEW2 * skew^2`` trials at least, with the skew read high from the pilot
 # (:func:`stats.skewness_upper`); ``--rule`` measures the coverage this rule gives. Where the trial
 # cap is below that size, the check decides nothing (``undecided``) unless the capped look's own
@@ -92,16 +92,17 @@ TRIALS_PER_SKEW2 = 512
 # skewness a sample reads is noise, and a correction built on it moves the interval off. At a
 # synthetic point chosen for that blind spot (Student t, 5 degrees of freedom, excess kurtosis 6,
 # truth 0; ``python -m pavlov_theory.coverage --heavy 20000``) the interval corrected for every
-# skewness it reads undercovers from few trials; the smallest size at which it covers at every level,
+# skewness it reads undercovers from few trials; the smallest size at which it undercovers at no level,
 # over the excess kurtosis, is what this constant is set from. A look gets ``TRIALS_PER_KURT`` times
 # the excess kurtosis read high from the pilot (:func:`stats.kurtosis_upper`) at least too, whichever
 # size is larger.
 # Both constants were measured on earlier forms of the intervals, before they lengthened both arms
 # for a skewness that does not stand out (:func:`stats.skew_corrected_limits`). The scans rerun on
 # the current intervals are stored in ``book/measured`` and shown in the coverage chapter, with the
-# earlier interval counted beside on the same replicates; tests check that each constant grants at
-# least what the current interval needs there, and that the kurtosis constant is what the earlier
-# interval's column gives. Both keep their values.
+# earlier interval counted beside on the same replicates; tests check that the skew constant is what
+# the current interval's scan gives (to within the skewness estimate's spread), that the kurtosis
+# constant grants at least the smallest size at which the current interval undercovers at no level,
+# and that it is what the earlier interval's column gives. Both keep their values.
 TRIALS_PER_KURT = 171
 PILOT_TRIALS = 256
 SKEW_SIZED: tuple[str, ...] = ("mean", "ratio")
