@@ -729,7 +729,7 @@ def _without_seconds(rows):
     return [{key: value for key, value in r.items() if key != "seconds"} for r in rows]
 
 
-@pytest.mark.parametrize("name, keys", [("first-look", ("first_look", "calibration", "rule")),
+@pytest.mark.parametrize("name, keys", [("first-look", ("first_look", "calibration")),
                                         ("heavy", ("heavy", "heavy_rule"))])
 def test_a_stored_scan_was_run_with_the_current_configuration(name, keys):
     """The coverage chapter shows the stored scans behind the rule's constants: their points, sizes,
