@@ -501,7 +501,7 @@ def smallest_first_look(rows: Sequence[dict[str, Any]]) -> int | None:
 
 # The scans the two constants rest on, of the current intervals, are stored in ``book/measured``
 # (``coverage-first-look.json`` and ``coverage-heavy.json``, shown in the coverage chapter); tests
-# check that the constants grant at least what those scans need.
+# check the constants against them (see the comment above ``engine.TRIALS_PER_SKEW2``).
 # where the rule is measured: the scan point, and skewed mean and ratio points of the table
 RULE_POINTS: tuple[tuple[dict[str, Any], str], ...] = (
     (SCAN_POINT, "ratio"),
@@ -805,12 +805,9 @@ def _salient_only_ratio_excess(num: np.ndarray, den: np.ndarray, theta: float, a
                                corrected: np.ndarray) -> np.ndarray:
     """:func:`stats.ratio_test` as it was before it widened for an unresolved skewness: the limits
     for the mean of ``num - theta den`` corrected for its sample skewness where ``corrected``, else
-    plain Student t (a reference the deep ratio scan counts beside the verifier's)."""
-    w = num - theta * den
-    size = w.shape[-1]
-    se = np.std(w, axis=-1, ddof=1) / math.sqrt(size)
-    lo, hi = studentized_limits(w.mean(-1), se, np.where(corrected, skewness(w), 0.0), size, alpha)
-    return np.maximum(lo, -hi) / np.maximum(se, 1e-300)
+    plain Student t (a reference the deep ratio scan counts beside the verifier's): the test itself,
+    read with a high skewness of 0 where the skewness does not stand out, so nothing is widened."""
+    return ratio_test(num, den, theta, alpha, (corrected, 0.0))
 
 
 # the intervals the deep ratio scan counts beside the verifier's (columns of ``_ratio_misses``)

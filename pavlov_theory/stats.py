@@ -174,9 +174,15 @@ def limit_skews(x: np.ndarray, salient: Any = None) -> tuple[Any, Any]:
     d = _centred(x)
     if salient is None:
         salient = skewness_that_stands_out(d) != 0
-    g, s = skewness(d), skewness_upper(d)
-    low, high = np.where(salient, g, -s), np.where(salient, g, s)
+    low, high = _skew_pair(salient, skewness(d), skewness_upper(d))
     return _per_row(low), _per_row(high)
+
+
+def _skew_pair(salient: Any, g: Any, s: Any) -> tuple[Any, Any]:
+    """The skewness each limit corrects for: the sample skewness ``g`` for both where ``salient``,
+    else ``(-s, +s)`` from its high reading ``s`` (an unresolved skewness, which
+    :func:`skew_corrected_limits` lengthens both arms for)."""
+    return np.where(salient, g, -s), np.where(salient, g, s)
 
 
 def unresolved_lengthening(spread: Any, q: Any, size: Any, sqrt: Callable[[Any], Any] = math.sqrt) -> Any:
@@ -249,9 +255,7 @@ def ratio_test(num: np.ndarray, den: np.ndarray, theta: float | np.ndarray, alph
     spread = np.broadcast_to(spread, w.shape[:-1])
     size = w.shape[-1]
     se = np.std(w, axis=-1, ddof=1) / math.sqrt(size)
-    g = skewness(w)
-    skews = np.where(corrected, g, -spread), np.where(corrected, g, spread)
-    lo, hi = skew_corrected_limits(w.mean(-1), se, skews, size, alpha)
+    lo, hi = skew_corrected_limits(w.mean(-1), se, _skew_pair(corrected, skewness(w), spread), size, alpha)
     excess = np.maximum(lo, -hi) / np.maximum(se, 1e-300)
     return float(excess) if np.ndim(excess) == 0 else excess
 
