@@ -533,51 +533,85 @@ def _miss(estimator: str, samples: tuple[np.ndarray, ...], truth: float, alpha: 
     return 0 if ci.contains(truth) else (-1 if ci.hi < truth else 1)
 
 
+def _rule_values(where: dict[str, Any],
+                 estimator: str) -> tuple[float, Callable[..., tuple[np.ndarray, ...]]]:
+    """The truth at a rule point and a draw of ``size`` trials' values its interval reads
+    (``draw(size, gen)``): the signal and noise powers for a ratio, the noise power for a mean, or
+    i.i.d. Student t of centre 0 at a synthetic point."""
+    if where["dist"] == "student_t":  # synthetic: i.i.d. Student t of centre 0, a mean only
+        if estimator != "mean":
+            raise ValueError("rule_scan: a Student-t point is measured for a mean only")
+        return 0.0, lambda size, gen: (_student_t(where["df"], size, gen),)
+    params = _point(where["d_k"], where["n"], where["dist"], d_v=1 if where["n"] == 2 else 64)
+    truth = _law(where["dist"]).evaluate("snr" if estimator == "ratio" else "noise_power", **params)
+    if estimator == "ratio":
+        return truth, lambda size, gen: _signal_noise_within(params, size, gen)
+    return truth, lambda size, gen: _signal_noise_within(params, size, gen)[1:]
+
+
+def _rule_chunk(where: dict[str, Any], estimator: str, first: int, seed: int, index: int, count: int,
+                levels: tuple[float, ...]) -> tuple[np.ndarray, list[int], float]:
+    """Misses of ``count`` replicates (chunk ``index``) of the first look the skew rule sizes at one
+    point: per replicate an independent pilot, the chosen size and the interval of that many fresh
+    trials; with the chosen sizes and the chunk's seconds."""
+    started = time.perf_counter()
+    truth, draw_values = _rule_values(where, estimator)
+    gen = generator(derive_seed(seed, "rule", where, estimator, first, index), "cpu")
+    pilots = [x.reshape(count, PILOT_TRIALS) for x in draw_values(count * PILOT_TRIALS, gen)]
+    chosen = [first_look(estimator, first, tuple(x[r] for x in pilots)) for r in range(count)]
+    looks = [np.split(x, np.cumsum(chosen)[:-1]) for x in draw_values(sum(chosen), gen)]
+    misses = np.zeros((len(levels), 2), dtype=int)
+    for r in range(count):
+        for i, level in enumerate(levels):
+            side = _miss(estimator, tuple(x[r] for x in looks), truth, 1 - level)
+            if side:
+                misses[i, 0 if side < 0 else 1] += 1
+    return misses, chosen, time.perf_counter() - started
+
+
 def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
               levels: Sequence[float] = SCAN_LEVELS,
-              points: Sequence[tuple[dict[str, Any], str]] = RULE_POINTS) -> list[dict[str, Any]]:
+              points: Sequence[tuple[dict[str, Any], str]] = RULE_POINTS, workers: int = 1,
+              progress: bool = False, chunk: int = SCAN_CHUNK) -> list[dict[str, Any]]:
     """Coverage of the first look the skew rule sizes (:func:`engine.first_look`, for a claim that
     asks for ``first`` trials) at each of ``points``: per replicate an independent pilot, the chosen
     size, and the interval of that many fresh trials, judged at the derived truth at ``levels``.
-    Rows as :func:`first_look_scan`'s, with the quartiles of the chosen sizes."""
+    Rows as :func:`first_look_scan`'s, with the quartiles of the chosen sizes; ``seconds`` is the
+    sum of the point's chunks' seconds. The replicates of a point run in chunks of about ``chunk``
+    pilot trials over 8; each chunk is seeded by its point and index, so ``workers`` processes give
+    the same rows as one."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
     if replicates < MIN_REPLICATES:
         raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
-    rows = []
+    per = max(1, chunk // (8 * PILOT_TRIALS))
+    counts = [min(per, replicates - start) for start in range(0, replicates, per)]
+    jobs = [(where, estimator, first, seed, index, count, tuple(levels))
+            for where, estimator in points for index, count in enumerate(counts)]
     for where, estimator in points:
-        if where["dist"] == "student_t":  # synthetic: i.i.d. Student t of centre 0, a mean only
-            if estimator != "mean":
-                raise ValueError("rule_scan: a Student-t point is measured for a mean only")
-            df, truth = where["df"], 0.0
-            draw_values = lambda size, gen, df=df: (_student_t(df, size, gen),)
-            pick = lambda x: x
-        else:
-            params = _point(where["d_k"], where["n"], where["dist"], d_v=1 if where["n"] == 2 else 64)
-            truth = _law(where["dist"]).evaluate("snr" if estimator == "ratio" else "noise_power", **params)
-            draw_values = lambda size, gen, params=params: _signal_noise_within(params, size, gen)
-            pick = (lambda x: x) if estimator == "ratio" else (lambda x: x[1:])
-        misses, sizes = np.zeros((len(levels), 2), dtype=int), []
-        started, done, index = time.perf_counter(), 0, 0
-        while done < replicates:
-            count = min(max(1, SCAN_CHUNK // (8 * PILOT_TRIALS)), replicates - done)
-            gen = generator(derive_seed(seed, "rule", where, estimator, first, index), "cpu")
-            drawn = pick(draw_values(count * PILOT_TRIALS, gen))
-            pilots = [x.reshape(count, PILOT_TRIALS) for x in drawn]
-            chosen = [first_look(estimator, first, tuple(x[r] for x in pilots)) for r in range(count)]
-            drawn = pick(draw_values(sum(chosen), gen))
-            looks = [np.split(x, np.cumsum(chosen)[:-1]) for x in drawn]
-            for r in range(count):
-                for i, level in enumerate(levels):
-                    side = _miss(estimator, tuple(x[r] for x in looks), truth, 1 - level)
-                    if side:
-                        misses[i, 0 if side < 0 else 1] += 1
-            sizes += chosen
-            done, index = done + count, index + 1
-        seconds = round(time.perf_counter() - started, 3)
+        _rule_values(where, estimator)  # a bad point fails here, before any pool starts
+    bar = tqdm(total=replicates * len(points), desc="rule scan", unit="replicate", disable=not progress)
+    results = []
+    with ProcessPoolExecutor(workers, initializer=_one_thread) if workers > 1 else nullcontext() as pool:
+        mapped = pool.map(_rule_chunk, *zip(*jobs)) if pool else map(_rule_chunk, *zip(*jobs))
+        for count, result in zip([c for _ in points for c in counts], mapped):
+            results.append(result)
+            bar.update(count)
+    bar.close()
+    rows = []
+    for p, (where, estimator) in enumerate(points):
+        mine = results[p * len(counts):(p + 1) * len(counts)]
+        misses = sum(m for m, _, _ in mine)
+        sizes = [size for _, chosen, _ in mine for size in chosen]
+        seconds = round(sum(s for _, _, s in mine), 3)
         quartiles = [int(q) for q in np.quantile(sizes, (.25, .5, .75))]
         label = "SNR" if estimator == "ratio" else "noise power"
         kind = RATIO_LABEL if estimator == "ratio" else MEAN_LABEL
         at = (heavy_label(where["df"]) if where["dist"] == "student_t"
               else f"{label}, {where['dist']} keys, d_k={where['d_k']}, n={where['n']}")
+        truth, _ = _rule_values(where, estimator)
         rows += _miss_rows(kind, at, first, truth, levels, misses, replicates, seconds,
                            first_look_quartiles=quartiles)
     return rows
@@ -1018,8 +1052,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for flag, what in SCAN_FLAGS.items():
         parser.add_argument(f"--{flag}", type=int, default=0, metavar="R", help=f"also {what}")
     parser.add_argument("--workers", type=int, default=1,
-                        help="processes for --deep and --deep-ratio (default 1; the rows do not depend on "
-                             "it)")
+                        help="processes for --rule, --heavy's rule rows, --deep and --deep-ratio (default 1; "
+                             "the rows do not depend on it)")
     parser.add_argument("--calibrate", action="store_true",
                         help="also measure the skewness at the scan point that the skew rule is set from")
     parser.add_argument("--no-table", action="store_true",
@@ -1053,7 +1087,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               + (f"; {found['needed']} trials needed there give {found['trials_per_skew2']:.1f} trials "
                  "per unit of squared skewness" if found["needed"] else ""))
     if args.rule:
-        report["rule"] = rule_scan(args.rule, args.seed)
+        report["rule"] = rule_scan(args.rule, args.seed, workers=args.workers, progress=True)
         _print_rows(report["rule"], "rule: ")
     if args.heavy:
         report["heavy"] = heavy_scan(args.heavy, args.seed)
@@ -1066,7 +1100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"and, from it on, at none from {report['heavy_smallest']}; the interval always corrected "
               f"(what TRIALS_PER_KURT is set from) at no level at {earlier} trials"
               + (f" ({earlier / kurt:.1f} per unit of excess kurtosis {kurt:g})" if earlier else ""))
-        report["heavy_rule"] = rule_scan(args.heavy, args.seed, points=HEAVY_RULE_POINTS)
+        report["heavy_rule"] = rule_scan(args.heavy, args.seed, points=HEAVY_RULE_POINTS,
+                                         workers=args.workers, progress=True)
         _print_rows(report["heavy_rule"], "heavy rule: ")
     if args.first_look or args.calibrate or args.rule or args.heavy:
         report["scan_config"] = scan_config()

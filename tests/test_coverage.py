@@ -279,6 +279,19 @@ def test_the_rule_scan_measures_the_synthetic_student_t_point_at_centre_zero():
     assert rows[0]["first_look_quartiles"][0] >= coverage.CASE_FIRST
 
 
+def test_the_rule_scan_gives_the_same_rows_on_one_worker_or_two():
+    """Two synthetic points over four chunks each, so the rows are put together point by point."""
+    points = (coverage.HEAVY_RULE_POINTS[0], ({"dist": "student_t", "df": 7}, "mean"))
+    chunk = 8 * PILOT_TRIALS * coverage.MIN_REPLICATES // 4
+    one, two = (coverage.rule_scan(coverage.MIN_REPLICATES, seed=2, levels=(0.9,), points=points,
+                                   workers=w, chunk=chunk) for w in (1, 2))
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert strip(one) == strip(two)
+    assert [r["point"] for r in one] == [coverage.heavy_label(5), coverage.heavy_label(7)]
+    whole = coverage.rule_scan(coverage.MIN_REPLICATES, seed=2, levels=(0.9,), points=points)
+    assert strip(whole) != strip(one)  # the chunks are what is seeded: other chunks, other draws
+
+
 @pytest.mark.mc
 def test_ratio_interval_covers_from_the_skew_rules_first_look(mc_alpha):
     """At the most skewed point of the coverage table, fresh replicates at 95%, each from the first
