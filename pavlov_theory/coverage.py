@@ -569,6 +569,12 @@ def _rule_chunk(where: dict[str, Any], estimator: str, first: int, seed: int, in
     return misses, chosen, time.perf_counter() - started
 
 
+def rule_chunk_counts(replicates: int, chunk: int = SCAN_CHUNK) -> list[int]:
+    """The replicates of each chunk of a rule scan's point."""
+    per = max(1, chunk // (8 * PILOT_TRIALS))
+    return [min(per, replicates - start) for start in range(0, replicates, per)]
+
+
 def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
               levels: Sequence[float] = SCAN_LEVELS,
               points: Sequence[tuple[dict[str, Any], str]] = RULE_POINTS, workers: int = 1,
@@ -576,7 +582,8 @@ def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
     """Coverage of the first look the skew rule sizes (:func:`engine.first_look`, for a claim that
     asks for ``first`` trials) at each of ``points``: per replicate an independent pilot, the chosen
     size, and the interval of that many fresh trials, judged at the derived truth at ``levels``.
-    Rows as :func:`first_look_scan`'s, with the quartiles of the chosen sizes; ``seconds`` is the
+    Rows as :func:`first_look_scan`'s, with the quartiles of the chosen sizes and each chunk's misses
+    (below, above), so one chunk can be rerun alone (:func:`rule_chunk_counts`); ``seconds`` is the
     sum of the point's chunks' seconds. The replicates of a point run in chunks of about ``chunk``
     pilot trials over 8; each chunk is seeded by its point and index, so ``workers`` processes give
     the same rows as one."""
@@ -586,8 +593,7 @@ def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
 
     if replicates < MIN_REPLICATES:
         raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
-    per = max(1, chunk // (8 * PILOT_TRIALS))
-    counts = [min(per, replicates - start) for start in range(0, replicates, per)]
+    counts = rule_chunk_counts(replicates, chunk)
     jobs = [(where, estimator, first, seed, index, count, tuple(levels))
             for where, estimator in points for index, count in enumerate(counts)]
     for where, estimator in points:
@@ -612,8 +618,10 @@ def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
         at = (heavy_label(where["df"]) if where["dist"] == "student_t"
               else f"{label}, {where['dist']} keys, d_k={where['d_k']}, n={where['n']}")
         truth, _ = _rule_values(where, estimator)
-        rows += _miss_rows(kind, at, first, truth, levels, misses, replicates, seconds,
-                           first_look_quartiles=quartiles)
+        scanned = _miss_rows(kind, at, first, truth, levels, misses, replicates, seconds,
+                             first_look_quartiles=quartiles)
+        rows += [{**row, "chunk_misses": [m[i].tolist() for m, _, _ in mine]}
+                 for i, row in enumerate(scanned)]
     return rows
 
 
