@@ -501,7 +501,8 @@ def smallest_first_look(rows: Sequence[dict[str, Any]]) -> int | None:
 
 # The scans the two constants rest on, of the current intervals, are stored in ``book/measured``
 # (``coverage-first-look.json`` and ``coverage-heavy.json``, shown in the coverage chapter); tests
-# check the constants against them (see the comment above ``engine.TRIALS_PER_SKEW2``).
+# check the constants against them (see the comment above ``engine.TRIALS_PER_SKEW2``). So is the
+# rule scan at these points (``coverage-rule.json``); a test reruns one chunk of it.
 # where the rule is measured: the scan point, and skewed mean and ratio points of the table
 RULE_POINTS: tuple[tuple[dict[str, Any], str], ...] = (
     (SCAN_POINT, "ratio"),

@@ -742,7 +742,7 @@ def _without_seconds(rows):
     return [{key: value for key, value in r.items() if key != "seconds"} for r in rows]
 
 
-@pytest.mark.parametrize("name, keys", [("first-look", ("first_look", "calibration")),
+@pytest.mark.parametrize("name, keys", [("first-look", ("first_look", "calibration")), ("rule", ("rule",)),
                                         ("heavy", ("heavy", "heavy_rule"))])
 def test_a_stored_scan_was_run_with_the_current_configuration(name, keys):
     """The coverage chapter shows the stored scans behind the rule's constants: their points, sizes,
@@ -765,6 +765,39 @@ def test_a_stored_scans_smallest_size_is_what_the_current_code_counts(name, key,
     assert rows[0]["replicates"] * rows[0]["trials"] > coverage.SCAN_CHUNK  # more than one chunk
     again = scan(rows[0]["replicates"], stored["seed"], sizes=(rows[0]["trials"],))
     assert _without_seconds(again) == _without_seconds(rows)
+
+
+def _stored_rule_points():
+    """The stored rule scan's rows, point by point, with the point and estimator they were run at."""
+    stored = _stored_scan("rule")
+    per_point = len(stored["scan_config"]["levels"])
+    rows = stored["rule"]
+    return stored, [(where, estimator, rows[p * per_point:(p + 1) * per_point])
+                    for p, (where, estimator) in enumerate(stored["scan_config"]["rule_points"])]
+
+
+def test_the_stored_rule_scans_chunks_add_up_to_its_rows():
+    stored, points = _stored_rule_points()
+    assert len(stored["rule"]) == sum(len(rows) for _, _, rows in points)
+    for _, _, rows in points:
+        for r in rows:
+            assert len(r["chunk_misses"]) == len(coverage.rule_chunk_counts(r["replicates"]))
+            assert [sum(side) for side in zip(*r["chunk_misses"])] == [r["misses_below"], r["misses_above"]]
+
+
+@pytest.mark.parametrize("estimator", ["mean", "ratio"])
+def test_a_stored_rule_scans_first_chunk_is_what_the_current_code_counts(estimator):
+    """The first chunk (its pilots, the sizes they choose and the intervals of those looks) of the
+    quickest stored point of each estimator is rerun with the stored seed: its misses at every level
+    must be the stored chunk's. The looks are thousands of trials, so this reaches sizes the first-look
+    scan's rerun does not."""
+    stored, points = _stored_rule_points()
+    where, _, rows = min((p for p in points if p[1] == estimator), key=lambda p: p[2][0]["seconds"])
+    count = coverage.rule_chunk_counts(rows[0]["replicates"])[0]
+    misses, chosen, _ = coverage._rule_chunk(where, estimator, rows[0]["trials"], stored["seed"], 0, count,
+                                             tuple(r["nominal"] for r in rows))
+    assert misses.tolist() == [r["chunk_misses"][0] for r in rows]
+    assert min(chosen) >= rows[0]["trials"]
 
 
 def test_the_stored_calibration_is_what_the_current_code_reads():
