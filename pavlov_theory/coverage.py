@@ -570,10 +570,33 @@ def _rule_chunk(where: dict[str, Any], estimator: str, first: int, seed: int, in
     return misses, chosen, time.perf_counter() - started
 
 
+def chunk_counts(replicates: int, per: int) -> list[int]:
+    """``replicates`` in chunks of ``per``, the last one what is left."""
+    return [min(per, replicates - start) for start in range(0, replicates, per)]
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)  # a pool's worker: the pool is the parallelism
+
+
+def _run_chunks(fn: Callable[..., Any], jobs: Sequence[tuple], counts: Sequence[int], workers: int,
+                bar: Any) -> list[Any]:
+    """``fn(*job)`` for each of ``jobs``, in order, in ``workers`` processes (here if 1), advancing
+    ``bar`` by each job's replicates (``counts``) as its result comes back."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    results = []
+    with ProcessPoolExecutor(workers, initializer=_one_thread) if workers > 1 else nullcontext() as pool:
+        for count, result in zip(counts, (pool.map if pool else map)(fn, *zip(*jobs))):
+            results.append(result)
+            bar.update(count)
+    bar.close()
+    return results
+
+
 def rule_chunk_counts(replicates: int, chunk: int = SCAN_CHUNK) -> list[int]:
     """The replicates of each chunk of a rule scan's point."""
-    per = max(1, chunk // (8 * PILOT_TRIALS))
-    return [min(per, replicates - start) for start in range(0, replicates, per)]
+    return chunk_counts(replicates, max(1, chunk // (8 * PILOT_TRIALS)))
 
 
 def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
@@ -588,8 +611,6 @@ def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
     sum of the point's chunks' seconds. The replicates of a point run in chunks of about ``chunk``
     pilot trials over 8; each chunk is seeded by its point and index, so ``workers`` processes give
     the same rows as one."""
-    from concurrent.futures import ProcessPoolExecutor
-
     from tqdm import tqdm
 
     if replicates < MIN_REPLICATES:
@@ -600,13 +621,7 @@ def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
     for where, estimator in points:
         _rule_values(where, estimator)  # a bad point fails here, before any pool starts
     bar = tqdm(total=replicates * len(points), desc="rule scan", unit="replicate", disable=not progress)
-    results = []
-    with ProcessPoolExecutor(workers, initializer=_one_thread) if workers > 1 else nullcontext() as pool:
-        mapped = pool.map(_rule_chunk, *zip(*jobs)) if pool else map(_rule_chunk, *zip(*jobs))
-        for count, result in zip([c for _ in points for c in counts], mapped):
-            results.append(result)
-            bar.update(count)
-    bar.close()
+    results = _run_chunks(_rule_chunk, jobs, [c for _ in points for c in counts], workers, bar)
     rows = []
     for p, (where, estimator) in enumerate(points):
         mine = results[p * len(counts):(p + 1) * len(counts)]
@@ -919,17 +934,11 @@ def _deep_chunk(estimator: str, shapes: tuple[float, ...], sizing: str, count: i
     return misses, others, sizes
 
 
-def _one_thread() -> None:
-    torch.set_num_threads(1)  # a pool's worker: the pool is the parallelism
-
-
 def _deep_rows(estimator: str, shapes: tuple[float, ...], sizing: str, replicates: int, seed: int,
                levels: Sequence[float], workers: int, progress: bool, chunk: int) -> list[dict[str, Any]]:
     """The rows of one point and sizing of a deep scan: its replicates in chunks of about ``chunk``
     values (``DEEP_RULE_CHUNKS`` times that, pilots included, for the rule), run in ``workers``
     processes."""
-    from concurrent.futures import ProcessPoolExecutor
-
     from tqdm import tqdm
 
     point = _deep_point(estimator, shapes)
@@ -937,22 +946,15 @@ def _deep_rows(estimator: str, shapes: tuple[float, ...], sizing: str, replicate
     per = chunk // (len(shapes) * floor)
     if sizing == "rule":
         per = DEEP_RULE_CHUNKS * chunk // (len(shapes) * (floor + PILOT_TRIALS))
-    per = max(1, per)
-    counts = [min(per, replicates - start) for start in range(0, replicates, per)]
+    counts = chunk_counts(replicates, max(1, per))
     jobs = [(estimator, tuple(shapes), sizing, count, seed, index, tuple(levels))
             for index, count in enumerate(counts)]
     started = time.perf_counter()
     bar = tqdm(total=replicates, desc=f"deep {point['where']}, {sizing}", unit="replicate",
                disable=not progress)
-    misses, sizes = np.zeros((len(levels), 2), dtype=int), []
-    others = np.zeros((len(levels), len(point["references"])), dtype=int)
-    with ProcessPoolExecutor(workers, initializer=_one_thread) if workers > 1 else nullcontext() as pool:
-        results = pool.map(_deep_chunk, *zip(*jobs)) if pool else map(_deep_chunk, *zip(*jobs))
-        for count, (m, o, z) in zip(counts, results):
-            misses, others = misses + m, others + o
-            sizes.append(z)
-            bar.update(count)
-    bar.close()
+    results = _run_chunks(_deep_chunk, jobs, counts, workers, bar)
+    misses, others = sum(m for m, _, _ in results), sum(o for _, o, _ in results)
+    sizes = [z for _, _, z in results]
     seconds = round(time.perf_counter() - started, 3)
     looks = np.concatenate(sizes)
     quartiles = [int(q) for q in np.quantile(looks, (.25, .5, .75))]

@@ -279,16 +279,30 @@ def test_the_rule_scan_measures_the_synthetic_student_t_point_at_centre_zero():
     assert rows[0]["first_look_quartiles"][0] >= coverage.CASE_FIRST
 
 
-def test_the_rule_scan_gives_the_same_rows_on_one_worker_or_two():
-    """Two synthetic points over four chunks each, so the rows are put together point by point."""
+def test_the_rule_scan_puts_each_points_chunks_together_on_one_worker_or_two():
+    """Two synthetic points, two levels, over uneven chunks: each row holds its own point's chunks, as
+    each reruns alone, in order, with their misses summed and the quartiles of all their looks."""
     points = (coverage.HEAVY_RULE_POINTS[0], ({"dist": "student_t", "df": 7}, "mean"))
-    chunk = 8 * PILOT_TRIALS * coverage.MIN_REPLICATES // 4
-    one, two = (coverage.rule_scan(coverage.MIN_REPLICATES, seed=2, levels=(0.9,), points=points,
+    levels, chunk = (0.9, 0.99), 8 * PILOT_TRIALS * 150
+    counts = coverage.rule_chunk_counts(coverage.MIN_REPLICATES, chunk)
+    assert counts == [150, 150, 100]
+    one, two = (coverage.rule_scan(coverage.MIN_REPLICATES, seed=2, levels=levels, points=points,
                                    workers=w, chunk=chunk) for w in (1, 2))
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
     assert strip(one) == strip(two)
-    assert [r["point"] for r in one] == [coverage.heavy_label(5), coverage.heavy_label(7)]
-    whole = coverage.rule_scan(coverage.MIN_REPLICATES, seed=2, levels=(0.9,), points=points)
+    for p, (where, estimator) in enumerate(points):
+        rows = one[p * len(levels):(p + 1) * len(levels)]
+        alone = [coverage._rule_chunk(where, estimator, coverage.CASE_FIRST, 2, k, count, levels)
+                 for k, count in enumerate(counts)]
+        looks = [size for _, chosen, _ in alone for size in chosen]
+        assert len(looks) == coverage.MIN_REPLICATES
+        assert all(r["point"] == coverage.heavy_label(where["df"]) for r in rows)
+        assert all(r["first_look_quartiles"] == [int(q) for q in np.quantile(looks, (.25, .5, .75))]
+                   for r in rows)
+        for i, r in enumerate(rows):
+            assert r["chunk_misses"] == [m[i].tolist() for m, _, _ in alone]
+            assert [r["misses_below"], r["misses_above"]] == sum(m[i] for m, _, _ in alone).tolist()
+    whole = coverage.rule_scan(coverage.MIN_REPLICATES, seed=2, levels=levels, points=points)
     assert strip(whole) != strip(one)  # the chunks are what is seeded: other chunks, other draws
 
 
@@ -786,18 +800,21 @@ def test_the_stored_rule_scans_chunks_add_up_to_its_rows():
 
 
 @pytest.mark.parametrize("estimator", ["mean", "ratio"])
-def test_a_stored_rule_scans_first_chunk_is_what_the_current_code_counts(estimator):
-    """The first chunk (its pilots, the sizes they choose and the intervals of those looks) of the
-    quickest stored point of each estimator is rerun with the stored seed: its misses at every level
-    must be the stored chunk's. The looks are thousands of trials, so this reaches sizes the first-look
-    scan's rerun does not."""
+def test_a_stored_rule_scans_first_and_last_chunks_are_what_the_current_code_counts(estimator):
+    """The first and the last (shorter) chunk of the stored point of each estimator whose looks are
+    the shortest (its pilots, the sizes they choose and the intervals of those looks) are rerun with
+    the stored seed: their misses at every level must be the stored chunks'. The looks are thousands
+    of trials, so this reaches sizes the first-look scan's rerun does not."""
     stored, points = _stored_rule_points()
-    where, _, rows = min((p for p in points if p[1] == estimator), key=lambda p: p[2][0]["seconds"])
-    count = coverage.rule_chunk_counts(rows[0]["replicates"])[0]
-    misses, chosen, _ = coverage._rule_chunk(where, estimator, rows[0]["trials"], stored["seed"], 0, count,
-                                             tuple(r["nominal"] for r in rows))
-    assert misses.tolist() == [r["chunk_misses"][0] for r in rows]
-    assert min(chosen) >= rows[0]["trials"]
+    shortest = lambda point: point[2][0]["first_look_quartiles"]
+    where, _, rows = min((p for p in points if p[1] == estimator), key=shortest)
+    counts = coverage.rule_chunk_counts(rows[0]["replicates"])
+    assert len(rows[0]["chunk_misses"]) == len(counts) > 1 and counts[-1] < counts[0]
+    for index in (0, len(counts) - 1):
+        misses, chosen, _ = coverage._rule_chunk(where, estimator, rows[0]["trials"], stored["seed"], index,
+                                                 counts[index], tuple(r["nominal"] for r in rows))
+        assert misses.tolist() == [r["chunk_misses"][index] for r in rows]
+        assert min(chosen) >= rows[0]["trials"]
 
 
 def test_the_stored_calibration_is_what_the_current_code_reads():
