@@ -781,31 +781,33 @@ def test_a_stored_scans_smallest_size_is_what_the_current_code_counts(name, key,
     assert _without_seconds(again) == _without_seconds(rows)
 
 
-def _stored_rule_points():
-    """The stored rule scan's rows, point by point, with the point and estimator they were run at."""
-    stored = _stored_scan("rule")
-    per_point = len(stored["scan_config"]["levels"])
-    rows = stored["rule"]
-    return stored, [(where, estimator, rows[p * per_point:(p + 1) * per_point])
-                    for p, (where, estimator) in enumerate(stored["scan_config"]["rule_points"])]
+def _stored_rule_points(name: str = "rule"):
+    """A stored rule scan's rows, point by point, with the point and estimator they were run at: the
+    rule points' (``rule``), or the synthetic Student-t point's (``heavy``)."""
+    stored = _stored_scan(name)
+    config, rows = stored["scan_config"], stored[name if name == "rule" else "heavy_rule"]
+    per_point = len(config["levels"])
+    run_at = config["rule_points"] if name == "rule" else [[config["heavy_point"], "mean"]]
+    return stored, rows, [(where, estimator, rows[p * per_point:(p + 1) * per_point])
+                          for p, (where, estimator) in enumerate(run_at)]
 
 
-def test_the_stored_rule_scans_chunks_add_up_to_its_rows():
-    stored, points = _stored_rule_points()
-    assert len(stored["rule"]) == sum(len(rows) for _, _, rows in points)
-    for _, _, rows in points:
-        for r in rows:
-            assert len(r["chunk_misses"]) == len(coverage.rule_chunk_counts(r["replicates"]))
-            assert [sum(side) for side in zip(*r["chunk_misses"])] == [r["misses_below"], r["misses_above"]]
+@pytest.mark.parametrize("name", ["rule", "heavy"])
+def test_a_stored_rule_scans_chunks_add_up_to_its_rows(name):
+    _, rows, points = _stored_rule_points(name)
+    assert len(rows) == sum(len(mine) for _, _, mine in points)
+    for r in rows:
+        assert len(r["chunk_misses"]) == len(coverage.rule_chunk_counts(r["replicates"]))
+        assert [sum(side) for side in zip(*r["chunk_misses"])] == [r["misses_below"], r["misses_above"]]
 
 
-@pytest.mark.parametrize("estimator", ["mean", "ratio"])
-def test_a_stored_rule_scans_first_and_last_chunks_are_what_the_current_code_counts(estimator):
+@pytest.mark.parametrize("name, estimator", [("rule", "mean"), ("rule", "ratio"), ("heavy", "mean")])
+def test_a_stored_rule_scans_first_and_last_chunks_are_what_the_current_code_counts(name, estimator):
     """The first and the last (shorter) chunk of the stored point of each estimator whose looks are
     the shortest (its pilots, the sizes they choose and the intervals of those looks) are rerun with
-    the stored seed: their misses at every level must be the stored chunks'. The looks are thousands
-    of trials, so this reaches sizes the first-look scan's rerun does not."""
-    stored, points = _stored_rule_points()
+    the stored seed: their misses at every level must be the stored chunks'. The looks are hundreds
+    to thousands of trials, so this reaches sizes the first-look scan's rerun does not."""
+    stored, _, points = _stored_rule_points(name)
     shortest = lambda point: point[2][0]["first_look_quartiles"]
     where, _, rows = min((p for p in points if p[1] == estimator), key=shortest)
     counts = coverage.rule_chunk_counts(rows[0]["replicates"])
