@@ -587,7 +587,7 @@ def _run_chunks(fn: Callable[..., Any], jobs: Sequence[tuple], counts: Sequence[
 
     results = []
     with ProcessPoolExecutor(workers, initializer=_one_thread) if workers > 1 else nullcontext() as pool:
-        for count, result in zip(counts, (pool.map if pool else map)(fn, *zip(*jobs))):
+        for count, result in zip(counts, (pool.map if pool else map)(fn, *zip(*jobs)), strict=True):
             results.append(result)
             bar.update(count)
     bar.close()

@@ -470,6 +470,30 @@ def test_the_deep_scans_floor_is_the_look_the_engine_gives_the_exact_moments(mon
         assert coverage.deep_size(shape) == exact
 
 
+@pytest.mark.parametrize("estimator, shapes, sizing", [("mean", (16.0,), "floor"), ("mean", (16.0,), "rule"),
+                                                       ("ratio", coverage.DEEP_RATIO_SHAPES, "rule")])
+def test_a_deep_scans_rows_are_its_chunks_rerun_alone_and_summed(estimator, shapes, sizing):
+    """Over uneven chunks (150, 150, 100): the misses, the reference columns, the quartiles of the
+    looks and the count below the floor are those of every chunk, each rerun alone."""
+    levels, replicates, per = (0.9, 0.99), coverage.MIN_REPLICATES, 150
+    point = coverage._deep_point(estimator, shapes)
+    floor = point["floor"]
+    values = len(shapes) * (floor if sizing == "floor" else floor + PILOT_TRIALS)
+    chunk = per * values if sizing == "floor" else -(-per * values // coverage.DEEP_RULE_CHUNKS)
+    counts = coverage.chunk_counts(replicates, per)
+    assert counts == [150, 150, 100]
+    rows = coverage._deep_rows(estimator, shapes, sizing, replicates, 2, levels, 1, False, chunk)
+    alone = [coverage._deep_chunk(estimator, shapes, sizing, count, 2, k, levels)
+             for k, count in enumerate(counts)]
+    looks = np.concatenate([z for _, _, z in alone])
+    misses, others = sum(m for m, _, _ in alone), sum(o for _, o, _ in alone)
+    for i, r in enumerate(rows):
+        assert [r["misses_below"], r["misses_above"]] == misses[i].tolist()
+        assert [r[f"{name}_covered"] for name in point["references"]] == (replicates - others[i]).tolist()
+        assert r["first_look_quartiles"] == [int(q) for q in np.quantile(looks, (.25, .5, .75))]
+        assert r["below_floor"] == int(np.sum(looks < floor))
+
+
 def test_the_deep_ratio_scans_floor_is_the_look_the_engine_gives_the_exact_moments(monkeypatch):
     exact = _first_look_at(monkeypatch, *coverage.ratio_moments(*coverage.DEEP_RATIO_SHAPES))
     assert coverage.deep_ratio_size(*coverage.DEEP_RATIO_SHAPES) == exact
