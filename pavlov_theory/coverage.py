@@ -476,7 +476,8 @@ def _scan_size(size: int, replicates: int, seed: int, levels: Sequence[float]) -
 
 
 def first_look_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SCAN_SIZES,
-                    levels: Sequence[float] = SCAN_LEVELS) -> list[dict[str, Any]]:
+                    levels: Sequence[float] = SCAN_LEVELS, workers: int = 1,
+                    progress: bool = False) -> list[dict[str, Any]]:
     """Coverage of the ratio interval (:func:`stats.ratio_of_means_ci`) of the SNR at
     ``SCAN_POINT`` from each number of trials of ``sizes``, on ``replicates`` fresh replicates per
     size, at ``levels`` (down to 99.99%): the measurement :data:`engine.TRIALS_PER_SKEW2` is read
@@ -484,10 +485,22 @@ def first_look_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SCAN_
     exactly where the test it inverts (:func:`stats.ratio_test`) accepts the truth, so a replicate
     costs one test per level, not a root search. With one stored pair and unit values the powers
     do not depend on ``d_v`` (the noise of probe ``m`` is ``(k_m . k_j)^2``), so the values are
-    drawn one-dimensional."""
+    drawn one-dimensional. Each size is seeded on its own, so ``workers`` processes (one size each
+    at a time) give the same rows as one."""
     if replicates < MIN_REPLICATES:
         raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
-    return [row for size in sizes for row in _scan_size(size, replicates, seed, levels)]
+    return _by_size(_scan_size, sizes, (replicates, seed, tuple(levels)), replicates, workers, progress,
+                    "first-look scan")
+
+
+def _by_size(scan_one: Callable[..., list[dict[str, Any]]], sizes: Sequence[int], args: tuple,
+             replicates: int, workers: int, progress: bool, desc: str) -> list[dict[str, Any]]:
+    """The rows of ``scan_one(size, *args)`` for each of ``sizes``, in order, in ``workers`` processes."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=replicates * len(sizes), desc=desc, unit="replicate", disable=not progress)
+    done = _run_chunks(scan_one, [(size, *args) for size in sizes], [replicates] * len(sizes), workers, bar)
+    return [row for rows in done for row in rows]
 
 
 def smallest_first_look(rows: Sequence[dict[str, Any]]) -> int | None:
@@ -750,7 +763,8 @@ def _mean_misses(x: np.ndarray, truth: float, levels: Sequence[float],
 
 
 def heavy_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = HEAVY_SIZES,
-               levels: Sequence[float] = SCAN_LEVELS, df: int = HEAVY_POINT["df"]) -> list[dict[str, Any]]:
+               levels: Sequence[float] = SCAN_LEVELS, df: int = HEAVY_POINT["df"], workers: int = 1,
+               progress: bool = False) -> list[dict[str, Any]]:
     """Coverage of the t interval the verifier uses (:func:`stats.mean_ci`, corrected for the skewness
     that stands out) of the mean of Student t of
     ``df`` degrees of freedom (truth 0) from each number of trials of ``sizes``, on ``replicates``
@@ -758,27 +772,30 @@ def heavy_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = HEAVY_SIZE
     from (:func:`first_covering`, over :func:`heavy_kurtosis`). Rows as :func:`first_look_scan`'s,
     with ``plain_covered`` and ``always_corrected_covered``: the coverage of the plain Student-t
     interval, and of the interval corrected for whatever skewness the sample reads, on the same
-    replicates; the latter shows what an unconditional correction costs on a symmetric law."""
+    replicates; the latter shows what an unconditional correction costs on a symmetric law. Each
+    size is seeded on its own, so ``workers`` processes give the same rows as one."""
     if replicates < MIN_REPLICATES:
         raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
-    rows = []
-    for size in sizes:
-        misses = np.zeros((len(levels), 2), dtype=int)
-        others = np.zeros((len(levels), len(HEAVY_REFERENCES)), dtype=int)
-        started, done, index = time.perf_counter(), 0, 0
-        while done < replicates:
-            count = min(max(1, SCAN_CHUNK // size), replicates - done)
-            gen = generator(derive_seed(seed, "heavy", df, size, index), "cpu")
-            x = _student_t(df, count * size, gen).reshape(count, size)
-            chunk = _mean_misses(x, 0.0, levels, HEAVY_REFERENCES)
-            misses, others = misses + chunk[0], others + chunk[1]
-            done, index = done + count, index + 1
-        seconds = round(time.perf_counter() - started, 3)
-        scanned = _miss_rows(MEAN_LABEL, heavy_label(df), size, 0.0, levels, misses,
-                             replicates, seconds)
-        rows += [{**row, **_covered_by(HEAVY_REFERENCES, others[i], replicates)}
-                 for i, row in enumerate(scanned)]
-    return rows
+    return _by_size(_heavy_size, sizes, (replicates, seed, tuple(levels), df), replicates, workers, progress,
+                    "heavy scan")
+
+
+def _heavy_size(size: int, replicates: int, seed: int, levels: Sequence[float],
+                df: int) -> list[dict[str, Any]]:
+    """Rows of :func:`heavy_scan` for intervals from ``size`` trials."""
+    misses = np.zeros((len(levels), 2), dtype=int)
+    others = np.zeros((len(levels), len(HEAVY_REFERENCES)), dtype=int)
+    started, done, index = time.perf_counter(), 0, 0
+    while done < replicates:
+        count = min(max(1, SCAN_CHUNK // size), replicates - done)
+        gen = generator(derive_seed(seed, "heavy", df, size, index), "cpu")
+        x = _student_t(df, count * size, gen).reshape(count, size)
+        chunk = _mean_misses(x, 0.0, levels, HEAVY_REFERENCES)
+        misses, others = misses + chunk[0], others + chunk[1]
+        done, index = done + count, index + 1
+    seconds = round(time.perf_counter() - started, 3)
+    scanned = _miss_rows(MEAN_LABEL, heavy_label(df), size, 0.0, levels, misses, replicates, seconds)
+    return [{**row, **_covered_by(HEAVY_REFERENCES, others[i], replicates)} for i, row in enumerate(scanned)]
 
 
 def _covered_by(references: Sequence[str], misses: np.ndarray, replicates: int) -> dict[str, int]:
@@ -1063,8 +1080,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for flag, what in SCAN_FLAGS.items():
         parser.add_argument(f"--{flag}", type=int, default=0, metavar="R", help=f"also {what}")
     parser.add_argument("--workers", type=int, default=1,
-                        help="processes for --rule, --heavy's rule rows, --deep and --deep-ratio (default 1; "
-                             "the rows do not depend on it)")
+                        help="processes for --first-look, --rule, --heavy, --deep and --deep-ratio "
+                             "(default 1; the rows do not depend on it)")
     parser.add_argument("--calibrate", action="store_true",
                         help="also measure the skewness at the scan point that the skew rule is set from")
     parser.add_argument("--no-table", action="store_true",
@@ -1087,7 +1104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["tail"] = tail(**TAIL_POINT, replicates=args.tail, seed=args.seed)
         _print_tail(report["tail"])
     if args.first_look:
-        report["first_look"] = first_look_scan(args.first_look, args.seed)
+        report["first_look"] = first_look_scan(args.first_look, args.seed, workers=args.workers,
+                                               progress=True)
         report["first_look_smallest"] = smallest_first_look(report["first_look"])
         _print_rows(report["first_look"], "first look: ")
         print(f"first look: smallest size with no undercoverage from it on: {report['first_look_smallest']}")
@@ -1101,7 +1119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["rule"] = rule_scan(args.rule, args.seed, workers=args.workers, progress=True)
         _print_rows(report["rule"], "rule: ")
     if args.heavy:
-        report["heavy"] = heavy_scan(args.heavy, args.seed)
+        report["heavy"] = heavy_scan(args.heavy, args.seed, workers=args.workers, progress=True)
         report["heavy_covering"] = first_covering(report["heavy"])
         report["heavy_smallest"] = smallest_first_look(report["heavy"])
         _print_rows(report["heavy"], "heavy: ")

@@ -306,6 +306,18 @@ def test_the_rule_scan_puts_each_points_chunks_together_on_one_worker_or_two():
     assert strip(whole) != strip(one)  # the chunks are what is seeded: other chunks, other draws
 
 
+@pytest.mark.parametrize("scan", [coverage.first_look_scan, coverage.heavy_scan])
+def test_a_size_scan_gives_the_same_rows_on_one_worker_or_two_in_the_order_of_its_sizes(scan):
+    sizes = (128, 64)
+    one, two = (scan(coverage.MIN_REPLICATES, seed=2, sizes=sizes, levels=(0.9,), workers=w) for w in (1, 2))
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert strip(one) == strip(two)
+    assert [r["trials"] for r in one] == list(sizes)
+    alone = [row for size in sizes
+             for row in scan(coverage.MIN_REPLICATES, seed=2, sizes=(size,), levels=(0.9,))]
+    assert strip(alone) == strip(one)
+
+
 @pytest.mark.mc
 def test_ratio_interval_covers_from_the_skew_rules_first_look(mc_alpha):
     """At the most skewed point of the coverage table, fresh replicates at 95%, each from the first
