@@ -389,6 +389,11 @@ TAIL_ESTIMATORS: tuple[str, ...] = ("mean", "mean, plain t", "ratio", "ratio, pl
 TAIL_POINT: dict[str, Any] = {"d_k": 16, "n": 4, "dist": "gaussian", "trials": 64}
 
 
+def chunk_counts(replicates: int, per: int) -> list[int]:
+    """``replicates`` in chunks of ``per``, the last one what is left."""
+    return [min(per, replicates - start) for start in range(0, replicates, per)]
+
+
 def tail(d_k: int, n: int, dist: str, trials: int, replicates: int, seed: int = 0,
          alphas: Sequence[float] = TAIL_ALPHAS,
          estimators: Sequence[str] = TAIL_ESTIMATORS) -> list[dict[str, Any]]:
@@ -402,14 +407,12 @@ def tail(d_k: int, n: int, dist: str, trials: int, replicates: int, seed: int = 
     params = _point(d_k, n, dist)
     law = _law(dist)
     truths = {"mean": law.evaluate("noise_power", **params), "ratio": law.evaluate("snr", **params)}
-    per_chunk, done, index = max(1, TAIL_CHUNK // trials), 0, 0
     known = {"mean": lambda s, w, a: mean_ci(w, a), "mean, plain t": lambda s, w, a: plain_t_ci(w, a),
              "ratio": lambda s, w, a: ratio_of_means_ci(s, w, a),
              "ratio, plain delta": lambda s, w, a: delta_ratio_ci(s, w, a)}
     estimators = {name: known[name] for name in estimators}
     misses = {(e, a): [0, 0] for e in estimators for a in alphas}
-    while done < replicates:
-        rows = min(per_chunk, replicates - done)
+    for index, rows in enumerate(chunk_counts(replicates, max(1, TAIL_CHUNK // trials))):
         gen = generator(derive_seed(seed, "tail", d_k, n, dist, trials, index), "cpu")
         signal, noise = (x.reshape(rows, trials) for x in _signal_noise(params, rows * trials, gen))
         for r in range(rows):
@@ -418,7 +421,6 @@ def tail(d_k: int, n: int, dist: str, trials: int, replicates: int, seed: int = 
                     ci, truth = interval(signal[r], noise[r], alpha), truths[estimator.split(",")[0]]
                     misses[estimator, alpha][0] += ci.hi < truth
                     misses[estimator, alpha][1] += ci.lo > truth
-        done, index = done + rows, index + 1
     out = []
     for (estimator, alpha), (below, above) in misses.items():
         word, covered = verdict(replicates - below - above, replicates, 1 - alpha)
@@ -461,14 +463,12 @@ def _scan_size(size: int, replicates: int, seed: int, levels: Sequence[float]) -
     truth = _law(SCAN_POINT["dist"]).evaluate("snr", **point)
     misses = np.zeros((len(levels), 2), dtype=int)  # [level, (interval below the truth, above it)]
     others = np.zeros((len(levels), len(RATIO_REFERENCES)), dtype=int)
-    started, done, index = time.perf_counter(), 0, 0
-    while done < replicates:
-        count = min(max(1, SCAN_CHUNK // size), replicates - done)
+    started = time.perf_counter()
+    for index, count in enumerate(chunk_counts(replicates, max(1, SCAN_CHUNK // size))):
         gen = generator(derive_seed(seed, "first look", SCAN_POINT, size, index), "cpu")
         signal, noise = (x.reshape(count, size) for x in _signal_noise(point, count * size, gen))
         chunk = _ratio_misses(signal, noise, truth, levels)
         misses, others = misses + chunk[0], others + chunk[1]
-        done, index = done + count, index + 1
     seconds = round(time.perf_counter() - started, 3)
     where = f"SNR, {SCAN_POINT['dist']} keys, d_k={SCAN_POINT['d_k']}, n={SCAN_POINT['n']}"
     scanned = _miss_rows(RATIO_LABEL, where, size, truth, levels, misses, replicates, seconds)
@@ -496,10 +496,8 @@ def first_look_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SCAN_
 def _by_size(scan_one: Callable[..., list[dict[str, Any]]], sizes: Sequence[int], args: tuple,
              replicates: int, workers: int, progress: bool, desc: str) -> list[dict[str, Any]]:
     """The rows of ``scan_one(size, *args)`` for each of ``sizes``, in order, in ``workers`` processes."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=replicates * len(sizes), desc=desc, unit="replicate", disable=not progress)
-    done = _run_chunks(scan_one, [(size, *args) for size in sizes], [replicates] * len(sizes), workers, bar)
+    jobs = [(size, *args) for size in sizes]
+    done = _run_chunks(scan_one, jobs, [replicates] * len(sizes), workers, progress, desc)
     return [row for rows in done for row in rows]
 
 
@@ -583,21 +581,20 @@ def _rule_chunk(where: dict[str, Any], estimator: str, first: int, seed: int, in
     return misses, chosen, time.perf_counter() - started
 
 
-def chunk_counts(replicates: int, per: int) -> list[int]:
-    """``replicates`` in chunks of ``per``, the last one what is left."""
-    return [min(per, replicates - start) for start in range(0, replicates, per)]
-
-
 def _one_thread() -> None:
     torch.set_num_threads(1)  # a pool's worker: the pool is the parallelism
 
 
 def _run_chunks(fn: Callable[..., Any], jobs: Sequence[tuple], counts: Sequence[int], workers: int,
-                bar: Any) -> list[Any]:
-    """``fn(*job)`` for each of ``jobs``, in order, in ``workers`` processes (here if 1), advancing
-    ``bar`` by each job's replicates (``counts``) as its result comes back."""
+                progress: bool, desc: str) -> list[Any]:
+    """``fn(*job)`` for each of ``jobs``, in order, in ``workers`` processes (here if 1), with a
+    progress bar (``desc``, shown where ``progress``) advanced by each job's replicates (``counts``)
+    as its result comes back."""
     from concurrent.futures import ProcessPoolExecutor
 
+    from tqdm import tqdm
+
+    bar = tqdm(total=sum(counts), desc=desc, unit="replicate", disable=not progress)
     results = []
     with ProcessPoolExecutor(workers, initializer=_one_thread) if workers > 1 else nullcontext() as pool:
         for count, result in zip(counts, (pool.map if pool else map)(fn, *zip(*jobs)), strict=True):
@@ -624,19 +621,15 @@ def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
     sum of the point's chunks' seconds. The replicates of a point run in chunks of about ``chunk``
     pilot trials over 8; each chunk is seeded by its point and index, so ``workers`` processes give
     the same rows as one."""
-    from tqdm import tqdm
-
     if replicates < MIN_REPLICATES:
         raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
+    truths = [_rule_values(where, estimator)[0] for where, estimator in points]  # a bad point fails here
     counts = rule_chunk_counts(replicates, chunk)
     jobs = [(where, estimator, first, seed, index, count, tuple(levels))
             for where, estimator in points for index, count in enumerate(counts)]
-    for where, estimator in points:
-        _rule_values(where, estimator)  # a bad point fails here, before any pool starts
-    bar = tqdm(total=replicates * len(points), desc="rule scan", unit="replicate", disable=not progress)
-    results = _run_chunks(_rule_chunk, jobs, [c for _ in points for c in counts], workers, bar)
+    results = _run_chunks(_rule_chunk, jobs, counts * len(points), workers, progress, "rule scan")
     rows = []
-    for p, (where, estimator) in enumerate(points):
+    for p, ((where, estimator), truth) in enumerate(zip(points, truths)):
         mine = results[p * len(counts):(p + 1) * len(counts)]
         misses = sum(m for m, _, _ in mine)
         sizes = [size for _, chosen, _ in mine for size in chosen]
@@ -646,7 +639,6 @@ def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
         kind = RATIO_LABEL if estimator == "ratio" else MEAN_LABEL
         at = (heavy_label(where["df"]) if where["dist"] == "student_t"
               else f"{label}, {where['dist']} keys, d_k={where['d_k']}, n={where['n']}")
-        truth, _ = _rule_values(where, estimator)
         scanned = _miss_rows(kind, at, first, truth, levels, misses, replicates, seconds,
                              first_look_quartiles=quartiles)
         rows += [{**row, "chunk_misses": [m[i].tolist() for m, _, _ in mine]}
@@ -785,14 +777,12 @@ def _heavy_size(size: int, replicates: int, seed: int, levels: Sequence[float],
     """Rows of :func:`heavy_scan` for intervals from ``size`` trials."""
     misses = np.zeros((len(levels), 2), dtype=int)
     others = np.zeros((len(levels), len(HEAVY_REFERENCES)), dtype=int)
-    started, done, index = time.perf_counter(), 0, 0
-    while done < replicates:
-        count = min(max(1, SCAN_CHUNK // size), replicates - done)
+    started = time.perf_counter()
+    for index, count in enumerate(chunk_counts(replicates, max(1, SCAN_CHUNK // size))):
         gen = generator(derive_seed(seed, "heavy", df, size, index), "cpu")
         x = _student_t(df, count * size, gen).reshape(count, size)
         chunk = _mean_misses(x, 0.0, levels, HEAVY_REFERENCES)
         misses, others = misses + chunk[0], others + chunk[1]
-        done, index = done + count, index + 1
     seconds = round(time.perf_counter() - started, 3)
     scanned = _miss_rows(MEAN_LABEL, heavy_label(df), size, 0.0, levels, misses, replicates, seconds)
     return [{**row, **_covered_by(HEAVY_REFERENCES, others[i], replicates)} for i, row in enumerate(scanned)]
@@ -956,8 +946,6 @@ def _deep_rows(estimator: str, shapes: tuple[float, ...], sizing: str, replicate
     """The rows of one point and sizing of a deep scan: its replicates in chunks of about ``chunk``
     values (``DEEP_RULE_CHUNKS`` times that, pilots included, for the rule), run in ``workers``
     processes."""
-    from tqdm import tqdm
-
     point = _deep_point(estimator, shapes)
     floor = point["floor"]
     per = chunk // (len(shapes) * floor)
@@ -967,9 +955,7 @@ def _deep_rows(estimator: str, shapes: tuple[float, ...], sizing: str, replicate
     jobs = [(estimator, tuple(shapes), sizing, count, seed, index, tuple(levels))
             for index, count in enumerate(counts)]
     started = time.perf_counter()
-    bar = tqdm(total=replicates, desc=f"deep {point['where']}, {sizing}", unit="replicate",
-               disable=not progress)
-    results = _run_chunks(_deep_chunk, jobs, counts, workers, bar)
+    results = _run_chunks(_deep_chunk, jobs, counts, workers, progress, f"deep {point['where']}, {sizing}")
     misses, others = sum(m for m, _, _ in results), sum(o for _, o, _ in results)
     sizes = [z for _, _, z in results]
     seconds = round(time.perf_counter() - started, 3)
