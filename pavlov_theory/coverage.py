@@ -313,13 +313,20 @@ def verdict(covered: int, replicates: int, nominal: float,
     miss rate ``UNDECIDED_FACTOR`` times the nominal one. The one rule of every table: a miss rate
     ``alpha`` is judged as the coverage ``1 - alpha``."""
     ci = proportion_ci(covered, replicates, 1 - confidence)
+    return judge_coverage(ci, nominal), ci
+
+
+def judge_coverage(ci: Interval, nominal: float) -> str:
+    """The rule of :func:`verdict` for an interval ``ci`` of an observed coverage, however it was
+    obtained (a Clopper-Pearson interval of counted misses, or the normal interval of a weighted
+    estimate, :mod:`pavlov_theory.tilted`)."""
     if ci.hi < nominal:
-        return "undercovers", ci
+        return "undercovers"
     if ci.lo > nominal:
-        return "overcovers", ci
+        return "overcovers"
     if 1 - ci.lo >= UNDECIDED_FACTOR * (1 - nominal):
-        return "undecided", ci
-    return "nominal", ci
+        return "undecided"
+    return "nominal"
 
 
 def measure(case: Case, replicates: int, seed: int = 0,
@@ -733,6 +740,20 @@ MEAN_REFERENCES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
+def _mean_sides(centre: np.ndarray, se: np.ndarray, skews: tuple[Any, Any], size: int, truth: float,
+                alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per replicate, whether the verifier's mean interval at level ``1 - alpha`` (from the means,
+    standard errors and :func:`stats.limit_skews` of its rows) lies below the truth, and above it."""
+    lo, hi = skew_corrected_limits(centre, se, skews, size, alpha)
+    return hi < truth, lo > truth
+
+
+def mean_sides(x: np.ndarray, truth: float, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_mean_sides` of the rows of ``x`` (one replicate per row)."""
+    return _mean_sides(x.mean(1), x.std(1, ddof=1) / math.sqrt(x.shape[1]), limit_skews(x), x.shape[1],
+                       truth, alpha)
+
+
 def _mean_misses(x: np.ndarray, truth: float, levels: Sequence[float],
                  references: Sequence[str] = ("plain",)) -> tuple[np.ndarray, np.ndarray]:
     """Misses of the mean interval the verifier uses (:func:`stats.mean_ci`, vectorised over the
@@ -746,8 +767,7 @@ def _mean_misses(x: np.ndarray, truth: float, levels: Sequence[float],
     misses = np.zeros((len(levels), 2), dtype=int)
     others = np.zeros((len(levels), len(references)), dtype=int)
     for i, level in enumerate(levels):
-        lo, hi = skew_corrected_limits(centre, se, skews, size, 1 - level)
-        misses[i] = [int(np.sum(hi < truth)), int(np.sum(lo > truth))]
+        misses[i] = [int(np.sum(side)) for side in _mean_sides(centre, se, skews, size, truth, 1 - level)]
         for j, skew in enumerate(used):
             lo, hi = studentized_limits(centre, se, skew, size, 1 - level)
             others[i, j] = int(np.sum((hi < truth) | (lo > truth)))
@@ -879,6 +899,16 @@ def _salient_only_ratio_excess(num: np.ndarray, den: np.ndarray, theta: float, a
 RATIO_REFERENCES = ("plain", "salient_only")
 
 
+def ratio_sides(num: np.ndarray, den: np.ndarray, truth: float, alpha: float,
+                reading: tuple[Any, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per replicate (row), whether the verifier's ratio interval at level ``1 - alpha`` lies below
+    the truth, and above it: where the test it inverts (:func:`stats.ratio_test`, on the skewness
+    ``reading`` of :func:`stats.ratio_skew_reading`) rejects the truth, on the side of the estimate."""
+    rejected = ratio_test(num, den, truth, alpha, reading) > 0
+    truth_above = num.mean(1) / den.mean(1) < truth
+    return rejected & truth_above, rejected & ~truth_above
+
+
 def _ratio_misses(num: np.ndarray, den: np.ndarray, truth: float,
                   levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """Misses of the ratio interval the verifier uses (:func:`stats.ratio_of_means_ci`, through the
@@ -886,12 +916,10 @@ def _ratio_misses(num: np.ndarray, den: np.ndarray, truth: float,
     beside them, one column per name of :data:`RATIO_REFERENCES`, the misses of the plain
     delta-method interval (:func:`delta_limits`) and of the interval before the widening
     (:func:`_salient_only_ratio_excess`) on the same rows."""
-    truth_above = num.mean(1) / den.mean(1) < truth
     reading = ratio_skew_reading(num, den)
     misses, others = np.zeros((len(levels), 2), dtype=int), np.zeros((len(levels), 2), dtype=int)
     for i, level in enumerate(levels):
-        rejected = ratio_test(num, den, truth, 1 - level, reading) > 0
-        misses[i] = [int(np.sum(rejected & truth_above)), int(np.sum(rejected & ~truth_above))]
+        misses[i] = [int(np.sum(side)) for side in ratio_sides(num, den, truth, 1 - level, reading)]
         _, lo, hi = delta_limits(num, den, 1 - level)
         before = _salient_only_ratio_excess(num, den, truth, 1 - level, reading[0]) > 0
         others[i] = [int(np.sum((hi < truth) | (lo > truth))), int(np.sum(before))]
@@ -1054,6 +1082,8 @@ SCAN_FLAGS: dict[str, str] = {
             "per point and look (e.g. 2000000)",
     "deep-ratio": "measure the ratio interval likewise on a synthetic ratio of Gamma means, R replicates "
                   "per look (e.g. 1000000)",
+    "tilted": "measure both intervals' miss rates down to 1e-8 on the deep scans' Gamma points by importance "
+              "sampling, R tilted replicates per point, look, level and side (e.g. 200000)",
 }
 
 
@@ -1066,7 +1096,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for flag, what in SCAN_FLAGS.items():
         parser.add_argument(f"--{flag}", type=int, default=0, metavar="R", help=f"also {what}")
     parser.add_argument("--workers", type=int, default=1,
-                        help="processes for --first-look, --rule, --heavy, --deep and --deep-ratio "
+                        help="processes for --first-look, --rule, --heavy, --deep, --deep-ratio and --tilted "
                              "(default 1; the rows do not depend on it)")
     parser.add_argument("--calibrate", action="store_true",
                         help="also measure the skewness at the scan point that the skew rule is set from")
@@ -1129,7 +1159,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                progress=True)
         report["deep_ratio_config"] = deep_ratio_config()
         _print_rows(report["deep_ratio"], "deep ratio: ")
+    if args.tilted:
+        from . import tilted
+
+        report["tilted"] = tilted.tilted_scan(args.tilted, args.seed, workers=args.workers, progress=True)
+        report["tilted_config"] = tilted.tilted_config()
+        tilted.print_rows(report["tilted"])
     _print_rows(report.get("rows", []))
+    if any(getattr(args, flag.replace("-", "_")) for flag in SCAN_FLAGS if flag != "tail"):
+        report["workers"] = args.workers  # the rows do not depend on it; the time does
     if args.out:
         from .ledger import write
 
