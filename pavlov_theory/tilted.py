@@ -189,6 +189,15 @@ def tilted_config() -> dict[str, Any]:
             "ratio_interval": coverage.RATIO_LABEL, "unresolved_skew": coverage.UNRESOLVED_SKEW}
 
 
+def scan_counts(estimator: str, shapes: tuple[float, ...], sizing: str, replicates: int,
+                chunk: int = TILTED_CHUNK) -> list[int]:
+    """The replicates of each chunk of a tilted scan's point and sizing, for each level and side:
+    about ``chunk`` values a chunk at the floor's look (pilots included for the rule)."""
+    floor = coverage._deep_point(estimator, shapes)["floor"]
+    per = chunk // (len(shapes) * (floor + (PILOT_TRIALS if sizing == "rule" else 0)))
+    return coverage.chunk_counts(replicates, max(1, per))
+
+
 def _points(mean_shapes: Sequence[float],
             ratio_shapes: tuple[float, float] | None) -> list[tuple[str, tuple]]:
     points = [("mean", (float(k),)) for k in mean_shapes]
@@ -213,8 +222,7 @@ def tilted_scan(replicates: int, seed: int = 0, levels: Sequence[float] = TILTED
     for estimator, shapes in _points(mean_shapes, ratio_shapes):
         point = coverage._deep_point(estimator, shapes)
         for sizing in sizings:
-            per = chunk // (len(shapes) * (point["floor"] + (PILOT_TRIALS if sizing == "rule" else 0)))
-            counts = coverage.chunk_counts(replicates, max(1, per))
+            counts = scan_counts(estimator, shapes, sizing, replicates, chunk)
             jobs = [(estimator, shapes, sizing, level, side, count, seed, index)
                     for level in levels for side in SIDES for index, count in enumerate(counts)]
             started = time.perf_counter()
