@@ -1,34 +1,39 @@
-"""Miss rates of the verifier's mean and ratio intervals below 1e-6, by importance sampling.
+"""Miss rates of the verifier's mean and ratio intervals far below what counting reaches, by
+importance sampling.
 
 The deep scans of :mod:`pavlov_theory.coverage` count misses among millions of replicates, so
-they stop at a miss rate of 1e-6, above the per-look level of every scale. On the same synthetic
-Gamma laws a miss can be made common instead of waited for. Each look is drawn from the law
-*exponentially tilted* toward one edge of the interval, where about half the looks miss, and a
-miss is weighted by the likelihood ratio of its look. For independent Gamma components that ratio
-depends on the look's sum alone, so it costs nothing to compute. The weighted count is an
-unbiased estimate of the miss rate of the untilted law on that side, at any level, and its
-standard error comes from the same weights.
+they stop at the deepest level of ``coverage.DEEP_LEVELS``, above the per-look level of every
+scale. On the same synthetic Gamma laws a miss can be made common instead of waited for. Each
+look is drawn from a *proposal*: every Gamma component ``X_j ~ Gamma(k_j)`` (rate 1) replaced by a
+Gamma law of another shape and rate, chosen so that looks sit on the edge where the interval
+begins to miss on one side. A miss is then weighted by the likelihood ratio of its look, which
+depends on the look's sums of ``x`` and ``log x`` alone (:func:`derived_log_ratio`). The weighted
+count is an unbiased estimate of the miss rate of the untilted law on that side, at any level, and
+its standard error comes from the same weights.
 
-The studentized values are ``d = sum_j c_j X_j`` with ``X_j ~ Gamma(k_j)`` (rate 1): ``c = (1,)``
-for a mean, ``c = (1, -theta)`` for a ratio of means at its true ``theta``. Tilting the joint law
-by ``exp(t d)`` leaves each component a Gamma law, of rate ``1 - t c_j``; the log-likelihood ratio
-of a look of ``m`` trials is ``m K(t) - t sum(d)``, with ``K`` the cumulant generating function
-of ``d`` (:func:`cgf`). The tilt moves the mean of ``d`` by ``shift = +-q sigma / sqrt(m)`` (the
-interval's Student-t arm at the look's size, ``sigma`` the standard deviation of ``d``), which
-puts the tilted law on the edge where a look begins to miss (:func:`tilt`).
+The studentized values are ``d = sum_j c_j X_j``: ``c = (1,)`` for a mean, ``c = (1, -theta)`` for
+a ratio of means at its true ``theta``. A look misses on the long side when its mean of ``d`` lies
+far out *and* its spread is small, so moving the mean alone (an exponential tilt in ``d``, the
+start of the search, :func:`tilt`) leaves rare looks of small spread with very large weights. The
+proposal (:func:`proposal`) is instead the Gamma law, per component, closest to the untilted one
+in Kullback-Leibler divergence (:func:`derived_divergence`) among those whose mean of ``d`` lies
+one Student-t arm of their own standard error from the truth: the large-deviation path to a miss,
+within the Gamma family.
 
 A look's size is the floor (the engine's rules at the law's exact moments) or what the rule reads
 from an untilted pilot of its own, as in the deep scans; the pilot is independent of the look, so
 the weights concern the look alone. The miss rate's interval is the normal one of the weighted
-mean (its weights are bounded on the miss event, so its variance is finite); a row whose tilted
-looks miss too rarely on a side, or whose estimate one replicate dominates, says nothing of its
-level (``undecided``). Otherwise a row is judged by the one rule of every coverage table
-(:func:`coverage.judge_coverage`). Run ``python -m pavlov_theory.coverage --tilted R``.
+mean. Weights can be heavy-tailed even so, and a normal interval is only as good as the weights'
+effective number (:func:`effective_numbers`): a row whose effective number of replicates, or of
+replicates behind its variance, falls short of ``MIN_ESS`` or ``MIN_VARIANCE_ESS`` on a side says
+nothing of its level (``undecided``). Otherwise a row is judged by the one rule of every coverage
+table (:func:`coverage.judge_coverage`). Run ``python -m pavlov_theory.coverage --tilted R``.
 """
 from __future__ import annotations
 
 import math
 import time
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -40,10 +45,10 @@ from .sampling import derive_seed, generator
 from .stats import Interval
 
 TILTED_LEVELS: tuple[float, ...] = (1 - 1e-4, 1 - 1e-5, 1 - 1e-6, 1 - 1e-7, 1 - 1e-8)
-MIN_HITS = 100  # tilted misses a side needs before its estimate is read
-MAX_SHARE = 0.05  # the largest share of a side's estimate one replicate may carry
+MIN_ESS = 1000  # effective replicates a side's estimate needs: (sum w)^2 / sum w^2
+MIN_VARIANCE_ESS = 100  # effective replicates behind its variance: (sum w^2)^2 / sum w^4
 SIDES: tuple[str, ...] = ("below", "above")  # where the interval lies against the truth
-TILTED_CHUNK = 2**21  # values drawn at once
+TILTED_CHUNK = coverage.DEEP_CHUNK  # values drawn at once
 
 
 def coefficients(estimator: str, shapes: Sequence[float]) -> tuple[float, ...]:
@@ -54,14 +59,9 @@ def coefficients(estimator: str, shapes: Sequence[float]) -> tuple[float, ...]:
     return (1.0, -shapes[0] / shapes[1])
 
 
-def cgf(t: float, shapes: Sequence[float], coefs: Sequence[float]) -> float:
-    """``K(t) = log E exp(t d)`` for ``d = sum_j c_j X_j``, ``X_j ~ Gamma(k_j)`` of rate 1 (finite
-    where every ``1 - t c_j`` is positive)."""
-    return -sum(k * math.log1p(-t * c) for k, c in zip(shapes, coefs))
-
-
 def cgf_slope(t: float, shapes: Sequence[float], coefs: Sequence[float]) -> float:
-    """``K'(t)``: the mean of ``d`` under the law tilted by ``exp(t d)``."""
+    """``K'(t)``, the slope of the cumulant generating function of ``d``: the mean of ``d`` under
+    the law tilted by ``exp(t d)``."""
     return sum(k * c / (1 - t * c) for k, c in zip(shapes, coefs))
 
 
@@ -73,7 +73,8 @@ def _domain(coefs: Sequence[float]) -> tuple[float, float]:
 
 
 def tilt(shapes: Sequence[float], coefs: Sequence[float], shift: float) -> float:
-    """The ``t`` whose tilted law moves the mean of ``d`` by ``shift`` (``K'(t) = K'(0) + shift``)."""
+    """The ``t`` whose exponential tilt ``exp(t d)`` moves the mean of ``d`` by ``shift``
+    (``K'(t) = K'(0) + shift``): every component keeps its shape, and its rate becomes ``1 - t c_j``."""
     target = cgf_slope(0.0, shapes, coefs) + shift
     if shift == 0:
         return 0.0
@@ -88,29 +89,139 @@ def tilt(shapes: Sequence[float], coefs: Sequence[float], shift: float) -> float
 
 
 def edge_shift(shapes: Sequence[float], coefs: Sequence[float], size: int, alpha: float, side: str) -> float:
-    """How far the tilt moves the mean of ``d`` for misses on ``side`` of an interval at level
-    ``1 - alpha`` from ``size`` trials: one Student-t arm of its standard error, down for ``below``
-    (the interval lies below the truth when ``d`` reads low), up for ``above``."""
+    """How far the start of the search moves the mean of ``d`` for misses on ``side`` of an interval
+    at level ``1 - alpha`` from ``size`` trials: one Student-t arm of its standard error, down for
+    ``below`` (the interval lies below the truth when ``d`` reads low), up for ``above``."""
     sigma = math.sqrt(sum(k * c * c for k, c in zip(shapes, coefs)))
     arm = stats.t.ppf(1 - alpha / 2, size - 1) * sigma / math.sqrt(size)
     return -arm if side == "below" else arm
 
 
-def draw_tilted(shapes: Sequence[float], coefs: Sequence[float], t: float, rows: int, size: int,
-                gen) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """``rows`` looks of ``size`` trials from the law tilted by ``exp(t d)`` (float64, one look per
-    row, one array per component), with each look's log-likelihood ratio of the untilted law to it,
-    ``size K(t) - t sum(d)``."""
-    values = tuple(coverage._gamma(k, rows, size, gen) / (1 - t * c) for k, c in zip(shapes, coefs))
-    d_sum = sum(c * v for c, v in zip(coefs, values)).sum(1)
-    return values, size * cgf(t, shapes, coefs) - t * d_sum
+@lru_cache(maxsize=None)
+def _derived() -> dict[str, Any]:
+    """The log-likelihood ratio of ``Gamma(k)`` (rate 1) to ``Gamma(a)`` of rate ``r`` for one value
+    ``x``, split into its coefficients of ``x`` and ``log x`` and its constant, and the
+    Kullback-Leibler divergence of the second law from the first, as SymPy derives them from the
+    densities of ``sympy.stats.Gamma``; with numeric forms (``sympy.lambdify``)."""
+    import sympy
+    from sympy.stats import E, Gamma, density
+
+    a, r, k, x = sympy.symbols("a r k x", positive=True)
+    untilted, proposed = density(Gamma("X", k, 1))(x), density(Gamma("Y", a, 1 / r))(x)
+    log_ratio = sympy.expand_log(sympy.log(untilted) - sympy.log(proposed), force=True)
+    by_log = log_ratio.coeff(sympy.log(x))
+    by_x = sympy.expand(log_ratio - by_log * sympy.log(x)).coeff(x)
+    constant = sympy.simplify(log_ratio - by_log * sympy.log(x) - by_x * x)
+    divergence = sympy.simplify(E(-log_ratio.subs(x, Gamma("Y", a, 1 / r))))
+    symbols = (a, r, k)
+    stable = lambda e: e.replace(lambda f: isinstance(f, sympy.log) and isinstance(f.args[0], sympy.gamma),
+                                 lambda f: sympy.loggamma(f.args[0].args[0]))  # no overflow of Gamma(a)
+    numeric = lambda e: sympy.lambdify(symbols, stable(e), modules=["scipy", "numpy"])
+    return {"symbols": (a, r, k, x), "log_ratio": log_ratio, "divergence": divergence,
+            "by_log": numeric(by_log), "by_x": numeric(by_x), "constant": numeric(constant),
+            "divergence_numeric": numeric(divergence),
+            "divergence_slopes": numeric(sympy.Matrix([divergence.diff(a), divergence.diff(r)]))}
+
+
+def derived_log_ratio():
+    """``(expression, (a, r, k, x))``: the SymPy log-likelihood ratio of one value (:func:`_derived`)."""
+    found = _derived()
+    return found["log_ratio"], found["symbols"]
+
+
+def derived_divergence():
+    """``(expression, (a, r, k, x))``: the SymPy Kullback-Leibler divergence of ``Gamma(a)`` of rate
+    ``r`` from ``Gamma(k)`` of rate 1 (:func:`_derived`)."""
+    found = _derived()
+    return found["divergence"], found["symbols"]
+
+
+Proposal = tuple[tuple[float, float], ...]  # (shape, rate) per component
+
+
+def _unpack(z: np.ndarray) -> list[tuple[float, float]]:
+    return [(math.exp(z[2 * j]), math.exp(z[2 * j + 1])) for j in range(len(z) // 2)]
+
+
+def edge_distance(law: Sequence[tuple[float, float]], shapes: Sequence[float], coefs: Sequence[float],
+                  size: int) -> float:
+    """How many of its own standard errors (of a look of ``size`` trials) the mean of ``d`` under
+    ``law`` (``(shape, rate)`` per component) lies from its untilted mean, signed."""
+    mean = sum(c * a / r for (a, r), c in zip(law, coefs))
+    variance = sum(c * c * a / (r * r) for (a, r), c in zip(law, coefs))
+    centre = sum(k * c for k, c in zip(shapes, coefs))
+    return (mean - centre) * math.sqrt(size / variance)
+
+
+def divergence(law: Sequence[tuple[float, float]], shapes: Sequence[float]) -> float:
+    """The Kullback-Leibler divergence per trial of ``law`` from the untilted Gamma laws of ``shapes``."""
+    kl = _derived()["divergence_numeric"]
+    return float(sum(kl(a, r, k) for (a, r), k in zip(law, shapes)))
+
+
+def _divergence_gradient(z: np.ndarray, shapes: Sequence[float]) -> np.ndarray:
+    """The gradient of :func:`divergence` in log shape and log rate (the derived slopes, chained)."""
+    slopes = _derived()["divergence_slopes"]
+    return np.concatenate([np.ravel(slopes(a, r, k)) * (a, r) for (a, r), k in zip(_unpack(z), shapes)])
+
+
+def _edge_gradient(z: np.ndarray, shapes: Sequence[float], coefs: Sequence[float], size: int) -> np.ndarray:
+    """The gradient of :func:`edge_distance` in log shape and log rate."""
+    law = _unpack(z)
+    mean = sum(c * a / r for (a, r), c in zip(law, coefs))
+    variance = sum(c * c * a / (r * r) for (a, r), c in zip(law, coefs))
+    offset = mean - sum(k * c for k, c in zip(shapes, coefs))
+    grad = []
+    for (a, r), c in zip(law, coefs):
+        for d_mean, d_variance in ((c * a / r, c * c * a / (r * r)), (-c * a / r, -2 * c * c * a / (r * r))):
+            grad.append(math.sqrt(size) * (d_mean / math.sqrt(variance)
+                                           - offset * d_variance / (2 * variance ** 1.5)))
+    return np.array(grad)
+
+
+@lru_cache(maxsize=None)
+def proposal(shapes: tuple[float, ...], coefs: tuple[float, ...], size: int, alpha: float,
+             side: str) -> Proposal:
+    """The proposal for misses on ``side`` of an interval at level ``1 - alpha`` from ``size``
+    trials: per component a Gamma law, the closest (:func:`divergence`) whose mean of ``d`` lies one
+    Student-t arm of its own standard error from the truth (:func:`edge_distance`), found by SLSQP
+    from the exponential tilt (:func:`tilt`) in log shape and log rate, with the derived gradients."""
+    arm = stats.t.ppf(1 - alpha / 2, size - 1) * (1 if side == "above" else -1)
+    t = tilt(shapes, coefs, edge_shift(shapes, coefs, size, alpha, side))
+    start = np.array([v for k, c in zip(shapes, coefs) for v in (math.log(k), math.log(1 - t * c))])
+    on_edge = {"type": "eq", "fun": lambda z: edge_distance(_unpack(z), shapes, coefs, size) - arm,
+               "jac": lambda z: _edge_gradient(z, shapes, coefs, size)}
+    # the look's divergence (size times the trial's) is of order arm^2 / 2 at every size: well scaled
+    found = optimize.minimize(lambda z: size * divergence(_unpack(z), shapes), start, method="SLSQP",
+                              jac=lambda z: size * _divergence_gradient(z, shapes),
+                              constraints=[on_edge], options={"ftol": 1e-12, "maxiter": 500})
+    law = _unpack(found.x)
+    if not found.success or abs(edge_distance(law, shapes, coefs, size) - arm) > 1e-6 * abs(arm):
+        raise RuntimeError(f"proposal: no Gamma law found at size {size}, alpha {alpha:g}, {side}: "
+                           f"{found.message}")
+    return tuple(law)
+
+
+def draw_proposed(shapes: Sequence[float], law: Proposal, rows: int, size: int,
+                  gen) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """``rows`` looks of ``size`` trials from ``law`` (float64, one look per row, one array per
+    component), with each look's log-likelihood ratio of the untilted law to it: per component
+    the derived coefficients times the look's sums of ``x`` and ``log x``, plus ``size`` times the
+    constant (:func:`_derived`)."""
+    found = _derived()
+    values = tuple(coverage._gamma(a, rows, size, gen) / r for a, r in law)
+    log_ratio = sum(found["by_x"](a, r, k) * v.sum(1) + found["by_log"](a, r, k) * np.log(v).sum(1)
+                    + size * found["constant"](a, r, k) for v, (a, r), k in zip(values, law, shapes))
+    return values, log_ratio
 
 
 def weighted_sums(missed: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
-    """``(sum w, sum w^2, misses, max w)`` of the weights ``w = exp(log_ratio)`` of the looks that
-    ``missed`` (0 for the others): what a side's estimate and its standard error are read from."""
+    """``(sum w, sum w^2, misses, max w, sum w^4)`` of the weights ``w = exp(log_ratio)`` of the
+    looks that ``missed`` (0 for the others): what a side's estimate, its standard error and their
+    effective numbers are read from."""
     w = np.where(missed, np.exp(np.where(missed, log_ratio, 0.0)), 0.0)
-    return np.array([w.sum(), (w * w).sum(), float(np.sum(missed)), w.max(initial=0.0)])
+    w2 = w * w
+    return np.array([w.sum(), w2.sum(), float(np.sum(missed)), w.max(initial=0.0), (w2 * w2).sum()])
 
 
 def _sides(estimator: str, values: tuple[np.ndarray, ...], truth: float,
@@ -123,8 +234,8 @@ def _sides(estimator: str, values: tuple[np.ndarray, ...], truth: float,
 def _tilted_chunk(estimator: str, shapes: tuple[float, ...], sizing: str, level: float, side: str,
                   count: int, seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
     """The :func:`weighted_sums` of ``count`` replicates (chunk ``index``) of the interval of
-    ``estimator`` at ``level``, on looks tilted toward ``side``, sized by ``sizing``; with the
-    looks' sizes."""
+    ``estimator`` at ``level``, on looks drawn from the :func:`proposal` for ``side`` at each look's
+    size, sized by ``sizing``; with the looks' sizes."""
     point = coverage._deep_point(estimator, shapes)
     coefs = coefficients(estimator, shapes)
     gen = generator(derive_seed(seed, "tilted", *point["stream"], sizing, level, side, index), "cpu")
@@ -133,20 +244,19 @@ def _tilted_chunk(estimator: str, shapes: tuple[float, ...], sizing: str, level:
     else:
         pilots = tuple(coverage._gamma(k, count, PILOT_TRIALS, gen) for k in shapes)
         sizes = first_looks(coverage.CASE_FIRST, studentized_values(estimator, pilots))
-    sums = np.zeros(4)
+    parts = []
     for size, rows in zip(*np.unique(sizes, return_counts=True)):
-        t = tilt(shapes, coefs, edge_shift(shapes, coefs, int(size), 1 - level, side))
-        values, log_ratio = draw_tilted(shapes, coefs, t, int(rows), int(size), gen)
+        law = proposal(tuple(shapes), coefs, int(size), 1 - level, side)
+        values, log_ratio = draw_proposed(shapes, law, int(rows), int(size), gen)
         missed = _sides(estimator, values, point["truth"], 1 - level)[SIDES.index(side)]
-        part = weighted_sums(missed, log_ratio)
-        sums = np.array([sums[0] + part[0], sums[1] + part[1], sums[2] + part[2], max(sums[3], part[3])])
-    return sums, sizes
+        parts.append(weighted_sums(missed, log_ratio))
+    return np.array(combine(parts)), sizes
 
 
 def combine(parts: Sequence[Sequence[float]]) -> list[float]:
     """The :func:`weighted_sums` of several chunks as one: sums added, the largest weight kept."""
-    return [float(sum(p[0] for p in parts)), float(sum(p[1] for p in parts)), int(sum(p[2] for p in parts)),
-            float(max(p[3] for p in parts))]
+    added = lambda i: float(sum(p[i] for p in parts))
+    return [added(0), added(1), int(added(2)), float(max(p[3] for p in parts)), added(4)]
 
 
 def side_estimate(sums: Sequence[float], replicates: int) -> tuple[float, float]:
@@ -157,11 +267,21 @@ def side_estimate(sums: Sequence[float], replicates: int) -> tuple[float, float]
     return mean, math.sqrt(variance / replicates)
 
 
+def effective_numbers(sums: Sequence[float]) -> tuple[float, float]:
+    """Kish's effective number of replicates behind a side's estimate, ``(sum w)^2 / sum w^2``, and
+    behind its variance, ``(sum w^2)^2 / sum w^4``, from its :func:`weighted_sums` (0 where no
+    look missed)."""
+    total, squares, fourth = sums[0], sums[1], sums[4]
+    if squares <= 0:
+        return 0.0, 0.0
+    return total * total / squares, squares * squares / fourth
+
+
 def judge_row(row: dict[str, Any], confidence: float = coverage.CONFIDENCE) -> dict[str, Any]:
     """``row`` (its sides' sums and replicates) with its miss rate, that rate's normal interval at
-    ``confidence``, the coverage interval and the verdict: ``undecided`` where a side missed fewer
-    than ``MIN_HITS`` times or one replicate carries more than ``MAX_SHARE`` of a side's estimate,
-    else :func:`coverage.judge_coverage` (so a stored scan is read by the current rule)."""
+    ``confidence``, the coverage interval and the verdict: ``undecided`` where a side's effective
+    numbers (:func:`effective_numbers`) fall short of ``MIN_ESS`` or ``MIN_VARIANCE_ESS``, else
+    :func:`coverage.judge_coverage` (so a stored scan is read by the current rule)."""
     replicates = row["replicates"]
     estimates = [side_estimate(row[f"sums_{side}"], replicates) for side in SIDES]
     rate = sum(e for e, _ in estimates)
@@ -169,14 +289,14 @@ def judge_row(row: dict[str, Any], confidence: float = coverage.CONFIDENCE) -> d
     z = stats.norm.ppf(0.5 + confidence / 2)
     lo, hi = max(rate - z * se, 0.0), rate + z * se
     covered = Interval(1 - rate, 1 - hi, 1 - lo, replicates)
-    hits = [int(row[f"sums_{side}"][2]) for side in SIDES]
-    share = max(row[f"sums_{side}"][3] / row[f"sums_{side}"][0] if row[f"sums_{side}"][0] > 0 else 1.0
-                for side in SIDES)
-    thin = min(hits) < MIN_HITS or share > MAX_SHARE
+    effective = [effective_numbers(row[f"sums_{side}"]) for side in SIDES]
+    thin = min(e for e, _ in effective) < MIN_ESS or min(v for _, v in effective) < MIN_VARIANCE_ESS
     word = "undecided" if thin else coverage.judge_coverage(covered, row["nominal"])
     return {**row, "miss_rate": rate, "miss_se": se, "miss_ci": [lo, hi], "ci": [covered.lo, covered.hi],
-            "hits_below": hits[0], "hits_above": hits[1], "largest_share": share, "verdict": word,
-            **{f"miss_{side}": e for side, (e, _) in zip(SIDES, estimates)}}
+            "verdict": word, **{f"miss_{side}": e for side, (e, _) in zip(SIDES, estimates)},
+            **{f"hits_{side}": int(row[f"sums_{side}"][2]) for side in SIDES},
+            **{f"ess_{side}": e for side, (e, _) in zip(SIDES, effective)},
+            **{f"variance_ess_{side}": v for side, (_, v) in zip(SIDES, effective)}}
 
 
 def tilted_config() -> dict[str, Any]:
@@ -186,6 +306,8 @@ def tilted_config() -> dict[str, Any]:
             "chunk": TILTED_CHUNK, "pilot_trials": PILOT_TRIALS, "case_first": coverage.CASE_FIRST,
             "trials_per_skew2": coverage.TRIALS_PER_SKEW2, "trials_per_kurt": coverage.TRIALS_PER_KURT,
             "skew_salience": coverage.SKEW_SALIENCE, "mean_interval": coverage.MEAN_LABEL,
+            "proposal": "the closest Gamma law per component whose mean of d lies one Student-t arm of its "
+                        "own standard error out",
             "ratio_interval": coverage.RATIO_LABEL, "unresolved_skew": coverage.UNRESOLVED_SKEW}
 
 
@@ -248,7 +370,22 @@ def tilted_scan(replicates: int, seed: int = 0, levels: Sequence[float] = TILTED
 def print_rows(rows: Sequence[dict[str, Any]]) -> None:
     for r in rows:
         print(f"tilted: {r['interval'].split(' (')[0]:14s} {r['point']:55s} {r['sizing']:5s} "
-              f"T={r['trials']:<5d} "
-              f"nominal miss {1 - r['nominal']:.0e}: {r['miss_rate']:.3g} [{r['miss_ci'][0]:.3g}, "
-              f"{r['miss_ci'][1]:.3g}] (below {r['miss_below']:.2g}, above {r['miss_above']:.2g}; hits "
-              f"{r['hits_below']}/{r['hits_above']}, largest share {r['largest_share']:.2g}) {r['verdict']}")
+              f"T={r['trials']:<5d} nominal miss {1 - r['nominal']:.0e}: {r['miss_rate']:.3g} "
+              f"[{r['miss_ci'][0]:.3g}, {r['miss_ci'][1]:.3g}] (below {r['miss_below']:.2g}, above "
+              f"{r['miss_above']:.2g}; effective replicates {r['ess_below']:.0f}/{r['ess_above']:.0f}, "
+              f"behind the variance {r['variance_ess_below']:.0f}/{r['variance_ess_above']:.0f}) "
+              f"{r['verdict']}")
+
+
+def brute_force_pairs(rows: Sequence[dict[str, Any]],
+                      counted: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The rows of a tilted scan beside the rows of a deep scan (``counted``, judged by
+    :func:`coverage.judged_by`) that measured the same interval, point, look and level by counting."""
+    key = lambda r: (r["interval"], r["point"], r["sizing"], r["nominal"])
+    found = {key(r): r for r in counted}
+    return [(r, found[key(r)]) for r in rows if key(r) in found]
+
+
+def overlap(row: dict[str, Any], counted: dict[str, Any]) -> bool:
+    """Whether the miss-rate intervals of a tilted row and of the counted row beside it overlap."""
+    return row["miss_ci"][0] <= 1 - counted["ci"][0] and 1 - counted["ci"][1] <= row["miss_ci"][1]

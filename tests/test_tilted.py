@@ -1,6 +1,7 @@
-"""The importance-sampling measurement of miss rates below 1e-6 (pavlov_theory.tilted): its
-cumulant generating function, likelihood ratios and tilt, checked against SymPy and SciPy; its
-estimates against exact Gamma tails; its power against an interval known to undercover; how its
+"""The importance-sampling measurement of miss rates below what counting reaches
+(pavlov_theory.tilted): its likelihood ratios and divergence, checked against SciPy; its proposal;
+its estimates against exact Gamma tails; its chunks against a row-by-row reference built from the
+verifier's own intervals; its power against an interval known to undercover; its guards; how its
 chunks make its rows; and the stored scan."""
 import json
 import math
@@ -12,53 +13,60 @@ from scipy import integrate
 from scipy import stats as sps
 
 from pavlov_theory import coverage, tilted
-from pavlov_theory.engine import PILOT_TRIALS
-from pavlov_theory.sampling import generator
-from pavlov_theory.stats import studentized_limits
+from pavlov_theory.engine import PILOT_TRIALS, first_look
+from pavlov_theory.sampling import derive_seed, generator
+from pavlov_theory.stats import mean_ci, ratio_of_means_ci, studentized_limits
 
 STORED = Path(__file__).resolve().parents[1] / "book" / "measured" / "coverage-tilted.json"
 MEAN, RATIO = ("mean", (4.0,)), ("ratio", (4.0, 16.0))
+DEEPEST = 1 - max(tilted.TILTED_LEVELS)  # the smallest nominal miss rate the scan measures
 
 
-@pytest.mark.parametrize("estimator, shapes", [MEAN, RATIO])
-def test_the_cgf_is_the_log_of_sympys_moment_generating_function(estimator, shapes):
-    import sympy
-    from sympy.stats import Gamma, moment_generating_function
-
-    coefs = tilted.coefficients(estimator, shapes)
-    t = sympy.Symbol("t")
-    mgf = sympy.Integer(1)
-    for j, (k, c) in enumerate(zip(shapes, coefs)):
-        mgf *= moment_generating_function(Gamma(f"X{j}", sympy.nsimplify(k), 1))(sympy.nsimplify(c) * t)
-    for value in (-0.5, -0.1, 0.1, 0.5):
-        expected = float(sympy.log(mgf.subs(t, value)))
-        assert math.isclose(tilted.cgf(value, shapes, coefs), expected, rel_tol=1e-12)
-
-
-@pytest.mark.parametrize("estimator, shapes", [MEAN, RATIO])
-def test_the_cgf_slope_is_the_derivative_of_the_cgf(estimator, shapes):
-    coefs = tilted.coefficients(estimator, shapes)
-    for t in (-0.3, 0.0, 0.2):
-        h = 1e-6
-        numeric = (tilted.cgf(t + h, shapes, coefs) - tilted.cgf(t - h, shapes, coefs)) / (2 * h)
-        assert math.isclose(tilted.cgf_slope(t, shapes, coefs), numeric, rel_tol=1e-7, abs_tol=1e-9)
+def _law(estimator, shapes, size, alpha, side):
+    return tilted.proposal(tuple(shapes), tilted.coefficients(estimator, shapes), size, alpha, side)
 
 
 @pytest.mark.parametrize("estimator, shapes", [MEAN, RATIO])
 def test_the_log_likelihood_ratio_is_that_of_the_gamma_densities(estimator, shapes):
-    coefs = tilted.coefficients(estimator, shapes)
-    t = 0.15
-    values, log_ratio = tilted.draw_tilted(shapes, coefs, t, 3, 50, generator(1, "cpu"))
-    expected = sum(sps.gamma.logpdf(v, k).sum(1) - sps.gamma.logpdf(v, k, scale=1 / (1 - t * c)).sum(1)
-                   for v, k, c in zip(values, shapes, coefs))
+    law = _law(estimator, shapes, 200, DEEPEST, "above")
+    values, log_ratio = tilted.draw_proposed(shapes, law, 3, 50, generator(1, "cpu"))
+    expected = sum(sps.gamma.logpdf(v, k).sum(1) - sps.gamma.logpdf(v, a, scale=1 / r).sum(1)
+                   for v, k, (a, r) in zip(values, shapes, law))
     np.testing.assert_allclose(log_ratio, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("a, r, k", [(4.3, 1.2, 4.0), (17.0, 0.9, 16.0), (2.0, 2.0, 3.0)])
+def test_the_derived_divergence_is_the_integral_of_the_log_density_ratio(a, r, k):
+    expected = integrate.quad(lambda x: sps.gamma.pdf(x, a, scale=1 / r)
+                              * (sps.gamma.logpdf(x, a, scale=1 / r) - sps.gamma.logpdf(x, k)), 0, np.inf,
+                              epsabs=1e-13, limit=200)[0]
+    assert math.isclose(tilted.divergence([(a, r)], (k,)), expected, rel_tol=1e-8, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize("estimator, shapes", [MEAN, RATIO])
+@pytest.mark.parametrize("side", tilted.SIDES)
+@pytest.mark.parametrize("size", [64, 231, 5000])
+def test_the_proposal_lies_on_the_edge_and_closer_than_the_tilt_moved_onto_it(estimator, shapes, side, size):
+    """One Student-t arm of its own standard error out, on its side; and nearer the untilted law than
+    a feasible rival: the exponential tilt (same shapes, rates ``1 - t c_j``) whose ``t`` puts it on
+    the same edge."""
+    from scipy.optimize import brentq
+
+    coefs = tilted.coefficients(estimator, shapes)
+    law = _law(estimator, shapes, size, DEEPEST, side)
+    arm = sps.t.ppf(1 - DEEPEST / 2, size - 1) * (1 if side == "above" else -1)
+    assert math.isclose(tilted.edge_distance(law, shapes, coefs, size), arm, rel_tol=1e-6)
+    rival = lambda t: [(k, 1 - t * c) for k, c in zip(shapes, coefs)]
+    t = brentq(lambda t: tilted.edge_distance(rival(t), shapes, coefs, size) - arm, 0.0,
+               0.9 if side == "above" else -0.9)
+    assert tilted.divergence(law, shapes) < tilted.divergence(rival(t), shapes)
 
 
 @pytest.mark.parametrize("estimator, shapes", [MEAN, RATIO])
 @pytest.mark.parametrize("side", tilted.SIDES)
 def test_the_tilt_moves_the_mean_of_the_studentized_values_by_the_shift(estimator, shapes, side):
     coefs = tilted.coefficients(estimator, shapes)
-    shift = tilted.edge_shift(shapes, coefs, 200, 1e-8, side)
+    shift = tilted.edge_shift(shapes, coefs, 200, DEEPEST, side)
     t = tilted.tilt(shapes, coefs, shift)
     assert (shift < 0) == (side == "below") and (t < 0) == (side == "below")
     moved = sum(k * c / (1 - t * c) for k, c in zip(shapes, coefs))  # the tilted Gamma laws' means
@@ -76,37 +84,95 @@ def test_the_edge_shift_is_a_student_t_arm_of_the_standard_error():
 def test_the_side_estimate_is_the_mean_of_the_weights_and_its_standard_error():
     w = np.array([0.0, 2.0, 0.0, 1.0, 5.0])
     sums = tilted.weighted_sums(w > 0, np.log(np.where(w > 0, w, 1.0)))
-    np.testing.assert_allclose(sums, [8.0, 30.0, 3.0, 5.0], rtol=1e-12)
+    np.testing.assert_allclose(sums, [8.0, 30.0, 3.0, 5.0, 642.0], rtol=1e-12)
     rate, se = tilted.side_estimate(sums, len(w))
     assert math.isclose(rate, w.mean()) and math.isclose(se, w.std(ddof=1) / math.sqrt(len(w)))
+    ess, variance_ess = tilted.effective_numbers(sums)
+    assert math.isclose(ess, 64 / 30) and math.isclose(variance_ess, 900 / 642)
 
 
-def _row(below, above, nominal=1 - 1e-8, replicates=10_000):
+def _row(below, above, nominal=1 - DEEPEST, replicates=10_000):
     return {"nominal": nominal, "replicates": replicates, "sums_below": below, "sums_above": above}
 
 
-def _sums(rate, se, hits, share, replicates=10_000):
-    """Sums of a side whose estimate is ``rate`` with standard error ``se``."""
+def _sums(rate, se, variance_ess=500.0, replicates=10_000):
+    """Sums of a side whose estimate is ``rate`` with standard error ``se`` (so about
+    ``(rate / se)^2`` effective replicates) and ``variance_ess`` behind its variance."""
     total = rate * replicates
     squares = (se * se * replicates * (replicates - 1) / replicates + rate * rate) * replicates
-    return [total, squares, hits, share * total]
+    return [total, squares, 2000, total / 100, squares * squares / variance_ess]
 
 
 def test_judge_row_reads_the_one_coverage_rule():
-    near = tilted.judge_row(_row(_sums(5e-9, 2e-10, 5000, 0.01), _sums(5e-9, 2e-10, 5000, 0.01)))
-    assert near["verdict"] == "nominal" and math.isclose(near["miss_rate"], 1e-8)
-    assert near["verdict"] == coverage.judge_coverage(coverage.Interval(0, *near["ci"], 1), 1 - 1e-8)
-    far = tilted.judge_row(_row(_sums(3e-8, 1e-9, 5000, 0.01), _sums(5e-9, 2e-10, 5000, 0.01)))
+    at = lambda x: x * DEEPEST
+    near = tilted.judge_row(_row(_sums(at(0.5), at(0.01)), _sums(at(0.5), at(0.01))))
+    assert near["verdict"] == "nominal" and math.isclose(near["miss_rate"], DEEPEST)
+    assert near["verdict"] == coverage.judge_coverage(coverage.Interval(0, *near["ci"], 1), 1 - DEEPEST)
+    far = tilted.judge_row(_row(_sums(at(3), at(0.05)), _sums(at(0.5), at(0.01))))
     assert far["verdict"] == "undercovers"
-    low = tilted.judge_row(_row(_sums(1e-9, 1e-10, 5000, 0.01), _sums(1e-9, 1e-10, 5000, 0.01)))
+    low = tilted.judge_row(_row(_sums(at(0.1), at(0.002)), _sums(at(0.1), at(0.002))))
     assert low["verdict"] == "overcovers"
 
 
-@pytest.mark.parametrize("hits, share", [(tilted.MIN_HITS - 1, 0.01), (5000, 2 * tilted.MAX_SHARE)])
-def test_a_thin_side_or_a_dominant_replicate_leaves_a_row_undecided(hits, share):
-    """However far its estimate lies from nominal: such a row's interval is not trusted."""
-    row = tilted.judge_row(_row(_sums(3e-8, 1e-9, hits, share), _sums(5e-9, 2e-10, 5000, 0.01)))
+def _short(ess, variance_ess):
+    """A side far above nominal with these effective numbers."""
+    total = 3 * DEEPEST * 10_000
+    squares = total * total / ess
+    return [total, squares, 2000, total / 100, squares * squares / variance_ess]
+
+
+@pytest.mark.parametrize("ess, variance_ess", [(tilted.MIN_ESS - 1, 10 * tilted.MIN_VARIANCE_ESS),
+                                               (10 * tilted.MIN_ESS, tilted.MIN_VARIANCE_ESS - 1)])
+def test_too_few_effective_replicates_leave_a_row_undecided(ess, variance_ess):
+    """However far its estimate lies from nominal: a normal interval on so few is not trusted."""
+    fine = tilted.judge_row(_row(_short(10 * tilted.MIN_ESS, 10 * tilted.MIN_VARIANCE_ESS),
+                                 _sums(0.5 * DEEPEST, 0.01 * DEEPEST)))
+    assert fine["verdict"] == "undercovers"
+    row = tilted.judge_row(_row(_short(ess, variance_ess), _sums(0.5 * DEEPEST, 0.01 * DEEPEST)))
     assert row["verdict"] == "undecided"
+
+
+def test_a_side_without_a_miss_leaves_its_row_undecided():
+    row = tilted.judge_row(_row([0.0, 0.0, 0, 0.0, 0.0], _sums(0.5 * DEEPEST, 0.01 * DEEPEST)))
+    assert row["verdict"] == "undecided" and row["ess_below"] == 0
+
+
+@pytest.mark.parametrize("estimator, shapes, sizing", [(*MEAN, "floor"), (*MEAN, "rule"), (*RATIO, "floor"),
+                                                       (*RATIO, "rule")])
+@pytest.mark.parametrize("side", tilted.SIDES)
+def test_a_chunk_is_its_row_by_row_reference(estimator, shapes, sizing, side):
+    """:func:`tilted._tilted_chunk` against a reference that redraws the same stream, sizes each look
+    from its untilted pilot with ``engine.first_look``, weights it with SciPy's Gamma densities and
+    judges it with the verifier's own interval (``stats.mean_ci`` or ``stats.ratio_of_means_ci``),
+    one replicate at a time."""
+    level, count, seed, index = 1 - 1e-6, 40, 5, 2
+    point = coverage._deep_point(estimator, shapes)
+    got, sizes = tilted._tilted_chunk(estimator, shapes, sizing, level, side, count, seed, index)
+    gen = generator(derive_seed(seed, "tilted", *point["stream"], sizing, level, side, index), "cpu")
+    if sizing == "floor":
+        chosen = [point["floor"]] * count
+    else:
+        pilots = [coverage._gamma(k, count, PILOT_TRIALS, gen) for k in shapes]
+        chosen = [first_look(estimator, coverage.CASE_FIRST, tuple(p[r] for p in pilots))
+                  for r in range(count)]
+    assert list(sizes) == chosen
+    weights = np.zeros(count)
+    for size in sorted(set(chosen)):
+        rows = [r for r in range(count) if chosen[r] == size]
+        law = _law(estimator, shapes, size, 1 - level, side)
+        values = [coverage._gamma(a, len(rows), size, gen) / rate for a, rate in law]
+        for i, r in enumerate(rows):
+            look = [v[i] for v in values]
+            ci = (mean_ci(look[0], 1 - level) if estimator == "mean"
+                  else ratio_of_means_ci(look[0], look[1], 1 - level))
+            if (ci.hi < point["truth"]) if side == "below" else (ci.lo > point["truth"]):
+                weights[r] = math.exp(sum(sps.gamma.logpdf(x, k).sum()
+                                          - sps.gamma.logpdf(x, a, scale=1 / rate).sum()
+                                          for x, k, (a, rate) in zip(look, shapes, law)))
+    expected = [weights.sum(), (weights ** 2).sum(), np.count_nonzero(weights), weights.max(),
+                (weights ** 4).sum()]
+    assert expected[2] > 0, "no look missed: the reference compares nothing"
+    np.testing.assert_allclose(got, expected, rtol=1e-7)
 
 
 @pytest.mark.mc
@@ -114,14 +180,14 @@ def test_a_thin_side_or_a_dominant_replicate_leaves_a_row_undecided(hits, share)
 @pytest.mark.parametrize("side", tilted.SIDES)
 def test_the_tilted_estimate_of_a_sum_tail_agrees_with_the_exact_gamma_tail(estimator, shapes, size, side,
                                                                            mc_alpha):
-    """The weights, tilt and estimate together, at a tail probability near 1e-9 known exactly: the
-    sum of a look of Gamma(k) values is Gamma(k size); for a ratio, the tail of ``X - theta Y`` for
-    independent Gamma sums, integrated."""
+    """The weights, proposal and estimate together, at a tail probability near or below the
+    deepest level, known exactly: the sum of a look of Gamma(k) values is Gamma(k size); for a
+    ratio, the tail of ``X - theta Y`` for independent Gamma sums, integrated."""
     coefs = tilted.coefficients(estimator, shapes)
-    shift = tilted.edge_shift(shapes, coefs, size, 1e-8, side)
-    t = tilted.tilt(shapes, coefs, shift)
-    replicates = 4000
-    values, log_ratio = tilted.draw_tilted(shapes, coefs, t, replicates, size, generator(7, "cpu"))
+    shift = tilted.edge_shift(shapes, coefs, size, DEEPEST, side)
+    replicates = 20_000  # the proposal is made for the interval's misses, not for this tail: more are needed
+    law = _law(estimator, shapes, size, DEEPEST, side)
+    values, log_ratio = tilted.draw_proposed(shapes, law, replicates, size, generator(7, "cpu"))
     edge = (tilted.cgf_slope(0.0, shapes, coefs) + shift) * size
     d_sum = sum(c * v for c, v in zip(coefs, values)).sum(1)
     rate, se = tilted.side_estimate(tilted.weighted_sums(d_sum > edge if side == "above" else d_sum < edge,
@@ -136,22 +202,21 @@ def test_the_tilted_estimate_of_a_sum_tail_agrees_with_the_exact_gamma_tail(esti
         exact = integrate.quad(lambda y: tail(edge + theta * y, a) * sps.gamma.pdf(y, b), lo, hi,
                                epsabs=0, epsrel=1e-10, limit=500)[0]
     z = abs(rate - exact) / se
-    assert 1e-11 < exact < 1e-7 and se < 0.1 * exact
+    assert exact < 2 * DEEPEST and se < 0.1 * exact
     assert 2 * sps.norm.sf(z) > mc_alpha, f"estimate {rate:.4g} +- {se:.2g}, exact {exact:.4g}"
 
 
 @pytest.mark.mc
-def test_the_measurement_reads_the_plain_t_interval_as_undercovering_at_1e_8(mc_alpha):
+def test_the_measurement_reads_the_plain_t_interval_as_undercovering_at_the_deepest_level(mc_alpha):
     """Power: the interval the verifier corrects away from, plain Student t, on Gamma(4) values at
     the floor's look, misses far more often than 1e-8 on the long-tail side; the tilted estimate
     must say so."""
-    (estimator, shapes), size, alpha = MEAN, coverage.deep_size(4.0), 1e-8
-    coefs = tilted.coefficients(estimator, shapes)
+    (estimator, shapes), size, alpha = MEAN, coverage.deep_size(4.0), DEEPEST
     gen = generator(11, "cpu")
-    row = {"nominal": 1 - alpha, "replicates": 4000}
+    row = {"nominal": 1 - alpha, "replicates": 20_000}
     for i, side in enumerate(tilted.SIDES):
-        t = tilted.tilt(shapes, coefs, tilted.edge_shift(shapes, coefs, size, alpha, side))
-        (x,), log_ratio = tilted.draw_tilted(shapes, coefs, t, row["replicates"], size, gen)
+        law = _law(estimator, shapes, size, alpha, side)
+        (x,), log_ratio = tilted.draw_proposed(shapes, law, row["replicates"], size, gen)
         se = x.std(1, ddof=1) / math.sqrt(size)
         lo, hi = studentized_limits(x.mean(1), se, np.zeros(len(x)), size, alpha)
         row[f"sums_{side}"] = list(tilted.weighted_sums((hi < shapes[0], lo > shapes[0])[i], log_ratio))
@@ -229,7 +294,7 @@ def test_the_stored_rows_are_their_chunks_combined_and_judged_by_the_current_rul
 def test_the_stored_scans_first_and_last_chunks_rerun_to_their_stored_sums(stored, estimator, sizing):
     """At the deepest level, on both sides, with the stored seed."""
     label = coverage.MEAN_LABEL if estimator == "mean" else coverage.RATIO_LABEL
-    level = min(tilted.TILTED_LEVELS)
+    level = max(tilted.TILTED_LEVELS)
     (row,) = [r for r in stored["tilted"] if r["interval"] == label and r["sizing"] == sizing
               and r["nominal"] == level and (estimator == "ratio" or r["truth"] == 16.0)]
     shapes = (row["truth"],) if estimator == "mean" else tuple(stored["tilted_config"]["ratio_shapes"])
@@ -239,3 +304,26 @@ def test_the_stored_scans_first_and_last_chunks_rerun_to_their_stored_sums(store
             again, _ = tilted._tilted_chunk(estimator, shapes, sizing, level, side, counts[index],
                                             stored["seed"], index)
             assert tilted.combine([again]) == row[f"chunk_sums_{side}"][index]
+
+
+@pytest.mark.parametrize("estimator, shapes", [MEAN, RATIO])
+def test_the_search_gradients_are_those_of_the_divergence_and_the_edge_distance(estimator, shapes):
+    from scipy.optimize import check_grad
+
+    coefs = tilted.coefficients(estimator, shapes)
+    z = np.log([v for k in shapes for v in (1.07 * k, 0.95)])
+    assert check_grad(lambda z: tilted.divergence(tilted._unpack(z), shapes),
+                      lambda z: tilted._divergence_gradient(z, shapes), z) < 1e-5
+    assert check_grad(lambda z: tilted.edge_distance(tilted._unpack(z), shapes, coefs, 231),
+                      lambda z: tilted._edge_gradient(z, shapes, coefs, 231), z) < 1e-5
+
+
+@pytest.mark.parametrize("estimator, shapes", [MEAN, ("mean", (16.0,)), RATIO])
+def test_a_proposal_is_found_at_every_look_a_scan_meets(estimator, shapes):
+    """From the smallest first look to the largest the rule draws, at every level and side (the
+    search raises where it fails)."""
+    coefs = tilted.coefficients(estimator, shapes)
+    for size in [*range(coverage.CASE_FIRST, 4000, 97), 20_000]:
+        for level in tilted.TILTED_LEVELS:
+            for side in tilted.SIDES:
+                tilted.proposal(tuple(shapes), coefs, size, 1 - level, side)
