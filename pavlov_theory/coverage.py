@@ -1082,8 +1082,8 @@ SCAN_FLAGS: dict[str, str] = {
             "per point and look (e.g. 2000000)",
     "deep-ratio": "measure the ratio interval likewise on a synthetic ratio of Gamma means, R replicates "
                   "per look (e.g. 1000000)",
-    "tilted": "measure both intervals' miss rates down to 1e-8 on the deep scans' Gamma points by importance "
-              "sampling, R tilted replicates per point, look, level and side (e.g. 200000)",
+    "tilted": "measure both intervals' miss rates below what counting reaches, on the deep scans' Gamma "
+              "points, by importance sampling, R replicates per point, look, level and side (e.g. 60000)",
 }
 
 
