@@ -24,10 +24,11 @@ A look's size is the floor (the engine's rules at the law's exact moments) or wh
 from an untilted pilot of its own, as in the deep scans; the pilot is independent of the look, so
 the weights concern the look alone. The miss rate's interval is the normal one of the weighted
 mean. Weights can be heavy-tailed even so, and a normal interval is only as good as the weights'
-effective number (:func:`effective_numbers`): a row whose effective number of replicates, or of
-replicates behind its variance, falls short of ``MIN_ESS`` or ``MIN_VARIANCE_ESS`` on a side says
-nothing of its level (``undecided``). Otherwise a row is judged by the one rule of every coverage
-table (:func:`coverage.judge_coverage`). Run ``python -m pavlov_theory.coverage --tilted R``.
+effective number (Kish's, :func:`effective_number`): a row with fewer than ``MIN_ESS`` effective
+replicates on a side says nothing of its level (``undecided``); at ``MIN_ESS`` or more, no single
+replicate carries more than ``1 / sqrt(MIN_ESS)`` of a side's estimate. Otherwise a row is judged
+by the one rule of every coverage table (:func:`coverage.judge_coverage`). Run
+``python -m pavlov_theory.coverage --tilted R``.
 """
 from __future__ import annotations
 
@@ -46,7 +47,6 @@ from .stats import Interval
 
 TILTED_LEVELS: tuple[float, ...] = (1 - 1e-4, 1 - 1e-5, 1 - 1e-6, 1 - 1e-7, 1 - 1e-8)
 MIN_ESS = 1000  # effective replicates a side's estimate needs: (sum w)^2 / sum w^2
-MIN_VARIANCE_ESS = 100  # effective replicates behind its variance: (sum w^2)^2 / sum w^4
 SIDES: tuple[str, ...] = ("below", "above")  # where the interval lies against the truth
 TILTED_CHUNK = coverage.DEEP_CHUNK  # values drawn at once
 
@@ -93,7 +93,13 @@ def edge_shift(shapes: Sequence[float], coefs: Sequence[float], size: int, alpha
     at level ``1 - alpha`` from ``size`` trials: one Student-t arm of its standard error, down for
     ``below`` (the interval lies below the truth when ``d`` reads low), up for ``above``."""
     sigma = math.sqrt(sum(k * c * c for k, c in zip(shapes, coefs)))
-    arm = stats.t.ppf(1 - alpha / 2, size - 1) * sigma / math.sqrt(size)
+    return signed_arm(size, alpha, side) * sigma / math.sqrt(size)
+
+
+def signed_arm(size: int, alpha: float, side: str) -> float:
+    """The Student-t arm of an interval at level ``1 - alpha`` from ``size`` trials, in standard
+    errors: negative toward ``below``, positive toward ``above``."""
+    arm = stats.t.ppf(1 - alpha / 2, size - 1)
     return -arm if side == "below" else arm
 
 
@@ -114,8 +120,11 @@ def _derived() -> dict[str, Any]:
     constant = sympy.simplify(log_ratio - by_log * sympy.log(x) - by_x * x)
     divergence = sympy.simplify(E(-log_ratio.subs(x, Gamma("Y", a, 1 / r))))
     symbols = (a, r, k)
+    # log(gamma(a)) as loggamma(a) where it stands alone (the divergence); the constant, which SymPy
+    # merges into one log, overflows for shapes beyond 170, far above any this module meets
+    # (draw_proposed raises if it ever does)
     stable = lambda e: e.replace(lambda f: isinstance(f, sympy.log) and isinstance(f.args[0], sympy.gamma),
-                                 lambda f: sympy.loggamma(f.args[0].args[0]))  # no overflow of Gamma(a)
+                                 lambda f: sympy.loggamma(f.args[0].args[0]))
     numeric = lambda e: sympy.lambdify(symbols, stable(e), modules=["scipy", "numpy"])
     return {"symbols": (a, r, k, x), "log_ratio": log_ratio, "divergence": divergence,
             "by_log": numeric(by_log), "by_x": numeric(by_x), "constant": numeric(constant),
@@ -186,7 +195,7 @@ def proposal(shapes: tuple[float, ...], coefs: tuple[float, ...], size: int, alp
     trials: per component a Gamma law, the closest (:func:`divergence`) whose mean of ``d`` lies one
     Student-t arm of its own standard error from the truth (:func:`edge_distance`), found by SLSQP
     from the exponential tilt (:func:`tilt`) in log shape and log rate, with the derived gradients."""
-    arm = stats.t.ppf(1 - alpha / 2, size - 1) * (1 if side == "above" else -1)
+    arm = signed_arm(size, alpha, side)
     t = tilt(shapes, coefs, edge_shift(shapes, coefs, size, alpha, side))
     start = np.array([v for k, c in zip(shapes, coefs) for v in (math.log(k), math.log(1 - t * c))])
     on_edge = {"type": "eq", "fun": lambda z: edge_distance(_unpack(z), shapes, coefs, size) - arm,
@@ -212,6 +221,8 @@ def draw_proposed(shapes: Sequence[float], law: Proposal, rows: int, size: int,
     values = tuple(coverage._gamma(a, rows, size, gen) / r for a, r in law)
     log_ratio = sum(found["by_x"](a, r, k) * v.sum(1) + found["by_log"](a, r, k) * np.log(v).sum(1)
                     + size * found["constant"](a, r, k) for v, (a, r), k in zip(values, law, shapes))
+    if not np.all(np.isfinite(log_ratio)):
+        raise FloatingPointError(f"draw_proposed: a look's likelihood ratio is not finite for {law}")
     return values, log_ratio
 
 
@@ -267,21 +278,20 @@ def side_estimate(sums: Sequence[float], replicates: int) -> tuple[float, float]
     return mean, math.sqrt(variance / replicates)
 
 
-def effective_numbers(sums: Sequence[float]) -> tuple[float, float]:
-    """Kish's effective number of replicates behind a side's estimate, ``(sum w)^2 / sum w^2``, and
-    behind its variance, ``(sum w^2)^2 / sum w^4``, from its :func:`weighted_sums` (0 where no
-    look missed)."""
-    total, squares, fourth = sums[0], sums[1], sums[4]
-    if squares <= 0:
-        return 0.0, 0.0
-    return total * total / squares, squares * squares / fourth
+def effective_number(sums: Sequence[float]) -> float:
+    """Kish's effective number of replicates behind a side's estimate, ``(sum w)^2 / sum w^2``, from
+    its :func:`weighted_sums` (0 where no look missed). At ``n`` or more no single replicate
+    carries more than ``1 / sqrt(n)`` of the estimate."""
+    total, squares = sums[0], sums[1]
+    return total * total / squares if squares > 0 else 0.0
 
 
 def judge_row(row: dict[str, Any], confidence: float = coverage.CONFIDENCE) -> dict[str, Any]:
     """``row`` (its sides' sums and replicates) with its miss rate, that rate's normal interval at
-    ``confidence``, the coverage interval and the verdict: ``undecided`` where a side's effective
-    numbers (:func:`effective_numbers`) fall short of ``MIN_ESS`` or ``MIN_VARIANCE_ESS``, else
-    :func:`coverage.judge_coverage` (so a stored scan is read by the current rule)."""
+    ``confidence``, the coverage interval and the verdict: ``undecided`` where a side has fewer than
+    ``MIN_ESS`` effective replicates (:func:`effective_number`), else :func:`coverage.judge_coverage`
+    (so a stored scan is read by the current rule); with the largest share of a side's estimate one
+    replicate carries."""
     replicates = row["replicates"]
     estimates = [side_estimate(row[f"sums_{side}"], replicates) for side in SIDES]
     rate = sum(e for e, _ in estimates)
@@ -289,14 +299,14 @@ def judge_row(row: dict[str, Any], confidence: float = coverage.CONFIDENCE) -> d
     z = stats.norm.ppf(0.5 + confidence / 2)
     lo, hi = max(rate - z * se, 0.0), rate + z * se
     covered = Interval(1 - rate, 1 - hi, 1 - lo, replicates)
-    effective = [effective_numbers(row[f"sums_{side}"]) for side in SIDES]
-    thin = min(e for e, _ in effective) < MIN_ESS or min(v for _, v in effective) < MIN_VARIANCE_ESS
-    word = "undecided" if thin else coverage.judge_coverage(covered, row["nominal"])
+    effective = [effective_number(row[f"sums_{side}"]) for side in SIDES]
+    word = "undecided" if min(effective) < MIN_ESS else coverage.judge_coverage(covered, row["nominal"])
     return {**row, "miss_rate": rate, "miss_se": se, "miss_ci": [lo, hi], "ci": [covered.lo, covered.hi],
             "verdict": word, **{f"miss_{side}": e for side, (e, _) in zip(SIDES, estimates)},
             **{f"hits_{side}": int(row[f"sums_{side}"][2]) for side in SIDES},
-            **{f"ess_{side}": e for side, (e, _) in zip(SIDES, effective)},
-            **{f"variance_ess_{side}": v for side, (_, v) in zip(SIDES, effective)}}
+            **{f"ess_{side}": e for side, e in zip(SIDES, effective)},
+            "largest_share": max(row[f"sums_{side}"][3] / row[f"sums_{side}"][0] if row[f"sums_{side}"][0] > 0
+                                 else 1.0 for side in SIDES)}
 
 
 def tilted_config() -> dict[str, Any]:
@@ -373,8 +383,7 @@ def print_rows(rows: Sequence[dict[str, Any]]) -> None:
               f"T={r['trials']:<5d} nominal miss {1 - r['nominal']:.0e}: {r['miss_rate']:.3g} "
               f"[{r['miss_ci'][0]:.3g}, {r['miss_ci'][1]:.3g}] (below {r['miss_below']:.2g}, above "
               f"{r['miss_above']:.2g}; effective replicates {r['ess_below']:.0f}/{r['ess_above']:.0f}, "
-              f"behind the variance {r['variance_ess_below']:.0f}/{r['variance_ess_above']:.0f}) "
-              f"{r['verdict']}")
+              f"largest share {r['largest_share']:.2g}) {r['verdict']}")
 
 
 def brute_force_pairs(rows: Sequence[dict[str, Any]],
@@ -389,3 +398,22 @@ def brute_force_pairs(rows: Sequence[dict[str, Any]],
 def overlap(row: dict[str, Any], counted: dict[str, Any]) -> bool:
     """Whether the miss-rate intervals of a tilted row and of the counted row beside it overlap."""
     return row["miss_ci"][0] <= 1 - counted["ci"][0] and 1 - counted["ci"][1] <= row["miss_ci"][1]
+
+
+def largest_excess(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The judged row (:func:`judge_row`) whose upper limit of the miss rate lies highest over its
+    nominal miss rate, among the rows that decide (``None`` if none does)."""
+    decided = [r for r in rows if r["verdict"] != "undecided"]
+    return max(decided, key=lambda r: r["miss_ci"][1] / (1 - r["nominal"]), default=None)
+
+
+def pooled_agreement(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]],
+                     nominal: float) -> dict[str, float]:
+    """The counted misses of the deep scans' rows at ``nominal`` beside the misses the tilted rows
+    beside them predict (their miss rate times the counted replicates), summed over the pairs, with
+    the z-score of the difference (the counts Poisson, the predictions' standard errors added)."""
+    at = [(r, c) for r, c in pairs if r["nominal"] == nominal]
+    counted = sum(c["replicates"] - c["covered"] for _, c in at)
+    predicted = sum(r["miss_rate"] * c["replicates"] for r, c in at)
+    spread = math.sqrt(predicted + sum((r["miss_se"] * c["replicates"]) ** 2 for r, c in at))
+    return {"pairs": len(at), "counted": counted, "predicted": predicted, "z": (counted - predicted) / spread}
