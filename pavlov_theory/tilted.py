@@ -47,6 +47,7 @@ from .stats import Interval
 
 TILTED_LEVELS: tuple[float, ...] = (1 - 1e-4, 1 - 1e-5, 1 - 1e-6, 1 - 1e-7, 1 - 1e-8)
 MIN_ESS = 1000  # effective replicates a side's estimate needs: (sum w)^2 / sum w^2
+DISPERSION_TAIL = 1e-3  # a chunk_dispersion upper tail below this says the standard errors are understated
 SIDES: tuple[str, ...] = ("below", "above")  # where the interval lies against the truth
 TILTED_CHUNK = coverage.DEEP_CHUNK  # values drawn at once
 
@@ -417,3 +418,28 @@ def pooled_agreement(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]],
     predicted = sum(r["miss_rate"] * c["replicates"] for r, c in at)
     spread = math.sqrt(predicted + sum((r["miss_se"] * c["replicates"]) ** 2 for r, c in at))
     return {"pairs": len(at), "counted": counted, "predicted": predicted, "z": (counted - predicted) / spread}
+
+
+def chunk_dispersion(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, float]:
+    """How the chunks of a stored scan's sides spread against the standard errors the rows report:
+    per side, ``sum_c (S_c - n_c p)^2 / (n_c sigma^2)`` over its chunks (``S_c`` a chunk's weighted
+    sum of ``n_c`` replicates, ``p`` and ``sigma^2`` the side's estimate and per-replicate variance),
+    which is chi-squared with one degree fewer than the chunks where the standard error is honest;
+    pooled over every side of ``rows``, with its degrees of freedom and upper tail probability.
+    ``config`` is the scan's ``tilted_config``, which names its points."""
+    points = {coverage._deep_point(estimator, shapes)["where"]: (estimator, shapes)
+              for estimator, shapes in _points(config["mean_shapes"], tuple(config["ratio_shapes"]))}
+    q, df = 0.0, 0
+    for r in rows:
+        estimator, shapes = points[r["point"]]
+        counts = scan_counts(estimator, shapes, r["sizing"], r["replicates"], config["chunk"])
+        for side in SIDES:
+            total, squares = r[f"sums_{side}"][0], r[f"sums_{side}"][1]
+            p = total / r["replicates"]
+            variance = (squares / r["replicates"] - p * p) * r["replicates"] / (r["replicates"] - 1)
+            chunks = r[f"chunk_sums_{side}"]
+            if variance <= 0 or len(chunks) < 2:
+                continue
+            q += sum((c[0] - n * p) ** 2 / (n * variance) for c, n in zip(chunks, counts, strict=True))
+            df += len(chunks) - 1
+    return {"q": q, "df": df, "p": float(stats.chi2.sf(q, df)) if df else math.nan}

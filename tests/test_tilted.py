@@ -357,3 +357,28 @@ def test_the_stored_scan_agrees_with_the_counted_deep_scans_where_counting_is_sh
     found = tilted.pooled_agreement(tilted.brute_force_pairs(rows, counted), min(tilted.TILTED_LEVELS))
     assert found["pairs"] == 6 and found["counted"] > 500
     assert abs(found["z"]) < 3, found
+
+
+def test_the_chunk_dispersion_is_the_chi_squared_of_the_chunks_about_their_side():
+    config = tilted.tilted_config()
+    point = coverage._deep_point("mean", (16.0,))["where"]
+    counts = tilted.scan_counts("mean", (16.0,), "floor", 20_000)
+    assert counts == [16384, 3616]
+    chunks = [[2.0, 0.0, 0, 0.0, 0.0], [1.0, 0.0, 0, 0.0, 0.0]]
+    squares = 0.01
+    side = [3.0, squares, 0, 0.0, 0.0]
+    row = {"point": point, "sizing": "floor", "replicates": 20_000, "sums_below": side, "sums_above": side,
+           "chunk_sums_below": chunks, "chunk_sums_above": chunks}
+    p = 3.0 / 20_000
+    variance = (squares / 20_000 - p * p) * 20_000 / 19_999
+    one = sum((c[0] - n * p) ** 2 / (n * variance) for c, n in zip(chunks, counts))
+    found = tilted.chunk_dispersion([row], config)
+    assert found["df"] == 2 and found["q"] == pytest.approx(2 * one)
+    assert found["p"] == pytest.approx(sps.chi2.sf(2 * one, 2))
+
+
+def test_the_stored_scans_chunks_spread_as_its_standard_errors_say(stored):
+    """The normal intervals rest on standard errors read from the weights; pooled over every side,
+    the spread between a side's chunks must not exceed what those errors allow."""
+    found = tilted.chunk_dispersion(stored["tilted"], stored["tilted_config"])
+    assert found["df"] > 100 and found["p"] > tilted.DISPERSION_TAIL, found
