@@ -47,7 +47,7 @@ from .stats import Interval
 
 TILTED_LEVELS: tuple[float, ...] = (1 - 1e-4, 1 - 1e-5, 1 - 1e-6, 1 - 1e-7, 1 - 1e-8)
 MIN_ESS = 1000  # effective replicates a side's estimate needs: (sum w)^2 / sum w^2
-DISPERSION_TAIL = 1e-3  # a chunk_dispersion upper tail below this says the standard errors are understated
+DISPERSION_TAIL = 1e-3  # a chunk_dispersion upper tail below this says the chunks do not agree
 SIDES: tuple[str, ...] = ("below", "above")  # where the interval lies against the truth
 TILTED_CHUNK = coverage.DEEP_CHUNK  # values drawn at once
 
@@ -421,12 +421,14 @@ def pooled_agreement(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]],
 
 
 def chunk_dispersion(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, float]:
-    """How the chunks of a stored scan's sides spread against the standard errors the rows report:
+    """Whether the chunks of a stored scan's sides agree with one another and with their counts:
     per side, ``sum_c (S_c - n_c p)^2 / (n_c sigma^2)`` over its chunks (``S_c`` a chunk's weighted
     sum of ``n_c`` replicates, ``p`` and ``sigma^2`` the side's estimate and per-replicate variance),
-    which is chi-squared with one degree fewer than the chunks where the standard error is honest;
+    about chi-squared with one degree fewer than the chunks where the chunks are interchangeable;
     pooled over every side of ``rows``, with its degrees of freedom and upper tail probability.
-    ``config`` is the scan's ``tilted_config``, which names its points."""
+    Since ``sigma^2`` is read from the same weights, it cannot see a weight larger than any drawn:
+    it checks the chunks' consistency (a chunk misaligned with its count, or a stream that drifts),
+    not whether the standard errors are understated. ``config`` is the scan's ``tilted_config``."""
     points = {coverage._deep_point(estimator, shapes)["where"]: (estimator, shapes)
               for estimator, shapes in _points(config["mean_shapes"], tuple(config["ratio_shapes"]))}
     q, df = 0.0, 0

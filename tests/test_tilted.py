@@ -131,6 +131,10 @@ def test_too_few_effective_replicates_leave_a_row_undecided():
 def test_enough_effective_replicates_bound_any_one_replicates_share():
     """What the docstring promises: at MIN_ESS or more, the largest weight is at most
     ``1 / sqrt(MIN_ESS)`` of the estimate (Cauchy-Schwarz: max w^2 <= sum w^2)."""
+    w = np.concatenate([[32_600.0], np.ones(1_000_000)])  # nearly tight: one weight at the bound
+    sums = tilted.weighted_sums(w > 0, np.log(w))
+    assert tilted.effective_number(sums) >= tilted.MIN_ESS
+    assert 0.99 / math.sqrt(tilted.MIN_ESS) < sums[3] / sums[0] <= 1 / math.sqrt(tilted.MIN_ESS)
     rng = np.random.default_rng(2)
     for _ in range(200):
         w = rng.pareto(rng.uniform(0.6, 3.0), size=rng.integers(50, 5000))
@@ -378,7 +382,15 @@ def test_the_chunk_dispersion_is_the_chi_squared_of_the_chunks_about_their_side(
 
 
 def test_the_stored_scans_chunks_spread_as_its_standard_errors_say(stored):
-    """The normal intervals rest on standard errors read from the weights; pooled over every side,
-    the spread between a side's chunks must not exceed what those errors allow."""
+    """Pooled over every side, the chunks of a side agree with one another and with their counts
+    (a consistency check: it cannot see a weight larger than any drawn)."""
     found = tilted.chunk_dispersion(stored["tilted"], stored["tilted_config"])
     assert found["df"] > 100 and found["p"] > tilted.DISPERSION_TAIL, found
+
+
+def test_the_largest_excess_is_over_the_rows_that_decide():
+    rows = [{"verdict": "undercovers", "nominal": 1 - 1e-6, "miss_ci": [1e-6, 1.2e-6]},
+            {"verdict": "undecided", "nominal": 1 - 1e-6, "miss_ci": [1e-6, 5e-6]},
+            {"verdict": "nominal", "nominal": 1 - 1e-4, "miss_ci": [0.9e-4, 1.1e-4]}]
+    assert tilted.largest_excess(rows) is rows[0]
+    assert tilted.largest_excess(rows[1:2]) is None
