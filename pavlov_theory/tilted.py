@@ -412,8 +412,11 @@ def pooled_agreement(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]],
                      nominal: float) -> dict[str, float]:
     """The counted misses of the deep scans' rows at ``nominal`` beside the misses the tilted rows
     beside them predict (their miss rate times the counted replicates), summed over the pairs, with
-    the z-score of the difference (the counts Poisson, the predictions' standard errors added)."""
+    the z-score of the difference (the counts Poisson, the predictions' standard errors added); no
+    pairs and a z of NaN where no counted row shares the level."""
     at = [(r, c) for r, c in pairs if r["nominal"] == nominal]
+    if not at:  # no counted row at this level
+        return {"pairs": 0, "counted": 0, "predicted": 0.0, "z": math.nan}
     counted = sum(c["replicates"] - c["covered"] for _, c in at)
     predicted = sum(r["miss_rate"] * c["replicates"] for r, c in at)
     spread = math.sqrt(predicted + sum((r["miss_se"] * c["replicates"]) ** 2 for r, c in at))

@@ -349,6 +349,7 @@ def test_the_pooled_agreement_is_the_counted_against_the_predicted_misses():
     predicted = 10 + 40
     spread = math.sqrt(predicted + 0.1 ** 2 + 0.4 ** 2)
     assert found == pytest.approx({"pairs": 2, "counted": 60, "predicted": predicted, "z": 10 / spread})
+    assert tilted.pooled_agreement(list(zip(rows, counted)), 0.9999)["pairs"] == 0
 
 
 def test_the_stored_scan_agrees_with_the_counted_deep_scans_where_counting_is_sharp(stored):
