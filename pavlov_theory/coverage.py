@@ -552,20 +552,6 @@ def _miss(estimator: str, samples: tuple[np.ndarray, ...], truth: float, alpha: 
     return 0 if ci.contains(truth) else (-1 if ci.hi < truth else 1)
 
 
-def _rule_params(where: dict[str, Any]) -> dict[str, Any]:
-    """The capacity kernel's parameters at a (non-synthetic) rule point."""
-    return _point(where["d_k"], where["n"], where["dist"], d_v=1 if where["n"] == 2 else 64)
-
-
-def rule_pieces(points: Sequence[tuple[dict[str, Any], str]] = RULE_POINTS) -> list[int | None]:
-    """Trials per draw at each rule point (:func:`_signal_noise_within`, from the kernel's bytes per
-    trial and ``RULE_DRAW_BUDGET``; ``None`` at a synthetic point, drawn whole): where the kernel's
-    random stream is cut, so a stored rule scan whose pieces differ from these is stale."""
-    return [None if where["dist"] == "student_t"
-            else rows_per_chunk(signal_noise_bytes(_rule_params(where)), RULE_DRAW_BUDGET)
-            for where, _ in points]
-
-
 def _rule_values(where: dict[str, Any],
                  estimator: str) -> tuple[float, Callable[..., tuple[np.ndarray, ...]]]:
     """The truth at a rule point and a draw of ``size`` trials' values its interval reads
@@ -575,7 +561,7 @@ def _rule_values(where: dict[str, Any],
         if estimator != "mean":
             raise ValueError("rule_scan: a Student-t point is measured for a mean only")
         return 0.0, lambda size, gen: (_student_t(where["df"], size, gen),)
-    params = _rule_params(where)
+    params = _point(where["d_k"], where["n"], where["dist"], d_v=1 if where["n"] == 2 else 64)
     truth = _law(where["dist"]).evaluate("snr" if estimator == "ratio" else "noise_power", **params)
     if estimator == "ratio":
         return truth, lambda size, gen: _signal_noise_within(params, size, gen)
@@ -1147,7 +1133,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "per unit of squared skewness" if found["needed"] else ""))
     if args.rule:
         report["rule"] = rule_scan(args.rule, args.seed, workers=args.workers, progress=True)
-        report["rule_pieces"] = rule_pieces()
         _print_rows(report["rule"], "rule: ")
     if args.heavy:
         report["heavy"] = heavy_scan(args.heavy, args.seed, workers=args.workers, progress=True)
