@@ -949,6 +949,17 @@ def _deep_point(estimator: str, shapes: tuple[float, ...]) -> dict[str, Any]:
             "misses": lambda values, truth, levels: _ratio_misses(*values, truth, levels)}
 
 
+def deep_look_sizes(estimator: str, shapes: tuple[float, ...], sizing: str, count: int, floor: int,
+                    gen: torch.Generator) -> np.ndarray:
+    """The looks of ``count`` replicates at a deep point: all ``floor`` for the ``floor`` sizing;
+    for the ``rule``, per replicate what :func:`engine.first_looks` reads from a pilot of its own,
+    drawn from ``gen`` (the untilted Gamma laws of ``shapes``, ``PILOT_TRIALS`` each)."""
+    if sizing == "floor":
+        return np.full(count, floor)
+    pilots = tuple(_gamma(k, count, PILOT_TRIALS, gen) for k in shapes)
+    return first_looks(CASE_FIRST, studentized_values(estimator, pilots))
+
+
 def _deep_chunk(estimator: str, shapes: tuple[float, ...], sizing: str, count: int, seed: int, index: int,
                 levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Misses of ``count`` replicates (chunk ``index``) of the interval of ``estimator`` on Gamma
@@ -957,10 +968,7 @@ def _deep_chunk(estimator: str, shapes: tuple[float, ...], sizing: str, count: i
     point = _deep_point(estimator, shapes)
     gen = generator(derive_seed(seed, *point["stream"], sizing, index), "cpu")
     draw = lambda rows, size: tuple(_gamma(k, rows, size, gen) for k in shapes)
-    if sizing == "floor":
-        sizes = np.full(count, point["floor"])
-    else:
-        sizes = first_looks(CASE_FIRST, studentized_values(estimator, draw(count, PILOT_TRIALS)))
+    sizes = deep_look_sizes(estimator, shapes, sizing, count, point["floor"], gen)
     misses = np.zeros((len(levels), 2), dtype=int)
     others = np.zeros((len(levels), len(point["references"])), dtype=int)
     for size, rows in zip(*np.unique(sizes, return_counts=True)):

@@ -41,7 +41,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from . import coverage
-from .engine import PILOT_TRIALS, first_looks, studentized_values
+from .engine import PILOT_TRIALS
 from .sampling import derive_seed, generator
 from .stats import Interval
 
@@ -153,14 +153,21 @@ def _unpack(z: np.ndarray) -> list[tuple[float, float]]:
     return [(math.exp(z[2 * j]), math.exp(z[2 * j + 1])) for j in range(len(z) // 2)]
 
 
+def _offset_and_variance(law: Sequence[tuple[float, float]], shapes: Sequence[float],
+                         coefs: Sequence[float]) -> tuple[float, float]:
+    """How far the mean of one trial's ``d`` under ``law`` lies from its untilted mean, and its
+    variance there (a Gamma law of shape ``a`` and rate ``r`` has mean ``a / r``, variance ``a / r^2``)."""
+    mean = sum(c * a / r for (a, r), c in zip(law, coefs))
+    variance = sum(c * c * a / (r * r) for (a, r), c in zip(law, coefs))
+    return mean - sum(k * c for k, c in zip(shapes, coefs)), variance
+
+
 def edge_distance(law: Sequence[tuple[float, float]], shapes: Sequence[float], coefs: Sequence[float],
                   size: int) -> float:
     """How many of its own standard errors (of a look of ``size`` trials) the mean of ``d`` under
     ``law`` (``(shape, rate)`` per component) lies from its untilted mean, signed."""
-    mean = sum(c * a / r for (a, r), c in zip(law, coefs))
-    variance = sum(c * c * a / (r * r) for (a, r), c in zip(law, coefs))
-    centre = sum(k * c for k, c in zip(shapes, coefs))
-    return (mean - centre) * math.sqrt(size / variance)
+    offset, variance = _offset_and_variance(law, shapes, coefs)
+    return offset * math.sqrt(size / variance)
 
 
 def divergence(law: Sequence[tuple[float, float]], shapes: Sequence[float]) -> float:
@@ -178,9 +185,7 @@ def _divergence_gradient(z: np.ndarray, shapes: Sequence[float]) -> np.ndarray:
 def _edge_gradient(z: np.ndarray, shapes: Sequence[float], coefs: Sequence[float], size: int) -> np.ndarray:
     """The gradient of :func:`edge_distance` in log shape and log rate."""
     law = _unpack(z)
-    mean = sum(c * a / r for (a, r), c in zip(law, coefs))
-    variance = sum(c * c * a / (r * r) for (a, r), c in zip(law, coefs))
-    offset = mean - sum(k * c for k, c in zip(shapes, coefs))
+    offset, variance = _offset_and_variance(law, shapes, coefs)
     grad = []
     for (a, r), c in zip(law, coefs):
         for d_mean, d_variance in ((c * a / r, c * c * a / (r * r)), (-c * a / r, -2 * c * c * a / (r * r))):
@@ -251,11 +256,7 @@ def _tilted_chunk(estimator: str, shapes: tuple[float, ...], sizing: str, level:
     point = coverage._deep_point(estimator, shapes)
     coefs = coefficients(estimator, shapes)
     gen = generator(derive_seed(seed, "tilted", *point["stream"], sizing, level, side, index), "cpu")
-    if sizing == "floor":
-        sizes = np.full(count, point["floor"])
-    else:
-        pilots = tuple(coverage._gamma(k, count, PILOT_TRIALS, gen) for k in shapes)
-        sizes = first_looks(coverage.CASE_FIRST, studentized_values(estimator, pilots))
+    sizes = coverage.deep_look_sizes(estimator, shapes, sizing, count, point["floor"], gen)
     parts = []
     for size, rows in zip(*np.unique(sizes, return_counts=True)):
         law = proposal(tuple(shapes), coefs, int(size), 1 - level, side)
