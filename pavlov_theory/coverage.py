@@ -57,6 +57,7 @@ from .engine import (
 )
 from .sampling import derive_seed, generator
 from .stats import (
+    LONG_ARM,
     SKEW_SALIENCE,
     Interval,
     fit_power_law,
@@ -748,10 +749,12 @@ def _mean_sides(centre: np.ndarray, se: np.ndarray, skews: tuple[Any, Any], size
     return hi < truth, lo > truth
 
 
-def mean_sides(x: np.ndarray, truth: float, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_mean_sides` of the rows of ``x`` (one replicate per row)."""
-    return _mean_sides(x.mean(1), x.std(1, ddof=1) / math.sqrt(x.shape[1]), limit_skews(x), x.shape[1],
-                       truth, alpha)
+def mean_sides(x: np.ndarray, truth: float, alpha: float,
+               long_arm: str = LONG_ARM) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_mean_sides` of the rows of ``x`` (one replicate per row), the long arm read as
+    ``long_arm`` says (:data:`stats.LONG_ARMS`)."""
+    return _mean_sides(x.mean(1), x.std(1, ddof=1) / math.sqrt(x.shape[1]), limit_skews(x, long_arm=long_arm),
+                       x.shape[1], truth, alpha)
 
 
 def _mean_misses(x: np.ndarray, truth: float, levels: Sequence[float],
@@ -900,11 +903,13 @@ RATIO_REFERENCES = ("plain", "salient_only")
 
 
 def ratio_sides(num: np.ndarray, den: np.ndarray, truth: float, alpha: float,
-                reading: tuple[Any, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per replicate (row), whether the verifier's ratio interval at level ``1 - alpha`` lies below
-    the truth, and above it: where the test it inverts (:func:`stats.ratio_test`, on the skewness
-    ``reading`` of :func:`stats.ratio_skew_reading`) rejects the truth, on the side of the estimate."""
-    rejected = ratio_test(num, den, truth, alpha, reading) > 0
+                reading: tuple[Any, Any] | None = None,
+                long_arm: str = LONG_ARM) -> tuple[np.ndarray, np.ndarray]:
+    """Per replicate (row), whether the verifier's ratio interval at level ``1 - alpha`` (its long
+    arm read as ``long_arm`` says) lies below the truth, and above it: where the test it inverts
+    (:func:`stats.ratio_test`, on the skewness ``reading`` of :func:`stats.ratio_skew_reading`)
+    rejects the truth, on the side of the estimate."""
+    rejected = ratio_test(num, den, truth, alpha, reading, long_arm) > 0
     truth_above = num.mean(1) / den.mean(1) < truth
     return rejected & truth_above, rejected & ~truth_above
 

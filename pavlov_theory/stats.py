@@ -77,6 +77,14 @@ def _skewness_se(d: np.ndarray) -> Any:
 # is noise, and a correction built on it moves the interval off (``coverage.heavy_scan``).
 SKEW_SALIENCE = 2.0
 
+# How an interval reads a skewness that stands out, for its arm on the long-tail side: ``sample``
+# corrects that arm for the sample skewness itself; ``high`` lengthens it further, to first order,
+# for the skewness's high reading (:func:`skewness_upper`), as an unresolved skewness is read. A
+# sample that misses on the long side is one that drew too few values from the long tail, so its
+# skewness reads low just where the long arm needs it (``tilted``). ``LONG_ARM`` is the verifier's.
+LONG_ARMS: tuple[str, ...] = ("sample", "high")
+LONG_ARM = "sample"
+
 
 def skewness_that_stands_out(x: np.ndarray, z: float = SKEW_SALIENCE) -> Any:
     """The sample skewness of i.i.d. samples along the last axis (:func:`skewness`) where it lies
@@ -163,66 +171,77 @@ def studentized_limits(centre: float | np.ndarray, se: float | np.ndarray, skew:
     return (float(lo), float(hi)) if np.ndim(lo) == 0 else (lo, hi)
 
 
-def limit_skews(x: np.ndarray, salient: Any = None) -> tuple[Any, Any]:
+def limit_skews(x: np.ndarray, salient: Any = None, long_arm: str = LONG_ARM) -> tuple[Any, Any]:
     """The skewness the lower and the upper limit of a studentized interval correct for, from
-    i.i.d. samples along the last axis: the sample skewness (:func:`skewness`), for both, where it
-    is ``salient`` (default: where it stands out, :func:`skewness_that_stands_out`). Elsewhere the
-    sample cannot resolve its skewness, and taking it as 0 leaves the arm on the long-tail side too
-    short in the deep tail (``coverage.deep_scan``): the pair is ``(-s, +s)``, with ``s`` the high
-    reading :func:`skewness_upper`, and :func:`skew_corrected_limits` lengthens both arms for it.
-    Floats for 1-D samples, else one per row."""
+    i.i.d. samples along the last axis (:func:`skew_corrected_limits` reads the pair). Where the
+    skewness is ``salient`` (default: where it stands out, :func:`skewness_that_stands_out`) both
+    read the sample skewness :func:`skewness`, except that for ``long_arm="high"`` the limit on
+    the long-tail side reads its high reading :func:`skewness_upper` (:data:`LONG_ARMS`).
+    Elsewhere the sample cannot resolve its skewness, and taking it as 0 leaves the arm on the
+    long-tail side too short in the deep tail (``coverage.deep_scan``): the pair is ``(-s, +s)``,
+    with ``s`` the high reading, and both arms are lengthened for it. Floats for 1-D samples, else
+    one per row."""
     d = _centred(x)
     if salient is None:
         salient = skewness_that_stands_out(d) != 0
-    low, high = _skew_pair(salient, skewness(d), skewness_upper(d))
+    low, high = _skew_pair(salient, skewness(d), skewness_upper(d), long_arm)
     return _per_row(low), _per_row(high)
 
 
-def _skew_pair(salient: Any, g: Any, s: Any) -> tuple[Any, Any]:
-    """The skewness each limit corrects for: the sample skewness ``g`` for both where ``salient``,
-    else ``(-s, +s)`` from its high reading ``s`` (an unresolved skewness, which
-    :func:`skew_corrected_limits` lengthens both arms for)."""
-    return np.where(salient, g, -s), np.where(salient, g, s)
+def _skew_pair(salient: Any, g: Any, s: Any, long_arm: str = LONG_ARM) -> tuple[Any, Any]:
+    """The skewness each limit corrects for: the sample skewness ``g`` for both where ``salient``
+    (for ``long_arm="high"``, the limit on the side of ``g``'s sign reads ``s`` there, if that is
+    further out), else ``(-s, +s)`` from the high reading ``s`` (an unresolved skewness)."""
+    if long_arm not in LONG_ARMS:
+        raise ValueError(f"long_arm must be one of {', '.join(LONG_ARMS)}; got {long_arm!r}")
+    low, high = np.where(salient, g, -s), np.where(salient, g, s)
+    if long_arm == "high":
+        low = np.where(salient & (g < 0), np.minimum(g, -s), low)
+        high = np.where(salient & (g >= 0), np.maximum(g, s), high)
+    return low, high
 
 
 def unresolved_lengthening(spread: Any, q: Any, size: Any, sqrt: Callable[[Any], Any] = math.sqrt) -> Any:
     """How far, in standard errors, :func:`skew_corrected_limits` lengthens a Student-t arm ``q``
-    of a mean from ``size`` trials whose skewness is unresolved with high reading ``spread``: the
-    first-order term of Hall's limits (:func:`studentized_limits`) for a skewness ``spread``
-    toward that side, which is the Cornish-Fisher shift of the studentized mean's quantile with
-    the Student-t quantile ``q`` in place of the normal one. At few trials and small ``alpha``
-    ``q`` is large, and so is the lengthening (conservative there). Plain arithmetic:
-    given SymPy symbols and ``sympy.sqrt`` it returns the expression the statistics chapter shows."""
+    of a mean from ``size`` trials for a skewness ``spread`` toward that side beyond the one it
+    corrects for: the first-order term of Hall's limits (:func:`studentized_limits`) for that
+    skewness, which is the Cornish-Fisher shift of the studentized mean's quantile with the
+    Student-t quantile ``q`` in place of the normal one. At few trials and small ``alpha`` ``q`` is
+    large, and so is the lengthening (conservative there). Plain arithmetic: given SymPy symbols
+    and ``sympy.sqrt`` it returns the expression the statistics chapter shows."""
     return spread * (2 * q * q + 1) / (6 * sqrt(size))
 
 
 def skew_corrected_limits(centre: float | np.ndarray, se: float | np.ndarray, skews: tuple[Any, Any],
                           size: int, alpha: float) -> tuple[Any, Any]:
     """Two-sided limits at level ``1 - alpha`` for a mean-like ``centre`` with standard error
-    ``se``, from the pair of :func:`limit_skews`. Where the two are equal (a skewness that stands
-    out, or none) they are Hall's limits for it (:func:`studentized_limits`). Where they differ,
-    ``(-s, +s)``, the skewness is unresolved, and each Student-t arm ``q`` is lengthened by
-    :func:`unresolved_lengthening` of ``s``. The lengthening grows in proportion to ``s`` and holds the plain
-    Student-t interval; the full inverse of Hall's transformation would not do either far in the
-    tail of a small sample, where it steepens and then shrinks."""
+    ``se``, from the pair ``(low, high)`` of :func:`limit_skews`: Hall's limits
+    (:func:`studentized_limits`) for the skewness ``c`` of ``[low, high]`` nearest 0, with the
+    lower arm lengthened by :func:`unresolved_lengthening` of ``c - low`` and the upper by that of
+    ``high - c``. For an equal pair these are Hall's limits for it; for an unresolved ``(-s, +s)``
+    they are the Student-t limits with both arms lengthened for ``s``. The lengthening grows in
+    proportion to the skewness it is for, and holds the plain Student-t interval; the full inverse
+    of Hall's transformation would not do either far in the tail of a small sample, where it
+    steepens and then shrinks."""
     q = _t_quantile(1 - alpha / 2, max(1, size - 1))
     low, high = np.asarray(skews[0], dtype=np.float64), np.asarray(skews[1], dtype=np.float64)
-    lo, hi = studentized_limits(centre, se, low, size, alpha)
-    arm = q + unresolved_lengthening(np.abs(high), q, max(1, size))
-    unresolved = low != high
-    lo, hi = np.where(unresolved, centre - se * arm, lo), np.where(unresolved, centre + se * arm, hi)
+    nearest = np.clip(0.0, low, high)
+    lo, hi = studentized_limits(centre, se, nearest, size, alpha)
+    lengthening = lambda spread: unresolved_lengthening(spread, q, max(1, size))
+    lo, hi = lo - se * lengthening(nearest - low), hi + se * lengthening(high - nearest)
     return (float(lo), float(hi)) if np.ndim(lo) == 0 else (lo, hi)
 
 
-def mean_ci(samples: np.ndarray, alpha: float) -> Interval:
+def mean_ci(samples: np.ndarray, alpha: float, long_arm: str = LONG_ARM) -> Interval:
     """Skewness-corrected Student-t interval (:func:`skew_corrected_limits`) for the mean of i.i.d.
-    samples: corrected for the sample skewness where it stands out, and widened for the skewness
-    the sample leaves plausible where it does not (:func:`limit_skews`)."""
+    samples: corrected for the sample skewness where it stands out (its long arm read as
+    ``long_arm`` says), and widened for the skewness the sample leaves plausible where it does not
+    (:func:`limit_skews`)."""
     x = np.asarray(samples, dtype=np.float64)
     m = float(x.mean())
     if x.size < 2 or float(x.std()) == 0.0:
         return Interval(m, m, m, x.size)
-    lo, hi = skew_corrected_limits(m, float(stats.sem(x)), limit_skews(x), x.size, alpha)
+    lo, hi = skew_corrected_limits(m, float(stats.sem(x)), limit_skews(x, long_arm=long_arm), x.size, alpha)
     return Interval(m, lo, hi, x.size)
 
 
@@ -240,27 +259,29 @@ def ratio_skew_reading(num: np.ndarray, den: np.ndarray) -> tuple[Any, Any]:
 
 
 def ratio_test(num: np.ndarray, den: np.ndarray, theta: float | np.ndarray, alpha: float,
-               reading: tuple[Any, Any] | None = None) -> Any:
+               reading: tuple[Any, Any] | None = None, long_arm: str = LONG_ARM) -> Any:
     """The test :func:`ratio_of_means_ci` inverts, on paired samples along the last axis of ``num``
     and ``den`` (one sample per row for 2-D arrays): how far 0 lies outside (positive) or inside
     (negative) the limits of :func:`skew_corrected_limits` for the mean of the per-trial
     ``num - theta den``, in standard errors. Where the skewness ``reading`` (default:
     :func:`ratio_skew_reading`, taken once per sample) stands out, the limits are corrected for
     the sample skewness at this ``theta``; elsewhere both arms are lengthened for its high reading,
-    the same at every ``theta``. ``theta`` is a number or one per row; a float for 1-D samples,
-    else an array of one entry per row."""
+    the same at every ``theta``; the long arm is read as ``long_arm`` says (:data:`LONG_ARMS`).
+    ``theta`` is a number or one per row; a float for 1-D samples, else an array of one entry per
+    row."""
     corrected, spread = ratio_skew_reading(num, den) if reading is None else reading
     w = np.asarray(num, dtype=np.float64) - np.expand_dims(np.asarray(theta, dtype=np.float64), -1) * den
     corrected = np.broadcast_to(corrected, w.shape[:-1])  # one decision per sample, or one for all
     spread = np.broadcast_to(spread, w.shape[:-1])
     size = w.shape[-1]
     se = np.std(w, axis=-1, ddof=1) / math.sqrt(size)
-    lo, hi = skew_corrected_limits(w.mean(-1), se, _skew_pair(corrected, skewness(w), spread), size, alpha)
+    lo, hi = skew_corrected_limits(w.mean(-1), se, _skew_pair(corrected, skewness(w), spread, long_arm), size,
+                                   alpha)
     excess = np.maximum(lo, -hi) / np.maximum(se, 1e-300)
     return float(excess) if np.ndim(excess) == 0 else excess
 
 
-def ratio_of_means_ci(num: np.ndarray, den: np.ndarray, alpha: float) -> Interval:
+def ratio_of_means_ci(num: np.ndarray, den: np.ndarray, alpha: float, long_arm: str = LONG_ARM) -> Interval:
     """Interval for ``mean(num) / mean(den)`` from paired i.i.d. samples (``den`` of positive
     mean), by inverting a test (:func:`ratio_test`): ``theta`` is inside when the per-trial
     ``num - theta den`` has a mean the Student-t limits do not exclude from 0 (Fieller's
@@ -274,7 +295,7 @@ def ratio_of_means_ci(num: np.ndarray, den: np.ndarray, alpha: float) -> Interva
     if a.size < 2:
         return Interval(ratio, -math.inf, math.inf, a.size)
     reading = ratio_skew_reading(a, b)
-    excess = lambda theta: ratio_test(a, b, theta, alpha, reading)
+    excess = lambda theta: ratio_test(a, b, theta, alpha, reading, long_arm)
     if excess(ratio) > 0:  # only when the samples are degenerate (no spread): a point interval
         return Interval(ratio, ratio, ratio, a.size)
     scale = max(abs(ratio), float(np.std(a)) / max(abs(float(b.mean())), 1e-300) / math.sqrt(a.size), 1e-300)

@@ -43,7 +43,7 @@ from scipy import optimize, stats
 from . import coverage
 from .engine import PILOT_TRIALS
 from .sampling import derive_seed, generator
-from .stats import Interval
+from .stats import LONG_ARM, LONG_ARMS, Interval
 
 TILTED_LEVELS: tuple[float, ...] = (1 - 1e-4, 1 - 1e-5, 1 - 1e-6, 1 - 1e-7, 1 - 1e-8)
 MIN_ESS = 1000  # effective replicates a side's estimate needs: (sum w)^2 / sum w^2
@@ -233,43 +233,50 @@ def draw_proposed(shapes: Sequence[float], law: Proposal, rows: int, size: int,
 
 
 def weighted_sums(missed: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
-    """``(sum w, sum w^2, misses, max w, sum w^4)`` of the weights ``w = exp(log_ratio)`` of the
-    looks that ``missed`` (0 for the others): what a side's estimate, its standard error and their
-    effective numbers are read from."""
+    """``(sum w, sum w^2, misses, max w)`` of the weights ``w = exp(log_ratio)`` of the looks that
+    ``missed`` (0 for the others): what a side's estimate, its standard error and its effective
+    number are read from."""
     w = np.where(missed, np.exp(np.where(missed, log_ratio, 0.0)), 0.0)
-    w2 = w * w
-    return np.array([w.sum(), w2.sum(), float(np.sum(missed)), w.max(initial=0.0), (w2 * w2).sum()])
+    return np.array([w.sum(), (w * w).sum(), float(np.sum(missed)), w.max(initial=0.0)])
 
 
-def _sides(estimator: str, values: tuple[np.ndarray, ...], truth: float,
-           alpha: float) -> tuple[np.ndarray, np.ndarray]:
+def _sides(estimator: str, values: tuple[np.ndarray, ...], truth: float, alpha: float,
+           long_arm: str) -> tuple[np.ndarray, np.ndarray]:
     if estimator == "mean":
-        return coverage.mean_sides(values[0], truth, alpha)
-    return coverage.ratio_sides(values[0], values[1], truth, alpha)
+        return coverage.mean_sides(values[0], truth, alpha, long_arm)
+    return coverage.ratio_sides(values[0], values[1], truth, alpha, long_arm=long_arm)
 
 
 def _tilted_chunk(estimator: str, shapes: tuple[float, ...], sizing: str, level: float, side: str,
                   count: int, seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
     """The :func:`weighted_sums` of ``count`` replicates (chunk ``index``) of the interval of
-    ``estimator`` at ``level``, on looks drawn from the :func:`proposal` for ``side`` at each look's
+    ``estimator`` at ``level``, one row per way of reading the long arm (:data:`stats.LONG_ARMS`,
+    judged on the same looks), on looks drawn from the :func:`proposal` for ``side`` at each look's
     size, sized by ``sizing``; with the looks' sizes."""
     point = coverage._deep_point(estimator, shapes)
     coefs = coefficients(estimator, shapes)
     gen = generator(derive_seed(seed, "tilted", *point["stream"], sizing, level, side, index), "cpu")
     sizes = coverage.deep_look_sizes(estimator, shapes, sizing, count, point["floor"], gen)
-    parts = []
+    parts: list[list[np.ndarray]] = [[] for _ in LONG_ARMS]
     for size, rows in zip(*np.unique(sizes, return_counts=True)):
         law = proposal(tuple(shapes), coefs, int(size), 1 - level, side)
         values, log_ratio = draw_proposed(shapes, law, int(rows), int(size), gen)
-        missed = _sides(estimator, values, point["truth"], 1 - level)[SIDES.index(side)]
-        parts.append(weighted_sums(missed, log_ratio))
-    return np.array(combine(parts)), sizes
+        for arm, found in zip(LONG_ARMS, parts):
+            missed = _sides(estimator, values, point["truth"], 1 - level, arm)[SIDES.index(side)]
+            found.append(weighted_sums(missed, log_ratio))
+    return np.array([combine(found) for found in parts]), sizes
 
 
 def combine(parts: Sequence[Sequence[float]]) -> list[float]:
     """The :func:`weighted_sums` of several chunks as one: sums added, the largest weight kept."""
     added = lambda i: float(sum(p[i] for p in parts))
-    return [added(0), added(1), int(added(2)), float(max(p[3] for p in parts)), added(4)]
+    return [added(0), added(1), int(added(2)), float(max(p[3] for p in parts))]
+
+
+def verifier_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of a tilted scan that measured the verifier's intervals (its long arm read as
+    :data:`stats.LONG_ARM`); the others measured another reading on the same looks."""
+    return [r for r in rows if r["long_arm"] == LONG_ARM]
 
 
 def side_estimate(sums: Sequence[float], replicates: int) -> tuple[float, float]:
@@ -320,7 +327,8 @@ def tilted_config() -> dict[str, Any]:
             "skew_salience": coverage.SKEW_SALIENCE, "mean_interval": coverage.MEAN_LABEL,
             "proposal": "the closest Gamma law per component whose mean of d lies one Student-t arm of its "
                         "own standard error out",
-            "ratio_interval": coverage.RATIO_LABEL, "unresolved_skew": coverage.UNRESOLVED_SKEW}
+            "ratio_interval": coverage.RATIO_LABEL, "unresolved_skew": coverage.UNRESOLVED_SKEW,
+            "long_arms": list(LONG_ARMS)}
 
 
 def scan_counts(estimator: str, shapes: tuple[float, ...], sizing: str, replicates: int,
@@ -367,21 +375,24 @@ def tilted_scan(replicates: int, seed: int = 0, levels: Sequence[float] = TILTED
             quartiles = [int(q) for q in np.quantile(looks, (.25, .5, .75))]
             for i, level in enumerate(levels):
                 mine = results[i * len(SIDES) * len(counts):(i + 1) * len(SIDES) * len(counts)]
-                sums = {}
-                for s, side in enumerate(SIDES):
-                    parts = [p for p, _ in mine[s * len(counts):(s + 1) * len(counts)]]
-                    sums[f"sums_{side}"] = combine(parts)
-                    sums[f"chunk_sums_{side}"] = [combine([p]) for p in parts]
-                rows.append(judge_row({"interval": point["label"], "point": point["where"], "sizing": sizing,
-                                       "trials": int(np.median(looks)), "truth": point["truth"],
-                                       "nominal": level, "replicates": replicates,
-                                       "first_look_quartiles": quartiles, "seconds": seconds, **sums}))
+                for a, arm in enumerate(LONG_ARMS):
+                    sums = {}
+                    for s, side in enumerate(SIDES):
+                        parts = [p[a] for p, _ in mine[s * len(counts):(s + 1) * len(counts)]]
+                        sums[f"sums_{side}"] = combine(parts)
+                        sums[f"chunk_sums_{side}"] = [combine([p]) for p in parts]
+                    row = {"interval": point["label"], "long_arm": arm, "point": point["where"],
+                           "sizing": sizing, "trials": int(np.median(looks)), "truth": point["truth"],
+                           "nominal": level, "replicates": replicates, "first_look_quartiles": quartiles,
+                           "seconds": seconds}
+                    rows.append(judge_row({**row, **sums}))
     return rows
 
 
 def print_rows(rows: Sequence[dict[str, Any]]) -> None:
     for r in rows:
-        print(f"tilted: {r['interval'].split(' (')[0]:14s} {r['point']:55s} {r['sizing']:5s} "
+        print(f"tilted: {r['interval'].split(' (')[0]:6s} {r['long_arm']:6s} {r['point']:55s} "
+              f"{r['sizing']:5s} "
               f"T={r['trials']:<5d} nominal miss {1 - r['nominal']:.0e}: {r['miss_rate']:.3g} "
               f"[{r['miss_ci'][0]:.3g}, {r['miss_ci'][1]:.3g}] (below {r['miss_below']:.2g}, above "
               f"{r['miss_above']:.2g}; effective replicates {r['ess_below']:.0f}/{r['ess_above']:.0f}, "
