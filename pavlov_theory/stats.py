@@ -76,6 +76,7 @@ def _skewness_se(d: np.ndarray) -> Any:
 # more than this many jackknife standard errors from 0. On a symmetric heavy-tailed law the reading
 # is noise, and a correction built on it moves the interval off (``coverage.heavy_scan``).
 SKEW_SALIENCE = 2.0
+HIGH_READING = 2.0  # jackknife standard errors a deliberately high reading adds (skewness_upper)
 
 # How an interval reads a skewness that stands out, for its arm on the long-tail side: ``sample``
 # corrects that arm for the sample skewness itself; ``high`` lengthens it further, to first order,
@@ -110,7 +111,7 @@ def _per_row(value: Any) -> Any:
     return float(value) if np.ndim(value) == 0 else value
 
 
-def skewness_upper(x: np.ndarray, z: float = 2.0) -> Any:
+def skewness_upper(x: np.ndarray, z: float = HIGH_READING) -> Any:
     """A deliberately high reading of the skewness of i.i.d. samples along the last axis:
     ``|g| + z se``, with ``g`` their sample skewness (:func:`skewness`) and ``se`` its jackknife
     standard error (each sample left out in turn; deterministic, ``O(size)``). A small sample of a
@@ -131,7 +132,7 @@ def kurtosis(x: np.ndarray) -> Any:
     return _per_row(np.where(var > 0, np.mean(d**4, -1) / np.where(var > 0, var, 1.0) ** 2 - 3.0, 0.0))
 
 
-def kurtosis_upper(x: np.ndarray, z: float = 2.0) -> Any:
+def kurtosis_upper(x: np.ndarray, z: float = HIGH_READING) -> Any:
     """A deliberately high reading of the excess kurtosis of i.i.d. samples along the last axis:
     ``k + z se``, with ``k`` their sample excess kurtosis (:func:`kurtosis`) and ``se`` its
     jackknife standard error (each sample left out in turn; deterministic, ``O(size)``), as
@@ -162,43 +163,57 @@ def studentized_limits(centre: float | np.ndarray, se: float | np.ndarray, skew:
     falls from order ``size^-1/2`` (plain t, one-sided) to order ``1/size``; for ``skew = 0`` these
     are the Student-t limits. ``centre``, ``se`` and ``skew`` may be arrays (one entry per sample,
     all of ``size`` trials): the limits are then arrays too, else floats."""
+    lower, upper = _hall_arms(skew, size, alpha)
+    lo, hi = centre - se * lower, centre + se * upper
+    return (float(lo), float(hi)) if np.ndim(lo) == 0 else (lo, hi)
+
+
+def _hall_arms(skew: Any, size: int, alpha: float) -> tuple[Any, Any]:
+    """The lower and upper arms of :func:`studentized_limits`, in standard errors."""
     q = _t_quantile(1 - alpha / 2, max(1, size - 1))
     b = np.asarray(skew, dtype=np.float64) / math.sqrt(max(1, size))
     flat = np.abs(b) < 1e-9
     safe = np.where(flat, 1.0, b)
     inverse = lambda x: np.where(flat, x, 3 / safe * (np.cbrt(1 + safe * (x - safe / 6)) - 1))
-    lo, hi = centre - se * inverse(q), centre - se * inverse(-q)
-    return (float(lo), float(hi)) if np.ndim(lo) == 0 else (lo, hi)
+    return inverse(q), -inverse(-q)
 
 
-def limit_skews(x: np.ndarray, salient: Any = None, long_arm: str = LONG_ARM) -> tuple[Any, Any]:
-    """The skewness the lower and the upper limit of a studentized interval correct for, from
-    i.i.d. samples along the last axis (:func:`skew_corrected_limits` reads the pair). Where the
-    skewness is ``salient`` (default: where it stands out, :func:`skewness_that_stands_out`) both
-    read the sample skewness :func:`skewness`, except that for ``long_arm="high"`` the limit on
-    the long-tail side reads its high reading :func:`skewness_upper` (:data:`LONG_ARMS`).
-    Elsewhere the sample cannot resolve its skewness, and taking it as 0 leaves the arm on the
-    long-tail side too short in the deep tail (``coverage.deep_scan``): the pair is ``(-s, +s)``,
-    with ``s`` the high reading, and both arms are lengthened for it. Floats for 1-D samples, else
-    one per row."""
+def limit_skews(x: np.ndarray, salient: Any = None, long_arm: str = LONG_ARM) -> tuple[Any, Any, Any]:
+    """How a studentized interval from i.i.d. samples along the last axis reads their skewness
+    (:func:`skew_corrected_limits` takes the reading): the skewness both limits correct for, and
+    how much further skewness the lower and the upper arm are lengthened for. Where the skewness
+    is ``salient`` (default: where it stands out, :func:`skewness_that_stands_out`) both limits
+    correct for the sample skewness :func:`skewness`, and nothing more, unless ``long_arm="high"``
+    (:data:`LONG_ARMS`): then the arm on its side is lengthened for the rest of its high reading
+    :func:`skewness_upper`. Elsewhere the sample cannot resolve its skewness, and taking it as 0
+    leaves the arm on the long-tail side too short in the deep tail (``coverage.deep_scan``): both
+    arms are lengthened for the high reading. Floats for 1-D samples, else one per row."""
     d = _centred(x)
     if salient is None:
         salient = skewness_that_stands_out(d) != 0
-    low, high = _skew_pair(salient, skewness(d), skewness_upper(d), long_arm)
-    return _per_row(low), _per_row(high)
+    return tuple(_per_row(v) for v in _reading(salient, skewness(d), skewness_upper(d), long_arm))
 
 
-def _skew_pair(salient: Any, g: Any, s: Any, long_arm: str = LONG_ARM) -> tuple[Any, Any]:
-    """The skewness each limit corrects for: the sample skewness ``g`` for both where ``salient``
-    (for ``long_arm="high"``, the limit on the side of ``g``'s sign reads ``s`` there, if that is
-    further out), else ``(-s, +s)`` from the high reading ``s`` (an unresolved skewness)."""
+def _check_long_arm(long_arm: str) -> None:
     if long_arm not in LONG_ARMS:
         raise ValueError(f"long_arm must be one of {', '.join(LONG_ARMS)}; got {long_arm!r}")
-    low, high = np.where(salient, g, -s), np.where(salient, g, s)
+
+
+def _reading(salient: Any, g: Any, s: Any, long_arm: str = LONG_ARM,
+             side: Any = None) -> tuple[Any, Any, Any]:
+    """The reading of :func:`limit_skews` from the sample skewness ``g`` and its high reading ``s``:
+    ``(g, 0, 0)`` where ``salient``, else ``(0, s, s)``; for ``long_arm="high"`` the arm on the long
+    side (the sign of ``side``, default that of ``g``) is lengthened further where ``salient``, for
+    ``s`` less the skewness ``g`` already corrects toward that side."""
+    _check_long_arm(long_arm)
+    unresolved = np.where(salient, 0.0, s)
+    extra_lo = extra_hi = unresolved
     if long_arm == "high":
-        low = np.where(salient & (g < 0), np.minimum(g, -s), low)
-        high = np.where(salient & (g >= 0), np.maximum(g, s), high)
-    return low, high
+        side = np.where(np.asarray(g) >= 0, 1.0, -1.0) if side is None else np.asarray(side)
+        further = np.where(salient, np.maximum(s - side * g, 0.0), 0.0)
+        extra_lo = extra_lo + np.where(side < 0, further, 0.0)
+        extra_hi = extra_hi + np.where(side > 0, further, 0.0)
+    return np.where(salient, g, 0.0), extra_lo, extra_hi
 
 
 def unresolved_lengthening(spread: Any, q: Any, size: Any, sqrt: Callable[[Any], Any] = math.sqrt) -> Any:
@@ -212,23 +227,24 @@ def unresolved_lengthening(spread: Any, q: Any, size: Any, sqrt: Callable[[Any],
     return spread * (2 * q * q + 1) / (6 * sqrt(size))
 
 
-def skew_corrected_limits(centre: float | np.ndarray, se: float | np.ndarray, skews: tuple[Any, Any],
+def skew_corrected_limits(centre: float | np.ndarray, se: float | np.ndarray, reading: tuple[Any, Any, Any],
                           size: int, alpha: float) -> tuple[Any, Any]:
     """Two-sided limits at level ``1 - alpha`` for a mean-like ``centre`` with standard error
-    ``se``, from the pair ``(low, high)`` of :func:`limit_skews`: Hall's limits
-    (:func:`studentized_limits`) for the skewness ``c`` of ``[low, high]`` nearest 0, with the
-    lower arm lengthened by :func:`unresolved_lengthening` of ``c - low`` and the upper by that of
-    ``high - c``. For an equal pair these are Hall's limits for it; for an unresolved ``(-s, +s)``
-    they are the Student-t limits with both arms lengthened for ``s``. The lengthening grows in
-    proportion to the skewness it is for, and holds the plain Student-t interval; the full inverse
-    of Hall's transformation would not do either far in the tail of a small sample, where it
-    steepens and then shrinks."""
+    ``se``, from the ``reading`` ``(skew, extra_lo, extra_hi)`` of :func:`limit_skews`: Hall's
+    limits (:func:`studentized_limits`) for ``skew``, the lower arm lengthened by
+    :func:`unresolved_lengthening` of ``extra_lo`` and the upper by that of ``extra_hi`` (neither
+    negative). For ``(g, 0, 0)`` these are Hall's limits for ``g``; for an unresolved ``(0, s, s)``
+    the Student-t limits with both arms lengthened for ``s``. The lengthening grows in proportion
+    to the skewness it is for, and holds the plain Student-t interval; the full inverse of Hall's
+    transformation would not do either far in the tail of a small sample, where it steepens and
+    then shrinks."""
+    skew, extra_lo, extra_hi = (np.asarray(v, dtype=np.float64) for v in reading)
+    if np.any(extra_lo < 0) or np.any(extra_hi < 0):
+        raise ValueError("skew_corrected_limits: an arm's further skewness must not be negative")
     q = _t_quantile(1 - alpha / 2, max(1, size - 1))
-    low, high = np.asarray(skews[0], dtype=np.float64), np.asarray(skews[1], dtype=np.float64)
-    nearest = np.clip(0.0, low, high)
-    lo, hi = studentized_limits(centre, se, nearest, size, alpha)
-    lengthening = lambda spread: unresolved_lengthening(spread, q, max(1, size))
-    lo, hi = lo - se * lengthening(nearest - low), hi + se * lengthening(high - nearest)
+    lower, upper = _hall_arms(skew, size, alpha)
+    lengthening = lambda extra: unresolved_lengthening(extra, q, max(1, size))
+    lo, hi = centre - se * (lower + lengthening(extra_lo)), centre + se * (upper + lengthening(extra_hi))
     return (float(lo), float(hi)) if np.ndim(lo) == 0 else (lo, hi)
 
 
@@ -237,6 +253,7 @@ def mean_ci(samples: np.ndarray, alpha: float, long_arm: str = LONG_ARM) -> Inte
     samples: corrected for the sample skewness where it stands out (its long arm read as
     ``long_arm`` says), and widened for the skewness the sample leaves plausible where it does not
     (:func:`limit_skews`)."""
+    _check_long_arm(long_arm)
     x = np.asarray(samples, dtype=np.float64)
     m = float(x.mean())
     if x.size < 2 or float(x.std()) == 0.0:
@@ -245,38 +262,39 @@ def mean_ci(samples: np.ndarray, alpha: float, long_arm: str = LONG_ARM) -> Inte
     return Interval(m, lo, hi, x.size)
 
 
-def ratio_skew_reading(num: np.ndarray, den: np.ndarray) -> tuple[Any, Any]:
+def ratio_skew_reading(num: np.ndarray, den: np.ndarray) -> tuple[Any, Any, Any]:
     """The skewness reading :func:`ratio_test` corrects on, taken once per sample (along the last
     axis) on the per-trial ``num - theta den`` at the estimated ``theta = mean(num) / mean(den)``,
     so that every ``theta`` is tested alike: whether its skewness stands out
-    (:func:`skewness_that_stands_out`), and its high reading (:func:`skewness_upper`), which the
-    test widens for where it does not."""
+    (:func:`skewness_that_stands_out`), its high reading (:func:`skewness_upper`), which the test
+    widens for where it does not, and its sign (``1.0`` for a skewness of 0), the long side."""
     a = np.asarray(num, dtype=np.float64)
     b = np.asarray(den, dtype=np.float64)
     mean_den = b.mean(-1, keepdims=True)
     w = a - a.mean(-1, keepdims=True) / np.where(mean_den != 0, mean_den, 1.0) * b
-    return skewness_that_stands_out(w) != 0, skewness_upper(w)
+    side = np.where(np.asarray(skewness(w)) >= 0, 1.0, -1.0)
+    return skewness_that_stands_out(w) != 0, skewness_upper(w), _per_row(side)
 
 
 def ratio_test(num: np.ndarray, den: np.ndarray, theta: float | np.ndarray, alpha: float,
-               reading: tuple[Any, Any] | None = None, long_arm: str = LONG_ARM) -> Any:
+               reading: tuple[Any, Any, Any] | None = None, long_arm: str = LONG_ARM) -> Any:
     """The test :func:`ratio_of_means_ci` inverts, on paired samples along the last axis of ``num``
     and ``den`` (one sample per row for 2-D arrays): how far 0 lies outside (positive) or inside
     (negative) the limits of :func:`skew_corrected_limits` for the mean of the per-trial
     ``num - theta den``, in standard errors. Where the skewness ``reading`` (default:
     :func:`ratio_skew_reading`, taken once per sample) stands out, the limits are corrected for
     the sample skewness at this ``theta``; elsewhere both arms are lengthened for its high reading,
-    the same at every ``theta``; the long arm is read as ``long_arm`` says (:data:`LONG_ARMS`).
-    ``theta`` is a number or one per row; a float for 1-D samples, else an array of one entry per
-    row."""
-    corrected, spread = ratio_skew_reading(num, den) if reading is None else reading
+    the same at every ``theta``; the long arm is read as ``long_arm`` says (:data:`LONG_ARMS`), on
+    the reading's long side. ``theta`` is a number or one per row; a float for 1-D samples, else
+    an array of one entry per row."""
+    corrected, spread, side = ratio_skew_reading(num, den) if reading is None else reading
     w = np.asarray(num, dtype=np.float64) - np.expand_dims(np.asarray(theta, dtype=np.float64), -1) * den
-    corrected = np.broadcast_to(corrected, w.shape[:-1])  # one decision per sample, or one for all
-    spread = np.broadcast_to(spread, w.shape[:-1])
+    shape = w.shape[:-1]  # one decision per sample, or one for all
+    corrected, spread, side = (np.broadcast_to(v, shape) for v in (corrected, spread, side))
     size = w.shape[-1]
     se = np.std(w, axis=-1, ddof=1) / math.sqrt(size)
-    lo, hi = skew_corrected_limits(w.mean(-1), se, _skew_pair(corrected, skewness(w), spread, long_arm), size,
-                                   alpha)
+    found = _reading(corrected, skewness(w), spread, long_arm, side)
+    lo, hi = skew_corrected_limits(w.mean(-1), se, found, size, alpha)
     excess = np.maximum(lo, -hi) / np.maximum(se, 1e-300)
     return float(excess) if np.ndim(excess) == 0 else excess
 
@@ -289,6 +307,7 @@ def ratio_of_means_ci(num: np.ndarray, den: np.ndarray, alpha: float, long_arm: 
     method it follows the curvature of ``1/mean(den)`` and the skew of heavy-tailed powers; a limit
     that the data cannot bound is infinite. Its coverage needs many trials when the powers are heavy-tailed:
     :func:`pavlov_theory.engine.first_look` says how many a sequential check starts from."""
+    _check_long_arm(long_arm)
     a = np.asarray(num, dtype=np.float64)
     b = np.asarray(den, dtype=np.float64)
     ratio = float(a.mean() / b.mean())

@@ -391,7 +391,7 @@ def tilted_scan(replicates: int, seed: int = 0, levels: Sequence[float] = TILTED
 
 def print_rows(rows: Sequence[dict[str, Any]]) -> None:
     for r in rows:
-        print(f"tilted: {r['interval'].split(' (')[0]:6s} {r['long_arm']:6s} {r['point']:55s} "
+        print(f"tilted: {r['interval'].split(' (')[0]:14s} {r['long_arm']:6s} {r['point']:55s} "
               f"{r['sizing']:5s} "
               f"T={r['trials']:<5d} nominal miss {1 - r['nominal']:.0e}: {r['miss_rate']:.3g} "
               f"[{r['miss_ci'][0]:.3g}, {r['miss_ci'][1]:.3g}] (below {r['miss_below']:.2g}, above "

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 from scipy.stats import kurtosis as scipy_kurtosis
+from scipy.stats import t as student_t
 
 from pavlov_theory import coverage, judges
 from pavlov_theory.claims import Context
@@ -86,7 +87,7 @@ def test_a_skewness_within_two_jackknife_errors_of_zero_widens_each_arm_by_its_h
     g, upper = skewness(x), skewness_upper(x)  # |g| + 2 se
     assert abs(g) < upper - abs(g)  # the reading lies within 2 se of 0 for this sample
     assert skewness_that_stands_out(x) == 0.0
-    assert limit_skews(x) == (-upper, upper)
+    assert limit_skews(x) == (0.0, upper, upper)
     ci, plain = mean_ci(x, 1e-3), coverage.plain_t_ci(x, 1e-3)
     assert ci.lo < plain.lo and plain.hi < ci.hi
 
@@ -112,7 +113,7 @@ def test_an_unresolved_skewness_lengthens_both_arms_steadily_in_its_high_reading
     """The widening grows with the reading, without the steep point of Hall's inverse."""
     arms = []
     for s in np.linspace(0.0, 6.0, 61):
-        lo, hi = skew_corrected_limits(0.0, 1.0, (-s, s), size, alpha)
+        lo, hi = skew_corrected_limits(0.0, 1.0, (0.0, s, s), size, alpha)
         assert lo == pytest.approx(-hi, rel=1e-12)
         arms.append(hi)
     assert np.all(np.diff(arms) > 0)
@@ -126,9 +127,75 @@ def test_the_lengthening_is_the_first_order_term_of_halls_limits(size, alpha):
     _, hall_hi = studentized_limits(0.0, 1.0, s, size, alpha)
     hall_lo, _ = studentized_limits(0.0, 1.0, -s, size, alpha)
     _, t_hi = studentized_limits(0.0, 1.0, 0.0, size, alpha)
-    lo, hi = skew_corrected_limits(0.0, 1.0, (-s, s), size, alpha)
+    lo, hi = skew_corrected_limits(0.0, 1.0, (0.0, s, s), size, alpha)
     assert hi - t_hi == pytest.approx(hall_hi - t_hi, rel=1e-3)
     assert lo + t_hi == pytest.approx(hall_lo + t_hi, rel=1e-3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([5, 16, 64, 400]), st.floats(0.2, 4.0), st.booleans(),
+       st.sampled_from([1e-2, 1e-4, 1e-8]))
+def test_reading_the_long_arm_high_holds_the_verifiers_interval(seed, size, shape, left, alpha):
+    """Each reading's interval for the mean contains the ``sample`` one; they differ only where the
+    skewness stands out, and there only on the long-tail side (right for a right-skewed sample)."""
+    x = np.random.default_rng(seed).gamma(shape, size=size) * (-1 if left else 1)
+    sample, high = mean_ci(x, alpha, "sample"), mean_ci(x, alpha, "high")
+    g = skewness_that_stands_out(x)
+    if g > 0:
+        assert high.lo == sample.lo and high.hi > sample.hi
+    elif g < 0:
+        assert high.lo < sample.lo and high.hi == sample.hi
+    else:
+        assert (high.lo, high.hi) == (sample.lo, sample.hi)
+
+
+def test_reading_the_long_arm_high_lengthens_it_by_the_first_order_term_for_the_rest():
+    """For a skewness that stands out, the long arm moves out by :func:`unresolved_lengthening` of
+    the high reading less the sample skewness, in standard errors: Hall's limit for ``g`` plus the
+    first-order term for ``s - g``."""
+    from pavlov_theory.stats import unresolved_lengthening
+    x = np.random.default_rng(0).exponential(size=512)
+    g, s, alpha = skewness(x), skewness_upper(x), 1e-6
+    assert limit_skews(x, long_arm="high") == (g, 0.0, s - g) and skewness_that_stands_out(x) == g
+    se = x.std(ddof=1) / np.sqrt(x.size)
+    q = student_t.ppf(1 - alpha / 2, x.size - 1)
+    sample, high = mean_ci(x, alpha), mean_ci(x, alpha, "high")
+    assert (high.hi - sample.hi) / se == pytest.approx(unresolved_lengthening(s - g, q, x.size), rel=1e-9)
+    assert high.lo == sample.lo
+
+
+@pytest.mark.parametrize("design", ["gamma", "correlated", "left"])
+def test_the_ratio_test_read_high_accepts_every_theta_the_verifiers_accepts(design):
+    """At every theta of a grid through and beyond the interval, also where the skewness at theta
+    changes sign (the long side is the reading's, at the estimated ratio), so the interval read
+    high holds the verifier's; and it is longer on the long side where the skewness stands out."""
+    rng = np.random.default_rng(4)
+    for _ in range(12):
+        size = int(rng.integers(20, 300))
+        if design == "gamma":
+            num, den = rng.gamma(4.0, size=size), rng.gamma(16.0, size=size)
+        elif design == "correlated":
+            den = rng.exponential(size=size)
+            num = 2 * den + rng.exponential(size=size)
+        else:
+            den = rng.gamma(9.0, size=size)
+            num = 20.0 - rng.gamma(2.0, size=size)
+        reading = ratio_skew_reading(num, den)
+        sample, high = ratio_of_means_ci(num, den, 1e-6), ratio_of_means_ci(num, den, 1e-6, "high")
+        assert high.lo <= sample.lo and sample.hi <= high.hi
+        if reading[0]:
+            assert (high.hi > sample.hi) if reading[2] > 0 else (high.lo < sample.lo)
+        finite = [v for v in (sample.lo, sample.hi) if np.isfinite(v)]
+        reach = 3 * max((abs(v - sample.estimate) for v in finite), default=abs(sample.estimate))
+        grid = np.linspace(sample.estimate - reach, sample.estimate + reach, 801)
+        rows = lambda v: np.broadcast_to(v, (grid.size, size))
+        tested = lambda arm: ratio_test(rows(num), rows(den), grid, 1e-6, reading, arm)
+        assert np.all(tested("high") <= tested("sample") + 1e-12)
+
+
+def test_an_unknown_long_arm_reading_is_refused_by_name():
+    with pytest.raises(ValueError, match="long_arm must be one of sample, high"):
+        mean_ci(np.random.default_rng(0).exponential(size=64), 0.05, "low")
 
 
 def test_a_skewness_beyond_two_jackknife_errors_is_corrected_for_in_full():
@@ -147,10 +214,12 @@ def test_three_samples_or_a_zero_standard_error_never_stand_out():
 def test_the_ratio_test_refuses_a_skewness_reading_of_another_shape():
     rng = np.random.default_rng(1)
     den = rng.exponential(size=(3, 50))
-    with pytest.raises(ValueError):
-        ratio_test(2 * den, den, 2.0, 0.01, (np.ones((3, 1), dtype=bool), np.zeros(3)))
-    with pytest.raises(ValueError):
-        ratio_test(2 * den, den, 2.0, 0.01, (np.ones(3, dtype=bool), np.zeros((3, 1))))
+    with pytest.raises(ValueError, match="broadcast|dimensions"):
+        ratio_test(2 * den, den, 2.0, 0.01, (np.ones((3, 1), dtype=bool), np.zeros(3), np.ones(3)))
+    with pytest.raises(ValueError, match="broadcast|dimensions"):
+        ratio_test(2 * den, den, 2.0, 0.01, (np.ones(3, dtype=bool), np.zeros((3, 1)), np.ones(3)))
+    with pytest.raises(ValueError, match="broadcast|dimensions"):
+        ratio_test(2 * den, den, 2.0, 0.01, (np.ones(3, dtype=bool), np.zeros(3), np.ones((3, 1))))
 
 
 def test_the_skewness_that_stands_out_on_rows_is_that_of_each_row():
@@ -165,14 +234,15 @@ def test_the_ratio_test_reads_its_skewness_once_at_the_estimated_ratio():
     rng = np.random.default_rng(9)
     den = rng.exponential(size=300)
     num = 2 * den + rng.exponential(size=300)
-    decided, spread = ratio_skew_reading(num, den)
+    decided, spread, side = ratio_skew_reading(num, den)
     at_estimate = num - num.mean() / den.mean() * den
     assert decided == (skewness_that_stands_out(at_estimate) != 0) and spread == skewness_upper(at_estimate)
+    assert side == (1.0 if skewness(at_estimate) >= 0 else -1.0)
     for theta in (2.5, 3.0, 3.5):
-        assert ratio_test(num, den, theta, 0.01) == ratio_test(num, den, theta, 0.01, (decided, spread))
+        assert ratio_test(num, den, theta, 0.01) == ratio_test(num, den, theta, 0.01, (decided, spread, side))
         test = lambda reading: ratio_test(num, den, theta, 0.01, reading)
-        assert test((True, spread)) != test((False, spread))
-        assert test((False, 2 * spread)) < test((False, spread))  # a higher reading widens
+        assert test((True, spread, side)) != test((False, spread, side))
+        assert test((False, 2 * spread, side)) < test((False, spread, side))  # a higher reading widens
 
 
 def test_ratio_interval_matches_the_delta_method_for_large_normal_samples():
@@ -346,7 +416,7 @@ def test_the_ratio_interval_is_the_whole_set_its_test_accepts_on_a_grid(size):
     and samples whose skewness stands out."""
     rng = np.random.default_rng(size)
     num, den = rng.gamma(1.0, size=(60, size)), rng.gamma(4.0, size=(60, size))
-    corrected, _ = ratio_skew_reading(num, den)
+    corrected, _, _ = ratio_skew_reading(num, den)
     assert 0 < corrected.sum() < len(num) or size < 20
     for a, b in zip(num, den):
         ci = ratio_of_means_ci(a, b, 0.1)
@@ -364,7 +434,7 @@ def test_at_the_estimated_ratio_the_test_reads_the_mean_interval_of_num_minus_th
     are the mean interval's of those values, however the skewness is read (resolved or not)."""
     rng = np.random.default_rng(12)
     num, den = rng.gamma(1.0, size=(40, 48)), rng.gamma(4.0, size=(40, 48))
-    corrected, _ = ratio_skew_reading(num, den)
+    corrected, _, _ = ratio_skew_reading(num, den)
     assert 0 < corrected.sum() < len(num)
     for a, b in zip(num, den):
         theta = a.mean() / b.mean()
@@ -583,6 +653,14 @@ def test_a_coverage_row_too_few_to_tell_nominal_from_a_few_times_the_miss_rate_i
     assert coverage.verdict(10**6 - 100, 10**6, 1 - 1e-4)[0] == "nominal"
     assert coverage.verdict(10**6 - 1000, 10**6, 1 - 1e-4)[0] == "undercovers"
     assert coverage.verdict(380, 400, 0.95)[0] == "nominal"
+
+
+def test_a_nominal_row_excludes_twice_the_nominal_miss_rate():
+    """Five misses where five are expected: the upper limit of the miss rate lies near 2.3 times
+    nominal, so the row cannot tell nominal from twice it; ten where ten are expected can."""
+    assert 2 < binomtest(5, 50_000).proportion_ci(0.95).high / 1e-4 < 3
+    assert coverage.verdict(50_000 - 5, 50_000, 1 - 1e-4)[0] == "undecided"
+    assert coverage.verdict(100_000 - 10, 100_000, 1 - 1e-4)[0] == "nominal"
 
 
 def test_the_high_readings_on_rows_are_those_of_each_row():
