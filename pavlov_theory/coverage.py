@@ -742,11 +742,11 @@ MEAN_REFERENCES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-def _mean_sides(centre: np.ndarray, se: np.ndarray, skews: tuple[Any, Any, Any], size: int, truth: float,
+def _mean_sides(centre: np.ndarray, se: np.ndarray, reading: tuple[Any, Any, Any], size: int, truth: float,
                 alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """Per replicate, whether the verifier's mean interval at level ``1 - alpha`` (from the means,
     standard errors and :func:`stats.limit_skews` of its rows) lies below the truth, and above it."""
-    lo, hi = skew_corrected_limits(centre, se, skews, size, alpha)
+    lo, hi = skew_corrected_limits(centre, se, reading, size, alpha)
     return hi < truth, lo > truth
 
 
@@ -766,12 +766,12 @@ def _mean_misses(x: np.ndarray, truth: float, levels: Sequence[float],
     of those intervals on the same rows."""
     size = x.shape[1]
     centre, se = x.mean(1), x.std(1, ddof=1) / math.sqrt(size)
-    skews, salient = limit_skews(x), skewness_that_stands_out(x)
+    reading, salient = limit_skews(x), skewness_that_stands_out(x)
     used = [MEAN_REFERENCES[name](x, salient) for name in references]
     misses = np.zeros((len(levels), 2), dtype=int)
     others = np.zeros((len(levels), len(references)), dtype=int)
     for i, level in enumerate(levels):
-        misses[i] = [int(np.sum(side)) for side in _mean_sides(centre, se, skews, size, truth, 1 - level)]
+        misses[i] = [int(np.sum(side)) for side in _mean_sides(centre, se, reading, size, truth, 1 - level)]
         for j, skew in enumerate(used):
             lo, hi = studentized_limits(centre, se, skew, size, 1 - level)
             others[i, j] = int(np.sum((hi < truth) | (lo > truth)))
@@ -904,7 +904,7 @@ RATIO_REFERENCES = ("plain", "salient_only")
 
 
 def ratio_sides(num: np.ndarray, den: np.ndarray, truth: float, alpha: float,
-                reading: tuple[Any, Any] | None = None,
+                reading: tuple[Any, Any, Any] | None = None,
                 long_arm: str = LONG_ARM) -> tuple[np.ndarray, np.ndarray]:
     """Per replicate (row), whether the verifier's ratio interval at level ``1 - alpha`` (its long
     arm read as ``long_arm`` says) lies below the truth, and above it: where the test it inverts

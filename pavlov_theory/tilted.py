@@ -11,6 +11,9 @@ depends on the look's sums of ``x`` and ``log x`` alone (:func:`derived_log_rati
 count is an unbiased estimate of the miss rate of the untilted law on that side, at any level, and
 its standard error comes from the same weights.
 
+Each look is judged twice, with the long arm read as the verifier reads it and read high
+(:data:`stats.LONG_ARMS`): one set of looks and weights serves both.
+
 The studentized values are ``d = sum_j c_j X_j``: ``c = (1,)`` for a mean, ``c = (1, -theta)`` for
 a ratio of means at its true ``theta``. A look misses on the long side when its mean of ``d`` lies
 far out *and* its spread is small, so moving the mean alone (an exponential tilt in ``d``, the
@@ -328,7 +331,10 @@ def tilted_config() -> dict[str, Any]:
             "proposal": "the closest Gamma law per component whose mean of d lies one Student-t arm of its "
                         "own standard error out",
             "ratio_interval": coverage.RATIO_LABEL, "unresolved_skew": coverage.UNRESOLVED_SKEW,
-            "long_arms": list(LONG_ARMS)}
+            "long_arms": list(LONG_ARMS),
+            "long_arm_high": "the long side's arm lengthened to first order for the high reading less the "
+                             "skewness corrected toward that side; for a ratio the side read at the "
+                             "estimated ratio"}
 
 
 def scan_counts(estimator: str, shapes: tuple[float, ...], sizing: str, replicates: int,
@@ -352,11 +358,12 @@ def tilted_scan(replicates: int, seed: int = 0, levels: Sequence[float] = TILTED
                 sizings: Sequence[str] = coverage.DEEP_SIZINGS, workers: int = 1, progress: bool = False,
                 chunk: int = TILTED_CHUNK) -> list[dict[str, Any]]:
     """Miss rates of the verifier's mean interval on Gamma(k) values for each k of ``mean_shapes``
-    and of its ratio interval on the means of Gamma(``ratio_shapes``) pairs, at ``levels``, for
-    each of ``sizings`` (as :func:`coverage.deep_scan`): per side and level ``replicates`` tilted
-    looks (:func:`_tilted_chunk`), in chunks of about ``chunk`` values, each seeded by its point,
-    sizing, level, side and index, so ``workers`` processes give the same rows as one. One row per
-    point, sizing and level (:func:`judge_row`), with each side's sums and its chunks' sums
+    and of its ratio interval on the means of Gamma(``ratio_shapes``) pairs, with the long arm read
+    each way of :data:`stats.LONG_ARMS` on the same looks, at ``levels``, for each of ``sizings``
+    (as :func:`coverage.deep_scan`): per side and level ``replicates`` tilted looks
+    (:func:`_tilted_chunk`), in chunks of about ``chunk`` values, each seeded by its point, sizing,
+    level, side and index, so ``workers`` processes give the same rows as one. One row per point,
+    sizing, level and reading (``long_arm``; :func:`judge_row`), with each side's sums and its chunks' sums
     (``chunk_sums_below``, ``chunk_sums_above``, in the order of :func:`coverage.chunk_counts`), so
     that one chunk can be rerun alone."""
     coverage._check_deep(replicates, sizings)
@@ -443,7 +450,11 @@ def chunk_dispersion(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> 
     pooled over every side of ``rows``, with its degrees of freedom and upper tail probability.
     Since ``sigma^2`` is read from the same weights, it cannot see a weight larger than any drawn:
     it checks the chunks' consistency (a chunk misaligned with its count, or a stream that drifts),
-    not whether the standard errors are understated. ``config`` is the scan's ``tilted_config``."""
+    not whether the standard errors are understated. ``config`` is the scan's ``tilted_config``.
+    The rows must read the long arm one way: two readings share their looks (and on the short side
+    their sums), so pooling both would count those twice."""
+    if len({r.get("long_arm") for r in rows}) > 1:
+        raise ValueError("chunk_dispersion: rows of one reading of the long arm only (tilted.verifier_rows)")
     points = {coverage._deep_point(estimator, shapes)["where"]: (estimator, shapes)
               for estimator, shapes in _points(config["mean_shapes"], tuple(config["ratio_shapes"]))}
     q, df = 0.0, 0

@@ -309,7 +309,7 @@ def test_the_stored_rows_sums_are_their_chunks_combined(stored):
             assert tilted.combine(r[f"chunk_sums_{side}"]) == r[f"sums_{side}"]
 
 
-@pytest.mark.parametrize("estimator, sizing", [("mean", "floor"), ("ratio", "rule")])
+@pytest.mark.parametrize("estimator, sizing", [("mean", "floor"), ("ratio", "floor"), ("ratio", "rule")])
 def test_the_stored_scans_first_and_last_chunks_rerun_to_their_stored_sums(stored, estimator, sizing):
     """At the deepest level, on both sides, for each reading of the long arm, with the stored seed."""
     label = coverage.MEAN_LABEL if estimator == "mean" else coverage.RATIO_LABEL
@@ -389,6 +389,11 @@ def test_the_chunk_dispersion_is_the_chi_squared_of_the_chunks_about_their_side(
     found = tilted.chunk_dispersion([row], config)
     assert found["df"] == 2 and found["q"] == pytest.approx(2 * one)
     assert found["p"] == pytest.approx(sps.chi2.sf(2 * one, 2))
+
+
+def test_the_chunk_dispersion_refuses_rows_of_two_readings(stored):
+    with pytest.raises(ValueError, match="one reading"):
+        tilted.chunk_dispersion(stored["tilted"], stored["tilted_config"])
 
 
 def test_the_stored_scans_chunks_spread_as_its_standard_errors_say(stored):
