@@ -554,6 +554,20 @@ def _miss(estimator: str, samples: tuple[np.ndarray, ...], truth: float, alpha: 
     return 0 if ci.contains(truth) else (-1 if ci.hi < truth else 1)
 
 
+def _rule_params(where: dict[str, Any]) -> dict[str, Any]:
+    """The capacity kernel's parameters at a (non-synthetic) rule point."""
+    return _point(where["d_k"], where["n"], where["dist"], d_v=1 if where["n"] == 2 else 64)
+
+
+def rule_pieces(points: Sequence[tuple[dict[str, Any], str]] = RULE_POINTS) -> list[int | None]:
+    """Trials per draw at each rule point (:func:`_signal_noise_within`, from the kernel's bytes per
+    trial and ``RULE_DRAW_BUDGET``; ``None`` at a synthetic point, drawn whole): where the kernel's
+    random stream is cut, so a stored rule scan whose pieces differ from these is stale."""
+    return [None if where["dist"] == "student_t"
+            else rows_per_chunk(signal_noise_bytes(_rule_params(where)), RULE_DRAW_BUDGET)
+            for where, _ in points]
+
+
 def _rule_values(where: dict[str, Any],
                  estimator: str) -> tuple[float, Callable[..., tuple[np.ndarray, ...]]]:
     """The truth at a rule point and a draw of ``size`` trials' values its interval reads
@@ -563,7 +577,7 @@ def _rule_values(where: dict[str, Any],
         if estimator != "mean":
             raise ValueError("rule_scan: a Student-t point is measured for a mean only")
         return 0.0, lambda size, gen: (_student_t(where["df"], size, gen),)
-    params = _point(where["d_k"], where["n"], where["dist"], d_v=1 if where["n"] == 2 else 64)
+    params = _rule_params(where)
     truth = _law(where["dist"]).evaluate("snr" if estimator == "ratio" else "noise_power", **params)
     if estimator == "ratio":
         return truth, lambda size, gen: _signal_noise_within(params, size, gen)
@@ -707,11 +721,11 @@ def scan_config() -> dict[str, Any]:
     and replicates (a stored scan whose configuration differs from this one is stale)."""
     return {"scan_point": SCAN_POINT, "scan_sizes": list(SCAN_SIZES), "levels": list(SCAN_LEVELS),
             "chunk": SCAN_CHUNK, "rule_points": [[where, estimator] for where, estimator in RULE_POINTS],
-            "rule_draw_budget": RULE_DRAW_BUDGET,
+            "rule_draw_budget": RULE_DRAW_BUDGET, "rule_pieces": rule_pieces(),
             "heavy_point": HEAVY_POINT, "heavy_sizes": list(HEAVY_SIZES), "pilot_trials": PILOT_TRIALS,
             "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
             "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "mean_interval": MEAN_LABEL,
-            "ratio_interval": RATIO_LABEL, "unresolved_skew": UNRESOLVED_SKEW}
+            "ratio_interval": RATIO_LABEL, "unresolved_skew": UNRESOLVED_SKEW, "long_arm": LONG_ARM}
 
 
 def heavy_label(df: int) -> str:
@@ -855,7 +869,7 @@ def deep_config() -> dict[str, Any]:
             "chunk": DEEP_CHUNK, "rule_chunks": DEEP_RULE_CHUNKS, "pilot_trials": PILOT_TRIALS,
             "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
             "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "interval": MEAN_LABEL,
-            "unresolved_skew": UNRESOLVED_SKEW}
+            "unresolved_skew": UNRESOLVED_SKEW, "long_arm": LONG_ARM}
 
 
 def _gamma(shape: float, rows: int, size: int, gen: torch.Generator) -> np.ndarray:
