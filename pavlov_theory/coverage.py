@@ -909,8 +909,9 @@ def _salient_only_ratio_excess(num: np.ndarray, den: np.ndarray, theta: float, a
     """:func:`stats.ratio_test` as it was before it widened for an unresolved skewness: the limits
     for the mean of ``num - theta den`` corrected for its sample skewness where ``corrected``, else
     plain Student t (a reference the deep ratio scan counts beside the verifier's): the test itself,
-    read with a high skewness of 0 where the skewness does not stand out, so nothing is widened."""
-    return ratio_test(num, den, theta, alpha, (corrected, 0.0, 1.0))
+    read with a high skewness of 0 where the skewness does not stand out, so nothing is widened, and
+    the long arm read from the sample skewness alone."""
+    return ratio_test(num, den, theta, alpha, (corrected, 0.0, 1.0), "sample")
 
 
 # the intervals the deep ratio scan counts beside the verifier's (columns of ``_ratio_misses``)

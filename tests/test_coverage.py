@@ -97,13 +97,15 @@ def test_a_skewness_within_two_jackknife_errors_of_zero_widens_each_arm_by_its_h
        st.sampled_from([1e-2, 1e-4, 1e-6]))
 def test_the_mean_interval_holds_the_student_t_one_unless_it_corrects_a_skewness_that_stands_out(
         seed, size, shape, alpha):
-    """Where the skewness stands out the interval is Hall's for it, else it contains plain t."""
+    """Where the skewness stands out the interval read from the sample is Hall's for it, else the
+    verifier's contains plain t."""
     x = np.random.default_rng(seed).gamma(shape, size=size)
     ci, plain = mean_ci(x, alpha), coverage.plain_t_ci(x, alpha)
     salient = skewness_that_stands_out(x)
     if salient != 0:
         lo, hi = studentized_limits(x.mean(), x.std(ddof=1) / np.sqrt(size), salient, size, alpha)
-        assert (ci.lo, ci.hi) == pytest.approx((lo, hi), rel=1e-12, abs=1e-12)
+        sample = mean_ci(x, alpha, "sample")
+        assert (sample.lo, sample.hi) == pytest.approx((lo, hi), rel=1e-12, abs=1e-12)
     else:
         assert ci.lo <= plain.lo + 1e-12 and plain.hi - 1e-12 <= ci.hi
 
@@ -135,7 +137,7 @@ def test_the_lengthening_is_the_first_order_term_of_halls_limits(size, alpha):
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 10**6), st.sampled_from([5, 16, 64, 400]), st.floats(0.2, 4.0), st.booleans(),
        st.sampled_from([1e-2, 1e-4, 1e-8]))
-def test_reading_the_long_arm_high_holds_the_verifiers_interval(seed, size, shape, left, alpha):
+def test_reading_the_long_arm_high_holds_the_interval_read_from_the_sample(seed, size, shape, left, alpha):
     """Each reading's interval for the mean contains the ``sample`` one; they differ only where the
     skewness stands out, and there only on the long-tail side (right for a right-skewed sample)."""
     x = np.random.default_rng(seed).gamma(shape, size=size) * (-1 if left else 1)
@@ -161,7 +163,7 @@ def test_reading_the_long_arm_high_lengthens_it_by_the_first_order_term_for_the_
     assert limit_skews(x, long_arm="high") == ((g, 0.0, s - g) if sign > 0 else (g, s + g, 0.0))
     se = x.std(ddof=1) / np.sqrt(x.size)
     q = student_t.ppf(1 - alpha / 2, x.size - 1)
-    sample, high = mean_ci(x, alpha), mean_ci(x, alpha, "high")
+    sample, high = mean_ci(x, alpha, "sample"), mean_ci(x, alpha)
     moved = (high.hi - sample.hi) if sign > 0 else (sample.lo - high.lo)
     assert moved / se == pytest.approx(unresolved_lengthening(s - abs(g), q, x.size), rel=1e-9)
     assert (high.lo == sample.lo) if sign > 0 else (high.hi == sample.hi)
@@ -185,10 +187,11 @@ def test_the_high_reading_lengthens_the_given_long_side_for_the_rest_of_s(salien
 
 
 @pytest.mark.parametrize("design", ["gamma", "correlated", "left"])
-def test_the_ratio_test_read_high_accepts_every_theta_the_verifiers_accepts(design):
+def test_the_ratio_test_read_high_accepts_every_theta_the_sample_reading_accepts(design):
     """At every theta of a grid through and beyond the interval, also where the skewness at theta
     changes sign (the long side is the reading's, at the estimated ratio), so the interval read
-    high holds the verifier's; and it is longer on the long side where the skewness stands out."""
+    high holds the one read from the sample; and it is longer on the long side where the skewness
+    stands out."""
     rng = np.random.default_rng(4)
     for _ in range(12):
         size = int(rng.integers(20, 300))
@@ -201,7 +204,7 @@ def test_the_ratio_test_read_high_accepts_every_theta_the_verifiers_accepts(desi
             den = rng.gamma(9.0, size=size)
             num = 20.0 - rng.gamma(2.0, size=size)
         reading = ratio_skew_reading(num, den)
-        sample, high = ratio_of_means_ci(num, den, 1e-6), ratio_of_means_ci(num, den, 1e-6, "high")
+        sample, high = ratio_of_means_ci(num, den, 1e-6, "sample"), ratio_of_means_ci(num, den, 1e-6, "high")
         assert high.lo <= sample.lo and sample.hi <= high.hi
         if reading[0]:
             assert (high.hi > sample.hi) if reading[2] > 0 else (high.lo < sample.lo)
@@ -753,7 +756,8 @@ def test_the_vectorised_ratio_misses_are_those_of_the_verifiers_ratio_interval_r
 
 
 def test_the_ratio_test_before_the_widening_rejects_whatever_the_verifiers_test_rejects():
-    """Where the skewness stands out the two tests are one; elsewhere the verifier's is wider."""
+    """Where the skewness stands out the test before the widening is the one read from the sample,
+    which rejects whatever the verifier's (read high) rejects; elsewhere the verifier's is wider."""
     rng = np.random.default_rng(8)
     num, den = rng.gamma(1.0, size=(400, 40)), rng.gamma(4.0, size=(400, 40))
     reading = ratio_skew_reading(num, den)
@@ -762,8 +766,9 @@ def test_the_ratio_test_before_the_widening_rejects_whatever_the_verifiers_test_
     for theta in (0.15, 0.25, 0.4):
         now = ratio_test(num, den, theta, 1e-3, reading)
         before = coverage._salient_only_ratio_excess(num, den, theta, 1e-3, corrected)
-        assert np.allclose(now[corrected], before[corrected], rtol=1e-12, atol=1e-12)
-        assert np.all(now[~corrected] <= before[~corrected] + 1e-12)
+        sample = ratio_test(num, den, theta, 1e-3, reading, "sample")
+        assert np.allclose(sample[corrected], before[corrected], rtol=1e-12, atol=1e-12)
+        assert np.all(now <= before + 1e-12)
         assert np.any(now[~corrected] < before[~corrected])
 
 
