@@ -82,7 +82,12 @@ def draw(ctx: Context, params: Mapping[str, Any], kernel: Kernel, trials: int, s
 # (``python -m pavlov_theory.coverage --first-look 20000 --calibrate``) finds the smallest size from
 # which on the ratio interval undercovers at no level from 95% to 99.99%; that size over the point's
 # squared per-trial skewness (whose estimate moves by several percent between runs of 2^19 to 2^21
-# trials: its tail is heavy) is what this constant is set from, to within that spread. A look gets
+# trials: its tail is heavy) is what this constant is set from, to within that spread, for the
+# interval with its long arm read from the sample skewness alone (``stats.LONG_ARMS``), which the
+# scan counts beside the verifier's. The verifier's interval reads that arm high and undercovers at
+# no scanned level from the smallest scanned size on: the scan can no longer say how few trials it
+# needs, so the constant keeps the value the sample reading asks for, a margin for the levels below
+# 99.99% that a run's looks use and the scan does not reach. A look gets
 # ``TRIALS_PER_SKEW2 * skew^2`` trials at least, with the skew read high from the pilot
 # (:func:`stats.skewness_upper`); ``--rule`` measures the coverage this rule gives. Where the trial
 # cap is below that size, the check decides nothing (``undecided``) unless the capped look's own
@@ -99,10 +104,11 @@ TRIALS_PER_SKEW2 = 512
 # Both constants were measured on earlier forms of the intervals, before they lengthened both arms
 # for a skewness that does not stand out (:func:`stats.skew_corrected_limits`). The scans rerun on
 # the current intervals are stored in ``book/measured`` and shown in the coverage chapter, with the
-# earlier interval counted beside on the same replicates; tests check that the skew constant is what
-# the current interval's scan gives (to within the skewness estimate's spread), that the kurtosis
-# constant grants at least the smallest size at which the current interval undercovers at no level,
-# and that it is what the earlier interval's column gives. Both keep their values.
+# earlier intervals counted beside on the same replicates; tests check that the skew constant is
+# what the sample reading's column gives (to within the skewness estimate's spread) and grants at
+# least the size the current interval needs, that the kurtosis constant grants at least the
+# smallest size at which the current interval undercovers at no level, and that it is what the
+# earlier interval's column gives. Both keep their values.
 TRIALS_PER_KURT = 171
 PILOT_TRIALS = 256
 SKEW_SIZED: tuple[str, ...] = ("mean", "ratio")

@@ -184,10 +184,11 @@ def limit_skews(x: np.ndarray, salient: Any = None, long_arm: str = LONG_ARM) ->
     how much further skewness the lower and the upper arm are lengthened for. Where the skewness
     is ``salient`` (default: where it stands out, :func:`skewness_that_stands_out`) both limits
     correct for the sample skewness :func:`skewness`; with ``long_arm="high"`` (the verifier's,
-    :data:`LONG_ARM`) the arm on its long side is lengthened further for the rest of its high reading
-    :func:`skewness_upper`, with ``"sample"`` nothing more. Elsewhere the sample cannot resolve its skewness, and taking it as 0
-    leaves the arm on the long-tail side too short in the deep tail (``coverage.deep_scan``): both
-    arms are lengthened for the high reading. Floats for 1-D samples, else one per row."""
+    :data:`LONG_ARM`) the arm on its long side is lengthened further for the rest of its high
+    reading :func:`skewness_upper`, with ``"sample"`` nothing more. Elsewhere the sample cannot
+    resolve its skewness, and taking it as 0 leaves the arm on the long-tail side too short in the
+    deep tail (``coverage.deep_scan``): both arms are lengthened for the high reading. Floats for
+    1-D samples, else one per row."""
     d = _centred(x)
     if salient is None:
         salient = skewness_that_stands_out(d) != 0

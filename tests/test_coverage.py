@@ -744,14 +744,17 @@ def test_the_vectorised_ratio_misses_are_those_of_the_verifiers_ratio_interval_r
     rng = np.random.default_rng(6)
     num, den = rng.gamma(1.0, size=(200, 40)), rng.gamma(4.0, size=(200, 40))
     truth, levels = 0.25, (0.9, 0.999)
-    misses, others = coverage._ratio_misses(num, den, truth, levels)
-    assert coverage.RATIO_REFERENCES == ("plain", "salient_only")
+    misses, others = coverage._ratio_misses(num, den, truth, levels, coverage.FIRST_LOOK_REFERENCES)
+    assert coverage.FIRST_LOOK_REFERENCES == ("plain", "salient_only", "sample")
+    assert coverage.RATIO_REFERENCES == coverage.FIRST_LOOK_REFERENCES[:2]
     for i, level in enumerate(levels):
         cis = [ratio_of_means_ci(a, b, 1 - level) for a, b in zip(num, den)]
         assert misses[i].tolist() == [sum(ci.hi < truth for ci in cis), sum(ci.lo > truth for ci in cis)]
         deltas = [coverage.delta_ratio_ci(a, b, 1 - level) for a, b in zip(num, den)]
         assert others[i, 0] == sum(not ci.contains(truth) for ci in deltas)
         assert others[i, 1] > misses[i].sum()  # the interval before the widening misses more
+        samples = [ratio_of_means_ci(a, b, 1 - level, "sample") for a, b in zip(num, den)]
+        assert others[i, 2] == sum(not ci.contains(truth) for ci in samples) >= misses[i].sum()
     assert misses.sum() > 0
 
 
@@ -968,15 +971,29 @@ def test_the_stored_calibration_is_what_the_current_code_reads():
     assert again == found
 
 
-def test_the_skew_constant_is_what_the_stored_scan_needs_over_the_squared_skewness():
-    """The stored first-look scan of the current interval, read by the current verdict rule: the
-    constant is the size it needs over the squared skewness measured with it, to within the spread
-    of that skewness estimate between runs (several percent, so a band of -20% to +25%)."""
+def test_the_skew_constant_is_what_the_sample_readings_scan_needs_over_the_squared_skewness():
+    """The stored first-look scan counts the ratio interval with its long arm read from the sample
+    skewness alone beside the verifier's, on the same replicates, read by the current verdict rule:
+    the constant is the size that reading needs over the squared skewness measured with it, to
+    within the spread of that skewness estimate between runs (:data:`coverage.CALIBRATION_BAND`)."""
+    stored = _stored_scan("first-look")
+    sample = coverage.smallest_by(stored["first_look"], "sample_covered")
+    assert coverage.calibration_agrees(TRIALS_PER_SKEW2, sample, stored["calibration"]["skewness"])
+
+
+@pytest.mark.parametrize("constant, agrees", [(79, False), (80, True), (125, True), (126, False)])
+def test_the_calibration_band_runs_from_four_fifths_to_five_quarters_of_the_size_over_skew2(constant, agrees):
+    assert coverage.calibration_agrees(constant, 400, 2.0) is agrees
+    assert coverage.calibration_agrees(constant, None, 2.0) is False
+
+
+def test_the_skew_constant_grants_at_least_the_size_the_verifiers_interval_needs():
+    """The verifier's interval (its long arm read high) undercovers at no scanned level from a size
+    no larger than the constant grants at the scan point; that size is the one the report records."""
     stored = _stored_scan("first-look")
     smallest = coverage.smallest_by(stored["first_look"])
-    skew2 = stored["calibration"]["skewness"] ** 2
     assert smallest is not None and smallest == stored["first_look_smallest"]
-    assert 0.8 * smallest / skew2 <= TRIALS_PER_SKEW2 <= 1.25 * smallest / skew2
+    assert smallest <= TRIALS_PER_SKEW2 * stored["calibration"]["skewness"] ** 2
 
 
 def test_the_kurtosis_constant_is_the_earlier_intervals_covering_size_over_the_excess_kurtosis():
