@@ -18,8 +18,10 @@ data-generating law itself (a Bernoulli probability, a known exponent). An inter
 Mean and ratio intervals are measured at the first look the engine grants a check
 (:func:`engine.first_look`, sized from a pilot's skewness): from fewer trials they undercover at the
 skewed points. The first-look scan (:func:`first_look_scan`) measures the ratio interval at the most
-skewed point by the number of trials, at levels down to 99.99%; that size over the point's squared
-skewness (:func:`calibration`) is :data:`engine.TRIALS_PER_SKEW2`, and :func:`rule_scan` measures
+skewed point by the number of trials, at levels down to 99.99%; the size the interval with its
+long arm read from the sample skewness alone needs, over the point's squared skewness
+(:func:`calibration`), agrees with :data:`engine.TRIALS_PER_SKEW2` (the verifier's interval, read
+high, needs no more at the levels scanned), and :func:`rule_scan` measures
 the coverage the whole rule gives, pilot included. The skewness of a symmetric heavy-tailed law
 reads as noise, so the rule also sizes by the excess kurtosis: :func:`heavy_scan` measures the
 mean interval by size at a synthetic Student-t point (``HEAVY_POINT``, not a point the verifier
@@ -490,8 +492,9 @@ def first_look_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SCAN_
                     progress: bool = False) -> list[dict[str, Any]]:
     """Coverage of the ratio interval (:func:`stats.ratio_of_means_ci`) of the SNR at
     ``SCAN_POINT`` from each number of trials of ``sizes``, on ``replicates`` fresh replicates per
-    size, at ``levels`` (down to 99.99%): the measurement :data:`engine.TRIALS_PER_SKEW2` is read
-    from (:func:`smallest_first_look`, :func:`calibration`). The interval contains the truth
+    size, at ``levels`` (down to 99.99%), with the intervals of :data:`FIRST_LOOK_REFERENCES` on
+    the same replicates: the measurement :data:`engine.TRIALS_PER_SKEW2` is checked against
+    (:func:`smallest_first_look`, :func:`calibration`). The interval contains the truth
     exactly where the test it inverts (:func:`stats.ratio_test`) accepts the truth, so a replicate
     costs one test per level, not a root search. With one stored pair and unit values the powers
     do not depend on ``d_v`` (the noise of probe ``m`` is ``(k_m . k_j)^2``), so the values are
@@ -534,29 +537,39 @@ RULE_POINTS: tuple[tuple[dict[str, Any], str], ...] = (
 
 
 # how far the skew constant may lie from a first look's size over the squared skewness measured with
-# it: that estimate moves by several percent between runs (its tail is heavy)
+# it: the skewness estimate moves by several percent between runs (its tail is heavy), its square by
+# twice as much; the band is a factor of 1.25 either way
 CALIBRATION_BAND: tuple[float, float] = (0.8, 1.25)
 
 
-def calibration_agrees(constant: float, needed: int | None, skewness: float) -> bool:
-    """Whether ``constant`` trials per unit of squared skewness is ``needed`` over the squared
-    ``skewness`` to within :data:`CALIBRATION_BAND` (``False`` where nothing was needed on record)."""
+def per_skew2(needed: int, skew: float) -> float:
+    """Trials per unit of squared skewness: ``needed`` trials at a per-trial skewness ``skew``."""
+    return needed / skew**2
+
+
+def calibration_agrees(constant: float, needed: int | None, skew: float) -> bool:
+    """Whether ``constant`` trials per unit of squared skewness is :func:`per_skew2` of ``needed``
+    and ``skew`` to within :data:`CALIBRATION_BAND` (``False`` where nothing was needed on record)."""
     if not needed:
         return False
     low, high = CALIBRATION_BAND
-    return low * needed / skewness**2 <= constant <= high * needed / skewness**2
+    return low * per_skew2(needed, skew) <= constant <= high * per_skew2(needed, skew)
 
 
-def calibration(trials: int = 2**21, seed: int = 0, needed: int | None = None) -> dict[str, Any]:
+def calibration(trials: int = 2**21, seed: int = 0, needed: int | None = None,
+                needed_sample: int | None = None) -> dict[str, Any]:
     """The per-trial skewness of the values the ratio interval studentizes at ``SCAN_POINT``
-    (:func:`engine.studentized_values`), from ``trials`` trials, and where ``needed`` (the trials a
-    first-look scan found the interval needs there) is given, the trials per unit of squared skewness
-    it implies (what :data:`engine.TRIALS_PER_SKEW2` is set from; ``None`` without it)."""
+    (:func:`engine.studentized_values`), from ``trials`` trials, and where the trials a first-look
+    scan found the interval needs there are given, the trials per unit of squared skewness they
+    imply (:func:`per_skew2`; ``None`` without them): ``needed`` for the verifier's interval,
+    ``needed_sample`` for it with its long arm read from the sample skewness alone (the reading
+    :data:`engine.TRIALS_PER_SKEW2` agrees with, :func:`calibration_agrees`)."""
     point = _point(SCAN_POINT["d_k"], SCAN_POINT["n"], SCAN_POINT["dist"], d_v=1)
     samples = _signal_noise(point, trials, generator(derive_seed(seed, "calibration", trials), "cpu"))
     skew = float(skewness(studentized_values("ratio", samples)))
-    return {"skewness": skew, "trials": trials, "needed": needed,
-            "trials_per_skew2": needed / skew**2 if needed else None}
+    implied = lambda needed: per_skew2(needed, skew) if needed else None
+    return {"skewness": skew, "trials": trials, "needed": needed, "trials_per_skew2": implied(needed),
+            "needed_sample": needed_sample, "sample_trials_per_skew2": implied(needed_sample)}
 
 
 def _miss(estimator: str, samples: tuple[np.ndarray, ...], truth: float, alpha: float) -> int:
@@ -735,7 +748,8 @@ def scan_config() -> dict[str, Any]:
     """Everything the rows of a stored first-look, rule or heavy scan depend on besides its seed
     and replicates (a stored scan whose configuration differs from this one is stale)."""
     return {"scan_point": SCAN_POINT, "scan_sizes": list(SCAN_SIZES), "levels": list(SCAN_LEVELS),
-            "chunk": SCAN_CHUNK, "rule_points": [[where, estimator] for where, estimator in RULE_POINTS],
+            "chunk": SCAN_CHUNK, "first_look_references": list(FIRST_LOOK_REFERENCES),
+            "rule_points": [[where, estimator] for where, estimator in RULE_POINTS],
             "rule_draw_budget": RULE_DRAW_BUDGET, "rule_pieces": rule_pieces(),
             "heavy_point": HEAVY_POINT, "heavy_sizes": list(HEAVY_SIZES), "pilot_trials": PILOT_TRIALS,
             "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
@@ -947,8 +961,8 @@ RATIO_REFERENCE_MISSES: dict[str, Callable[..., np.ndarray]] = {
 }
 # the intervals the deep ratio scan counts beside the verifier's (columns of ``_ratio_misses``)
 RATIO_REFERENCES = ("plain", "salient_only")
-# and those the first-look scan counts (the skew constant was read off the sample reading's column)
-FIRST_LOOK_REFERENCES = ("plain", "salient_only", "sample")
+# and those the first-look scan counts (the skew constant agrees with the sample reading's column)
+FIRST_LOOK_REFERENCES = (*RATIO_REFERENCES, "sample")
 
 
 def ratio_sides(num: np.ndarray, den: np.ndarray, truth: float, alpha: float,
@@ -1187,11 +1201,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_rows(report["first_look"], "first look: ")
         print(f"first look: smallest size with no undercoverage from it on: {report['first_look_smallest']}")
     if args.calibrate:
-        report["calibration"] = calibration(seed=args.seed, needed=report.get("first_look_smallest"))
+        scanned = report.get("first_look")
+        sample = smallest_by(scanned, "sample_covered") if scanned else None
+        report["calibration"] = calibration(seed=args.seed, needed=report.get("first_look_smallest"),
+                                            needed_sample=sample)
         found = report["calibration"]
         print(f"calibration: skewness {found['skewness']:.4f} from {found['trials']} trials"
-              + (f"; {found['needed']} trials needed there give {found['trials_per_skew2']:.1f} trials "
-                 "per unit of squared skewness" if found["needed"] else ""))
+              + (f"; the verifier's interval needs {found['needed']} trials there, "
+                 f"{found['trials_per_skew2']:.1f} per unit of squared skewness" if found["needed"] else "")
+              + (f"; read from the sample skewness alone it needs {found['needed_sample']}, "
+                 f"{found['sample_trials_per_skew2']:.1f} per unit (engine.TRIALS_PER_SKEW2 is "
+                 f"{TRIALS_PER_SKEW2})" if found["needed_sample"] else ""))
     if args.rule:
         report["rule"] = rule_scan(args.rule, args.seed, workers=args.workers, progress=True)
         _print_rows(report["rule"], "rule: ")

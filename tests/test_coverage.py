@@ -881,7 +881,9 @@ def test_the_first_look_scan_counts_its_references_on_the_same_replicates():
     reading = ratio_skew_reading(signal, noise)
     before = coverage._salient_only_ratio_excess(signal, noise, truth, 0.05, reading[0]) > 0
     assert rows[0]["replicates"] - rows[0]["salient_only_covered"] == int(np.sum(before))
-    assert len({own, plain, int(np.sum(before))}) == 3  # at this seed the three counts differ
+    sample = sum(not ratio_of_means_ci(a, b, 0.05, "sample").contains(truth) for a, b in zip(signal, noise))
+    assert rows[0]["replicates"] - rows[0]["sample_covered"] == sample
+    assert len({own, plain, int(np.sum(before)), sample}) == 4  # at this seed the four counts differ
 
 
 def _stored_scan(name: str) -> dict:
@@ -967,7 +969,8 @@ def test_a_stored_rule_scans_first_and_last_chunks_are_what_the_current_code_cou
 def test_the_stored_calibration_is_what_the_current_code_reads():
     stored = _stored_scan("first-look")
     found = stored["calibration"]
-    again = coverage.calibration(found["trials"], stored["seed"], needed=stored["first_look_smallest"])
+    again = coverage.calibration(found["trials"], stored["seed"], needed=stored["first_look_smallest"],
+                                 needed_sample=coverage.smallest_by(stored["first_look"], "sample_covered"))
     assert again == found
 
 
@@ -977,7 +980,8 @@ def test_the_skew_constant_is_what_the_sample_readings_scan_needs_over_the_squar
     the constant is the size that reading needs over the squared skewness measured with it, to
     within the spread of that skewness estimate between runs (:data:`coverage.CALIBRATION_BAND`)."""
     stored = _stored_scan("first-look")
-    sample = coverage.smallest_by(stored["first_look"], "sample_covered")
+    sample = stored["calibration"]["needed_sample"]
+    assert sample == coverage.smallest_by(stored["first_look"], "sample_covered")
     assert coverage.calibration_agrees(TRIALS_PER_SKEW2, sample, stored["calibration"]["skewness"])
 
 
