@@ -587,12 +587,13 @@ def _rule_params(where: dict[str, Any]) -> dict[str, Any]:
     return _point(where["d_k"], where["n"], where["dist"], d_v=1 if where["n"] == 2 else 64)
 
 
-def rule_pieces(points: Sequence[tuple[dict[str, Any], str]] = RULE_POINTS) -> list[int | None]:
+def rule_pieces(points: Sequence[tuple[dict[str, Any], str]] = RULE_POINTS,
+                budget: int = RULE_DRAW_BUDGET) -> list[int | None]:
     """Trials per draw at each rule point (:func:`_signal_noise_within`, from the kernel's bytes per
-    trial and ``RULE_DRAW_BUDGET``; ``None`` at a synthetic point, drawn whole): where the kernel's
-    random stream is cut, so a stored rule scan whose pieces differ from these is stale."""
+    trial and ``budget``; ``None`` at a synthetic point, drawn whole): where the kernel's random
+    stream is cut, so a stored rule scan whose pieces differ from these is stale."""
     return [None if where["dist"] == "student_t"
-            else rows_per_chunk(signal_noise_bytes(_rule_params(where)), RULE_DRAW_BUDGET)
+            else rows_per_chunk(signal_noise_bytes(_rule_params(where)), budget)
             for where, _ in points]
 
 

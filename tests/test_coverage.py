@@ -1036,3 +1036,20 @@ def test_the_rule_scans_draws_in_pieces_are_the_kernels_draws_one_piece_after_an
     gen = generator(1, "cpu")
     by_hand = [coverage._signal_noise(params, size, gen) for size in (20, 20, 10)]
     assert all(np.array_equal(a, np.concatenate(b)) for a, b in zip(pieces, zip(*by_hand)))
+
+
+def test_the_rule_pieces_are_where_the_rule_scans_draws_are_cut(monkeypatch):
+    """``rule_pieces`` (recorded in the scan config, so a stored rule scan cut elsewhere reads stale)
+    is the size of the first draw of more trials than fit the budget at each kernel point; a
+    synthetic Student-t point is drawn whole."""
+    drawn = []
+    real = coverage._signal_noise
+    monkeypatch.setattr(coverage, "_signal_noise",
+                        lambda params, trials, gen: drawn.append(trials) or real(params, trials, gen))
+    points = (*coverage.RULE_POINTS[:1], *coverage.HEAVY_RULE_POINTS)
+    budget = 64 * coverage.signal_noise_bytes(coverage._rule_params(points[0][0]))
+    pieces = coverage.rule_pieces(points, budget)
+    assert pieces[1] is None and coverage.rule_pieces() == coverage.scan_config()["rule_pieces"]
+    coverage._signal_noise_within(coverage._rule_params(points[0][0]), 3 * pieces[0] + 5,
+                                  generator(0, "cpu"), budget)
+    assert drawn == [pieces[0]] * 3 + [5]
