@@ -18,8 +18,10 @@ data-generating law itself (a Bernoulli probability, a known exponent). An inter
 Mean and ratio intervals are measured at the first look the engine grants a check
 (:func:`engine.first_look`, sized from a pilot's skewness): from fewer trials they undercover at the
 skewed points. The first-look scan (:func:`first_look_scan`) measures the ratio interval at the most
-skewed point by the number of trials, at levels down to 99.99%; that size over the point's squared
-skewness (:func:`calibration`) is :data:`engine.TRIALS_PER_SKEW2`, and :func:`rule_scan` measures
+skewed point by the number of trials, at levels down to 99.99%; the size the interval with its
+long arm read from the sample skewness alone needs, over the point's squared skewness
+(:func:`calibration`), agrees with :data:`engine.TRIALS_PER_SKEW2` (the verifier's interval, read
+high, needs no more at the levels scanned), and :func:`rule_scan` measures
 the coverage the whole rule gives, pilot included. The skewness of a symmetric heavy-tailed law
 reads as noise, so the rule also sizes by the excess kurtosis: :func:`heavy_scan` measures the
 mean interval by size at a synthetic Student-t point (``HEAVY_POINT``, not a point the verifier
@@ -471,17 +473,18 @@ def _scan_size(size: int, replicates: int, seed: int, levels: Sequence[float]) -
     point = _point(SCAN_POINT["d_k"], SCAN_POINT["n"], SCAN_POINT["dist"], d_v=1)
     truth = _law(SCAN_POINT["dist"]).evaluate("snr", **point)
     misses = np.zeros((len(levels), 2), dtype=int)  # [level, (interval below the truth, above it)]
-    others = np.zeros((len(levels), len(RATIO_REFERENCES)), dtype=int)
+    others = np.zeros((len(levels), len(FIRST_LOOK_REFERENCES)), dtype=int)
     started = time.perf_counter()
     for index, count in enumerate(chunk_counts(replicates, max(1, SCAN_CHUNK // size))):
         gen = generator(derive_seed(seed, "first look", SCAN_POINT, size, index), "cpu")
         signal, noise = (x.reshape(count, size) for x in _signal_noise(point, count * size, gen))
-        chunk = _ratio_misses(signal, noise, truth, levels)
+        chunk = _ratio_misses(signal, noise, truth, levels, FIRST_LOOK_REFERENCES)
         misses, others = misses + chunk[0], others + chunk[1]
     seconds = round(time.perf_counter() - started, 3)
     where = f"SNR, {SCAN_POINT['dist']} keys, d_k={SCAN_POINT['d_k']}, n={SCAN_POINT['n']}"
     scanned = _miss_rows(RATIO_LABEL, where, size, truth, levels, misses, replicates, seconds)
-    return [{**row, **_covered_by(RATIO_REFERENCES, others[i], replicates)} for i, row in enumerate(scanned)]
+    return [{**row, **_covered_by(FIRST_LOOK_REFERENCES, others[i], replicates)}
+            for i, row in enumerate(scanned)]
 
 
 def first_look_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SCAN_SIZES,
@@ -489,8 +492,9 @@ def first_look_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SCAN_
                     progress: bool = False) -> list[dict[str, Any]]:
     """Coverage of the ratio interval (:func:`stats.ratio_of_means_ci`) of the SNR at
     ``SCAN_POINT`` from each number of trials of ``sizes``, on ``replicates`` fresh replicates per
-    size, at ``levels`` (down to 99.99%): the measurement :data:`engine.TRIALS_PER_SKEW2` is read
-    from (:func:`smallest_first_look`, :func:`calibration`). The interval contains the truth
+    size, at ``levels`` (down to 99.99%), with the intervals of :data:`FIRST_LOOK_REFERENCES` on
+    the same replicates: the measurement :data:`engine.TRIALS_PER_SKEW2` is checked against
+    (:func:`smallest_first_look`, :func:`calibration`). The interval contains the truth
     exactly where the test it inverts (:func:`stats.ratio_test`) accepts the truth, so a replicate
     costs one test per level, not a root search. With one stored pair and unit values the powers
     do not depend on ``d_v`` (the noise of probe ``m`` is ``(k_m . k_j)^2``), so the values are
@@ -532,16 +536,40 @@ RULE_POINTS: tuple[tuple[dict[str, Any], str], ...] = (
 )
 
 
-def calibration(trials: int = 2**21, seed: int = 0, needed: int | None = None) -> dict[str, Any]:
+# how far the skew constant may lie from a first look's size over the squared skewness measured with
+# it: the skewness estimate moves by several percent between runs (its tail is heavy), its square by
+# twice as much; the band is a factor of 1.25 either way
+CALIBRATION_BAND: tuple[float, float] = (0.8, 1.25)
+
+
+def per_skew2(needed: int, skew: float) -> float:
+    """Trials per unit of squared skewness: ``needed`` trials at a per-trial skewness ``skew``."""
+    return needed / skew**2
+
+
+def calibration_agrees(constant: float, needed: int | None, skew: float) -> bool:
+    """Whether ``constant`` trials per unit of squared skewness is :func:`per_skew2` of ``needed``
+    and ``skew`` to within :data:`CALIBRATION_BAND` (``False`` where nothing was needed on record)."""
+    if not needed:
+        return False
+    low, high = CALIBRATION_BAND
+    return low * per_skew2(needed, skew) <= constant <= high * per_skew2(needed, skew)
+
+
+def calibration(trials: int = 2**21, seed: int = 0, needed: int | None = None,
+                needed_sample: int | None = None) -> dict[str, Any]:
     """The per-trial skewness of the values the ratio interval studentizes at ``SCAN_POINT``
-    (:func:`engine.studentized_values`), from ``trials`` trials, and where ``needed`` (the trials a
-    first-look scan found the interval needs there) is given, the trials per unit of squared skewness
-    it implies (what :data:`engine.TRIALS_PER_SKEW2` is set from; ``None`` without it)."""
+    (:func:`engine.studentized_values`), from ``trials`` trials, and where the trials a first-look
+    scan found the interval needs there are given, the trials per unit of squared skewness they
+    imply (:func:`per_skew2`; ``None`` without them): ``needed`` for the verifier's interval,
+    ``needed_sample`` for it with its long arm read from the sample skewness alone (the reading
+    :data:`engine.TRIALS_PER_SKEW2` agrees with, :func:`calibration_agrees`)."""
     point = _point(SCAN_POINT["d_k"], SCAN_POINT["n"], SCAN_POINT["dist"], d_v=1)
     samples = _signal_noise(point, trials, generator(derive_seed(seed, "calibration", trials), "cpu"))
     skew = float(skewness(studentized_values("ratio", samples)))
-    return {"skewness": skew, "trials": trials, "needed": needed,
-            "trials_per_skew2": needed / skew**2 if needed else None}
+    implied = lambda needed: per_skew2(needed, skew) if needed else None
+    return {"skewness": skew, "trials": trials, "needed": needed, "trials_per_skew2": implied(needed),
+            "needed_sample": needed_sample, "sample_trials_per_skew2": implied(needed_sample)}
 
 
 def _miss(estimator: str, samples: tuple[np.ndarray, ...], truth: float, alpha: float) -> int:
@@ -554,6 +582,21 @@ def _miss(estimator: str, samples: tuple[np.ndarray, ...], truth: float, alpha: 
     return 0 if ci.contains(truth) else (-1 if ci.hi < truth else 1)
 
 
+def _rule_params(where: dict[str, Any]) -> dict[str, Any]:
+    """The capacity kernel's parameters at a (non-synthetic) rule point."""
+    return _point(where["d_k"], where["n"], where["dist"], d_v=1 if where["n"] == 2 else 64)
+
+
+def rule_pieces(points: Sequence[tuple[dict[str, Any], str]] = RULE_POINTS,
+                budget: int = RULE_DRAW_BUDGET) -> list[int | None]:
+    """Trials per draw at each rule point (:func:`_signal_noise_within`, from the kernel's bytes per
+    trial and ``budget``; ``None`` at a synthetic point, drawn whole): where the kernel's random
+    stream is cut, so a stored rule scan whose pieces differ from these is stale."""
+    return [None if where["dist"] == "student_t"
+            else rows_per_chunk(signal_noise_bytes(_rule_params(where)), budget)
+            for where, _ in points]
+
+
 def _rule_values(where: dict[str, Any],
                  estimator: str) -> tuple[float, Callable[..., tuple[np.ndarray, ...]]]:
     """The truth at a rule point and a draw of ``size`` trials' values its interval reads
@@ -563,7 +606,7 @@ def _rule_values(where: dict[str, Any],
         if estimator != "mean":
             raise ValueError("rule_scan: a Student-t point is measured for a mean only")
         return 0.0, lambda size, gen: (_student_t(where["df"], size, gen),)
-    params = _point(where["d_k"], where["n"], where["dist"], d_v=1 if where["n"] == 2 else 64)
+    params = _rule_params(where)
     truth = _law(where["dist"]).evaluate("snr" if estimator == "ratio" else "noise_power", **params)
     if estimator == "ratio":
         return truth, lambda size, gen: _signal_noise_within(params, size, gen)
@@ -706,12 +749,13 @@ def scan_config() -> dict[str, Any]:
     """Everything the rows of a stored first-look, rule or heavy scan depend on besides its seed
     and replicates (a stored scan whose configuration differs from this one is stale)."""
     return {"scan_point": SCAN_POINT, "scan_sizes": list(SCAN_SIZES), "levels": list(SCAN_LEVELS),
-            "chunk": SCAN_CHUNK, "rule_points": [[where, estimator] for where, estimator in RULE_POINTS],
-            "rule_draw_budget": RULE_DRAW_BUDGET,
+            "chunk": SCAN_CHUNK, "first_look_references": list(FIRST_LOOK_REFERENCES),
+            "rule_points": [[where, estimator] for where, estimator in RULE_POINTS],
+            "rule_draw_budget": RULE_DRAW_BUDGET, "rule_pieces": rule_pieces(),
             "heavy_point": HEAVY_POINT, "heavy_sizes": list(HEAVY_SIZES), "pilot_trials": PILOT_TRIALS,
             "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
             "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "mean_interval": MEAN_LABEL,
-            "ratio_interval": RATIO_LABEL, "unresolved_skew": UNRESOLVED_SKEW}
+            "ratio_interval": RATIO_LABEL, "unresolved_skew": UNRESOLVED_SKEW, "long_arm": LONG_ARM}
 
 
 def heavy_label(df: int) -> str:
@@ -855,7 +899,7 @@ def deep_config() -> dict[str, Any]:
             "chunk": DEEP_CHUNK, "rule_chunks": DEEP_RULE_CHUNKS, "pilot_trials": PILOT_TRIALS,
             "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
             "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "interval": MEAN_LABEL,
-            "unresolved_skew": UNRESOLVED_SKEW}
+            "unresolved_skew": UNRESOLVED_SKEW, "long_arm": LONG_ARM}
 
 
 def _gamma(shape: float, rows: int, size: int, gen: torch.Generator) -> np.ndarray:
@@ -895,12 +939,31 @@ def _salient_only_ratio_excess(num: np.ndarray, den: np.ndarray, theta: float, a
     """:func:`stats.ratio_test` as it was before it widened for an unresolved skewness: the limits
     for the mean of ``num - theta den`` corrected for its sample skewness where ``corrected``, else
     plain Student t (a reference the deep ratio scan counts beside the verifier's): the test itself,
-    read with a high skewness of 0 where the skewness does not stand out, so nothing is widened."""
-    return ratio_test(num, den, theta, alpha, (corrected, 0.0, 1.0))
+    read with a high skewness of 0 where the skewness does not stand out, so nothing is widened, and
+    the long arm read from the sample skewness alone."""
+    return ratio_test(num, den, theta, alpha, (corrected, 0.0, 1.0), "sample")
 
 
+def _plain_delta_misses(num: np.ndarray, den: np.ndarray, truth: float, alpha: float) -> np.ndarray:
+    _, lo, hi = delta_limits(num, den, alpha)
+    return (hi < truth) | (lo > truth)
+
+
+# Per replicate (row), whether an interval counted beside the verifier's ratio interval misses the
+# truth, from the rows, the truth, ``alpha`` and the rows' :func:`stats.ratio_skew_reading`: the plain
+# delta-method interval; the interval before the widening; the verifier's with its long arm read
+# from the sample skewness alone (``long_arm="sample"``, the reading it had before it read it high).
+RATIO_REFERENCE_MISSES: dict[str, Callable[..., np.ndarray]] = {
+    "plain": lambda num, den, truth, alpha, reading: _plain_delta_misses(num, den, truth, alpha),
+    "salient_only": lambda num, den, truth, alpha, reading:
+        _salient_only_ratio_excess(num, den, truth, alpha, reading[0]) > 0,
+    "sample": lambda num, den, truth, alpha, reading:
+        ratio_test(num, den, truth, alpha, reading, "sample") > 0,
+}
 # the intervals the deep ratio scan counts beside the verifier's (columns of ``_ratio_misses``)
 RATIO_REFERENCES = ("plain", "salient_only")
+# and those the first-look scan counts (the skew constant agrees with the sample reading's column)
+FIRST_LOOK_REFERENCES = (*RATIO_REFERENCES, "sample")
 
 
 def ratio_sides(num: np.ndarray, den: np.ndarray, truth: float, alpha: float,
@@ -915,20 +978,19 @@ def ratio_sides(num: np.ndarray, den: np.ndarray, truth: float, alpha: float,
     return rejected & truth_above, rejected & ~truth_above
 
 
-def _ratio_misses(num: np.ndarray, den: np.ndarray, truth: float,
-                  levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def _ratio_misses(num: np.ndarray, den: np.ndarray, truth: float, levels: Sequence[float],
+                  references: Sequence[str] = RATIO_REFERENCES) -> tuple[np.ndarray, np.ndarray]:
     """Misses of the ratio interval the verifier uses (:func:`stats.ratio_of_means_ci`, through the
     test it inverts, one replicate per row) at each of ``levels``, ``(below, above)`` the truth;
-    beside them, one column per name of :data:`RATIO_REFERENCES`, the misses of the plain
-    delta-method interval (:func:`delta_limits`) and of the interval before the widening
-    (:func:`_salient_only_ratio_excess`) on the same rows."""
+    beside them, one column per name of ``references`` (:data:`RATIO_REFERENCE_MISSES`), the misses
+    of those intervals on the same rows."""
     reading = ratio_skew_reading(num, den)
-    misses, others = np.zeros((len(levels), 2), dtype=int), np.zeros((len(levels), 2), dtype=int)
+    misses = np.zeros((len(levels), 2), dtype=int)
+    others = np.zeros((len(levels), len(references)), dtype=int)
     for i, level in enumerate(levels):
         misses[i] = [int(np.sum(side)) for side in ratio_sides(num, den, truth, 1 - level, reading)]
-        _, lo, hi = delta_limits(num, den, 1 - level)
-        before = _salient_only_ratio_excess(num, den, truth, 1 - level, reading[0]) > 0
-        others[i] = [int(np.sum((hi < truth) | (lo > truth))), int(np.sum(before))]
+        others[i] = [int(np.sum(RATIO_REFERENCE_MISSES[name](num, den, truth, 1 - level, reading)))
+                     for name in references]
     return misses, others
 
 
@@ -1140,11 +1202,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_rows(report["first_look"], "first look: ")
         print(f"first look: smallest size with no undercoverage from it on: {report['first_look_smallest']}")
     if args.calibrate:
-        report["calibration"] = calibration(seed=args.seed, needed=report.get("first_look_smallest"))
+        scanned = report.get("first_look")
+        sample = smallest_by(scanned, "sample_covered") if scanned else None
+        report["calibration"] = calibration(seed=args.seed, needed=report.get("first_look_smallest"),
+                                            needed_sample=sample)
         found = report["calibration"]
         print(f"calibration: skewness {found['skewness']:.4f} from {found['trials']} trials"
-              + (f"; {found['needed']} trials needed there give {found['trials_per_skew2']:.1f} trials "
-                 "per unit of squared skewness" if found["needed"] else ""))
+              + (f"; the verifier's interval needs {found['needed']} trials there, "
+                 f"{found['trials_per_skew2']:.1f} per unit of squared skewness" if found["needed"] else "")
+              + (f"; read from the sample skewness alone it needs {found['needed_sample']}, "
+                 f"{found['sample_trials_per_skew2']:.1f} per unit (engine.TRIALS_PER_SKEW2 is "
+                 f"{TRIALS_PER_SKEW2})" if found["needed_sample"] else ""))
     if args.rule:
         report["rule"] = rule_scan(args.rule, args.seed, workers=args.workers, progress=True)
         _print_rows(report["rule"], "rule: ")

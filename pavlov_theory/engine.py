@@ -80,9 +80,15 @@ def draw(ctx: Context, params: Mapping[str, Any], kernel: Kernel, trials: int, s
 # ``num - theta den``); what is left of their coverage error falls like ``skew^2 / trials``. At the
 # most skewed point of the coverage table (Gaussian keys, d_k = 4, n = 2) the first-look scan
 # (``python -m pavlov_theory.coverage --first-look 20000 --calibrate``) finds the smallest size from
-# which on the ratio interval undercovers at no level from 95% to 99.99%; that size over the point's
-# squared per-trial skewness (whose estimate moves by several percent between runs of 2^19 to 2^21
-# trials: its tail is heavy) is what this constant is set from, to within that spread. A look gets
+# which on the ratio interval undercovers at no level from 95% to 99.99%. For the interval with its
+# long arm read from the sample skewness alone (``stats.LONG_ARMS``), which the scan counts beside
+# the verifier's, that size over the point's squared per-trial skewness (whose estimate moves by
+# several percent between runs of 2^19 to 2^21 trials: its tail is heavy) agrees with this constant
+# to within ``coverage.CALIBRATION_BAND``. The verifier's interval reads that arm high and
+# undercovers at no level the scan decides from the smallest scanned size on, so the scan cannot
+# say how few trials it needs; the constant keeps the value the sample reading asks for, many times
+# that size, and nothing here measures whether the deeper levels a run's looks use (miss rates
+# below 1e-4) need that much. A look gets
 # ``TRIALS_PER_SKEW2 * skew^2`` trials at least, with the skew read high from the pilot
 # (:func:`stats.skewness_upper`); ``--rule`` measures the coverage this rule gives. Where the trial
 # cap is below that size, the check decides nothing (``undecided``) unless the capped look's own
@@ -99,10 +105,11 @@ TRIALS_PER_SKEW2 = 512
 # Both constants were measured on earlier forms of the intervals, before they lengthened both arms
 # for a skewness that does not stand out (:func:`stats.skew_corrected_limits`). The scans rerun on
 # the current intervals are stored in ``book/measured`` and shown in the coverage chapter, with the
-# earlier interval counted beside on the same replicates; tests check that the skew constant is what
-# the current interval's scan gives (to within the skewness estimate's spread), that the kurtosis
-# constant grants at least the smallest size at which the current interval undercovers at no level,
-# and that it is what the earlier interval's column gives. Both keep their values.
+# earlier intervals counted beside on the same replicates; tests check that the skew constant is
+# what the sample reading's column gives (to within the skewness estimate's spread) and grants at
+# least the size the current interval needs, that the kurtosis constant grants at least the
+# smallest size at which the current interval undercovers at no level, and that it is what the
+# earlier interval's column gives. Both keep their values.
 TRIALS_PER_KURT = 171
 PILOT_TRIALS = 256
 SKEW_SIZED: tuple[str, ...] = ("mean", "ratio")

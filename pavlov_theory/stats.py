@@ -84,7 +84,7 @@ HIGH_READING = 2.0  # jackknife standard errors a deliberately high reading adds
 # sample that misses on the long side is one that drew too few values from the long tail, so its
 # skewness reads low just where the long arm needs it (``tilted``). ``LONG_ARM`` is the verifier's.
 LONG_ARMS: tuple[str, ...] = ("sample", "high")
-LONG_ARM = "sample"
+LONG_ARM = "high"
 
 
 def skewness_that_stands_out(x: np.ndarray, z: float = SKEW_SALIENCE) -> Any:
@@ -183,11 +183,12 @@ def limit_skews(x: np.ndarray, salient: Any = None, long_arm: str = LONG_ARM) ->
     (:func:`skew_corrected_limits` takes the reading): the skewness both limits correct for, and
     how much further skewness the lower and the upper arm are lengthened for. Where the skewness
     is ``salient`` (default: where it stands out, :func:`skewness_that_stands_out`) both limits
-    correct for the sample skewness :func:`skewness`, and nothing more, unless ``long_arm="high"``
-    (:data:`LONG_ARMS`): then the arm on its side is lengthened for the rest of its high reading
-    :func:`skewness_upper`. Elsewhere the sample cannot resolve its skewness, and taking it as 0
-    leaves the arm on the long-tail side too short in the deep tail (``coverage.deep_scan``): both
-    arms are lengthened for the high reading. Floats for 1-D samples, else one per row."""
+    correct for the sample skewness :func:`skewness`; with ``long_arm="high"`` (the verifier's,
+    :data:`LONG_ARM`) the arm on its long side is lengthened further for the rest of its high
+    reading :func:`skewness_upper`, with ``"sample"`` nothing more. Elsewhere the sample cannot
+    resolve its skewness, and taking it as 0 leaves the arm on the long-tail side too short in the
+    deep tail (``coverage.deep_scan``): both arms are lengthened for the high reading. Floats for
+    1-D samples, else one per row."""
     d = _centred(x)
     if salient is None:
         salient = skewness_that_stands_out(d) != 0

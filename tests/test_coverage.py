@@ -97,13 +97,15 @@ def test_a_skewness_within_two_jackknife_errors_of_zero_widens_each_arm_by_its_h
        st.sampled_from([1e-2, 1e-4, 1e-6]))
 def test_the_mean_interval_holds_the_student_t_one_unless_it_corrects_a_skewness_that_stands_out(
         seed, size, shape, alpha):
-    """Where the skewness stands out the interval is Hall's for it, else it contains plain t."""
+    """Where the skewness stands out the interval read from the sample is Hall's for it, else the
+    verifier's contains plain t."""
     x = np.random.default_rng(seed).gamma(shape, size=size)
     ci, plain = mean_ci(x, alpha), coverage.plain_t_ci(x, alpha)
     salient = skewness_that_stands_out(x)
     if salient != 0:
         lo, hi = studentized_limits(x.mean(), x.std(ddof=1) / np.sqrt(size), salient, size, alpha)
-        assert (ci.lo, ci.hi) == pytest.approx((lo, hi), rel=1e-12, abs=1e-12)
+        sample = mean_ci(x, alpha, "sample")
+        assert (sample.lo, sample.hi) == pytest.approx((lo, hi), rel=1e-12, abs=1e-12)
     else:
         assert ci.lo <= plain.lo + 1e-12 and plain.hi - 1e-12 <= ci.hi
 
@@ -135,7 +137,7 @@ def test_the_lengthening_is_the_first_order_term_of_halls_limits(size, alpha):
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 10**6), st.sampled_from([5, 16, 64, 400]), st.floats(0.2, 4.0), st.booleans(),
        st.sampled_from([1e-2, 1e-4, 1e-8]))
-def test_reading_the_long_arm_high_holds_the_verifiers_interval(seed, size, shape, left, alpha):
+def test_reading_the_long_arm_high_holds_the_interval_read_from_the_sample(seed, size, shape, left, alpha):
     """Each reading's interval for the mean contains the ``sample`` one; they differ only where the
     skewness stands out, and there only on the long-tail side (right for a right-skewed sample)."""
     x = np.random.default_rng(seed).gamma(shape, size=size) * (-1 if left else 1)
@@ -161,7 +163,7 @@ def test_reading_the_long_arm_high_lengthens_it_by_the_first_order_term_for_the_
     assert limit_skews(x, long_arm="high") == ((g, 0.0, s - g) if sign > 0 else (g, s + g, 0.0))
     se = x.std(ddof=1) / np.sqrt(x.size)
     q = student_t.ppf(1 - alpha / 2, x.size - 1)
-    sample, high = mean_ci(x, alpha), mean_ci(x, alpha, "high")
+    sample, high = mean_ci(x, alpha, "sample"), mean_ci(x, alpha)
     moved = (high.hi - sample.hi) if sign > 0 else (sample.lo - high.lo)
     assert moved / se == pytest.approx(unresolved_lengthening(s - abs(g), q, x.size), rel=1e-9)
     assert (high.lo == sample.lo) if sign > 0 else (high.hi == sample.hi)
@@ -185,10 +187,11 @@ def test_the_high_reading_lengthens_the_given_long_side_for_the_rest_of_s(salien
 
 
 @pytest.mark.parametrize("design", ["gamma", "correlated", "left"])
-def test_the_ratio_test_read_high_accepts_every_theta_the_verifiers_accepts(design):
+def test_the_ratio_test_read_high_accepts_every_theta_the_sample_reading_accepts(design):
     """At every theta of a grid through and beyond the interval, also where the skewness at theta
     changes sign (the long side is the reading's, at the estimated ratio), so the interval read
-    high holds the verifier's; and it is longer on the long side where the skewness stands out."""
+    high holds the one read from the sample; and it is longer on the long side where the skewness
+    stands out."""
     rng = np.random.default_rng(4)
     for _ in range(12):
         size = int(rng.integers(20, 300))
@@ -201,7 +204,7 @@ def test_the_ratio_test_read_high_accepts_every_theta_the_verifiers_accepts(desi
             den = rng.gamma(9.0, size=size)
             num = 20.0 - rng.gamma(2.0, size=size)
         reading = ratio_skew_reading(num, den)
-        sample, high = ratio_of_means_ci(num, den, 1e-6), ratio_of_means_ci(num, den, 1e-6, "high")
+        sample, high = ratio_of_means_ci(num, den, 1e-6, "sample"), ratio_of_means_ci(num, den, 1e-6, "high")
         assert high.lo <= sample.lo and sample.hi <= high.hi
         if reading[0]:
             assert (high.hi > sample.hi) if reading[2] > 0 else (high.lo < sample.lo)
@@ -741,19 +744,23 @@ def test_the_vectorised_ratio_misses_are_those_of_the_verifiers_ratio_interval_r
     rng = np.random.default_rng(6)
     num, den = rng.gamma(1.0, size=(200, 40)), rng.gamma(4.0, size=(200, 40))
     truth, levels = 0.25, (0.9, 0.999)
-    misses, others = coverage._ratio_misses(num, den, truth, levels)
-    assert coverage.RATIO_REFERENCES == ("plain", "salient_only")
+    misses, others = coverage._ratio_misses(num, den, truth, levels, coverage.FIRST_LOOK_REFERENCES)
+    assert coverage.FIRST_LOOK_REFERENCES == ("plain", "salient_only", "sample")
+    assert coverage.RATIO_REFERENCES == coverage.FIRST_LOOK_REFERENCES[:2]
     for i, level in enumerate(levels):
         cis = [ratio_of_means_ci(a, b, 1 - level) for a, b in zip(num, den)]
         assert misses[i].tolist() == [sum(ci.hi < truth for ci in cis), sum(ci.lo > truth for ci in cis)]
         deltas = [coverage.delta_ratio_ci(a, b, 1 - level) for a, b in zip(num, den)]
         assert others[i, 0] == sum(not ci.contains(truth) for ci in deltas)
         assert others[i, 1] > misses[i].sum()  # the interval before the widening misses more
+        samples = [ratio_of_means_ci(a, b, 1 - level, "sample") for a, b in zip(num, den)]
+        assert others[i, 2] == sum(not ci.contains(truth) for ci in samples) >= misses[i].sum()
     assert misses.sum() > 0
 
 
 def test_the_ratio_test_before_the_widening_rejects_whatever_the_verifiers_test_rejects():
-    """Where the skewness stands out the two tests are one; elsewhere the verifier's is wider."""
+    """Where the skewness stands out the test before the widening is the one read from the sample,
+    which rejects whatever the verifier's (read high) rejects; elsewhere the verifier's is wider."""
     rng = np.random.default_rng(8)
     num, den = rng.gamma(1.0, size=(400, 40)), rng.gamma(4.0, size=(400, 40))
     reading = ratio_skew_reading(num, den)
@@ -762,8 +769,9 @@ def test_the_ratio_test_before_the_widening_rejects_whatever_the_verifiers_test_
     for theta in (0.15, 0.25, 0.4):
         now = ratio_test(num, den, theta, 1e-3, reading)
         before = coverage._salient_only_ratio_excess(num, den, theta, 1e-3, corrected)
-        assert np.allclose(now[corrected], before[corrected], rtol=1e-12, atol=1e-12)
-        assert np.all(now[~corrected] <= before[~corrected] + 1e-12)
+        sample = ratio_test(num, den, theta, 1e-3, reading, "sample")
+        assert np.allclose(sample[corrected], before[corrected], rtol=1e-12, atol=1e-12)
+        assert np.all(now <= before + 1e-12)
         assert np.any(now[~corrected] < before[~corrected])
 
 
@@ -873,7 +881,9 @@ def test_the_first_look_scan_counts_its_references_on_the_same_replicates():
     reading = ratio_skew_reading(signal, noise)
     before = coverage._salient_only_ratio_excess(signal, noise, truth, 0.05, reading[0]) > 0
     assert rows[0]["replicates"] - rows[0]["salient_only_covered"] == int(np.sum(before))
-    assert len({own, plain, int(np.sum(before))}) == 3  # at this seed the three counts differ
+    sample = sum(not ratio_of_means_ci(a, b, 0.05, "sample").contains(truth) for a, b in zip(signal, noise))
+    assert rows[0]["replicates"] - rows[0]["sample_covered"] == sample
+    assert len({own, plain, int(np.sum(before)), sample}) == 4  # at this seed the four counts differ
 
 
 def _stored_scan(name: str) -> dict:
@@ -959,19 +969,35 @@ def test_a_stored_rule_scans_first_and_last_chunks_are_what_the_current_code_cou
 def test_the_stored_calibration_is_what_the_current_code_reads():
     stored = _stored_scan("first-look")
     found = stored["calibration"]
-    again = coverage.calibration(found["trials"], stored["seed"], needed=stored["first_look_smallest"])
+    again = coverage.calibration(found["trials"], stored["seed"], needed=stored["first_look_smallest"],
+                                 needed_sample=coverage.smallest_by(stored["first_look"], "sample_covered"))
     assert again == found
 
 
-def test_the_skew_constant_is_what_the_stored_scan_needs_over_the_squared_skewness():
-    """The stored first-look scan of the current interval, read by the current verdict rule: the
-    constant is the size it needs over the squared skewness measured with it, to within the spread
-    of that skewness estimate between runs (several percent, so a band of -20% to +25%)."""
+def test_the_skew_constant_is_what_the_sample_readings_scan_needs_over_the_squared_skewness():
+    """The stored first-look scan counts the ratio interval with its long arm read from the sample
+    skewness alone beside the verifier's, on the same replicates, read by the current verdict rule:
+    the constant is the size that reading needs over the squared skewness measured with it, to
+    within the spread of that skewness estimate between runs (:data:`coverage.CALIBRATION_BAND`)."""
+    stored = _stored_scan("first-look")
+    sample = stored["calibration"]["needed_sample"]
+    assert sample == coverage.smallest_by(stored["first_look"], "sample_covered")
+    assert coverage.calibration_agrees(TRIALS_PER_SKEW2, sample, stored["calibration"]["skewness"])
+
+
+@pytest.mark.parametrize("constant, agrees", [(79, False), (80, True), (125, True), (126, False)])
+def test_the_calibration_band_runs_from_four_fifths_to_five_quarters_of_the_size_over_skew2(constant, agrees):
+    assert coverage.calibration_agrees(constant, 400, 2.0) is agrees
+    assert coverage.calibration_agrees(constant, None, 2.0) is False
+
+
+def test_the_skew_constant_grants_at_least_the_size_the_verifiers_interval_needs():
+    """The verifier's interval (its long arm read high) undercovers at no scanned level from a size
+    no larger than the constant grants at the scan point; that size is the one the report records."""
     stored = _stored_scan("first-look")
     smallest = coverage.smallest_by(stored["first_look"])
-    skew2 = stored["calibration"]["skewness"] ** 2
     assert smallest is not None and smallest == stored["first_look_smallest"]
-    assert 0.8 * smallest / skew2 <= TRIALS_PER_SKEW2 <= 1.25 * smallest / skew2
+    assert smallest <= TRIALS_PER_SKEW2 * stored["calibration"]["skewness"] ** 2
 
 
 def test_the_kurtosis_constant_is_the_earlier_intervals_covering_size_over_the_excess_kurtosis():
@@ -1010,3 +1036,20 @@ def test_the_rule_scans_draws_in_pieces_are_the_kernels_draws_one_piece_after_an
     gen = generator(1, "cpu")
     by_hand = [coverage._signal_noise(params, size, gen) for size in (20, 20, 10)]
     assert all(np.array_equal(a, np.concatenate(b)) for a, b in zip(pieces, zip(*by_hand)))
+
+
+def test_the_rule_pieces_are_where_the_rule_scans_draws_are_cut(monkeypatch):
+    """``rule_pieces`` (recorded in the scan config, so a stored rule scan cut elsewhere reads stale)
+    is the size of the first draw of more trials than fit the budget at each kernel point; a
+    synthetic Student-t point is drawn whole."""
+    drawn = []
+    real = coverage._signal_noise
+    monkeypatch.setattr(coverage, "_signal_noise",
+                        lambda params, trials, gen: drawn.append(trials) or real(params, trials, gen))
+    points = (*coverage.RULE_POINTS[:1], *coverage.HEAVY_RULE_POINTS)
+    budget = 64 * coverage.signal_noise_bytes(coverage._rule_params(points[0][0]))
+    pieces = coverage.rule_pieces(points, budget)
+    assert pieces[1] is None and coverage.rule_pieces() == coverage.scan_config()["rule_pieces"]
+    coverage._signal_noise_within(coverage._rule_params(points[0][0]), 3 * pieces[0] + 5,
+                                  generator(0, "cpu"), budget)
+    assert drawn == [pieces[0]] * 3 + [5]
