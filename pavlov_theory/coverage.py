@@ -59,6 +59,7 @@ from .engine import (
 )
 from .sampling import derive_seed, generator
 from .stats import (
+    HIGH_READING,
     LONG_ARM,
     SKEW_SALIENCE,
     Interval,
@@ -899,7 +900,8 @@ def deep_config() -> dict[str, Any]:
             "chunk": DEEP_CHUNK, "rule_chunks": DEEP_RULE_CHUNKS, "pilot_trials": PILOT_TRIALS,
             "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
             "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "interval": MEAN_LABEL,
-            "unresolved_skew": UNRESOLVED_SKEW, "long_arm": LONG_ARM}
+            "unresolved_skew": UNRESOLVED_SKEW, "long_arm": LONG_ARM, "high_reading": HIGH_READING,
+            "references": list(DEEP_MEAN_REFERENCES)}
 
 
 def _gamma(shape: float, rows: int, size: int, gen: torch.Generator) -> np.ndarray:
@@ -931,7 +933,8 @@ def deep_ratio_size(num_shape: float, den_shape: float) -> int:
 
 def deep_ratio_config() -> dict[str, Any]:
     """Everything a stored deep ratio scan's rows depend on besides its seed and replicates."""
-    return {**deep_config(), "shapes": list(DEEP_RATIO_SHAPES), "interval": RATIO_LABEL}
+    return {**deep_config(), "shapes": list(DEEP_RATIO_SHAPES), "interval": RATIO_LABEL,
+            "references": list(RATIO_REFERENCES)}
 
 
 def _salient_only_ratio_excess(num: np.ndarray, den: np.ndarray, theta: float, alpha: float,
@@ -1045,6 +1048,17 @@ def _deep_chunk(estimator: str, shapes: tuple[float, ...], sizing: str, count: i
     return misses, others, sizes
 
 
+def deep_chunk_counts(estimator: str, shapes: tuple[float, ...], sizing: str, replicates: int,
+                      chunk: int = DEEP_CHUNK) -> list[int]:
+    """The replicates of each chunk of a deep scan's point and sizing: about ``chunk`` values a
+    chunk at the floor's look, ``DEEP_RULE_CHUNKS`` times that (pilots included) for the rule."""
+    floor = _deep_point(estimator, shapes)["floor"]
+    per = chunk // (len(shapes) * floor)
+    if sizing == "rule":
+        per = DEEP_RULE_CHUNKS * chunk // (len(shapes) * (floor + PILOT_TRIALS))
+    return chunk_counts(replicates, max(1, per))
+
+
 def _deep_rows(estimator: str, shapes: tuple[float, ...], sizing: str, replicates: int, seed: int,
                levels: Sequence[float], workers: int, progress: bool, chunk: int) -> list[dict[str, Any]]:
     """The rows of one point and sizing of a deep scan: its replicates in chunks of about ``chunk``
@@ -1052,10 +1066,7 @@ def _deep_rows(estimator: str, shapes: tuple[float, ...], sizing: str, replicate
     processes."""
     point = _deep_point(estimator, shapes)
     floor = point["floor"]
-    per = chunk // (len(shapes) * floor)
-    if sizing == "rule":
-        per = DEEP_RULE_CHUNKS * chunk // (len(shapes) * (floor + PILOT_TRIALS))
-    counts = chunk_counts(replicates, max(1, per))
+    counts = deep_chunk_counts(estimator, shapes, sizing, replicates, chunk)
     jobs = [(estimator, tuple(shapes), sizing, count, seed, index, tuple(levels))
             for index, count in enumerate(counts)]
     started = time.perf_counter()
@@ -1069,7 +1080,9 @@ def _deep_rows(estimator: str, shapes: tuple[float, ...], sizing: str, replicate
     scanned = _miss_rows(point["label"], point["where"], int(np.median(looks)), point["truth"], levels,
                          misses, replicates, seconds, sizing=sizing, first_look_quartiles=quartiles,
                          below_floor=below)
-    return [{**row, **_covered_by(point["references"], others[i], replicates)}
+    return [{**row, **_covered_by(point["references"], others[i], replicates),
+             "chunk_misses": [m[i].tolist() for m, _, _ in results],
+             "chunk_references": [o[i].tolist() for _, o, _ in results]}
             for i, row in enumerate(scanned)]
 
 
