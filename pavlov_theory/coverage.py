@@ -1220,8 +1220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["calibration"] = calibration(seed=args.seed, needed=report.get("first_look_smallest"),
                                             needed_sample=sample)
         found = report["calibration"]
+        # where no scanned size undercovers, the smallest scanned one bounds what is needed from above
+        bounded = "at most " if scanned and found["needed"] == min(r["trials"] for r in scanned) else ""
         print(f"calibration: skewness {found['skewness']:.4f} from {found['trials']} trials"
-              + (f"; the verifier's interval needs {found['needed']} trials there, "
+              + (f"; the verifier's interval needs {bounded}{found['needed']} trials there, "
                  f"{found['trials_per_skew2']:.1f} per unit of squared skewness" if found["needed"] else "")
               + (f"; read from the sample skewness alone it needs {found['needed_sample']}, "
                  f"{found['sample_trials_per_skew2']:.1f} per unit (engine.TRIALS_PER_SKEW2 is "

@@ -11,8 +11,8 @@ depends on the look's sums of ``x`` and ``log x`` alone (:func:`derived_log_rati
 count is an unbiased estimate of the miss rate of the untilted law on that side, at any level, and
 its standard error comes from the same weights.
 
-Each look is judged twice, with the long arm read as the verifier reads it and read high
-(:data:`stats.LONG_ARMS`): one set of looks and weights serves both.
+Each look is judged once for each reading of the long arm (:data:`stats.LONG_ARMS`: from the
+sample skewness alone, and high, the verifier's): one set of looks and weights serves both.
 
 The studentized values are ``d = sum_j c_j X_j``: ``c = (1,)`` for a mean, ``c = (1, -theta)`` for
 a ratio of means at its true ``theta``. A look misses on the long side when its mean of ``d`` lies

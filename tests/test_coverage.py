@@ -151,6 +151,19 @@ def test_reading_the_long_arm_high_holds_the_interval_read_from_the_sample(seed,
         assert (high.lo, high.hi) == (sample.lo, sample.hi)
 
 
+def test_the_verifiers_estimators_read_the_long_arm_high():
+    """What every claim's check calls (stats.ESTIMATORS) is the high reading, not the sample one, on
+    values whose skewness stands out."""
+    from pavlov_theory.stats import ESTIMATORS
+    rng = np.random.default_rng(0)
+    values = {"mean": (rng.exponential(size=512),), "ratio": (rng.gamma(4.0, size=512), rng.gamma(16.0, size=512))}
+    readings = {"mean": lambda arm: mean_ci(*values["mean"], 1e-6, arm),
+                "ratio": lambda arm: ratio_of_means_ci(*values["ratio"], 1e-6, arm)}
+    for name, read in readings.items():
+        found = ESTIMATORS[name](values[name], 1e-6)
+        assert (found.lo, found.hi) == (read("high").lo, read("high").hi) != (read("sample").lo, read("sample").hi)
+
+
 @pytest.mark.parametrize("sign", [1, -1])
 def test_reading_the_long_arm_high_lengthens_it_by_the_first_order_term_for_the_rest(sign):
     """For a skewness that stands out, the long arm (upper for a right skew, lower for a left one)
@@ -597,6 +610,9 @@ def test_a_deep_scans_rows_are_its_chunks_rerun_alone_and_summed(estimator, shap
         assert [r[f"{name}_covered"] for name in point["references"]] == (replicates - others[i]).tolist()
         assert r["first_look_quartiles"] == [int(q) for q in np.quantile(looks, (.25, .5, .75))]
         assert r["below_floor"] == int(np.sum(looks < floor))
+        assert r["chunk_misses"] == [m[i].tolist() for m, _, _ in alone]
+        assert r["chunk_references"] == [o[i].tolist() for _, o, _ in alone]
+    assert coverage.deep_chunk_counts(estimator, shapes, sizing, replicates, chunk) == counts
 
 
 def test_the_deep_ratio_scans_floor_is_the_look_the_engine_gives_the_exact_moments(monkeypatch):
@@ -712,6 +728,49 @@ def test_the_stored_deep_scan_matches_the_scan_the_code_would_run():
         if r["sizing"] == "floor":
             assert r["first_look_quartiles"] == [coverage.deep_size(r["truth"])] * 3
         assert r["replicates"] >= coverage.MIN_REPLICATES and r["interval"] == coverage.MEAN_LABEL
+
+
+def _stored_deep(name: str) -> dict:
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parents[1] / "book" / "measured" / f"coverage-{name}.json").read_text())
+
+
+DEEP_STORED = [("deep", "mean", (16.0,)), ("deep", "mean", (4.0,)), ("deep-ratio", "ratio", coverage.DEEP_RATIO_SHAPES)]
+
+
+@pytest.mark.parametrize("name, estimator, shapes", DEEP_STORED)
+def test_the_stored_deep_rows_are_their_chunks_summed(name, estimator, shapes):
+    point = coverage._deep_point(estimator, shapes)
+    rows = [r for r in _stored_deep(name)[name.replace("-", "_")] if r["point"] == point["where"]]
+    assert rows
+    for r in rows:
+        counts = coverage.deep_chunk_counts(estimator, shapes, r["sizing"], r["replicates"])
+        assert len(r["chunk_misses"]) == len(r["chunk_references"]) == len(counts)
+        assert np.sum(r["chunk_misses"], axis=0).tolist() == [r["misses_below"], r["misses_above"]]
+        covered = r["replicates"] - np.sum(r["chunk_references"], axis=0)
+        assert covered.tolist() == [r[f"{ref}_covered"] for ref in point["references"]]
+
+
+@pytest.mark.parametrize("name, estimator, shapes", DEEP_STORED)
+@pytest.mark.parametrize("sizing", coverage.DEEP_SIZINGS)
+def test_the_stored_deep_scans_first_and_last_chunks_rerun_to_their_stored_counts(name, estimator, shapes,
+                                                                                 sizing):
+    """With the stored seed, at every level: so a change to the intervals, the draws or the rule
+    that the configuration does not name still shows."""
+    stored = _stored_deep(name)
+    point = coverage._deep_point(estimator, shapes)
+    rows = [r for r in stored[name.replace("-", "_")] if r["point"] == point["where"] and r["sizing"] == sizing]
+    levels = tuple(r["nominal"] for r in rows)
+    assert levels == coverage.DEEP_LEVELS
+    counts = coverage.deep_chunk_counts(estimator, shapes, sizing, rows[0]["replicates"])
+    for index in (0, len(counts) - 1):
+        misses, others, _ = coverage._deep_chunk(estimator, shapes, sizing, counts[index], stored["seed"], index,
+                                                 levels)
+        for i, r in enumerate(rows):
+            assert r["chunk_misses"][index] == misses[i].tolist()
+            assert r["chunk_references"][index] == others[i].tolist()
 
 
 def test_the_deep_scans_deepest_level_is_not_below_any_scales_per_look_level():

@@ -365,8 +365,11 @@ def test_the_stored_scan_agrees_with_the_counted_deep_scans_where_counting_is_sh
     """At the shallowest level, where the deep scans counted hundreds of misses per row, the misses
     the tilted rows predict, pooled, lie within three standard errors of the misses counted."""
     deep = Path(__file__).resolve().parents[1] / "book" / "measured"
-    counted = [r for name, key in (("coverage-deep.json", "deep"), ("coverage-deep-ratio.json", "deep_ratio"))
-               for r in coverage.judged_by(json.loads((deep / name).read_text())[key])]
+    reports = {key: json.loads((deep / name).read_text())
+               for name, key in (("coverage-deep.json", "deep"), ("coverage-deep-ratio.json", "deep_ratio"))}
+    assert reports["deep"]["deep_config"] == coverage.deep_config()
+    assert reports["deep_ratio"]["deep_ratio_config"] == coverage.deep_ratio_config()
+    counted = [r for key, report in reports.items() for r in coverage.judged_by(report[key])]
     rows = [tilted.judge_row(r) for r in tilted.verifier_rows(stored["tilted"])]
     found = tilted.pooled_agreement(tilted.brute_force_pairs(rows, counted), min(tilted.TILTED_LEVELS))
     assert found["pairs"] == 6 and found["counted"] > 500
