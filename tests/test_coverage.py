@@ -156,12 +156,14 @@ def test_the_verifiers_estimators_read_the_long_arm_high():
     values whose skewness stands out."""
     from pavlov_theory.stats import ESTIMATORS
     rng = np.random.default_rng(0)
-    values = {"mean": (rng.exponential(size=512),), "ratio": (rng.gamma(4.0, size=512), rng.gamma(16.0, size=512))}
+    values = {"mean": (rng.exponential(size=512),),
+              "ratio": (rng.gamma(4.0, size=512), rng.gamma(16.0, size=512))}
     readings = {"mean": lambda arm: mean_ci(*values["mean"], 1e-6, arm),
                 "ratio": lambda arm: ratio_of_means_ci(*values["ratio"], 1e-6, arm)}
     for name, read in readings.items():
         found = ESTIMATORS[name](values[name], 1e-6)
-        assert (found.lo, found.hi) == (read("high").lo, read("high").hi) != (read("sample").lo, read("sample").hi)
+        limits = {arm: (read(arm).lo, read(arm).hi) for arm in ("high", "sample")}
+        assert (found.lo, found.hi) == limits["high"] != limits["sample"]
 
 
 @pytest.mark.parametrize("sign", [1, -1])
@@ -737,7 +739,8 @@ def _stored_deep(name: str) -> dict:
     return json.loads((Path(__file__).parents[1] / "book" / "measured" / f"coverage-{name}.json").read_text())
 
 
-DEEP_STORED = [("deep", "mean", (16.0,)), ("deep", "mean", (4.0,)), ("deep-ratio", "ratio", coverage.DEEP_RATIO_SHAPES)]
+DEEP_STORED = [("deep", "mean", (16.0,)), ("deep", "mean", (4.0,)),
+               ("deep-ratio", "ratio", coverage.DEEP_RATIO_SHAPES)]
 
 
 @pytest.mark.parametrize("name, estimator, shapes", DEEP_STORED)
@@ -761,13 +764,14 @@ def test_the_stored_deep_scans_first_and_last_chunks_rerun_to_their_stored_count
     that the configuration does not name still shows."""
     stored = _stored_deep(name)
     point = coverage._deep_point(estimator, shapes)
-    rows = [r for r in stored[name.replace("-", "_")] if r["point"] == point["where"] and r["sizing"] == sizing]
+    rows = [r for r in stored[name.replace("-", "_")]
+            if r["point"] == point["where"] and r["sizing"] == sizing]
     levels = tuple(r["nominal"] for r in rows)
     assert levels == coverage.DEEP_LEVELS
     counts = coverage.deep_chunk_counts(estimator, shapes, sizing, rows[0]["replicates"])
     for index in (0, len(counts) - 1):
-        misses, others, _ = coverage._deep_chunk(estimator, shapes, sizing, counts[index], stored["seed"], index,
-                                                 levels)
+        misses, others, _ = coverage._deep_chunk(estimator, shapes, sizing, counts[index], stored["seed"],
+                                                 index, levels)
         for i, r in enumerate(rows):
             assert r["chunk_misses"][index] == misses[i].tolist()
             assert r["chunk_references"][index] == others[i].tolist()
