@@ -739,7 +739,7 @@ def _stored_deep(name: str) -> dict:
     return json.loads((Path(__file__).parents[1] / "book" / "measured" / f"coverage-{name}.json").read_text())
 
 
-DEEP_STORED = [("deep", "mean", (16.0,)), ("deep", "mean", (4.0,)),
+DEEP_STORED = [*(("deep", "mean", (k,)) for k in coverage.DEEP_SHAPES),
                ("deep-ratio", "ratio", coverage.DEEP_RATIO_SHAPES)]
 
 
@@ -758,10 +758,11 @@ def test_the_stored_deep_rows_are_their_chunks_summed(name, estimator, shapes):
 
 @pytest.mark.parametrize("name, estimator, shapes", DEEP_STORED)
 @pytest.mark.parametrize("sizing", coverage.DEEP_SIZINGS)
-def test_the_stored_deep_scans_first_and_last_chunks_rerun_to_their_stored_counts(name, estimator, shapes,
-                                                                                 sizing):
-    """With the stored seed, at every level: so a change to the intervals, the draws or the rule
-    that the configuration does not name still shows."""
+def test_the_stored_deep_scans_first_last_and_most_missed_chunks_rerun_to_their_stored_counts(
+        name, estimator, shapes, sizing):
+    """With the stored seed, at every level, the first chunk, the last (the shorter remainder) and
+    the one where the verifier's interval missed most: a change to the draws or the rule shows in
+    every chunk, and one to the intervals in the chunks whose misses it moves."""
     stored = _stored_deep(name)
     point = coverage._deep_point(estimator, shapes)
     rows = [r for r in stored[name.replace("-", "_")]
@@ -769,7 +770,10 @@ def test_the_stored_deep_scans_first_and_last_chunks_rerun_to_their_stored_count
     levels = tuple(r["nominal"] for r in rows)
     assert levels == coverage.DEEP_LEVELS
     counts = coverage.deep_chunk_counts(estimator, shapes, sizing, rows[0]["replicates"])
-    for index in (0, len(counts) - 1):
+    assert len(counts) > 1 and counts[-1] < counts[0]
+    missed = np.sum([r["chunk_misses"] for r in rows], axis=(0, 2))  # per chunk, over levels and sides
+    assert missed.max() > 0
+    for index in sorted({0, len(counts) - 1, int(np.argmax(missed))}):
         misses, others, _ = coverage._deep_chunk(estimator, shapes, sizing, counts[index], stored["seed"],
                                                  index, levels)
         for i, r in enumerate(rows):
