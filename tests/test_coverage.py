@@ -732,13 +732,6 @@ def test_the_stored_deep_scan_matches_the_scan_the_code_would_run():
         assert r["replicates"] >= coverage.MIN_REPLICATES and r["interval"] == coverage.MEAN_LABEL
 
 
-def _stored_deep(name: str) -> dict:
-    import json
-    from pathlib import Path
-
-    return json.loads((Path(__file__).parents[1] / "book" / "measured" / f"coverage-{name}.json").read_text())
-
-
 DEEP_STORED = [*(("deep", "mean", (k,)) for k in coverage.DEEP_SHAPES),
                ("deep-ratio", "ratio", coverage.DEEP_RATIO_SHAPES)]
 
@@ -746,7 +739,7 @@ DEEP_STORED = [*(("deep", "mean", (k,)) for k in coverage.DEEP_SHAPES),
 @pytest.mark.parametrize("name, estimator, shapes", DEEP_STORED)
 def test_the_stored_deep_rows_are_their_chunks_summed(name, estimator, shapes):
     point = coverage._deep_point(estimator, shapes)
-    rows = [r for r in _stored_deep(name)[name.replace("-", "_")] if r["point"] == point["where"]]
+    rows = [r for r in _stored_scan(name)[name.replace("-", "_")] if r["point"] == point["where"]]
     assert rows
     for r in rows:
         counts = coverage.deep_chunk_counts(estimator, shapes, r["sizing"], r["replicates"])
@@ -763,7 +756,7 @@ def test_the_stored_deep_scans_first_last_and_most_missed_chunks_rerun_to_their_
     """With the stored seed, at every level, the first chunk, the last (the shorter remainder) and
     the one where the verifier's interval missed most: a change to the draws or the rule shows in
     every chunk, and one to the intervals in the chunks whose misses it moves."""
-    stored = _stored_deep(name)
+    stored = _stored_scan(name)
     point = coverage._deep_point(estimator, shapes)
     rows = [r for r in stored[name.replace("-", "_")]
             if r["point"] == point["where"] and r["sizing"] == sizing]
