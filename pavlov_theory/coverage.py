@@ -321,6 +321,18 @@ def verdict(covered: int, replicates: int, nominal: float,
     return judge_coverage(ci, nominal), ci
 
 
+def undercovering_margin(row: dict[str, Any]) -> int:
+    """How many misses a row of ``covered`` of ``replicates`` at ``nominal`` has beyond the most it
+    could have and not read ``undercovers`` by :func:`verdict` (0 where it does not undercover): 1
+    when one miss fewer would change its verdict."""
+    replicates, misses = row["replicates"], row["replicates"] - row["covered"]
+    undercovers = lambda m: verdict(replicates - m, replicates, row["nominal"])[0] == "undercovers"
+    fewer = misses
+    while fewer > 0 and undercovers(fewer):
+        fewer -= 1
+    return misses - fewer
+
+
 def judge_coverage(ci: Interval, nominal: float) -> str:
     """The rule of :func:`verdict` for an interval ``ci`` of an observed coverage, however it was
     obtained (a Clopper-Pearson interval of counted misses, or the normal interval of a weighted

@@ -1113,3 +1113,12 @@ def test_the_rule_pieces_are_where_the_rule_scans_draws_are_cut(monkeypatch):
     coverage._signal_noise_within(coverage._rule_params(points[0][0]), 3 * pieces[0] + 5,
                                   generator(0, "cpu"), budget)
     assert drawn == [pieces[0]] * 3 + [5]
+
+
+def test_an_undercovering_margin_counts_the_misses_beyond_the_most_that_would_not_undercover():
+    """At 99.99% of 20000 replicates, 6 misses read undercovers and 5 do not: the row of 6 misses is
+    one miss from another verdict, the row of 8 three, and a row that does not undercover none."""
+    row = lambda misses: {"replicates": 20000, "covered": 20000 - misses, "nominal": 0.9999}
+    assert coverage.verdict(20000 - 6, 20000, 0.9999)[0] == "undercovers"
+    assert coverage.verdict(20000 - 5, 20000, 0.9999)[0] != "undercovers"
+    assert [coverage.undercovering_margin(row(m)) for m in (5, 6, 8)] == [0, 1, 3]
