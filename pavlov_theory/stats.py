@@ -50,7 +50,8 @@ def _leave_one_out(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     m = d.shape[-1] - 1
     total = lambda y: y.sum(-1, keepdims=True)
     mean = (total(d) - d) / m
-    rest2, rest3, rest4 = (total(d**k) - d**k for k in (2, 3, 4))  # raw sums less the left-out value
+    powers = [d**k for k in (2, 3, 4)]
+    rest2, rest3, rest4 = (total(p) - p for p in powers)  # raw sums less the left-out value
     a2, a3, a4 = rest2 / m, rest3 / m, rest4 / m
     third = a3 - 3 * mean * rest2 / m + 2 * mean**3
     return a2 - mean**2, third, a4 - 4 * mean * a3 + 6 * mean**2 * a2 - 3 * mean**4
@@ -95,10 +96,32 @@ def skewness_that_stands_out(x: np.ndarray, z: float = SKEW_SALIENCE) -> Any:
     d = np.asarray(x, dtype=np.float64)
     if d.shape[-1] < 4:  # with 3 values each left-out sample of 2 reads 0: no noise to compare with
         return 0.0 if d.ndim == 1 else np.zeros(d.shape[:-1])
-    d = d - d.mean(-1, keepdims=True)
-    g, se = skewness(d), _skewness_se(d)
-    kept = np.where((np.abs(g) > z * se) & (se > 0), g, 0.0)
-    return float(kept) if np.ndim(kept) == 0 else kept
+    g, se = _skewness_and_se(d)
+    return _per_row(np.where(_stands_out(g, se, z), g, 0.0))
+
+
+def _skewness_and_se(x: np.ndarray) -> tuple[Any, Any]:
+    """The sample skewness of the samples less their mean along the last axis, and its jackknife
+    standard error: what :func:`skewness_that_stands_out` and :func:`skewness_upper` read."""
+    d = _centred(x)
+    return skewness(d), _skewness_se(d)
+
+
+def _stands_out(g: Any, se: Any, z: float) -> Any:
+    return (np.abs(g) > z * se) & (se > 0)
+
+
+def salience_and_upper(x: np.ndarray, z_salience: float = SKEW_SALIENCE,
+                       z_high: float = HIGH_READING) -> tuple[Any, Any]:
+    """Whether the skewness of i.i.d. samples along the last axis stands out
+    (:func:`skewness_that_stands_out` is not 0) and its high reading (:func:`skewness_upper`),
+    from one jackknife: the same values as the two functions give, in half the work."""
+    d = np.asarray(x, dtype=np.float64)
+    if d.shape[-1] < 3:
+        return (False, 0.0) if d.ndim == 1 else (np.zeros(d.shape[:-1], dtype=bool), np.zeros(d.shape[:-1]))
+    g, se = _skewness_and_se(d)
+    salient = _stands_out(g, se, z_salience) & (d.shape[-1] >= 4)
+    return (bool(salient) if np.ndim(salient) == 0 else salient), _per_row(np.abs(g) + z_high * se)
 
 
 def _centred(x: np.ndarray) -> np.ndarray:
@@ -120,8 +143,8 @@ def skewness_upper(x: np.ndarray, z: float = HIGH_READING) -> Any:
     d = np.asarray(x, dtype=np.float64)
     if d.shape[-1] < 3:
         return 0.0 if d.ndim == 1 else np.zeros(d.shape[:-1])
-    d = _centred(d)
-    return _per_row(np.abs(skewness(d)) + z * _skewness_se(d))
+    g, se = _skewness_and_se(d)
+    return _per_row(np.abs(g) + z * se)
 
 
 def kurtosis(x: np.ndarray) -> Any:
@@ -191,8 +214,10 @@ def limit_skews(x: np.ndarray, salient: Any = None, long_arm: str = LONG_ARM) ->
     1-D samples, else one per row."""
     d = _centred(x)
     if salient is None:
-        salient = skewness_that_stands_out(d) != 0
-    return tuple(_per_row(v) for v in _reading(salient, skewness(d), skewness_upper(d), long_arm))
+        salient, upper = salience_and_upper(d)
+    else:
+        upper = skewness_upper(d)
+    return tuple(_per_row(v) for v in _reading(salient, skewness(d), upper, long_arm))
 
 
 def _check_long_arm(long_arm: str) -> None:
@@ -274,7 +299,7 @@ def ratio_skew_reading(num: np.ndarray, den: np.ndarray) -> tuple[Any, Any, Any]
     mean_den = b.mean(-1, keepdims=True)
     w = a - a.mean(-1, keepdims=True) / np.where(mean_den != 0, mean_den, 1.0) * b
     side = np.where(np.asarray(skewness(w)) >= 0, 1.0, -1.0)
-    return skewness_that_stands_out(w) != 0, skewness_upper(w), _per_row(side)
+    return (*salience_and_upper(w), _per_row(side))
 
 
 def ratio_test(num: np.ndarray, den: np.ndarray, theta: float | np.ndarray, alpha: float,

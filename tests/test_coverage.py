@@ -32,6 +32,7 @@ from pavlov_theory.stats import (
     ratio_of_means_ci,
     ratio_skew_reading,
     ratio_test,
+    salience_and_upper,
     skew_corrected_limits,
     skewness,
     skewness_that_stands_out,
@@ -266,6 +267,18 @@ def test_the_skewness_that_stands_out_on_rows_is_that_of_each_row():
     each = [skewness_that_stands_out(row) for row in rows]
     assert skewness_that_stands_out(rows) == pytest.approx(each, rel=1e-12, abs=0)
     assert 0 < np.count_nonzero(each) < len(each)
+
+
+@pytest.mark.parametrize("size", [2, 3, 4, 5, 200])
+def test_salience_and_the_high_reading_from_one_jackknife_are_the_two_functions_values_exactly(size):
+    rng = np.random.default_rng(size)
+    rows = np.concatenate([rng.exponential(size=(3, size)), rng.standard_t(5, size=(3, size)), np.ones((1, size))])
+    salient, upper = salience_and_upper(rows)
+    assert np.array_equal(salient, skewness_that_stands_out(rows) != 0)
+    assert np.array_equal(upper, skewness_upper(rows))
+    one = salience_and_upper(rows[0])
+    assert one == (skewness_that_stands_out(rows[0]) != 0, skewness_upper(rows[0]))
+    assert type(one[0]) is bool and type(one[1]) is float
 
 
 def test_the_ratio_test_reads_its_skewness_once_at_the_estimated_ratio():
