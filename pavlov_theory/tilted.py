@@ -328,6 +328,27 @@ def judge_row(row: dict[str, Any], confidence: float = coverage.CONFIDENCE) -> d
                                  else 1.0 for side in SIDES)}
 
 
+PROPOSAL_DIGITS = 10  # significant digits a recorded proposal keeps: SLSQP's tolerance, not the platform's
+
+
+def floor_proposals(mean_shapes: Sequence[float] = coverage.DEEP_SHAPES,
+                    ratio_shapes: tuple[float, float] | None = coverage.DEEP_RATIO_SHAPES,
+                    levels: Sequence[float] = TILTED_LEVELS) -> list[dict[str, Any]]:
+    """The :func:`proposal` of each point, level and side at the point's floor look, ``(shape,
+    rate)`` per component to ``PROPOSAL_DIGITS`` significant digits: what a scan's configuration
+    records, so that a change to how the proposal is found stales a stored scan."""
+    found = []
+    for estimator, shapes in _points(mean_shapes, ratio_shapes):
+        point = coverage._deep_point(estimator, shapes)
+        for level in levels:
+            for side in SIDES:
+                law = proposal(shapes, coefficients(estimator, shapes), point["floor"], 1 - level, side)
+                found.append({"point": point["where"], "trials": point["floor"], "nominal": level, "side": side,
+                              "law": [[float(f"{v:.{PROPOSAL_DIGITS}g}") for v in component]
+                                      for component in law]})
+    return found
+
+
 def tilted_config() -> dict[str, Any]:
     """Everything a stored tilted scan's rows depend on besides its seed and replicates."""
     return {"levels": list(TILTED_LEVELS), "mean_shapes": list(coverage.DEEP_SHAPES),
@@ -337,6 +358,7 @@ def tilted_config() -> dict[str, Any]:
             "skew_salience": coverage.SKEW_SALIENCE, "mean_interval": coverage.MEAN_LABEL,
             "proposal": "the closest Gamma law per component whose mean of d lies one Student-t arm of its "
                         "own standard error out",
+            "proposals_at_floor": floor_proposals(),
             "ratio_interval": coverage.RATIO_LABEL, "unresolved_skew": coverage.UNRESOLVED_SKEW,
             "long_arms": list(LONG_ARMS),
             "long_arm_high": "the long side's arm lengthened to first order for the high reading less the "

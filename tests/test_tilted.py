@@ -302,6 +302,27 @@ def test_the_stored_scan_has_the_current_configuration(stored):
     assert stored["tilted_config"] == tilted.tilted_config()
 
 
+def test_the_recorded_proposals_change_when_the_proposal_does(monkeypatch):
+    """A proposal found one hundredth of an arm further out is another configuration."""
+    deepest = dict(mean_shapes=(16.0,), ratio_shapes=None, levels=(max(tilted.TILTED_LEVELS),))
+    before = tilted.floor_proposals(**deepest)
+    arm = tilted.signed_arm
+    monkeypatch.setattr(tilted, "signed_arm", lambda size, alpha, side: 1.01 * arm(size, alpha, side))
+    tilted.proposal.cache_clear()
+    try:
+        after = tilted.floor_proposals(**deepest)
+    finally:
+        tilted.proposal.cache_clear()
+    assert [r["law"] for r in after] != [r["law"] for r in before]
+
+
+def test_a_recorded_proposal_is_on_its_edge():
+    for r in tilted.floor_proposals(mean_shapes=(4.0,), ratio_shapes=None):
+        arm = tilted.signed_arm(r["trials"], 1 - r["nominal"], r["side"])
+        distance = tilted.edge_distance(r["law"], (4.0,), tilted.coefficients("mean", (4.0,)), r["trials"])
+        assert distance == pytest.approx(arm, rel=1e-6)
+
+
 def test_the_stored_rows_sums_are_their_chunks_combined(stored):
     """(The chapters judge the sums again by the current rule, whatever verdict the run wrote.)"""
     for r in stored["tilted"]:
