@@ -46,7 +46,7 @@ from scipy import optimize, stats
 from . import coverage
 from .engine import PILOT_TRIALS
 from .sampling import derive_seed, generator
-from .stats import LONG_ARM, LONG_ARMS, Interval
+from .stats import HIGH_READING, LONG_ARM, LONG_ARMS, Interval
 
 TILTED_LEVELS: tuple[float, ...] = (1 - 1e-4, 1 - 1e-5, 1 - 1e-6, 1 - 1e-7, 1 - 1e-8)
 MIN_ESS = 1000  # effective replicates a side's estimate needs: (sum w)^2 / sum w^2
@@ -360,7 +360,7 @@ def tilted_config() -> dict[str, Any]:
                         "own standard error out",
             "proposals_at_floor": floor_proposals(),
             "ratio_interval": coverage.RATIO_LABEL, "unresolved_skew": coverage.UNRESOLVED_SKEW,
-            "long_arms": list(LONG_ARMS),
+            "long_arms": list(LONG_ARMS), "high_reading": HIGH_READING,
             "long_arm_high": "the long side's arm lengthened to first order for the high reading less the "
                              "skewness corrected toward that side; for a ratio the side read at the "
                              "estimated ratio"}
