@@ -343,7 +343,8 @@ def floor_proposals(mean_shapes: Sequence[float] = coverage.DEEP_SHAPES,
         for level in levels:
             for side in SIDES:
                 law = proposal(shapes, coefficients(estimator, shapes), point["floor"], 1 - level, side)
-                found.append({"point": point["where"], "trials": point["floor"], "nominal": level, "side": side,
+                found.append({"point": point["where"], "trials": point["floor"], "nominal": level,
+                              "side": side,
                               "law": [[float(f"{v:.{PROPOSAL_DIGITS}g}") for v in component]
                                       for component in law]})
     return found
