@@ -328,7 +328,10 @@ def judge_row(row: dict[str, Any], confidence: float = coverage.CONFIDENCE) -> d
                                  else 1.0 for side in SIDES)}
 
 
-PROPOSAL_DIGITS = 10  # significant digits a recorded proposal keeps: SLSQP's tolerance, not the platform's
+# significant digits a recorded proposal keeps. SLSQP stops at ftol 1e-12, so the last of them can
+# move with another SciPy or BLAS: a stored scan then reads stale though its proposals are the same
+# (the safe side: it is run again).
+PROPOSAL_DIGITS = 10
 
 
 def floor_proposals(mean_shapes: Sequence[float] = coverage.DEEP_SHAPES,

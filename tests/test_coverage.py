@@ -26,6 +26,8 @@ from pavlov_theory.engine import (
 )
 from pavlov_theory.sampling import derive_seed, generator
 from pavlov_theory.stats import (
+    HIGH_READING,
+    SKEW_SALIENCE,
     kurtosis_upper,
     limit_skews,
     mean_ci,
@@ -272,13 +274,27 @@ def test_the_skewness_that_stands_out_on_rows_is_that_of_each_row():
 @pytest.mark.parametrize("size", [2, 3, 4, 5, 200])
 def test_salience_and_the_high_reading_from_one_jackknife_are_the_two_functions_values_exactly(size):
     rng = np.random.default_rng(size)
-    rows = np.concatenate([rng.exponential(size=(3, size)), rng.standard_t(5, size=(3, size)), np.ones((1, size))])
+    rows = np.concatenate([rng.exponential(size=(3, size)), rng.standard_t(5, size=(3, size)),
+                           np.ones((1, size))])
     salient, upper = salience_and_upper(rows)
     assert np.array_equal(salient, skewness_that_stands_out(rows) != 0)
     assert np.array_equal(upper, skewness_upper(rows))
     one = salience_and_upper(rows[0])
     assert one == (skewness_that_stands_out(rows[0]) != 0, skewness_upper(rows[0]))
     assert type(one[0]) is bool and type(one[1]) is float
+
+
+def test_salience_and_the_high_reading_match_the_jackknife_error_from_leaving_each_value_out():
+    rng = np.random.default_rng(9)
+    read = set()
+    for x in (rng.exponential(size=40), rng.standard_t(5, size=40), rng.normal(size=40)):
+        left_out = np.array([skewness(np.delete(x, i)) for i in range(x.size)])
+        se = np.sqrt((x.size - 1) / x.size * np.sum((left_out - left_out.mean()) ** 2))
+        salient, upper = salience_and_upper(x)
+        assert salient == (abs(skewness(x)) > SKEW_SALIENCE * se)
+        assert upper == pytest.approx(abs(skewness(x)) + HIGH_READING * se, rel=1e-9)
+        read.add(salient)
+    assert read == {True, False}  # both readings are met
 
 
 def test_the_ratio_test_reads_its_skewness_once_at_the_estimated_ratio():
