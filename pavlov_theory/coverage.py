@@ -768,7 +768,9 @@ def scan_config() -> dict[str, Any]:
             "heavy_point": HEAVY_POINT, "heavy_sizes": list(HEAVY_SIZES), "pilot_trials": PILOT_TRIALS,
             "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
             "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "mean_interval": MEAN_LABEL,
-            "ratio_interval": RATIO_LABEL, "unresolved_skew": UNRESOLVED_SKEW, "long_arm": LONG_ARM}
+            "ratio_interval": RATIO_LABEL, "unresolved_skew": UNRESOLVED_SKEW, "long_arm": LONG_ARM,
+            "high_reading": HIGH_READING, "dtype": str(DTYPE), "heavy_references": list(HEAVY_REFERENCES),
+            "heavy_rule_points": [[where, estimator] for where, estimator in HEAVY_RULE_POINTS]}
 
 
 def heavy_label(df: int) -> str:
