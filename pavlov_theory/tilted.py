@@ -328,9 +328,10 @@ def judge_row(row: dict[str, Any], confidence: float = coverage.CONFIDENCE) -> d
                                  else 1.0 for side in SIDES)}
 
 
-# significant digits a recorded proposal keeps. SLSQP stops at ftol 1e-12, so the last of them can
-# move with another SciPy or BLAS: a stored scan then reads stale though its proposals are the same
-# (the safe side: it is run again).
+# significant digits a recorded proposal keeps. SLSQP stops at ftol 1e-12, and a tighter tolerance
+# moves the laws by up to about 1e-7 relative, so digits from about the 7th can move with another
+# SciPy or BLAS: a stored scan then reads stale though its proposals are the same (the safe side: it
+# is run again).
 PROPOSAL_DIGITS = 10
 
 
