@@ -527,10 +527,16 @@ def _by_size(scan_one: Callable[..., list[dict[str, Any]]], sizes: Sequence[int]
     return [row for rows in done for row in rows]
 
 
+def largest_undercovering(rows: Sequence[dict[str, Any]]) -> int | None:
+    """The largest number of trials at which a scan's rows undercover at some level (``None`` where
+    none does)."""
+    return max((r["trials"] for r in rows if r["verdict"] == "undercovers"), default=None)
+
+
 def smallest_first_look(rows: Sequence[dict[str, Any]]) -> int | None:
     """The smallest number of trials of a :func:`first_look_scan` from which on no scanned size
     undercovers at any level (``None`` if the largest does)."""
-    failing = max((r["trials"] for r in rows if r["verdict"] == "undercovers"), default=0)
+    failing = largest_undercovering(rows) or 0
     return min((r["trials"] for r in rows if r["trials"] > failing), default=None)
 
 

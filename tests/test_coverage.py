@@ -1151,3 +1151,13 @@ def test_an_undercovering_margin_counts_the_misses_beyond_the_most_that_would_no
     assert coverage.verdict(20000 - 6, 20000, 0.9999)[0] == "undercovers"
     assert coverage.verdict(20000 - 5, 20000, 0.9999)[0] != "undercovers"
     assert [coverage.undercovering_margin(row(m)) for m in (5, 6, 8)] == [0, 1, 3]
+
+
+def test_the_largest_undercovering_size_is_where_the_smallest_first_look_begins_after():
+    verdicts = [(64, "undercovers"), (128, "nominal"), (256, "undercovers"), (512, "undecided"),
+                (1024, "nominal")]
+    rows = [{"trials": t, "verdict": v} for t, v in verdicts]
+    assert coverage.largest_undercovering(rows) == 256
+    assert coverage.smallest_first_look(rows) == 512
+    assert coverage.largest_undercovering(rows[1:2]) is None
+    assert coverage.smallest_first_look(rows[1:2]) == 128
