@@ -36,6 +36,7 @@ book's statistics chapter runs a smaller version of the same functions.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from contextlib import nullcontext
@@ -777,6 +778,22 @@ def scan_config() -> dict[str, Any]:
             "ratio_interval": RATIO_LABEL, "unresolved_skew": UNRESOLVED_SKEW, "long_arm": LONG_ARM,
             "high_reading": HIGH_READING, "dtype": str(DTYPE), "heavy_references": list(HEAVY_REFERENCES),
             "heavy_rule_points": [[where, estimator] for where, estimator in HEAVY_RULE_POINTS]}
+
+
+# what the rows of each stored scan do not read of :func:`scan_config` (the first-look sizes and the
+# intervals counted beside them): a change there leaves the stored rule and heavy scans current
+UNREAD: dict[str, tuple[str, ...]] = {"first_look": (), "rule": ("scan_sizes", "first_look_references"),
+                                      "heavy": ("scan_sizes", "first_look_references")}
+
+
+def scan_current(name: str, report: dict[str, Any]) -> bool:
+    """Whether the stored ``report`` holding scan ``name`` (``first_look``, ``rule`` or ``heavy``) was
+    run with the current :func:`scan_config` in every entry that scan reads (all but
+    :data:`UNREAD`'s)."""
+    current = json.loads(json.dumps(scan_config()))
+    stored = report.get("scan_config") or {}
+    return all(key in stored and stored[key] == value for key, value in current.items()
+               if key not in UNREAD[name])
 
 
 def heavy_label(df: int) -> str:

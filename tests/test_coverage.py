@@ -996,12 +996,38 @@ def _without_seconds(rows):
                                         ("heavy", ("heavy", "heavy_rule"))])
 def test_a_stored_scan_was_run_with_the_current_configuration(name, keys):
     """The coverage chapter shows the stored scans behind the rule's constants: their points, sizes,
-    levels and constants must be the current code's, or the scan must be run again."""
+    levels and constants must be the current code's in every entry the scan reads, or the scan must
+    be run again."""
     stored = _stored_scan(name)
-    assert stored["scan_config"] == _json_round_trip(coverage.scan_config())
+    assert coverage.scan_current(name.replace("-", "_"), stored)
+    unread = coverage.UNREAD[name.replace("-", "_")]
+    assert {k: v for k, v in stored["scan_config"].items() if k not in unread} == \
+        {k: v for k, v in _json_round_trip(coverage.scan_config()).items() if k not in unread}
     assert all(stored.get(key) for key in keys)
     assert all(r["replicates"] >= coverage.MIN_REPLICATES for key in keys if key != "calibration"
                for r in stored[key])
+
+
+def test_a_scan_is_stale_where_an_entry_it_reads_differs_and_current_where_only_an_unread_one_does():
+    current = _json_round_trip(coverage.scan_config())
+    assert coverage.scan_current("rule", {"scan_config": {**current, "scan_sizes": [64]}})
+    assert not coverage.scan_current("first_look", {"scan_config": {**current, "scan_sizes": [64]}})
+    assert not coverage.scan_current("rule", {"scan_config": {**current, "trials_per_skew2": 1}})
+    without_levels = {key: value for key, value in current.items() if key != "levels"}
+    assert not coverage.scan_current("heavy", {"scan_config": without_levels})
+    assert not coverage.scan_current("heavy", {})
+
+
+def test_the_rule_and_heavy_scans_read_neither_the_first_look_sizes_nor_its_references(monkeypatch):
+    """What :data:`coverage.UNREAD` leaves out of their staleness: their rows are the same with
+    other first-look sizes and references."""
+    few, level = coverage.MIN_REPLICATES, (0.95,)
+    rule = lambda: coverage.rule_scan(few, 3, levels=level, points=coverage.RULE_POINTS[3:])
+    heavy = lambda: coverage.heavy_scan(few, 3, levels=level, sizes=coverage.HEAVY_SIZES[:1])
+    before = [_without_seconds(rule()), _without_seconds(heavy())]
+    monkeypatch.setattr(coverage, "SCAN_SIZES", (7,))
+    monkeypatch.setattr(coverage, "FIRST_LOOK_REFERENCES", ())
+    assert [_without_seconds(rule()), _without_seconds(heavy())] == before
 
 
 @pytest.mark.parametrize("name, key, scan", [("first-look", "first_look", coverage.first_look_scan),
