@@ -18,16 +18,15 @@ data-generating law itself (a Bernoulli probability, a known exponent). An inter
 Mean and ratio intervals are measured at the first look the engine grants a check
 (:func:`engine.first_look`, sized from a pilot's skewness): from fewer trials they undercover at the
 skewed points. The first-look scan (:func:`first_look_scan`) measures the ratio interval at the most
-skewed point by the number of trials, at levels down to 99.99%; the size the interval with its
-long arm read from the sample skewness alone needs, over the point's squared skewness
-(:func:`calibration`), agrees with :data:`engine.TRIALS_PER_SKEW2` (the verifier's interval, read
-high, needs no more at the levels scanned), and :func:`rule_scan` measures
-the coverage the whole rule gives, pilot included. The skewness of a symmetric heavy-tailed law
-reads as noise, so the rule also sizes by the excess kurtosis: :func:`heavy_scan` measures the
-mean interval by size at a synthetic Student-t point (``HEAVY_POINT``, not a point the verifier
-meets), and that size, for the interval the constant was set on (counted beside the current one),
-over its excess kurtosis is :data:`engine.TRIALS_PER_KURT`. Stored runs of these scans are in
-``book/measured``.
+skewed point by the number of trials, at levels down to 99.99%; :data:`engine.TRIALS_PER_SKEW2`
+times the point's squared skewness (:func:`calibration`) grants at least the size that interval
+needs there, whether its long arm is read high (the verifier's) or from the sample skewness alone
+(:func:`margin`), and :func:`rule_scan` measures the coverage the whole rule gives, pilot included.
+The skewness of a symmetric heavy-tailed law reads as noise, so the rule also sizes by the excess
+kurtosis: :func:`heavy_scan` measures the mean interval by size at a synthetic Student-t point
+(``HEAVY_POINT``, not a point the verifier meets), and that size, for the interval the constant was
+set on (counted beside the current one), over its excess kurtosis is :data:`engine.TRIALS_PER_KURT`.
+Stored runs of these scans are in ``book/measured``.
 
 Run ``python -m pavlov_theory.coverage [--replicates R] [--first-look R] [--rule R] [--heavy R]
 [--calibrate] [--out PATH]`` for the tables (at least ``MIN_REPLICATES`` replicates per case); the
@@ -462,7 +461,8 @@ def tail(d_k: int, n: int, dist: str, trials: int, replicates: int, seed: int = 
 # the most skewed point of the table: the noise power of one stored pair is the square of a
 # 4-dimensional Gaussian inner product
 SCAN_POINT: dict[str, Any] = {"d_k": 4, "n": 2, "dist": "gaussian"}
-SCAN_SIZES: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
+# steps of a factor of root 2, so that the size a reading needs is placed to within that factor
+SCAN_SIZES: tuple[int, ...] = tuple(round(64 * 2 ** (step / 2)) for step in range(15))  # 64 ... 8192
 SCAN_LEVELS: tuple[float, ...] = (0.95, 0.99, 0.999, 0.9999)
 SCAN_CHUNK = 2**20  # trials drawn at once
 
@@ -556,24 +556,15 @@ RULE_POINTS: tuple[tuple[dict[str, Any], str], ...] = (
 )
 
 
-# how far the skew constant may lie from a first look's size over the squared skewness measured with
-# it: the skewness estimate moves by several percent between runs (its tail is heavy), its square by
-# twice as much; the band is a factor of 1.25 either way
-CALIBRATION_BAND: tuple[float, float] = (0.8, 1.25)
-
-
 def per_skew2(needed: int, skew: float) -> float:
     """Trials per unit of squared skewness: ``needed`` trials at a per-trial skewness ``skew``."""
     return needed / skew**2
 
 
-def calibration_agrees(constant: float, needed: int | None, skew: float) -> bool:
-    """Whether ``constant`` trials per unit of squared skewness is :func:`per_skew2` of ``needed``
-    and ``skew`` to within :data:`CALIBRATION_BAND` (``False`` where nothing was needed on record)."""
-    if not needed:
-        return False
-    low, high = CALIBRATION_BAND
-    return low * per_skew2(needed, skew) <= constant <= high * per_skew2(needed, skew)
+def margin(constant: float, needed: int | None, skew: float) -> float | None:
+    """How many times ``needed`` trials ``constant`` trials per unit of squared skewness grant at a
+    per-trial skewness ``skew`` (``None`` where nothing was needed on record)."""
+    return constant / per_skew2(needed, skew) if needed else None
 
 
 def calibration(trials: int = 2**21, seed: int = 0, needed: int | None = None,
@@ -582,8 +573,8 @@ def calibration(trials: int = 2**21, seed: int = 0, needed: int | None = None,
     (:func:`engine.studentized_values`), from ``trials`` trials, and where the trials a first-look
     scan found the interval needs there are given, the trials per unit of squared skewness they
     imply (:func:`per_skew2`; ``None`` without them): ``needed`` for the verifier's interval,
-    ``needed_sample`` for it with its long arm read from the sample skewness alone (the reading
-    :data:`engine.TRIALS_PER_SKEW2` agrees with, :func:`calibration_agrees`)."""
+    ``needed_sample`` for it with its long arm read from the sample skewness alone (what
+    :data:`engine.TRIALS_PER_SKEW2` grants over each: :func:`margin`)."""
     point = _point(SCAN_POINT["d_k"], SCAN_POINT["n"], SCAN_POINT["dist"], d_v=1)
     samples = _signal_noise(point, trials, generator(derive_seed(seed, "calibration", trials), "cpu"))
     skew = float(skewness(studentized_values("ratio", samples)))
@@ -1225,7 +1216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="processes for --first-look, --rule, --heavy, --deep, --deep-ratio and --tilted "
                              "(default 1; the rows do not depend on it)")
     parser.add_argument("--calibrate", action="store_true",
-                        help="also measure the skewness at the scan point that the skew rule is set from")
+                        help="also measure the skewness at the scan point, which turns the sizes the "
+                             "first-look scan finds into trials per unit of squared skewness")
     parser.add_argument("--no-table", action="store_true",
                         help="skip the coverage table of every case (when only the scans are wanted)")
     parser.add_argument("--out", default=None, help="write the table as JSON here")
@@ -1264,7 +1256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                  f"{found['trials_per_skew2']:.1f} per unit of squared skewness" if found["needed"] else "")
               + (f"; read from the sample skewness alone it needs {found['needed_sample']}, "
                  f"{found['sample_trials_per_skew2']:.1f} per unit (engine.TRIALS_PER_SKEW2 is "
-                 f"{TRIALS_PER_SKEW2})" if found["needed_sample"] else ""))
+                 f"{TRIALS_PER_SKEW2}, {TRIALS_PER_SKEW2 / found['sample_trials_per_skew2']:.2f} times that)"
+                 if found["needed_sample"] else ""))
     if args.rule:
         report["rule"] = rule_scan(args.rule, args.seed, workers=args.workers, progress=True)
         _print_rows(report["rule"], "rule: ")

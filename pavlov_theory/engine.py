@@ -77,22 +77,20 @@ def draw(ctx: Context, params: Mapping[str, Any], kernel: Kernel, trials: int, s
 
 # The first look of a mean or ratio check is sized from the skewness of an independent pilot. The
 # skewness-corrected intervals of both studentize a mean of per-trial values (the samples, or
-# ``num - theta den``); what is left of their coverage error falls like ``skew^2 / trials``. At the
-# most skewed point of the coverage table (Gaussian keys, d_k = 4, n = 2) the first-look scan
-# (``python -m pavlov_theory.coverage --first-look 20000 --calibrate``) finds the smallest size from
-# which on the ratio interval undercovers at no level from 95% to 99.99%. For the interval with its
-# long arm read from the sample skewness alone (``stats.LONG_ARMS``), which the scan counts beside
-# the verifier's, that size over the point's squared per-trial skewness (whose estimate moves by
-# several percent between runs of 2^19 to 2^21 trials: its tail is heavy) agrees with this constant
-# to within ``coverage.CALIBRATION_BAND``. The verifier's interval reads that arm high and
-# undercovers at no level the scan decides from the smallest scanned size on, so the scan cannot
-# say how few trials it needs; the constant keeps the value the sample reading asks for, many times
-# that size, and nothing here measures whether the deeper levels a run's looks use (miss rates
-# below 1e-4) need that much. A look gets
-# ``TRIALS_PER_SKEW2 * skew^2`` trials at least, with the skew read high from the pilot
-# (:func:`stats.skewness_upper`); ``--rule`` measures the coverage this rule gives. Where the trial
-# cap is below that size, the check decides nothing (``undecided``) unless the capped look's own
-# trials ask for no more.
+# ``num - theta den``); what is left of their coverage error falls like ``skew^2 / trials``. The
+# constant was set on an earlier form of the ratio interval (corrected for every skewness it read).
+# At the most skewed point of the coverage table (Gaussian keys, d_k = 4, n = 2) the first-look scan
+# (``python -m pavlov_theory.coverage --first-look R --calibrate``, sizes a factor of root 2 apart)
+# finds the smallest size from which on the ratio interval undercovers at no level from 95% to
+# 99.99%, both for the verifier's interval (its long arm read high) and for it with its long arm
+# read from the sample skewness alone (``stats.LONG_ARMS``). The constant times the point's squared
+# skewness grants at least either size (tests hold it to that; the coverage chapter states by how
+# much): at the levels scanned it is a margin over both readings, not a calibration of either, and
+# nothing here measures whether the deeper levels a run's looks use (miss rates below 1e-4) need
+# that much. A look gets ``TRIALS_PER_SKEW2 * skew^2`` trials at least, with the skew read high from
+# the pilot (:func:`stats.skewness_upper`); ``--rule`` measures the coverage this rule gives. Where
+# the trial cap is below that size, the check decides nothing (``undecided``) unless the capped
+# look's own trials ask for no more.
 TRIALS_PER_SKEW2 = 512
 # Skewness is not the only thing the first look must outgrow: on a symmetric heavy-tailed law the
 # skewness a sample reads is noise, and a correction built on it moves the interval off. At a

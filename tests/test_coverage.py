@@ -1089,21 +1089,21 @@ def test_the_stored_calibration_is_what_the_current_code_reads():
     assert again == found
 
 
-def test_the_skew_constant_is_what_the_sample_readings_scan_needs_over_the_squared_skewness():
+def test_the_skew_constant_grants_at_least_the_size_the_sample_reading_needs():
     """The stored first-look scan counts the ratio interval with its long arm read from the sample
     skewness alone beside the verifier's, on the same replicates, read by the current verdict rule:
-    the constant is the size that reading needs over the squared skewness measured with it, to
-    within the spread of that skewness estimate between runs (:data:`coverage.CALIBRATION_BAND`)."""
+    the constant grants at least the size that reading needs at the scan point (a margin over it, as
+    the chapter and the comment above the constant say; not a calibration)."""
     stored = _stored_scan("first-look")
-    sample = stored["calibration"]["needed_sample"]
-    assert sample == coverage.smallest_by(stored["first_look"], "sample_covered")
-    assert coverage.calibration_agrees(TRIALS_PER_SKEW2, sample, stored["calibration"]["skewness"])
+    found = stored["calibration"]
+    assert found["needed_sample"] == coverage.smallest_by(stored["first_look"], "sample_covered")
+    assert coverage.margin(TRIALS_PER_SKEW2, found["needed_sample"], found["skewness"]) >= 1
 
 
-@pytest.mark.parametrize("constant, agrees", [(79, False), (80, True), (125, True), (126, False)])
-def test_the_calibration_band_runs_from_four_fifths_to_five_quarters_of_the_size_over_skew2(constant, agrees):
-    assert coverage.calibration_agrees(constant, 400, 2.0) is agrees
-    assert coverage.calibration_agrees(constant, None, 2.0) is False
+def test_the_margin_is_the_trials_granted_over_the_trials_needed():
+    assert coverage.margin(512, 2048, 2.0) == 1.0
+    assert coverage.margin(512, 1024, -2.0) == 2.0
+    assert coverage.margin(512, None, 2.0) is None
 
 
 def test_the_skew_constant_grants_at_least_the_size_the_verifiers_interval_needs():
