@@ -543,7 +543,7 @@ def smallest_first_look(rows: Sequence[dict[str, Any]]) -> int | None:
 
 # ----------------------------------------------------------------------------- the skew rule
 
-# The scans the two constants rest on, of the current intervals, are stored in ``book/measured``
+# The scans the two constants are checked against, of the current intervals, are stored in ``book/measured``
 # (``coverage-first-look.json`` and ``coverage-heavy.json``, shown in the coverage chapter); tests
 # check the constants against them (see the comment above ``engine.TRIALS_PER_SKEW2``). So is the
 # rule scan at these points (``coverage-rule.json``); a test reruns one chunk of it.
@@ -779,12 +779,12 @@ UNREAD: dict[str, tuple[str, ...]] = {"first_look": (), "rule": ("scan_sizes", "
 
 def scan_current(name: str, report: dict[str, Any]) -> bool:
     """Whether the stored ``report`` holding scan ``name`` (``first_look``, ``rule`` or ``heavy``) was
-    run with the current :func:`scan_config` in every entry that scan reads (all but
-    :data:`UNREAD`'s)."""
+    run with the current :func:`scan_config`: the same entries, with the same values, but for
+    :data:`UNREAD`'s (the safe side: a scan may read fewer than it is compared on)."""
     current = json.loads(json.dumps(scan_config()))
     stored = report.get("scan_config") or {}
-    return all(key in stored and stored[key] == value for key, value in current.items()
-               if key not in UNREAD[name])
+    read = lambda config: {key: value for key, value in config.items() if key not in UNREAD[name]}
+    return read(stored) == read(current)
 
 
 def heavy_label(df: int) -> str:
@@ -993,7 +993,7 @@ RATIO_REFERENCE_MISSES: dict[str, Callable[..., np.ndarray]] = {
 }
 # the intervals the deep ratio scan counts beside the verifier's (columns of ``_ratio_misses``)
 RATIO_REFERENCES = ("plain", "salient_only")
-# and those the first-look scan counts (the skew constant agrees with the sample reading's column)
+# and those the first-look scan counts (the skew constant must grant what the sample reading needs)
 FIRST_LOOK_REFERENCES = (*RATIO_REFERENCES, "sample")
 
 
@@ -1191,7 +1191,7 @@ def _print_rows(rows: Sequence[dict[str, Any]], prefix: str = "") -> None:
 # the CLI's scans, each asked for by its number of replicates R (0: not measured)
 SCAN_FLAGS: dict[str, str] = {
     "tail": "measure miss rates at 1e-2..1e-4 from R replicates (e.g. 20000)",
-    "first-look": "scan the ratio interval's coverage by first-look size, R replicates per size (e.g. 20000)",
+    "first-look": "scan the ratio interval's coverage by first-look size, R replicates per size (e.g. 40000)",
     "rule": "measure the coverage of first looks sized by the skew rule, R replicates per point (e.g. 20000)",
     "heavy": "scan the mean interval's coverage by size at the synthetic Student-t point and measure the "
              "rule there, R replicates per size and point (e.g. 20000)",

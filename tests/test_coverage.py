@@ -1016,13 +1016,15 @@ def test_a_scan_is_stale_where_an_entry_it_reads_differs_and_current_where_only_
     without_levels = {key: value for key, value in current.items() if key != "levels"}
     assert not coverage.scan_current("heavy", {"scan_config": without_levels})
     assert not coverage.scan_current("heavy", {})
+    assert not coverage.scan_current("rule", {"scan_config": {**current, "retired_entry": 1}})
 
 
 def test_the_rule_and_heavy_scans_read_neither_the_first_look_sizes_nor_its_references(monkeypatch):
     """What :data:`coverage.UNREAD` leaves out of their staleness: their rows are the same with
     other first-look sizes and references."""
     few, level = coverage.MIN_REPLICATES, (0.95,)
-    rule = lambda: coverage.rule_scan(few, 3, levels=level, points=coverage.RULE_POINTS[3:])
+    points = (coverage.RULE_POINTS[0], coverage.RULE_POINTS[3])  # the ratio at the scan point, a mean
+    rule = lambda: coverage.rule_scan(few, 3, levels=level, points=points)
     heavy = lambda: coverage.heavy_scan(few, 3, levels=level, sizes=coverage.HEAVY_SIZES[:1])
     before = [_without_seconds(rule()), _without_seconds(heavy())]
     monkeypatch.setattr(coverage, "SCAN_SIZES", (7,))
