@@ -1201,6 +1201,8 @@ SCAN_FLAGS: dict[str, str] = {
                   "per look (e.g. 1000000)",
     "tilted": "measure both intervals' miss rates below what counting reaches, on the deep scans' Gamma "
               "points, by importance sampling, R replicates per point, look, level and side (e.g. 60000)",
+    "tilted-snr": "measure the ratio interval's miss rates below what counting reaches at the SNR scan "
+                  "point, by importance sampling, R replicates per level and side (e.g. 24000)",
 }
 
 
@@ -1213,8 +1215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for flag, what in SCAN_FLAGS.items():
         parser.add_argument(f"--{flag}", type=int, default=0, metavar="R", help=f"also {what}")
     parser.add_argument("--workers", type=int, default=1,
-                        help="processes for --first-look, --rule, --heavy, --deep, --deep-ratio and --tilted "
-                             "(default 1; the rows do not depend on it)")
+                        help="processes for --first-look, --rule, --heavy, --deep, --deep-ratio, --tilted "
+                             "and --tilted-snr (default 1; the rows do not depend on it)")
     parser.add_argument("--calibrate", action="store_true",
                         help="also measure the skewness at the scan point, which turns the sizes the "
                              "first-look scan finds into trials per unit of squared skewness")
@@ -1292,6 +1294,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["tilted"] = tilted.tilted_scan(args.tilted, args.seed, workers=args.workers, progress=True)
         report["tilted_config"] = tilted.tilted_config()
         tilted.print_rows(report["tilted"])
+    if args.tilted_snr:
+        from . import tilted, tilted_snr
+
+        report["tilted_snr"] = tilted_snr.snr_tilted_scan(args.tilted_snr, args.seed,
+                                                          workers=args.workers, progress=True)
+        report["tilted_snr_config"] = tilted_snr.snr_tilted_config()
+        tilted.print_rows(report["tilted_snr"])
     _print_rows(report.get("rows", []))
     if any(getattr(args, flag.replace("-", "_")) for flag in SCAN_FLAGS if flag != "tail"):
         report["workers"] = args.workers  # the rows do not depend on it; the time does
