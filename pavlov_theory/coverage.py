@@ -1202,7 +1202,7 @@ SCAN_FLAGS: dict[str, str] = {
     "tilted": "measure both intervals' miss rates below what counting reaches, on the deep scans' Gamma "
               "points, by importance sampling, R replicates per point, look, level and side (e.g. 60000)",
     "tilted-snr": "measure the ratio interval's miss rates below what counting reaches at the SNR scan "
-                  "point, by importance sampling, R replicates per level and side (e.g. 24000)",
+                  "point, by importance sampling, R replicates per level and side (e.g. 30000)",
 }
 
 

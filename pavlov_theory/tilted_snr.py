@@ -26,13 +26,23 @@ deviation times ``sqrt(n)``) lies one Student-t arm out on the side measured, th
 untilted law in Kullback-Leibler divergence (:func:`proposal`). Each trial's weight
 ``Z exp(-l1 y - l2 y^2)`` has mean exactly 1 under the proposal when ``Z`` is right; every scan
 records that mean and its standard error per level and side (``trial_weight_below`` and
-``trial_weight_above``), a check of ``Z`` and of the factorization against the kernel's draws.
+``trial_weight_above``), a check of ``Z`` and of the factorization against the kernel's draws; and
+the candidates kept and drawn, whose share has expectation ``Z exp(-max)`` (:func:`expected_share`),
+a second check of ``Z`` whose variance is bounded.
+
+The tilted law's tails are thinner than the untilted law's (``exp(l2 y^2)`` against tails of ``y``
+that fall like ``exp(-c sqrt|y|)``), so the variance of a trial's weight, and of a look's, is
+infinite in principle: the mass that makes it so lies at ``|y|`` of some hundreds, which a trial
+reaches with a probability of order 1e-14, and a scan never draws it. The intervals, effective
+numbers and largest shares of the rows rest on the weights drawn, as those of
+:mod:`pavlov_theory.tilted` do.
 
 Rows are read as :func:`tilted.judge_row` reads the Gamma scans' rows. Run
 ``python -m pavlov_theory.coverage --tilted-snr R``.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from functools import lru_cache
@@ -64,7 +74,9 @@ def _point() -> dict[str, Any]:
 
 @lru_cache(maxsize=None)
 def derived(d_k: int = coverage.SCAN_POINT["d_k"]) -> dict[str, Any]:
-    """The trial's powers at the scan point as functions of the Gamma components (``g0, g1, g2``),
+    """The trial's powers at the scan point as functions of the Gamma components (``g0, g1, g2``, of
+    ``shapes``, rate 1; ``norm1``, ``norm2`` the keys' squared norms, ``along`` the square of the
+    second key's part along the first),
     the true SNR ``theta`` they give (``sympy.stats.E`` of signal over that of noise), the central
     moments 2 to 4 of ``y = signal - theta noise`` and its skewness and excess kurtosis, exact; with
     ``y`` of ``(g0, s, b)`` (``g1 = s b``, ``g2 = s (1 - b)``) for numeric evaluation."""
@@ -75,8 +87,8 @@ def derived(d_k: int = coverage.SCAN_POINT["d_k"]) -> dict[str, Any]:
     d = sympy.Integer(d_k)
     norm1, norm2, along = 2 * g0 / d, 2 * (g1 + g2) / d, 2 * g1 / d
     signal, noise = (norm1**2 + norm2**2) / 2, norm1 * along
-    laws = {g0: Gamma("G0", d / 2, 1), g1: Gamma("G1", sympy.Rational(1, 2), 1),
-            g2: Gamma("G2", (d - 1) / 2, 1)}
+    shapes = {g0: d / 2, g1: sympy.Rational(1, 2), g2: (d - 1) / 2}
+    laws = {g: Gamma(f"G{i}", shape, 1) for i, (g, shape) in enumerate(shapes.items())}
     expect = lambda expr: sympy.simplify(E(sympy.expand(expr).subs(laws)))
     theta = sympy.nsimplify(expect(signal) / expect(noise))
     y = sympy.expand(signal - theta * noise)
@@ -87,7 +99,8 @@ def derived(d_k: int = coverage.SCAN_POINT["d_k"]) -> dict[str, Any]:
     kurt = moments[4] / moments[2] ** 2 - 3
     in_share = sympy.expand(y.subs({g1: s * b, g2: s * (1 - b)}))
     return {"signal": signal, "noise": noise, "theta": theta, "y": y, "variance": moments[2],
-            "skewness": skew, "kurtosis": kurt, "symbols": (g0, g1, g2),
+            "shapes": shapes, "norm1": norm1, "norm2": norm2, "along": along, "skewness": skew,
+            "kurtosis": kurt, "symbols": (g0, g1, g2),
             "y_numeric": sympy.lambdify((g0, s, b), in_share, "numpy")}
 
 
@@ -145,9 +158,9 @@ def _on_edge(l2: float, size: int, arm: float) -> float | None:
     gap = lambda l1: t_statistic(l1, l2, size) - arm
     start, edge = gap(0.0), math.copysign(1e-3, arm)
     while start * gap(edge) > 0:
-        edge *= 2
-        if abs(edge) > 1:
+        if abs(edge) >= 1:
             return None
+        edge = math.copysign(min(2 * abs(edge), 1.0), arm)
     if not math.isfinite(gap(edge)):
         return None
     return optimize.brentq(gap, min(0.0, edge), max(0.0, edge), xtol=1e-15, rtol=1e-13)
@@ -188,7 +201,8 @@ def draw_tilted(size: int, rows: int, l1: float, l2: float,
                 gen: torch.Generator) -> tuple[np.ndarray, np.ndarray, float]:
     """``rows`` looks of ``size`` trials from the tilted law: the kernel's trials at the scan point,
     ``CANDIDATES`` at a time, each kept with probability ``exp(l1 y + l2 y^2 - max)``, in the order
-    drawn. Returns signal and noise (one look per row) and the share of candidates kept."""
+    drawn. Returns signal and noise (one look per row) and the candidates kept and drawn (every
+    candidate of the last batch counts as drawn; those kept past the looks count as kept)."""
     theta, point = float(derived()["theta"]), _point()
     top = -l1 * l1 / (4 * l2)  # the largest l1 y + l2 y^2 over every y
     kept_signal, kept_noise, kept, drawn = [], [], 0, 0
@@ -201,7 +215,7 @@ def draw_tilted(size: int, rows: int, l1: float, l2: float,
         kept_noise.append(noise[keep])
         kept, drawn = kept + int(keep.sum()), drawn + CANDIDATES
     look = lambda parts: np.concatenate(parts)[: rows * size].reshape(rows, size)
-    return look(kept_signal), look(kept_noise), kept / drawn
+    return look(kept_signal), look(kept_noise), (kept, drawn)
 
 
 def draw_tilted_naive(size: int, rows: int, l1: float, l2: float,
@@ -220,7 +234,7 @@ def draw_tilted_naive(size: int, rows: int, l1: float, l2: float,
                 noise_out.append(noise[t])
         drawn += CANDIDATES
     look = lambda values: np.array(values[: rows * size]).reshape(rows, size)
-    return look(signal_out), look(noise_out), len(signal_out) / drawn
+    return look(signal_out), look(noise_out), (len(signal_out), drawn)
 
 
 def log_weights(y: np.ndarray, l1: float, l2: float) -> np.ndarray:
@@ -236,6 +250,18 @@ def trial_weight_sums(y: np.ndarray, l1: float, l2: float) -> list[float]:
     return [float(w.sum()), float((w * w).sum()), int(w.size)]
 
 
+def expected_share(l1: float, l2: float) -> float:
+    """The share of the kernel's candidates :func:`draw_tilted` keeps, in expectation: ``Z`` times
+    ``exp(-max)``, the largest ``l1 y + l2 y^2`` over every ``y``."""
+    return math.exp(tilted_moments(l1, l2)[0] + l1 * l1 / (4 * l2))
+
+
+def share_z(kept: int, drawn: int, l1: float, l2: float) -> float:
+    """How many binomial standard errors the share of candidates kept lies from :func:`expected_share`."""
+    expected = expected_share(l1, l2)
+    return (kept / drawn - expected) / math.sqrt(expected * (1 - expected) / drawn)
+
+
 def trial_weight_mean(parts: Sequence[Sequence[float]]) -> list[float]:
     """The mean of the per-trial weights and its standard error, from chunks' :func:`trial_weight_sums`."""
     total, squares, count = (sum(p[k] for p in parts) for k in range(3))
@@ -247,8 +273,8 @@ def _snr_chunk(size: int, level: float, side: str, count: int, seed: int,
                index: int) -> tuple[np.ndarray, list[float], float]:
     """The :func:`tilted.weighted_sums` of ``count`` tilted looks (chunk ``index``) of ``size`` trials
     at ``level`` for misses on ``side``, one row per reading of the long arm
-    (:data:`stats.LONG_ARMS`, judged on the same looks); with :func:`trial_weight_sums` and the share
-    of candidates kept."""
+    (:data:`stats.LONG_ARMS`, judged on the same looks); with :func:`trial_weight_sums` and the
+    candidates kept and drawn."""
     l1, l2 = proposal(size, 1 - level, side)
     gen = generator(derive_seed(seed, "tilted snr", coverage.SCAN_POINT, size, level, side, index), "cpu")
     signal, noise, kept = draw_tilted(size, count, l1, l2, gen)
@@ -260,25 +286,36 @@ def _snr_chunk(size: int, level: float, side: str, count: int, seed: int,
     return np.array(sums), trial_weight_sums(y, l1, l2), kept
 
 
-def snr_counts(size: int, replicates: int, chunk: int = SNR_CHUNK) -> list[int]:
-    """The replicates of each chunk of a look of ``size`` trials: at most ``chunk`` trials a chunk."""
-    return coverage.chunk_counts(replicates, max(1, chunk // size))
+def snr_counts(size: int, replicates: int, chunk: int | None = None) -> list[int]:
+    """The replicates of each chunk of a look of ``size`` trials: at most ``chunk`` trials a chunk
+    (default ``SNR_CHUNK``)."""
+    return coverage.chunk_counts(replicates, max(1, (chunk or SNR_CHUNK) // size))
 
 
 def snr_tilted_scan(replicates: int, seed: int = 0, levels: Sequence[float] = SNR_LEVELS,
-                    size: int | None = None, workers: int = 1,
-                    progress: bool = False) -> list[dict[str, Any]]:
+                    size: int | None = None, workers: int = 1, progress: bool = False,
+                    chunk: int | None = None) -> list[dict[str, Any]]:
     """Miss rates of the verifier's ratio interval of the SNR at ``coverage.SCAN_POINT`` from looks of
     ``size`` trials (default :func:`floor_look`), with the long arm read each way of
     :data:`stats.LONG_ARMS` on the same looks, at ``levels``: per level and side ``replicates`` tilted
     looks in chunks (:func:`snr_counts`), each seeded by its size, level, side and index, so
     ``workers`` processes give the same rows as one. One row per level and reading, in the form of
     :func:`tilted.tilted_scan`'s (:func:`tilted.judge_row` reads it), with each side's proposal, its
-    chunks' sums, the share of candidates kept and the per-trial weights' mean and standard error."""
+    chunks' sums, the candidates kept and drawn and the per-trial weights' mean and standard error.
+    A size too small for a tilt to put a look on the arm (the quadrature does not settle there) is
+    refused with a ``ValueError`` naming it."""
     if replicates < coverage.MIN_REPLICATES:
         raise ValueError(f"replicates: expected at least {coverage.MIN_REPLICATES}, got {replicates}")
-    size = size or floor_look()
-    counts = snr_counts(size, replicates)
+    floor = floor_look()
+    size = size or floor
+    for level in levels:
+        for side in tilted.SIDES:
+            try:
+                proposal(size, 1 - level, side)
+            except (ArithmeticError, RuntimeError) as found:
+                raise ValueError(f"size: no proposal at {size} trials for nominal {level:g} ({found}); "
+                                 f"the floor look is {floor}") from None
+    counts = snr_counts(size, replicates, chunk)
     jobs = [(size, level, side, count, seed, index)
             for level in levels for side in tilted.SIDES for index, count in enumerate(counts)]
     started = time.perf_counter()
@@ -293,15 +330,17 @@ def snr_tilted_scan(replicates: int, seed: int = 0, levels: Sequence[float] = SN
         by_side = {side: results[(first + s) * len(counts):(first + s + 1) * len(counts)]
                    for s, side in enumerate(tilted.SIDES)}
         for a, arm in enumerate(LONG_ARMS):
-            row = {"point": where, "interval": coverage.RATIO_LABEL, "sizing": "floor", "trials": size,
-                   "nominal": level, "replicates": replicates, "long_arm": arm, "seconds": seconds}
+            row = {"point": where, "interval": coverage.RATIO_LABEL,
+                   "sizing": "floor" if size == floor else "fixed", "trials": size,
+                   "truth": float(derived()["theta"]), "nominal": level, "replicates": replicates,
+                   "long_arm": arm, "seconds": seconds}
             for side in tilted.SIDES:
                 row[f"trial_weight_{side}"] = trial_weight_mean([r[1] for r in by_side[side]])
                 parts = [r[0][a].tolist() for r in by_side[side]]
                 row[f"sums_{side}"] = tilted.combine(parts)
                 row[f"chunk_sums_{side}"] = parts
                 row[f"proposal_{side}"] = list(proposal(size, 1 - level, side))
-                row[f"kept_{side}"] = float(np.mean([r[2] for r in by_side[side]]))
+                row[f"kept_{side}"] = [sum(r[2][k] for r in by_side[side]) for k in range(2)]
             rows.append(tilted.judge_row(row))
     return rows
 
@@ -323,3 +362,12 @@ def snr_tilted_config() -> dict[str, Any]:
             "ratio_interval": coverage.RATIO_LABEL, "unresolved_skew": coverage.UNRESOLVED_SKEW,
             "long_arms": list(LONG_ARMS), "long_arm": LONG_ARM, "high_reading": HIGH_READING,
             "dtype": str(coverage.DTYPE)}
+
+
+def stored_rows(report: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    """The rows of a stored tilted SNR scan (``report``, as the CLI writes it) judged by the current
+    rule (:func:`tilted.judge_row`); ``None`` where there is none or it was run with another
+    configuration than the current one."""
+    if not report or report.get("tilted_snr_config") != json.loads(json.dumps(snr_tilted_config())):
+        return None
+    return [tilted.judge_row(r) for r in report["tilted_snr"]]
