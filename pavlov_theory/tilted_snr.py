@@ -371,3 +371,19 @@ def stored_rows(report: dict[str, Any] | None) -> list[dict[str, Any]] | None:
     if not report or report.get("tilted_snr_config") != json.loads(json.dumps(snr_tilted_config())):
         return None
     return [tilted.judge_row(r) for r in report["tilted_snr"]]
+
+
+def unguarded_side() -> str:
+    """The side of the truth on which the interval lies when the arm that reading the long arm high
+    does not lengthen is too short: with a negative skewness of ``y`` the long arm is the lower one,
+    which guards misses above the truth, so the misses below are the unguarded ones."""
+    return "below" if float(derived()["skewness"]) < 0 else "above"
+
+
+def reading_words(rows: Sequence[dict[str, Any]]) -> str:
+    """What judged rows (:func:`stored_rows`) of one reading say, level by level: the verdict and,
+    where the row decides, its estimated miss rate over nominal (an undecided row bounds nothing)."""
+    return ", ".join(f"{r['verdict']} at {1 - r['nominal']:.0e}"
+                     + (f" ({r['miss_rate'] / (1 - r['nominal']):.3g} times nominal)"
+                        if r["verdict"] != "undecided" else " (too few effective replicates)")
+                     for r in rows)

@@ -1,0 +1,218 @@
+"""The importance-sampling measurement at the SNR scan point (pavlov_theory.tilted_snr): the Gamma
+factorization against the derived SNR and the capacity kernel, its quadrature, the proposal on its
+arm, the draws against a one-at-a-time reference, the per-trial weights (and their power against a
+wrong normalizer), the estimate against the counted first-look scan, and the stored scan."""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy
+from scipy import stats as sps
+
+from pavlov_theory import coverage, tilted, tilted_snr
+from pavlov_theory.sampling import generator
+from pavlov_theory.stats import LONG_ARM, LONG_ARMS
+
+STORED = Path(__file__).resolve().parents[1] / "book" / "measured" / "coverage-tilted-snr.json"
+FIRST_LOOK = Path(__file__).resolve().parents[1] / "book" / "measured" / "coverage-first-look.json"
+
+
+def test_the_gamma_components_give_the_derived_snr():
+    truth = coverage._law(coverage.SCAN_POINT["dist"]).evaluate("snr", **tilted_snr._point())
+    assert tilted_snr.derived()["theta"] == sympy.nsimplify(truth)
+
+
+def test_the_quadrature_integrates_the_exact_moments_of_y():
+    y, log_w = tilted_snr.quadrature()
+    w = np.exp(log_w)
+    found = tilted_snr.derived()
+    variance = float(found["variance"])
+    assert abs(np.sum(w * y)) < 1e-9
+    assert np.sum(w * y * y) == pytest.approx(variance, rel=1e-10)
+    assert np.sum(w * y**3) / variance**1.5 == pytest.approx(float(found["skewness"]), rel=1e-8)
+
+
+def test_log_z_is_the_same_from_more_nodes_at_every_recorded_proposal():
+    for level in tilted_snr.SNR_LEVELS:
+        for side in tilted.SIDES:
+            l1, l2 = tilted_snr.proposal(tilted_snr.floor_look(), 1 - level, side)
+            log_z = tilted_snr.tilted_moments(l1, l2)[0]
+            assert abs(log_z - tilted_snr.tilted_moments(l1, l2, 96)[0]) < 1e-11
+
+
+@pytest.mark.mc
+def test_the_kernel_draws_y_of_the_variance_the_components_give(mc_alpha):
+    signal, noise = coverage._signal_noise(tilted_snr._point(), 2**20, generator(3, "cpu"))
+    y = signal - float(tilted_snr.derived()["theta"]) * noise
+    found = tilted_snr.derived()
+    variance, kurt = float(found["variance"]), float(found["kurtosis"])
+    se = variance * math.sqrt((kurt + 2) / y.size)  # of the sample variance, from the exact moments
+    assert 2 * sps.norm.sf(abs(y.var() - variance) / se) > mc_alpha
+
+
+@pytest.mark.parametrize("side", tilted.SIDES)
+def test_the_proposal_puts_a_look_on_the_arm_at_the_least_divergence_nearby(side):
+    size, alpha = tilted_snr.floor_look(), 1e-6
+    l1, l2 = tilted_snr.proposal(size, alpha, side)
+    arm = tilted.signed_arm(size, alpha, side)
+    assert tilted_snr.t_statistic(l1, l2, size) == pytest.approx(arm, rel=1e-9)
+    least = tilted_snr.divergence(l1, l2)
+    for factor in (0.9, 1.1):
+        other = factor * l2
+        assert tilted_snr.divergence(tilted_snr._on_edge(other, size, arm), other) > least
+
+
+def test_the_tilted_draws_are_their_one_at_a_time_reference():
+    l1, l2 = tilted_snr.proposal(tilted_snr.floor_look(), 1e-6, "below")
+    fast = tilted_snr.draw_tilted(40, 3, l1, l2, generator(5, "cpu"))
+    naive = tilted_snr.draw_tilted_naive(40, 3, l1, l2, generator(5, "cpu"))
+    np.testing.assert_array_equal(fast[0], naive[0])
+    np.testing.assert_array_equal(fast[1], naive[1])
+    assert fast[2] == naive[2]
+
+
+@pytest.fixture(scope="module")
+def tilted_draws():
+    """A million tilted trials for each side at the deepest level, with the tilt and the candidates
+    kept and drawn."""
+    found = {}
+    for side in tilted.SIDES:
+        l1, l2 = tilted_snr.proposal(tilted_snr.floor_look(), 1 - max(tilted_snr.SNR_LEVELS), side)
+        signal, noise, counts = tilted_snr.draw_tilted(2**10, 2**10, l1, l2, generator(9, "cpu"))
+        found[side] = (signal - float(tilted_snr.derived()["theta"]) * noise, l1, l2, counts)
+    return found
+
+
+def _trial_weights(draws, side: str, log_z_error: float = 0.0) -> tuple[float, float]:
+    """The mean of the per-trial weights of the side's draws and its standard error, with ``Z``
+    read off by a relative ``log_z_error``."""
+    y, l1, l2, _ = draws[side]
+    mean, se = tilted_snr.trial_weight_mean([tilted_snr.trial_weight_sums(y, l1, l2)])
+    return mean * math.exp(log_z_error), se * math.exp(log_z_error)
+
+
+@pytest.mark.mc
+@pytest.mark.parametrize("side", tilted.SIDES)
+def test_each_trial_weight_has_mean_one_under_the_tilted_kernel(tilted_draws, side, mc_alpha):
+    """Where ``Z`` (from the Gamma factorization) is the normalizer of the kernel's tilted draws."""
+    mean, se = _trial_weights(tilted_draws, side)
+    assert se < 2e-4
+    assert 2 * sps.norm.sf(abs(mean - 1) / se) > mc_alpha
+
+
+@pytest.mark.mc
+@pytest.mark.parametrize("side", tilted.SIDES)
+def test_the_share_of_candidates_kept_is_z_over_the_largest_tilt(tilted_draws, side, mc_alpha):
+    """A check of ``Z`` whose variance is bounded: the share kept is binomial with mean
+    :func:`tilted_snr.expected_share`."""
+    _, l1, l2, (kept, drawn) = tilted_draws[side]
+    assert 2 * sps.norm.sf(abs(tilted_snr.share_z(kept, drawn, l1, l2))) > mc_alpha
+
+
+@pytest.mark.mc
+def test_a_normalizer_off_by_a_thousandth_is_rejected_by_the_trial_weights(tilted_draws, mc_alpha):
+    """Power of the check above at this many draws: a ``Z`` one part in a thousand off (a look of
+    the floor's size would then weigh about e^5.5 times too much) lies outside the weights'
+    interval. The stored scan's many more draws resolve far less (the stored-scan test below)."""
+    mean, se = _trial_weights(tilted_draws, "below", log_z_error=1e-3)
+    assert 2 * sps.norm.sf(abs(mean - 1) / se) < mc_alpha
+
+
+@pytest.mark.mc
+def test_the_estimate_agrees_with_the_counted_first_look_scan_where_counting_sees_misses(mc_alpha):
+    """At 99.9% from 4096 trials the stored first-look scan counts the verifier's misses on each
+    side among 40000 fresh replicates; the tilted estimate from its own looks must agree with both."""
+    counted = json.loads(FIRST_LOOK.read_text())
+    assert coverage.scan_current("first_look", counted)
+    row = next(r for r in counted["first_look"] if r["trials"] == 4096 and r["nominal"] == 0.999)
+    size, level, replicates = 4096, 0.999, 1000
+    mc_alpha /= len(tilted.SIDES)
+    for side in tilted.SIDES:
+        sums, _, _ = tilted_snr._snr_chunk(size, level, side, replicates, 11, 0)
+        rate, se = tilted.side_estimate(sums[LONG_ARMS.index(LONG_ARM)], replicates)
+        misses = row[f"misses_{side}"]
+        count_rate, count_se = misses / row["replicates"], math.sqrt(misses) / row["replicates"]
+        z = abs(rate - count_rate) / math.hypot(se, count_se)
+        assert 2 * sps.norm.sf(z) > mc_alpha, (side, rate, se, count_rate)
+
+
+def test_a_scans_rows_are_its_chunks_rerun_alone_in_either_number_of_processes():
+    """Uneven chunks (a chunk size that splits 400 replicates 150, 150, 100), one level, a look of
+    4096 trials: the rows are the same from one process and from two, each side's sums are its
+    chunks' sums combined, and the last chunk is :func:`tilted_snr._snr_chunk` rerun alone."""
+    size, level = 4096, 1 - 1e-6
+    kwargs = dict(levels=(level,), size=size, seed=3, chunk=150 * size)
+    rows = tilted_snr.snr_tilted_scan(400, **kwargs)
+    timeless = lambda scanned: [{k: v for k, v in r.items() if k != "seconds"} for r in scanned]
+    assert timeless(rows) == timeless(tilted_snr.snr_tilted_scan(400, workers=2, **kwargs))
+    counts = tilted_snr.snr_counts(size, 400, 150 * size)
+    assert counts == [150, 150, 100]
+    assert [r["long_arm"] for r in rows] == list(LONG_ARMS) and rows[0]["sizing"] == "fixed"
+    for side in tilted.SIDES:
+        again, _, _ = tilted_snr._snr_chunk(size, level, side, counts[2], 3, 2)
+        for a, r in enumerate(rows):
+            assert tilted.combine(r[f"chunk_sums_{side}"]) == r[f"sums_{side}"]
+            assert tilted.combine([again[a]]) == r[f"chunk_sums_{side}"][2]
+
+
+def test_a_size_without_a_proposal_is_refused_by_name():
+    with pytest.raises(ValueError, match="^size: no proposal at 64 trials"):
+        tilted_snr.snr_tilted_scan(coverage.MIN_REPLICATES, size=64)
+
+
+def test_too_few_replicates_are_refused():
+    with pytest.raises(ValueError, match="replicates"):
+        tilted_snr.snr_tilted_scan(coverage.MIN_REPLICATES - 1)
+
+
+@pytest.fixture(scope="module")
+def stored():
+    if not STORED.exists():
+        pytest.skip("no stored tilted SNR scan")
+    return json.loads(STORED.read_text())
+
+
+def test_the_stored_scan_has_the_current_configuration(stored):
+    assert stored["tilted_snr_config"] == json.loads(json.dumps(tilted_snr.snr_tilted_config()))
+
+
+def test_the_stored_scans_first_and_last_chunks_rerun_to_their_stored_sums(stored):
+    """At the deepest level, on both sides, for each reading of the long arm, with the stored seed."""
+    level = max(tilted_snr.SNR_LEVELS)
+    rows = [r for r in stored["tilted_snr"] if r["nominal"] == level]
+    assert [r["long_arm"] for r in rows] == list(LONG_ARMS)
+    counts = tilted_snr.snr_counts(rows[0]["trials"], rows[0]["replicates"])
+    for side in tilted.SIDES:
+        for index in (0, len(counts) - 1):
+            again, _, _ = tilted_snr._snr_chunk(rows[0]["trials"], level, side, counts[index], stored["seed"],
+                                                index)
+            for arm, row in enumerate(rows):
+                assert tilted.combine([again[arm]]) == row[f"chunk_sums_{side}"][index]
+
+
+def _stored_checks(stored):
+    """Per level and side (the two readings share their looks): the mean trial weight with its
+    standard error, and the share kept with its tilt."""
+    rows = tilted.verifier_rows(stored["tilted_snr"])
+    return [(r[f"trial_weight_{side}"], r[f"kept_{side}"], r[f"proposal_{side}"]) for r in rows
+            for side in tilted.SIDES]
+
+
+@pytest.mark.mc
+def test_the_stored_scans_trial_weights_have_mean_one_and_its_shares_kept_their_expectation(stored, mc_alpha):
+    checks = _stored_checks(stored)
+    each = mc_alpha / (2 * len(checks))
+    for (mean, se), (kept, drawn), (l1, l2) in checks:
+        assert 2 * sps.norm.sf(abs(mean - 1) / se) > each, (mean, se)
+        assert 2 * sps.norm.sf(abs(tilted_snr.share_z(kept, drawn, l1, l2))) > each, (kept, drawn)
+
+
+@pytest.mark.mc
+def test_the_stored_trial_weights_would_reject_a_z_whose_error_moves_a_look_by_a_fifth(stored, mc_alpha):
+    """Power of the stored check: a relative error in ``Z`` that multiplies a look of the floor's size
+    by 1.2 is outside every side's interval."""
+    error = math.log(1.2) / tilted_snr.floor_look()
+    for (mean, se), _, _ in _stored_checks(stored):
+        assert 2 * sps.norm.sf(abs(mean * math.exp(error) - 1) / se) < mc_alpha
