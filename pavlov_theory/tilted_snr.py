@@ -32,8 +32,8 @@ a second check of ``Z`` whose variance is bounded.
 
 The tilted law's tails are thinner than the untilted law's (``exp(l2 y^2)`` against tails of ``y``
 that fall like ``exp(-c sqrt|y|)``), so the variance of a trial's weight, and of a look's, is
-infinite in principle: the mass that makes it so lies at ``|y|`` of some hundreds, which a trial
-reaches with a probability of order 1e-14, and a scan never draws it. The intervals, effective
+infinite in principle: the mass that makes it so lies at ``|y|`` of some hundreds, far out in the
+tails, where the kernel's trials are rare and the tilted ones rarer still. The intervals, effective
 numbers and largest shares of the rows rest on the weights drawn, as those of
 :mod:`pavlov_theory.tilted` do.
 
@@ -198,7 +198,7 @@ def proposal(size: int, alpha: float, side: str) -> tuple[float, float]:
 
 
 def draw_tilted(size: int, rows: int, l1: float, l2: float,
-                gen: torch.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+                gen: torch.Generator) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """``rows`` looks of ``size`` trials from the tilted law: the kernel's trials at the scan point,
     ``CANDIDATES`` at a time, each kept with probability ``exp(l1 y + l2 y^2 - max)``, in the order
     drawn. Returns signal and noise (one look per row) and the candidates kept and drawn (every
@@ -219,7 +219,7 @@ def draw_tilted(size: int, rows: int, l1: float, l2: float,
 
 
 def draw_tilted_naive(size: int, rows: int, l1: float, l2: float,
-                      gen: torch.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+                      gen: torch.Generator) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """:func:`draw_tilted` one candidate at a time: the same draws, kept or not in a loop."""
     theta, point = float(derived()["theta"]), _point()
     top = -l1 * l1 / (4 * l2)
@@ -270,7 +270,7 @@ def trial_weight_mean(parts: Sequence[Sequence[float]]) -> list[float]:
 
 
 def _snr_chunk(size: int, level: float, side: str, count: int, seed: int,
-               index: int) -> tuple[np.ndarray, list[float], float]:
+               index: int) -> tuple[np.ndarray, list[float], tuple[int, int]]:
     """The :func:`tilted.weighted_sums` of ``count`` tilted looks (chunk ``index``) of ``size`` trials
     at ``level`` for misses on ``side``, one row per reading of the long arm
     (:data:`stats.LONG_ARMS`, judged on the same looks); with :func:`trial_weight_sums` and the
@@ -302,8 +302,8 @@ def snr_tilted_scan(replicates: int, seed: int = 0, levels: Sequence[float] = SN
     ``workers`` processes give the same rows as one. One row per level and reading, in the form of
     :func:`tilted.tilted_scan`'s (:func:`tilted.judge_row` reads it), with each side's proposal, its
     chunks' sums, the candidates kept and drawn and the per-trial weights' mean and standard error.
-    A size too small for a tilt to put a look on the arm (the quadrature does not settle there) is
-    refused with a ``ValueError`` naming it."""
+    A size at which no proposal is found for some level and side (no tilt puts a look on the arm, or
+    the quadrature does not settle at the one that does) is refused with a ``ValueError`` naming it."""
     if replicates < coverage.MIN_REPLICATES:
         raise ValueError(f"replicates: expected at least {coverage.MIN_REPLICATES}, got {replicates}")
     floor = floor_look()
@@ -383,7 +383,7 @@ def unguarded_side() -> str:
 def reading_words(rows: Sequence[dict[str, Any]]) -> str:
     """What judged rows (:func:`stored_rows`) of one reading say, level by level: the verdict and,
     where the row decides, its estimated miss rate over nominal (an undecided row bounds nothing)."""
-    return ", ".join(f"{r['verdict']} at {1 - r['nominal']:.0e}"
+    return ", ".join(f"at {1 - r['nominal']:.0e} {r['verdict']}"
                      + (f" ({r['miss_rate'] / (1 - r['nominal']):.3g} times nominal)"
                         if r["verdict"] != "undecided" else " (too few effective replicates)")
                      for r in rows)

@@ -216,3 +216,23 @@ def test_the_stored_trial_weights_would_reject_a_z_whose_error_moves_a_look_by_a
     error = math.log(1.2) / tilted_snr.floor_look()
     for (mean, se), _, _ in _stored_checks(stored):
         assert 2 * sps.norm.sf(abs(mean * math.exp(error) - 1) / se) < mc_alpha
+
+
+def test_the_unguarded_side_is_the_one_both_readings_of_the_long_arm_share(stored):
+    """Reading the long arm high lengthens one arm only: on the other side the two readings count the
+    same misses with the same weights, on every row of the stored scan."""
+    side = tilted_snr.unguarded_side()
+    other = next(s for s in tilted.SIDES if s != side)
+    for level in tilted_snr.SNR_LEVELS:
+        at_level = [r for r in stored["tilted_snr"] if r["nominal"] == level]
+        high, sample = (next(r for r in at_level if r["long_arm"] == arm) for arm in ("high", "sample"))
+        assert high[f"sums_{side}"] == sample[f"sums_{side}"]
+        assert high[f"sums_{other}"] != sample[f"sums_{other}"]
+
+
+def test_reading_words_give_no_rate_for_an_undecided_row():
+    decided = {"verdict": "undercovers", "nominal": 1 - 1e-6, "miss_rate": 2e-6}
+    undecided = {"verdict": "undecided", "nominal": 1 - 1e-8, "miss_rate": 5e-8}
+    words = tilted_snr.reading_words([decided, undecided])
+    assert words == ("at 1e-06 undercovers (2 times nominal), "
+                     "at 1e-08 undecided (too few effective replicates)")
