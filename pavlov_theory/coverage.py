@@ -1253,12 +1253,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         found = report["calibration"]
         # where no scanned size undercovers, the smallest scanned one bounds what is needed from above
         bounded = "at most " if scanned and found["needed"] == min(r["trials"] for r in scanned) else ""
+        over_need = margin(TRIALS_PER_SKEW2, found["needed_sample"], found["skewness"])
         print(f"calibration: skewness {found['skewness']:.4f} from {found['trials']} trials"
               + (f"; the verifier's interval needs {bounded}{found['needed']} trials there, "
                  f"{found['trials_per_skew2']:.1f} per unit of squared skewness" if found["needed"] else "")
               + (f"; read from the sample skewness alone it needs {found['needed_sample']}, "
                  f"{found['sample_trials_per_skew2']:.1f} per unit (engine.TRIALS_PER_SKEW2 is "
-                 f"{TRIALS_PER_SKEW2}, {TRIALS_PER_SKEW2 / found['sample_trials_per_skew2']:.2f} times that)"
+                 f"{TRIALS_PER_SKEW2}, {over_need:.2f} times that)"
                  if found["needed_sample"] else ""))
     if args.rule:
         report["rule"] = rule_scan(args.rule, args.seed, workers=args.workers, progress=True)

@@ -197,14 +197,19 @@ def proposal(size: int, alpha: float, side: str) -> tuple[float, float]:
     return l1, l2
 
 
+def peak(l1: float, l2: float) -> float:
+    """The largest ``l1 y + l2 y^2`` over every ``y`` (``l2 < 0``): what a candidate's acceptance
+    probability is measured from."""
+    return -l1 * l1 / (4 * l2)
+
+
 def draw_tilted(size: int, rows: int, l1: float, l2: float,
                 gen: torch.Generator) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """``rows`` looks of ``size`` trials from the tilted law: the kernel's trials at the scan point,
     ``CANDIDATES`` at a time, each kept with probability ``exp(l1 y + l2 y^2 - max)``, in the order
     drawn. Returns signal and noise (one look per row) and the candidates kept and drawn (every
     candidate of the last batch counts as drawn; those kept past the looks count as kept)."""
-    theta, point = float(derived()["theta"]), _point()
-    top = -l1 * l1 / (4 * l2)  # the largest l1 y + l2 y^2 over every y
+    theta, point, top = float(derived()["theta"]), _point(), peak(l1, l2)
     kept_signal, kept_noise, kept, drawn = [], [], 0, 0
     while kept < rows * size:
         signal, noise = coverage._signal_noise(point, CANDIDATES, gen)
@@ -221,8 +226,7 @@ def draw_tilted(size: int, rows: int, l1: float, l2: float,
 def draw_tilted_naive(size: int, rows: int, l1: float, l2: float,
                       gen: torch.Generator) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """:func:`draw_tilted` one candidate at a time: the same draws, kept or not in a loop."""
-    theta, point = float(derived()["theta"]), _point()
-    top = -l1 * l1 / (4 * l2)
+    theta, point, top = float(derived()["theta"]), _point(), peak(l1, l2)
     signal_out, noise_out, drawn = [], [], 0
     while len(signal_out) < rows * size:
         signal, noise = coverage._signal_noise(point, CANDIDATES, gen)
@@ -252,8 +256,8 @@ def trial_weight_sums(y: np.ndarray, l1: float, l2: float) -> list[float]:
 
 def expected_share(l1: float, l2: float) -> float:
     """The share of the kernel's candidates :func:`draw_tilted` keeps, in expectation: ``Z`` times
-    ``exp(-max)``, the largest ``l1 y + l2 y^2`` over every ``y``."""
-    return math.exp(tilted_moments(l1, l2)[0] + l1 * l1 / (4 * l2))
+    ``exp(-peak)`` (:func:`peak`)."""
+    return math.exp(tilted_moments(l1, l2)[0] - peak(l1, l2))
 
 
 def share_z(kept: int, drawn: int, l1: float, l2: float) -> float:
@@ -322,7 +326,7 @@ def snr_tilted_scan(replicates: int, seed: int = 0, levels: Sequence[float] = SN
     results = coverage._run_chunks(_snr_chunk, jobs, counts * len(levels) * len(tilted.SIDES), workers,
                                    progress, "tilted SNR")
     seconds = round(time.perf_counter() - started, 3)
-    at = coverage.SCAN_POINT
+    at, truth = coverage.SCAN_POINT, float(derived()["theta"])
     where = f"SNR, {at['dist']} keys, d_k={at['d_k']}, n={at['n']}"
     rows = []
     for i, level in enumerate(levels):
@@ -332,7 +336,7 @@ def snr_tilted_scan(replicates: int, seed: int = 0, levels: Sequence[float] = SN
         for a, arm in enumerate(LONG_ARMS):
             row = {"point": where, "interval": coverage.RATIO_LABEL,
                    "sizing": "floor" if size == floor else "fixed", "trials": size,
-                   "truth": float(derived()["theta"]), "nominal": level, "replicates": replicates,
+                   "truth": truth, "nominal": level, "replicates": replicates,
                    "long_arm": arm, "seconds": seconds}
             for side in tilted.SIDES:
                 row[f"trial_weight_{side}"] = trial_weight_mean([r[1] for r in by_side[side]])
