@@ -79,12 +79,15 @@ def _skewness_se(d: np.ndarray) -> Any:
 SKEW_SALIENCE = 2.0
 HIGH_READING = 2.0  # jackknife standard errors a deliberately high reading adds (skewness_upper)
 
-# How an interval reads a skewness that stands out, for its arm on the long-tail side: ``sample``
-# corrects that arm for the sample skewness itself; ``high`` lengthens it further, to first order,
-# for the skewness's high reading (:func:`skewness_upper`), as an unresolved skewness is read. A
-# sample that misses on the long side is one that drew too few values from the long tail, so its
-# skewness reads low just where the long arm needs it (``tilted``). ``LONG_ARM`` is the verifier's.
-LONG_ARMS: tuple[str, ...] = ("sample", "high")
+# How an interval reads a skewness that stands out: ``sample`` corrects both arms for the sample
+# skewness itself; ``high`` lengthens the arm on the long-tail side further, to first order, for
+# the skewness's high reading (:func:`skewness_upper`), as an unresolved skewness is read. A sample
+# that misses on the long side is one that drew too few values from the long tail, so its skewness
+# reads low just where the long arm needs it (``tilted``). ``both`` also gives back to the short arm
+# as much of its correction as the high reading adds to the long one: a sample that misses on the
+# short side drew too many values from the long tail, so its skewness reads high just where the
+# short arm is shortened for it (``tilted_snr``). ``LONG_ARM`` is the verifier's.
+LONG_ARMS: tuple[str, ...] = ("sample", "high", "both")
 LONG_ARM = "high"
 
 
@@ -208,7 +211,8 @@ def limit_skews(x: np.ndarray, salient: Any = None, long_arm: str = LONG_ARM) ->
     is ``salient`` (default: where it stands out, :func:`skewness_that_stands_out`) both limits
     correct for the sample skewness :func:`skewness`; with ``long_arm="high"`` (the verifier's,
     :data:`LONG_ARM`) the arm on its long side is lengthened further for the rest of its high
-    reading :func:`skewness_upper`, with ``"sample"`` nothing more. Elsewhere the sample cannot
+    reading :func:`skewness_upper`, with ``"both"`` the short arm too, for as much but not past a
+    skewness of 0, and with ``"sample"`` nothing more. Elsewhere the sample cannot
     resolve its skewness, and taking it as 0 leaves the arm on the long-tail side too short in the
     deep tail (``coverage.deep_scan``): both arms are lengthened for the high reading. Floats for
     1-D samples, else one per row."""
@@ -230,15 +234,18 @@ def _reading(salient: Any, g: Any, s: Any, long_arm: str = LONG_ARM,
     """The reading of :func:`limit_skews` from the sample skewness ``g`` and its high reading ``s``:
     ``(g, 0, 0)`` where ``salient``, else ``(0, s, s)``; for ``long_arm="high"`` the arm on the long
     side (the sign of ``side``, default that of ``g``) is lengthened further where ``salient``, for
-    ``s`` less the skewness ``g`` already corrects toward that side."""
+    ``s`` less the skewness ``g`` already corrects toward that side; for ``"both"`` the short arm is
+    lengthened as well, for as much skewness again but no more than ``g`` corrects toward the long
+    side (so it reads the skewness as far below ``g`` as the long arm reads it above, down to 0)."""
     _check_long_arm(long_arm)
     unresolved = np.where(salient, 0.0, s)
     extra_lo = extra_hi = unresolved
-    if long_arm == "high":
+    if long_arm != "sample":
         side = np.where(np.asarray(g) >= 0, 1.0, -1.0) if side is None else np.asarray(side)
         further = np.where(salient, np.maximum(s - side * g, 0.0), 0.0)
-        extra_lo = extra_lo + np.where(side < 0, further, 0.0)
-        extra_hi = extra_hi + np.where(side > 0, further, 0.0)
+        back = np.minimum(further, np.maximum(side * g, 0.0)) if long_arm == "both" else 0.0
+        extra_lo = extra_lo + np.where(side < 0, further, back)
+        extra_hi = extra_hi + np.where(side > 0, further, back)
     return np.where(salient, g, 0.0), extra_lo, extra_hi
 
 

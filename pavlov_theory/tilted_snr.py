@@ -267,10 +267,10 @@ def share_z(kept: int, drawn: int, l1: float, l2: float) -> float:
 
 
 def trial_weight_mean(parts: Sequence[Sequence[float]]) -> list[float]:
-    """The mean of the per-trial weights and its standard error, from chunks' :func:`trial_weight_sums`."""
+    """The mean of the per-trial weights and its standard error, from chunks' :func:`trial_weight_sums`
+    (as :func:`tilted.side_estimate` reads a side's weights)."""
     total, squares, count = (sum(p[k] for p in parts) for k in range(3))
-    mean = total / count
-    return [mean, math.sqrt(max(squares / count - mean * mean, 0.0) / count)]
+    return list(tilted.side_estimate((total, squares), count))
 
 
 def _snr_chunk(size: int, level: float, side: str, count: int, seed: int,

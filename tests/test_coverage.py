@@ -204,6 +204,47 @@ def test_the_high_reading_lengthens_the_given_long_side_for_the_rest_of_s(salien
         (g, 0.0, 0.0) if salient else (0.0, s, s))
 
 
+@pytest.mark.parametrize("salient, g, s, side, expected", [
+    (True, 0.5, 1.0, None, (0.5, 0.5, 0.5)),     # right skew: the lower arm back for s - g as well
+    (True, -0.5, 1.0, None, (-0.5, 0.5, 0.5)),   # left skew: the upper arm back for s - |g|
+    (True, 0.5, 2.0, None, (0.5, 0.5, 1.5)),     # no further back than g corrects: to 0, not below
+    (True, -0.5, 1.0, 1.0, (-0.5, 0.0, 1.5)),    # g corrects toward the given short side: nothing back
+    (True, 1.2, 1.0, 1.0, (1.2, 0.0, 0.0)),      # nothing further on the long side, so nothing back
+    (False, 0.3, 1.0, -1.0, (0.0, 1.0, 1.0)),    # unresolved: both arms for s, as every reading
+])
+def test_reading_both_arms_gives_the_short_arm_back_what_the_long_arm_gains(salient, g, s, side, expected):
+    """The short arm reads the skewness as far below ``g`` as the long arm reads it above, but not
+    past 0; the skewness both arms correct for is the high reading's."""
+    from pavlov_theory.stats import _reading
+    assert tuple(float(v) for v in _reading(salient, g, s, "both", side)) == pytest.approx(expected)
+    high = [float(v) for v in _reading(salient, g, s, "high", side)]
+    assert [float(v) for v in _reading(salient, g, s, "both", side)][0] == high[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([5, 16, 64, 400]), st.floats(0.2, 4.0), st.booleans(),
+       st.sampled_from([1e-2, 1e-4, 1e-8]))
+def test_reading_both_arms_holds_the_high_interval_and_lengthens_only_its_short_arm(seed, size, shape,
+                                                                                     left, alpha):
+    """The ``both`` interval for the mean contains the ``high`` one, with the same long arm; where
+    the skewness stands out its short arm moves out by :func:`unresolved_lengthening` of the lesser
+    of the high reading's rest and the sample skewness's size, in standard errors."""
+    from pavlov_theory.stats import unresolved_lengthening
+    x = np.random.default_rng(seed).gamma(shape, size=size) * (-1 if left else 1)
+    high, both = mean_ci(x, alpha, "high"), mean_ci(x, alpha, "both")
+    g = skewness_that_stands_out(x)
+    if g == 0:
+        assert (both.lo, both.hi) == (high.lo, high.hi)
+        return
+    assert (both.hi, both.lo) == ((high.hi, both.lo) if g > 0 else (both.hi, high.lo))
+    moved = (high.lo - both.lo) if g > 0 else (both.hi - high.hi)
+    se = x.std(ddof=1) / np.sqrt(x.size)
+    q = student_t.ppf(1 - alpha / 2, x.size - 1)
+    back = min(skewness_upper(x) - abs(g), abs(g))
+    assert moved / se == pytest.approx(unresolved_lengthening(back, q, x.size), rel=1e-9)
+    assert moved > 0
+
+
 @pytest.mark.parametrize("design", ["gamma", "correlated", "left"])
 def test_the_ratio_test_read_high_accepts_every_theta_the_sample_reading_accepts(design):
     """At every theta of a grid through and beyond the interval, also where the skewness at theta
@@ -232,10 +273,11 @@ def test_the_ratio_test_read_high_accepts_every_theta_the_sample_reading_accepts
         rows = lambda v: np.broadcast_to(v, (grid.size, size))
         tested = lambda arm: ratio_test(rows(num), rows(den), grid, 1e-6, reading, arm)
         assert np.all(tested("high") <= tested("sample") + 1e-12)
+        assert np.all(tested("both") <= tested("high") + 1e-12)
 
 
 def test_an_unknown_long_arm_reading_is_refused_by_name():
-    with pytest.raises(ValueError, match="long_arm must be one of sample, high"):
+    with pytest.raises(ValueError, match="long_arm must be one of sample, high, both"):
         mean_ci(np.random.default_rng(0).exponential(size=64), 0.05, "low")
 
 

@@ -15,7 +15,7 @@ from scipy import stats as sps
 from pavlov_theory import coverage, tilted
 from pavlov_theory.engine import PILOT_TRIALS, first_look
 from pavlov_theory.sampling import derive_seed, generator
-from pavlov_theory.stats import LONG_ARMS, mean_ci, ratio_of_means_ci, studentized_limits
+from pavlov_theory.stats import mean_ci, ratio_of_means_ci, studentized_limits
 
 STORED = Path(__file__).resolve().parents[1] / "book" / "measured" / "coverage-tilted.json"
 MEAN, RATIO = ("mean", (4.0,)), ("ratio", (4.0, 16.0))
@@ -167,7 +167,7 @@ def test_a_chunk_is_its_row_by_row_reference(estimator, shapes, sizing, side):
         chosen = [first_look(estimator, coverage.CASE_FIRST, tuple(p[r] for p in pilots))
                   for r in range(count)]
     assert list(sizes) == chosen
-    weights = np.zeros((len(LONG_ARMS), count))
+    weights = np.zeros((len(tilted.TILTED_ARMS), count))
     for size in sorted(set(chosen)):
         rows = [r for r in range(count) if chosen[r] == size]
         law = _law(estimator, shapes, size, 1 - level, side)
@@ -176,7 +176,7 @@ def test_a_chunk_is_its_row_by_row_reference(estimator, shapes, sizing, side):
             look = [v[i] for v in values]
             weight = math.exp(sum(sps.gamma.logpdf(x, k).sum() - sps.gamma.logpdf(x, a, scale=1 / rate).sum()
                                   for x, k, (a, rate) in zip(look, shapes, law)))
-            for a, arm in enumerate(LONG_ARMS):
+            for a, arm in enumerate(tilted.TILTED_ARMS):
                 ci = (mean_ci(look[0], 1 - level, arm) if estimator == "mean"
                       else ratio_of_means_ci(look[0], look[1], 1 - level, arm))
                 if (ci.hi < point["truth"]) if side == "below" else (ci.lo > point["truth"]):
@@ -248,11 +248,12 @@ def test_a_scans_rows_are_its_chunks_rerun_alone_in_either_number_of_processes()
     assert timeless(rows) == timeless(tilted.tilted_scan(450, chunk=200 * 128, sizings=("floor",), workers=2,
                                                          **kwargs))
     mean_floor = [r for r in rows if r["interval"] == coverage.MEAN_LABEL]
-    assert [(r["nominal"], r["long_arm"]) for r in mean_floor] == [(v, a) for v in levels for a in LONG_ARMS]
+    expected = [(v, a) for v in levels for a in tilted.TILTED_ARMS]
+    assert [(r["nominal"], r["long_arm"]) for r in mean_floor] == expected
     counts = tilted.scan_counts("mean", (16.0,), "floor", 450, chunk=200 * 128)
     assert counts == [200, 200, 50]
     for r in mean_floor:
-        arm = LONG_ARMS.index(r["long_arm"])
+        arm = tilted.TILTED_ARMS.index(r["long_arm"])
         for side in tilted.SIDES:
             chunks = r[f"chunk_sums_{side}"]
             assert len(chunks) == 3 and tilted.combine(chunks) == r[f"sums_{side}"]
@@ -262,7 +263,7 @@ def test_a_scans_rows_are_its_chunks_rerun_alone_in_either_number_of_processes()
                 assert tilted.combine([again[arm]]) == chunks[index] and len(sizes) == count
     ruled = tilted.tilted_scan(450, chunk=100 * (PILOT_TRIALS + 128), sizings=("rule",), levels=levels[:1],
                                mean_shapes=(16.0,), ratio_shapes=None, seed=3)
-    assert [r["long_arm"] for r in ruled] == list(LONG_ARMS)
+    assert [r["long_arm"] for r in ruled] == list(tilted.TILTED_ARMS)
     counts = tilted.scan_counts("mean", (16.0,), "rule", 450, chunk=100 * (PILOT_TRIALS + 128))
     assert counts == [100, 100, 100, 100, 50]
     looks = []
@@ -273,7 +274,7 @@ def test_a_scans_rows_are_its_chunks_rerun_alone_in_either_number_of_processes()
                 assert tilted.combine([again[arm]]) == row[f"chunk_sums_{side}"][index]
             looks.append(sizes)
     quartiles = [int(q) for q in np.quantile(np.concatenate(looks), (.25, .5, .75))]
-    assert [row["first_look_quartiles"] for row in ruled] == [quartiles] * len(LONG_ARMS)
+    assert [row["first_look_quartiles"] for row in ruled] == [quartiles] * len(tilted.TILTED_ARMS)
 
 
 def test_the_scans_deepest_level_lies_below_every_scales_per_look_level():
@@ -337,7 +338,7 @@ def test_the_stored_scans_first_and_last_chunks_rerun_to_their_stored_sums(store
     level = max(tilted.TILTED_LEVELS)
     rows = [r for r in stored["tilted"] if r["interval"] == label and r["sizing"] == sizing
             and r["nominal"] == level and (estimator == "ratio" or r["truth"] == 16.0)]
-    assert [r["long_arm"] for r in rows] == list(LONG_ARMS)
+    assert [r["long_arm"] for r in rows] == list(tilted.TILTED_ARMS)
     shapes = (rows[0]["truth"],) if estimator == "mean" else tuple(stored["tilted_config"]["ratio_shapes"])
     counts = tilted.scan_counts(estimator, shapes, sizing, rows[0]["replicates"])
     for side in tilted.SIDES:
