@@ -1203,6 +1203,9 @@ SCAN_FLAGS: dict[str, str] = {
               "points, by importance sampling, R replicates per point, look, level and side (e.g. 60000)",
     "tilted-snr": "measure the ratio interval's miss rates below what counting reaches at the SNR scan "
                   "point, by importance sampling, R replicates per level and side (e.g. 30000)",
+    "tilted-snr-sizes": "measure it likewise from first looks below the floor (tilted_snr.SNR_SIZES), with "
+                        "the share of the rule's looks below each, R replicates per size, level and side "
+                        "(e.g. 30000)",
 }
 
 
@@ -1215,8 +1218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for flag, what in SCAN_FLAGS.items():
         parser.add_argument(f"--{flag}", type=int, default=0, metavar="R", help=f"also {what}")
     parser.add_argument("--workers", type=int, default=1,
-                        help="processes for --first-look, --rule, --heavy, --deep, --deep-ratio, --tilted "
-                             "and --tilted-snr (default 1; the rows do not depend on it)")
+                        help="processes for --first-look, --rule, --heavy, --deep, --deep-ratio, --tilted, "
+                             "--tilted-snr and --tilted-snr-sizes (default 1; the rows do not depend on it)")
     parser.add_argument("--calibrate", action="store_true",
                         help="also measure the skewness at the scan point, which turns the sizes the "
                              "first-look scan finds into trials per unit of squared skewness")
@@ -1302,6 +1305,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                           workers=args.workers, progress=True)
         report["tilted_snr_config"] = tilted_snr.snr_tilted_config()
         tilted.print_rows(report["tilted_snr"])
+    if args.tilted_snr_sizes:
+        from . import tilted, tilted_snr
+
+        report["tilted_snr_sizes"] = tilted_snr.snr_sizes_scan(args.tilted_snr_sizes, args.seed,
+                                                               workers=args.workers, progress=True)
+        report["tilted_snr_sizes_config"] = tilted_snr.snr_sizes_config()
+        tilted.print_rows(report["tilted_snr_sizes"]["rows"])
+        for share in report["tilted_snr_sizes"]["rule_shares"]:
+            print(f"rule looks below {share['size']}: {share['share']:.4f} "
+                  f"[{share['ci'][0]:.4f}, {share['ci'][1]:.4f}] of {share['looks']}")
     _print_rows(report.get("rows", []))
     if any(getattr(args, flag.replace("-", "_")) for flag in SCAN_FLAGS if flag != "tail"):
         report["workers"] = args.workers  # the rows do not depend on it; the time does

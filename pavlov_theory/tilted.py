@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import time
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from scipy import optimize, stats
@@ -481,24 +481,30 @@ def pooled_agreement(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]],
 
 
 def chunk_dispersion(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, float]:
+    """:func:`dispersion` of the rows of a stored tilted scan, ``config`` its ``tilted_config``."""
+    points = {coverage._deep_point(estimator, shapes)["where"]: (estimator, shapes)
+              for estimator, shapes in _points(config["mean_shapes"], tuple(config["ratio_shapes"]))}
+    return dispersion(rows, lambda r: scan_counts(*points[r["point"]], r["sizing"], r["replicates"],
+                                                  config["chunk"]))
+
+
+def dispersion(rows: Sequence[dict[str, Any]],
+               counts_of: Callable[[dict[str, Any]], Sequence[int]]) -> dict[str, float]:
     """Whether the chunks of a stored scan's sides agree with one another and with their counts:
     per side, ``sum_c (S_c - n_c p)^2 / (n_c sigma^2)`` over its chunks (``S_c`` a chunk's weighted
-    sum of ``n_c`` replicates, ``p`` and ``sigma^2`` the side's estimate and per-replicate variance),
-    about chi-squared with one degree fewer than the chunks where the chunks are interchangeable;
-    pooled over every side of ``rows``, with its degrees of freedom and upper tail probability.
-    Since ``sigma^2`` is read from the same weights, it cannot see a weight larger than any drawn:
-    it checks the chunks' consistency (a chunk misaligned with its count, or a stream that drifts),
-    not whether the standard errors are understated. ``config`` is the scan's ``tilted_config``.
-    The rows must read the long arm one way: two readings share their looks (and on the short side
+    sum of ``n_c`` replicates, ``counts_of(row)`` in chunk order, ``p`` and ``sigma^2`` the side's
+    estimate and per-replicate variance), about chi-squared with one degree fewer than the chunks
+    where the chunks are interchangeable; pooled over every side of ``rows``, with its degrees of
+    freedom and upper tail probability. Since ``sigma^2`` is read from the same weights, it cannot
+    see a weight larger than any drawn: it checks the chunks' consistency (a chunk misaligned with
+    its count, or a stream that drifts), not whether the standard errors are understated. The rows
+    must read the long arm one way: two readings share their looks (and on a side where they agree
     their sums), so pooling both would count those twice."""
     if len({r.get("long_arm") for r in rows}) > 1:
         raise ValueError("chunk_dispersion: rows of one reading of the long arm only (tilted.verifier_rows)")
-    points = {coverage._deep_point(estimator, shapes)["where"]: (estimator, shapes)
-              for estimator, shapes in _points(config["mean_shapes"], tuple(config["ratio_shapes"]))}
     q, df = 0.0, 0
     for r in rows:
-        estimator, shapes = points[r["point"]]
-        counts = scan_counts(estimator, shapes, r["sizing"], r["replicates"], config["chunk"])
+        counts = counts_of(r)
         for side in SIDES:
             total, squares = r[f"sums_{side}"][0], r[f"sums_{side}"][1]
             p = total / r["replicates"]

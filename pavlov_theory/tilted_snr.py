@@ -50,10 +50,10 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from scipy import optimize, special
+from scipy import optimize, special, stats
 
 from . import coverage, tilted
-from .engine import look_for_moments
+from .engine import PILOT_TRIALS, first_look, look_for_moments
 from .sampling import derive_seed, generator
 from .stats import HIGH_READING, LONG_ARM, LONG_ARMS
 
@@ -65,6 +65,11 @@ QUADRATURE_TOLERANCE = 1e-10
 CANDIDATES = 2**20  # kernel trials drawn at once before acceptance
 SNR_CHUNK = 2**22  # accepted trials of a chunk at most (its replicates times the look)
 L2_GRID = tuple(-np.geomspace(1e-5, 1e-1, 13))  # where the search for l2 starts
+# first looks below the floor, where the rule puts a look when its pilot reads the skewness low: the
+# sizes scan (:func:`snr_sizes_scan`) measures the interval there, and the share of the rule's
+# looks below each size from ``RULE_PILOTS`` pilots of its own
+SNR_SIZES: tuple[int, ...] = (1024, 2048, 4096)
+RULE_PILOTS = 20000
 
 
 def _point() -> dict[str, Any]:
@@ -349,6 +354,52 @@ def snr_tilted_scan(replicates: int, seed: int = 0, levels: Sequence[float] = SN
     return rows
 
 
+def rule_looks(pilots: int = RULE_PILOTS, seed: int = 0) -> np.ndarray:
+    """The first looks the skew rule (:func:`engine.first_look`, for a claim that asks for
+    ``coverage.CASE_FIRST`` trials) chooses at the scan point's ratio from ``pilots`` independent
+    pilots, as the rule scan draws them."""
+    where = {key: coverage.SCAN_POINT[key] for key in ("d_k", "n", "dist")}
+    _, draw = coverage._rule_values(where, "ratio")
+    gen = generator(derive_seed(seed, "rule looks", coverage.SCAN_POINT), "cpu")
+    signal, noise = (x.reshape(pilots, PILOT_TRIALS) for x in draw(pilots * PILOT_TRIALS, gen))
+    return np.array([first_look("ratio", coverage.CASE_FIRST, (signal[r], noise[r])) for r in range(pilots)])
+
+
+def shares_below(looks: np.ndarray, sizes: Sequence[int],
+                 confidence: float = coverage.CONFIDENCE) -> list[dict[str, Any]]:
+    """For each of ``sizes``, the share of ``looks`` below it with its Clopper-Pearson interval at
+    ``confidence``."""
+    found = []
+    for size in sizes:
+        below = int(np.sum(looks < size))
+        ci = stats.binomtest(below, looks.size).proportion_ci(confidence, method="exact")
+        found.append({"size": int(size), "below": below, "looks": int(looks.size),
+                      "share": below / looks.size, "ci": [float(ci.low), float(ci.high)]})
+    return found
+
+
+def snr_sizes_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SNR_SIZES,
+                   levels: Sequence[float] = SNR_LEVELS, pilots: int = RULE_PILOTS, workers: int = 1,
+                   progress: bool = False) -> dict[str, Any]:
+    """:func:`snr_tilted_scan` at each of ``sizes`` (looks below the floor), its rows in size order,
+    with the shares of the rule's first looks below each size and below the floor
+    (:func:`shares_below` of ``pilots`` :func:`rule_looks`, seeded by ``seed``)."""
+    rows = [row for size in sizes for row in snr_tilted_scan(replicates, seed, levels, size=size,
+                                                              workers=workers, progress=progress)]
+    shares = shares_below(rule_looks(pilots, seed), (*sizes, floor_look()))
+    return {"rows": rows, "rule_shares": shares}
+
+
+def snr_sizes_config(sizes: Sequence[int] = SNR_SIZES) -> dict[str, Any]:
+    """Everything a stored sizes scan depends on besides its seed and replicates: the floor scan's
+    configuration, the sizes with each level's and side's proposal there, and the rule's pilots."""
+    return {**snr_tilted_config(), "sizes": list(sizes), "rule_pilots": RULE_PILOTS,
+            "pilot_trials": PILOT_TRIALS, "size_proposals": [
+                [size, level, side, [float(f"{v:.{tilted.PROPOSAL_DIGITS}g}") for v in
+                                     proposal(size, 1 - level, side)]]
+                for size in sizes for level in SNR_LEVELS for side in tilted.SIDES]}
+
+
 def snr_tilted_config() -> dict[str, Any]:
     """Everything a stored tilted SNR scan's rows depend on besides its seed and replicates."""
     found = derived()
@@ -368,13 +419,22 @@ def snr_tilted_config() -> dict[str, Any]:
             "dtype": str(coverage.DTYPE)}
 
 
-def stored_rows(report: dict[str, Any] | None) -> list[dict[str, Any]] | None:
-    """The rows of a stored tilted SNR scan (``report``, as the CLI writes it) judged by the current
-    rule (:func:`tilted.judge_row`); ``None`` where there is none or it was run with another
-    configuration than the current one."""
-    if not report or report.get("tilted_snr_config") != json.loads(json.dumps(snr_tilted_config())):
+def chunk_dispersion(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, float]:
+    """:func:`tilted.dispersion` of the rows of a stored tilted SNR scan, ``config`` its
+    ``tilted_snr_config``."""
+    return tilted.dispersion(rows, lambda r: snr_counts(r["trials"], r["replicates"], config["chunk"]))
+
+
+def stored_rows(report: dict[str, Any] | None, scan: str = "tilted_snr") -> list[dict[str, Any]] | None:
+    """The rows of a stored tilted SNR scan (``report``, as the CLI writes it; ``scan`` is
+    ``tilted_snr`` for the floor scan, ``tilted_snr_sizes`` for the sizes scan) judged by the
+    current rule (:func:`tilted.judge_row`); ``None`` where there is none or it was run with
+    another configuration than the current one."""
+    config = snr_tilted_config() if scan == "tilted_snr" else snr_sizes_config()
+    if not report or report.get(f"{scan}_config") != json.loads(json.dumps(config)):
         return None
-    return [tilted.judge_row(r) for r in report["tilted_snr"]]
+    found = report[scan]
+    return [tilted.judge_row(r) for r in (found if scan == "tilted_snr" else found["rows"])]
 
 
 def unguarded_side() -> str:

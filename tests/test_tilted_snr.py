@@ -17,6 +17,7 @@ from pavlov_theory.stats import LONG_ARM, LONG_ARMS
 
 STORED = Path(__file__).resolve().parents[1] / "book" / "measured" / "coverage-tilted-snr.json"
 FIRST_LOOK = Path(__file__).resolve().parents[1] / "book" / "measured" / "coverage-first-look.json"
+RULE = Path(__file__).resolve().parents[1] / "book" / "measured" / "coverage-rule.json"
 
 
 def test_the_gamma_components_give_the_derived_snr():
@@ -157,6 +158,55 @@ def test_a_scans_rows_are_its_chunks_rerun_alone_in_either_number_of_processes()
             assert tilted.combine([again[a]]) == r[f"chunk_sums_{side}"][2]
 
 
+def test_a_sizes_scan_holds_each_sizes_rows_and_the_rules_shares_below_them():
+    level = 1 - 1e-4
+    found = tilted_snr.snr_sizes_scan(coverage.MIN_REPLICATES, seed=5, sizes=(2048,), levels=(level,),
+                                      pilots=300)
+    assert [(r["trials"], r["sizing"], r["long_arm"]) for r in found["rows"]] == [
+        (2048, "fixed", arm) for arm in LONG_ARMS]
+    alone = tilted_snr.snr_tilted_scan(coverage.MIN_REPLICATES, 5, (level,), size=2048)
+    timeless = lambda scanned: [{k: v for k, v in r.items() if k != "seconds"} for r in scanned]
+    assert timeless(found["rows"]) == timeless(alone)
+    looks = tilted_snr.rule_looks(300, 5)
+    assert found["rule_shares"] == tilted_snr.shares_below(looks, (2048, tilted_snr.floor_look()))
+
+
+def test_the_share_below_a_size_counts_the_looks_strictly_below_it_with_its_exact_interval():
+    (found,) = tilted_snr.shares_below(np.array([1, 2, 3, 3, 5]), (3,), confidence=0.9)
+    exact = sps.binomtest(2, 5).proportion_ci(0.9, method="exact")
+    assert found == {"size": 3, "below": 2, "looks": 5, "share": 0.4, "ci": [exact.low, exact.high]}
+
+
+@pytest.mark.mc
+def test_the_rule_looks_split_at_the_stored_rule_scans_quartiles(mc_alpha):
+    """The looks :func:`tilted_snr.rule_looks` draws are the rule scan's: a quarter, a half and three
+    quarters of them lie at or below the stored scan's quartiles at the scan point (each share's
+    noise from the pilots here and from the stored scan's replicates)."""
+    report = json.loads(RULE.read_text())
+    assert coverage.scan_current("rule", report)
+    row = next(r for r in report["rule"] if r["point"] == "SNR, gaussian keys, d_k=4, n=2")
+    looks = tilted_snr.rule_looks(4000, 8)
+    z = sps.norm.isf(mc_alpha / 6)
+    for share, quartile in zip((0.25, 0.5, 0.75), row["first_look_quartiles"]):
+        spread = math.sqrt(share * (1 - share) * (1 / looks.size + 1 / row["replicates"]))
+        assert np.mean(looks < quartile) - z * spread <= share <= np.mean(looks <= quartile) + z * spread
+
+
+def test_the_chunk_dispersion_reads_each_rows_chunks_at_its_looks_size():
+    config = {"chunk": 150 * 4096}
+    chunks = [[2.0, 0.0, 0, 0.0], [1.0, 0.0, 0, 0.0], [1.5, 0.0, 0, 0.0]]
+    side = [4.5, 0.5, 0, 0.0]
+    row = {"trials": 4096, "replicates": 400, "sums_below": side, "sums_above": side,
+           "chunk_sums_below": chunks, "chunk_sums_above": chunks, "long_arm": "high"}
+    counts = tilted_snr.snr_counts(4096, 400, config["chunk"])
+    assert counts == [150, 150, 100]
+    p = 4.5 / 400
+    variance = (0.5 / 400 - p * p) * 400 / 399
+    one = sum((c[0] - n * p) ** 2 / (n * variance) for c, n in zip(chunks, counts))
+    found = tilted_snr.chunk_dispersion([row], config)
+    assert found["df"] == 4 and found["q"] == pytest.approx(2 * one)
+
+
 def test_a_size_without_a_proposal_is_refused_by_name():
     with pytest.raises(ValueError, match="^size: no proposal at 64 trials"):
         tilted_snr.snr_tilted_scan(coverage.MIN_REPLICATES, size=64)
@@ -218,16 +268,26 @@ def test_the_stored_trial_weights_would_reject_a_z_whose_error_moves_a_look_by_h
         assert 2 * sps.norm.sf(abs(mean * math.exp(error) - 1) / se) < mc_alpha
 
 
-def test_the_unguarded_side_is_the_one_both_readings_of_the_long_arm_share(stored):
+def test_the_unguarded_side_is_the_one_the_sample_and_high_readings_share(stored):
     """Reading the long arm high lengthens one arm only: on the other side the two readings count the
-    same misses with the same weights, on every row of the stored scan."""
+    same misses with the same weights, on every row of the stored scan; reading both arms changes
+    that side alone, and shares the guarded side's sums with the high reading."""
     side = tilted_snr.unguarded_side()
     other = next(s for s in tilted.SIDES if s != side)
     for level in tilted_snr.SNR_LEVELS:
         at_level = [r for r in stored["tilted_snr"] if r["nominal"] == level]
-        high, sample = (next(r for r in at_level if r["long_arm"] == arm) for arm in ("high", "sample"))
-        assert high[f"sums_{side}"] == sample[f"sums_{side}"]
-        assert high[f"sums_{other}"] != sample[f"sums_{other}"]
+        high, sample, both = (next(r for r in at_level if r["long_arm"] == arm)
+                              for arm in ("high", "sample", "both"))
+        assert high[f"sums_{side}"] == sample[f"sums_{side}"] != both[f"sums_{side}"]
+        assert high[f"sums_{other}"] == both[f"sums_{other}"] != sample[f"sums_{other}"]
+
+
+def test_the_stored_scans_chunks_spread_as_its_standard_errors_say(stored):
+    """Pooled over every level and side of the verifier's reading, the chunks agree with one another
+    and with their counts (a consistency check: it cannot see a weight larger than any drawn)."""
+    rows = tilted.verifier_rows(stored["tilted_snr"])
+    found = tilted_snr.chunk_dispersion(rows, stored["tilted_snr_config"])
+    assert found["df"] > 100 and found["p"] > tilted.DISPERSION_TAIL, found
 
 
 def test_reading_words_give_no_rate_for_an_undecided_row():
