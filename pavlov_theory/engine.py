@@ -83,7 +83,7 @@ def draw(ctx: Context, params: Mapping[str, Any], kernel: Kernel, trials: int, s
 # (``python -m pavlov_theory.coverage --first-look R --calibrate``, sizes a factor of root 2 apart)
 # finds the smallest size from which on the ratio interval undercovers at no level from 95% to
 # 99.99%, both for the verifier's interval (its long arm read high) and for it with its long arm
-# read from the sample skewness alone (``stats.LONG_ARMS``). The constant times the point's squared
+# read from the sample skewness alone (``long_arm="sample"``). The constant times the point's squared
 # skewness grants at least either size (tests hold it to that; the coverage chapter states by how
 # much): at the levels scanned it is a margin over both readings, not a calibration of either, and
 # nothing here measures whether the deeper levels a run's looks use (miss rates below 1e-4) need

@@ -37,8 +37,12 @@ tails, where the kernel's trials are rare and the tilted ones rarer still. The i
 numbers and largest shares of the rows rest on the weights drawn, as those of
 :mod:`pavlov_theory.tilted` do.
 
-Rows are read as :func:`tilted.judge_row` reads the Gamma scans' rows. Run
-``python -m pavlov_theory.coverage --tilted-snr R``.
+Each look is judged for every reading of :data:`stats.LONG_ARMS` on the same weights. Looks are of
+the floor's size (:func:`floor_look`); :func:`snr_sizes_scan` measures looks of ``SNR_SIZES``
+trials, below the floor, where the skew rule puts a check's first look when its pilot reads the
+skewness low, with the share of the rule's looks below each size. Rows are read as
+:func:`tilted.judge_row` reads the Gamma scans' rows. Run ``python -m pavlov_theory.coverage
+--tilted-snr R`` (the floor) or ``--tilted-snr-sizes R``.
 """
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from pavlov_theory.stats import LONG_ARM, LONG_ARMS
 STORED = Path(__file__).resolve().parents[1] / "book" / "measured" / "coverage-tilted-snr.json"
 FIRST_LOOK = Path(__file__).resolve().parents[1] / "book" / "measured" / "coverage-first-look.json"
 RULE = Path(__file__).resolve().parents[1] / "book" / "measured" / "coverage-rule.json"
+SIZES = Path(__file__).resolve().parents[1] / "book" / "measured" / "coverage-tilted-snr-sizes.json"
 
 
 def test_the_gamma_components_give_the_derived_snr():
@@ -296,3 +297,48 @@ def test_reading_words_give_no_rate_for_an_undecided_row():
     words = tilted_snr.reading_words([decided, undecided])
     assert words == ("at 1e-06 undercovers (2 times nominal), "
                      "at 1e-08 undecided (too few effective replicates)")
+
+
+@pytest.fixture(scope="module")
+def stored_sizes():
+    if not SIZES.exists():
+        pytest.skip("no stored sizes scan")
+    return json.loads(SIZES.read_text())
+
+
+def test_the_stored_sizes_scan_has_the_current_configuration(stored_sizes):
+    assert stored_sizes["tilted_snr_sizes_config"] == json.loads(json.dumps(tilted_snr.snr_sizes_config()))
+    rows = tilted_snr.stored_rows(stored_sizes, "tilted_snr_sizes")
+    assert sorted({r["trials"] for r in rows}) == list(tilted_snr.SNR_SIZES)
+
+
+def test_the_stored_sizes_scans_smallest_look_reruns_its_first_chunk(stored_sizes):
+    """At the smallest size and the deepest level, on both sides, for each reading, with the stored seed."""
+    size, level = min(tilted_snr.SNR_SIZES), max(tilted_snr.SNR_LEVELS)
+    scanned = stored_sizes["tilted_snr_sizes"]["rows"]
+    rows = [r for r in scanned if (r["trials"], r["nominal"]) == (size, level)]
+    assert [r["long_arm"] for r in rows] == list(LONG_ARMS)
+    counts = tilted_snr.snr_counts(size, rows[0]["replicates"])
+    for side in tilted.SIDES:
+        again, _, _ = tilted_snr._snr_chunk(size, level, side, counts[0], stored_sizes["seed"], 0)
+        for arm, row in enumerate(rows):
+            assert tilted.combine([again[arm]]) == row[f"chunk_sums_{side}"][0]
+
+
+def test_the_stored_sizes_scans_rule_shares_are_its_seeds_rule_looks(stored_sizes):
+    looks = tilted_snr.rule_looks(seed=stored_sizes["seed"])
+    expected = tilted_snr.shares_below(looks, (*tilted_snr.SNR_SIZES, tilted_snr.floor_look()))
+    assert stored_sizes["tilted_snr_sizes"]["rule_shares"] == json.loads(json.dumps(expected))
+
+
+@pytest.mark.mc
+def test_the_stored_sizes_scans_weights_have_mean_one_and_its_chunks_agree(stored_sizes, mc_alpha):
+    rows = tilted.verifier_rows(stored_sizes["tilted_snr_sizes"]["rows"])
+    checks = [(r[f"trial_weight_{side}"], r[f"kept_{side}"], r[f"proposal_{side}"]) for r in rows
+              for side in tilted.SIDES]
+    each = mc_alpha / (2 * len(checks))
+    for (mean, se), (kept, drawn), (l1, l2) in checks:
+        assert 2 * sps.norm.sf(abs(mean - 1) / se) > each, (mean, se)
+        assert 2 * sps.norm.sf(abs(tilted_snr.share_z(kept, drawn, l1, l2))) > each, (kept, drawn)
+    found = tilted_snr.chunk_dispersion(rows, stored_sizes["tilted_snr_sizes_config"])
+    assert found["p"] > tilted.DISPERSION_TAIL, found
