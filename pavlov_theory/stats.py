@@ -83,10 +83,12 @@ HIGH_READING = 2.0  # jackknife standard errors a deliberately high reading adds
 # skewness itself; ``high`` lengthens the arm on the long-tail side further, to first order, for
 # the skewness's high reading (:func:`skewness_upper`), as an unresolved skewness is read. A sample
 # that misses on the long side is one that drew too few values from the long tail, so its skewness
-# reads low just where the long arm needs it (``tilted``). ``both`` also gives back to the short arm
-# as much of its correction as the high reading adds to the long one: a sample that misses on the
-# short side drew too many values from the long tail, so its skewness reads high just where the
-# short arm is shortened for it (``tilted_snr``). ``LONG_ARM`` is the verifier's.
+# reads low just where the long arm needs it (``tilted``). ``both`` also lengthens the short arm, by
+# the first-order term for as much skewness as the high reading adds to the long one, but for no
+# more than the sample skewness (Hall's shortening is less than its first-order term, so the arm
+# may end slightly past the Student-t arm): a sample that misses on the short side drew too many
+# values from the long tail, so its skewness reads high just where the short arm is shortened for
+# it (``tilted_snr``). ``LONG_ARM`` is the verifier's.
 LONG_ARMS: tuple[str, ...] = ("sample", "high", "both")
 LONG_ARM = "high"
 
@@ -236,7 +238,8 @@ def _reading(salient: Any, g: Any, s: Any, long_arm: str = LONG_ARM,
     side (the sign of ``side``, default that of ``g``) is lengthened further where ``salient``, for
     ``s`` less the skewness ``g`` already corrects toward that side; for ``"both"`` the short arm is
     lengthened as well, for as much skewness again but no more than ``g`` corrects toward the long
-    side (so it reads the skewness as far below ``g`` as the long arm reads it above, down to 0)."""
+    side (to first order it reads the skewness as far below ``g`` as the long arm reads it above,
+    down to 0)."""
     _check_long_arm(long_arm)
     unresolved = np.where(salient, 0.0, s)
     extra_lo = extra_hi = unresolved

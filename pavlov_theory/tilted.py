@@ -506,9 +506,8 @@ def dispersion(rows: Sequence[dict[str, Any]],
     for r in rows:
         counts = counts_of(r)
         for side in SIDES:
-            total, squares = r[f"sums_{side}"][0], r[f"sums_{side}"][1]
-            p = total / r["replicates"]
-            variance = (squares / r["replicates"] - p * p) * r["replicates"] / (r["replicates"] - 1)
+            p, se = side_estimate(r[f"sums_{side}"], r["replicates"])
+            variance = se * se * r["replicates"]  # per replicate
             chunks = r[f"chunk_sums_{side}"]
             if variance <= 0 or len(chunks) < 2:
                 continue

@@ -39,8 +39,8 @@ numbers and largest shares of the rows rest on the weights drawn, as those of
 
 Each look is judged for every reading of :data:`stats.LONG_ARMS` on the same weights. Looks are of
 the floor's size (:func:`floor_look`); :func:`snr_sizes_scan` measures looks of ``SNR_SIZES``
-trials, below the floor, where the skew rule puts a check's first look when its pilot reads the
-skewness low, with the share of the rule's looks below each size. Rows are read as
+trials, below the floor, where the rules put a check's first look when its pilot reads the
+skewness or the kurtosis low, with the share of the rule's looks below each size. Rows are read as
 :func:`tilted.judge_row` reads the Gamma scans' rows. Run ``python -m pavlov_theory.coverage
 --tilted-snr R`` (the floor) or ``--tilted-snr-sizes R``.
 """
@@ -69,9 +69,9 @@ QUADRATURE_TOLERANCE = 1e-10
 CANDIDATES = 2**20  # kernel trials drawn at once before acceptance
 SNR_CHUNK = 2**22  # accepted trials of a chunk at most (its replicates times the look)
 L2_GRID = tuple(-np.geomspace(1e-5, 1e-1, 13))  # where the search for l2 starts
-# first looks below the floor, where the rule puts a look when its pilot reads the skewness low: the
-# sizes scan (:func:`snr_sizes_scan`) measures the interval there, and the share of the rule's
-# looks below each size from ``RULE_PILOTS`` pilots of its own
+# first looks below the floor, where the rule puts a look when its pilot reads the skewness or the
+# kurtosis low: the sizes scan (:func:`snr_sizes_scan`) measures the interval there, and the share
+# of the rule's looks below each size from ``RULE_PILOTS`` pilots of its own
 SNR_SIZES: tuple[int, ...] = (1024, 2048, 4096)
 RULE_PILOTS = 20000
 
@@ -362,8 +362,7 @@ def rule_looks(pilots: int = RULE_PILOTS, seed: int = 0) -> np.ndarray:
     """The first looks the skew rule (:func:`engine.first_look`, for a claim that asks for
     ``coverage.CASE_FIRST`` trials) chooses at the scan point's ratio from ``pilots`` independent
     pilots, as the rule scan draws them."""
-    where = {key: coverage.SCAN_POINT[key] for key in ("d_k", "n", "dist")}
-    _, draw = coverage._rule_values(where, "ratio")
+    _, draw = coverage._rule_values(coverage.SCAN_POINT, "ratio")
     gen = generator(derive_seed(seed, "rule looks", coverage.SCAN_POINT), "cpu")
     signal, noise = (x.reshape(pilots, PILOT_TRIALS) for x in draw(pilots * PILOT_TRIALS, gen))
     return np.array([first_look("ratio", coverage.CASE_FIRST, (signal[r], noise[r])) for r in range(pilots)])
@@ -396,12 +395,19 @@ def snr_sizes_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SNR_SI
 
 def snr_sizes_config(sizes: Sequence[int] = SNR_SIZES) -> dict[str, Any]:
     """Everything a stored sizes scan depends on besides its seed and replicates: the floor scan's
-    configuration, the sizes with each level's and side's proposal there, and the rule's pilots."""
+    configuration, the sizes with each level's and side's proposal there, the rule's pilots (their
+    number, size and the pieces their draws are cut into) and the confidence of the shares'
+    intervals."""
     return {**snr_tilted_config(), "sizes": list(sizes), "rule_pilots": RULE_PILOTS,
-            "pilot_trials": PILOT_TRIALS, "size_proposals": [
-                [size, level, side, [float(f"{v:.{tilted.PROPOSAL_DIGITS}g}") for v in
-                                     proposal(size, 1 - level, side)]]
-                for size in sizes for level in SNR_LEVELS for side in tilted.SIDES]}
+            "pilot_trials": PILOT_TRIALS, "confidence": coverage.CONFIDENCE,
+            "rule_pieces": coverage.rule_pieces(((coverage.SCAN_POINT, "ratio"),)),
+            "size_proposals": [[size, level, side, _recorded(size, level, side)]
+                               for size in sizes for level in SNR_LEVELS for side in tilted.SIDES]}
+
+
+def _recorded(size: int, level: float, side: str) -> list[float]:
+    """:func:`proposal` at ``size``, ``level`` and ``side`` as a configuration records it."""
+    return [float(f"{v:.{tilted.PROPOSAL_DIGITS}g}") for v in proposal(size, 1 - level, side)]
 
 
 def snr_tilted_config() -> dict[str, Any]:
@@ -413,8 +419,7 @@ def snr_tilted_config() -> dict[str, Any]:
             "kurtosis": str(found["kurtosis"]),
             "quadrature_nodes": QUADRATURE_NODES, "candidates": CANDIDATES, "chunk": SNR_CHUNK,
             "l2_grid": [float(v) for v in L2_GRID],
-            "proposals": [[level, side, [float(f"{v:.{tilted.PROPOSAL_DIGITS}g}") for v in
-                                         proposal(size, 1 - level, side)]]
+            "proposals": [[level, side, _recorded(size, level, side)]
                           for level in SNR_LEVELS for side in tilted.SIDES],
             "case_first": coverage.CASE_FIRST, "trials_per_skew2": coverage.TRIALS_PER_SKEW2,
             "trials_per_kurt": coverage.TRIALS_PER_KURT, "skew_salience": coverage.SKEW_SALIENCE,
@@ -434,7 +439,10 @@ def stored_rows(report: dict[str, Any] | None, scan: str = "tilted_snr") -> list
     ``tilted_snr`` for the floor scan, ``tilted_snr_sizes`` for the sizes scan) judged by the
     current rule (:func:`tilted.judge_row`); ``None`` where there is none or it was run with
     another configuration than the current one."""
-    config = snr_tilted_config() if scan == "tilted_snr" else snr_sizes_config()
+    configs = {"tilted_snr": snr_tilted_config, "tilted_snr_sizes": snr_sizes_config}
+    if scan not in configs:
+        raise ValueError(f"scan must be one of {', '.join(configs)}; got {scan!r}")
+    config = configs[scan]()
     if not report or report.get(f"{scan}_config") != json.loads(json.dumps(config)):
         return None
     found = report[scan]

@@ -208,6 +208,9 @@ def test_the_high_reading_lengthens_the_given_long_side_for_the_rest_of_s(salien
     (True, 0.5, 1.0, None, (0.5, 0.5, 0.5)),     # right skew: the lower arm back for s - g as well
     (True, -0.5, 1.0, None, (-0.5, 0.5, 0.5)),   # left skew: the upper arm back for s - |g|
     (True, 0.5, 2.0, None, (0.5, 0.5, 1.5)),     # no further back than g corrects: to 0, not below
+    (True, -0.5, 2.0, None, (-0.5, 1.5, 0.5)),   # the same for a left skew, the arms swapped
+    (True, -0.5, 2.0, -1.0, (-0.5, 1.5, 0.5)),   # the long side given as lower, as g says
+    (True, 0.3, 2.0, 1.0, (0.3, 0.3, 1.7)),      # the long side given as upper: back to the lower arm
     (True, -0.5, 1.0, 1.0, (-0.5, 0.0, 1.5)),    # g corrects toward the given short side: nothing back
     (True, 1.2, 1.0, 1.0, (1.2, 0.0, 0.0)),      # nothing further on the long side, so nothing back
     (False, 0.3, 1.0, -1.0, (0.0, 1.0, 1.0)),    # unresolved: both arms for s, as every reading
@@ -217,8 +220,6 @@ def test_reading_both_arms_gives_the_short_arm_back_what_the_long_arm_gains(sali
     past 0; the skewness both arms correct for is the high reading's."""
     from pavlov_theory.stats import _reading
     assert tuple(float(v) for v in _reading(salient, g, s, "both", side)) == pytest.approx(expected)
-    high = [float(v) for v in _reading(salient, g, s, "high", side)]
-    assert [float(v) for v in _reading(salient, g, s, "both", side)][0] == high[0]
 
 
 @settings(max_examples=60, deadline=None)
@@ -274,6 +275,15 @@ def test_the_ratio_test_read_high_accepts_every_theta_the_sample_reading_accepts
         tested = lambda arm: ratio_test(rows(num), rows(den), grid, 1e-6, reading, arm)
         assert np.all(tested("high") <= tested("sample") + 1e-12)
         assert np.all(tested("both") <= tested("high") + 1e-12)
+        both = ratio_of_means_ci(num, den, 1e-6, "both")
+        if reading[0]:  # salient: the long arm is the high reading's, the short arm moves out
+            (long_both, long_high), (short_both, short_high), out = (
+                ((both.hi, high.hi), (both.lo, high.lo), -1) if reading[2] > 0
+                else ((both.lo, high.lo), (both.hi, high.hi), 1))
+            assert long_both == pytest.approx(long_high, rel=1e-9)  # brentq's tolerance apart at most
+            assert out * (short_both - short_high) > 1e-9 * abs(short_high) or not np.isfinite(short_high)
+        else:
+            assert (both.lo, both.hi) == (high.lo, high.hi)
 
 
 def test_an_unknown_long_arm_reading_is_refused_by_name():

@@ -283,12 +283,19 @@ def test_the_unguarded_side_is_the_one_the_sample_and_high_readings_share(stored
         assert high[f"sums_{other}"] == both[f"sums_{other}"] != sample[f"sums_{other}"]
 
 
-def test_the_stored_scans_chunks_spread_as_its_standard_errors_say(stored):
-    """Pooled over every level and side of the verifier's reading, the chunks agree with one another
-    and with their counts (a consistency check: it cannot see a weight larger than any drawn)."""
-    rows = tilted.verifier_rows(stored["tilted_snr"])
+@pytest.mark.parametrize("arm", LONG_ARMS)
+def test_the_stored_scans_chunks_spread_as_its_standard_errors_say(stored, arm):
+    """Pooled over every level and side of each reading, the chunks agree with one another and with
+    their counts (a consistency check: it cannot see a weight larger than any drawn); the readings
+    share the threshold."""
+    rows = tilted.rows_read(stored["tilted_snr"], arm)
     found = tilted_snr.chunk_dispersion(rows, stored["tilted_snr_config"])
-    assert found["df"] > 100 and found["p"] > tilted.DISPERSION_TAIL, found
+    assert found["df"] > 100 and found["p"] > tilted.DISPERSION_TAIL / len(LONG_ARMS), found
+
+
+def test_stored_rows_refuse_an_unknown_scan_by_name():
+    with pytest.raises(ValueError, match="scan must be one of tilted_snr, tilted_snr_sizes"):
+        tilted_snr.stored_rows({}, "tilted")
 
 
 def test_reading_words_give_no_rate_for_an_undecided_row():
@@ -332,7 +339,8 @@ def test_the_stored_sizes_scans_rule_shares_are_its_seeds_rule_looks(stored_size
 
 
 @pytest.mark.mc
-def test_the_stored_sizes_scans_weights_have_mean_one_and_its_chunks_agree(stored_sizes, mc_alpha):
+def test_the_stored_sizes_scans_trial_weights_have_mean_one_and_its_shares_kept_their_expectation(
+        stored_sizes, mc_alpha):
     rows = tilted.verifier_rows(stored_sizes["tilted_snr_sizes"]["rows"])
     checks = [(r[f"trial_weight_{side}"], r[f"kept_{side}"], r[f"proposal_{side}"]) for r in rows
               for side in tilted.SIDES]
@@ -340,5 +348,10 @@ def test_the_stored_sizes_scans_weights_have_mean_one_and_its_chunks_agree(store
     for (mean, se), (kept, drawn), (l1, l2) in checks:
         assert 2 * sps.norm.sf(abs(mean - 1) / se) > each, (mean, se)
         assert 2 * sps.norm.sf(abs(tilted_snr.share_z(kept, drawn, l1, l2))) > each, (kept, drawn)
+
+
+@pytest.mark.parametrize("arm", LONG_ARMS)
+def test_the_stored_sizes_scans_chunks_spread_as_its_standard_errors_say(stored_sizes, arm):
+    rows = tilted.rows_read(stored_sizes["tilted_snr_sizes"]["rows"], arm)
     found = tilted_snr.chunk_dispersion(rows, stored_sizes["tilted_snr_sizes_config"])
-    assert found["p"] > tilted.DISPERSION_TAIL, found
+    assert found["df"] > 100 and found["p"] > tilted.DISPERSION_TAIL / len(LONG_ARMS), found
