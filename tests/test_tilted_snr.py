@@ -218,11 +218,15 @@ def test_too_few_replicates_are_refused():
         tilted_snr.snr_tilted_scan(coverage.MIN_REPLICATES - 1)
 
 
+def _read_stored(path: Path) -> dict:
+    if not path.exists():
+        pytest.skip(f"no stored {path.name}")
+    return json.loads(path.read_text())
+
+
 @pytest.fixture(scope="module")
 def stored():
-    if not STORED.exists():
-        pytest.skip("no stored tilted SNR scan")
-    return json.loads(STORED.read_text())
+    return _read_stored(STORED)
 
 
 def test_the_stored_scan_has_the_current_configuration(stored):
@@ -308,9 +312,7 @@ def test_reading_words_give_no_rate_for_an_undecided_row():
 
 @pytest.fixture(scope="module")
 def stored_sizes():
-    if not SIZES.exists():
-        pytest.skip("no stored sizes scan")
-    return json.loads(SIZES.read_text())
+    return _read_stored(SIZES)
 
 
 def test_the_stored_sizes_scan_has_the_current_configuration(stored_sizes):
