@@ -39,10 +39,10 @@ numbers and largest shares of the rows rest on the weights drawn, as those of
 
 Each look is judged for every reading of :data:`stats.LONG_ARMS` on the same weights. Looks are of
 the floor's size (:func:`floor_look`); :func:`snr_sizes_scan` measures looks of ``SNR_SIZES``
-trials, below the floor, where the rules put a check's first look when its pilot reads the
-skewness or the kurtosis low, with the share of the rule's looks below each size. Rows are read as
-:func:`tilted.judge_row` reads the Gamma scans' rows. Run ``python -m pavlov_theory.coverage
---tilted-snr R`` (the floor) or ``--tilted-snr-sizes R``.
+trials, below the floor, where the rules put a check's first look when its pilot's readings ask
+for fewer trials than the exact moments do, with the share of the rule's looks below each size.
+Rows are read as :func:`tilted.judge_row` reads the Gamma scans' rows. Run ``python -m
+pavlov_theory.coverage --tilted-snr R`` (the floor) or ``--tilted-snr-sizes R``.
 """
 from __future__ import annotations
 
@@ -69,9 +69,9 @@ QUADRATURE_TOLERANCE = 1e-10
 CANDIDATES = 2**20  # kernel trials drawn at once before acceptance
 SNR_CHUNK = 2**22  # accepted trials of a chunk at most (its replicates times the look)
 L2_GRID = tuple(-np.geomspace(1e-5, 1e-1, 13))  # where the search for l2 starts
-# first looks below the floor, where the rule puts a look when its pilot reads the skewness or the
-# kurtosis low: the sizes scan (:func:`snr_sizes_scan`) measures the interval there, and the share
-# of the rule's looks below each size from ``RULE_PILOTS`` pilots of its own
+# first looks below the floor, where the rules put a look when its pilot's readings ask for fewer
+# trials than the exact moments do: the sizes scan (:func:`snr_sizes_scan`) measures the interval
+# there, and the share of the rule's looks below each size from ``RULE_PILOTS`` pilots of its own
 SNR_SIZES: tuple[int, ...] = (1024, 2048, 4096)
 RULE_PILOTS = 20000
 

@@ -217,7 +217,7 @@ def test_the_high_reading_lengthens_the_given_long_side_for_the_rest_of_s(salien
 ])
 def test_reading_both_arms_gives_the_short_arm_back_what_the_long_arm_gains(salient, g, s, side, expected):
     """The short arm reads the skewness as far below ``g`` as the long arm reads it above, but not
-    past 0; the skewness both arms correct for is the high reading's."""
+    past 0; both arms are still corrected for the sample skewness ``g``, as in the high reading."""
     from pavlov_theory.stats import _reading
     assert tuple(float(v) for v in _reading(salient, g, s, "both", side)) == pytest.approx(expected)
 
