@@ -442,11 +442,17 @@ def stored_rows(report: dict[str, Any] | None, scan: str = "tilted_snr") -> list
     configs = {"tilted_snr": snr_tilted_config, "tilted_snr_sizes": snr_sizes_config}
     if scan not in configs:
         raise ValueError(f"scan must be one of {', '.join(configs)}; got {scan!r}")
-    config = configs[scan]()
-    if not report or report.get(f"{scan}_config") != json.loads(json.dumps(config)):
+    if not report or report.get(f"{scan}_config") != json.loads(json.dumps(configs[scan]())):
         return None
     found = report[scan]
     return [tilted.judge_row(r) for r in (found if scan == "tilted_snr" else found["rows"])]
+
+
+def undecided_estimates(rows: Sequence[dict[str, Any]]) -> str:
+    """The estimates of the judged rows that read ``undecided``, over nominal, each with its look
+    and level (empty where none does): what they estimate, which bounds nothing."""
+    return ", ".join(f"{r['miss_rate'] / (1 - r['nominal']):.3g} times nominal at {r['trials']} trials and "
+                     f"{1 - r['nominal']:.0e}" for r in rows if r["verdict"] == "undecided")
 
 
 def unguarded_side() -> str:

@@ -302,6 +302,13 @@ def test_stored_rows_refuse_an_unknown_scan_by_name():
         tilted_snr.stored_rows({}, "tilted")
 
 
+def test_undecided_estimates_name_only_the_undecided_rows_with_their_look_and_level():
+    rows = [{"verdict": "undercovers", "nominal": 1 - 1e-6, "miss_rate": 2e-6, "trials": 2048},
+            {"verdict": "undecided", "nominal": 1 - 1e-8, "miss_rate": 5e-8, "trials": 1024}]
+    assert tilted_snr.undecided_estimates(rows) == "5 times nominal at 1024 trials and 1e-08"
+    assert tilted_snr.undecided_estimates(rows[:1]) == ""
+
+
 def test_reading_words_give_no_rate_for_an_undecided_row():
     decided = {"verdict": "undercovers", "nominal": 1 - 1e-6, "miss_rate": 2e-6}
     undecided = {"verdict": "undecided", "nominal": 1 - 1e-8, "miss_rate": 5e-8}
