@@ -11,8 +11,8 @@ depends on the look's sums of ``x`` and ``log x`` alone (:func:`derived_log_rati
 count is an unbiased estimate of the miss rate of the untilted law on that side, at any level, and
 its standard error comes from the same weights.
 
-Each look is judged once for each reading of the long arm in :data:`TILTED_ARMS` (from the
-sample skewness alone, and high, the verifier's): one set of looks and weights serves both.
+Each look is judged once for each reading of the long arm in :data:`TILTED_ARMS` (every one of
+:data:`stats.LONG_ARMS`): one set of looks and weights serves them all.
 
 The studentized values are ``d = sum_j c_j X_j``: ``c = (1,)`` for a mean, ``c = (1, -theta)`` for
 a ratio of means at its true ``theta``. A look misses on the long side when its mean of ``d`` lies
@@ -52,10 +52,9 @@ TILTED_LEVELS: tuple[float, ...] = (1 - 1e-4, 1 - 1e-5, 1 - 1e-6, 1 - 1e-7, 1 - 
 MIN_ESS = 1000  # effective replicates a side's estimate needs: (sum w)^2 / sum w^2
 DISPERSION_TAIL = 1e-3  # a chunk_dispersion upper tail below this says the chunks do not agree
 SIDES: tuple[str, ...] = ("below", "above")  # where the interval lies against the truth
-# the readings of :data:`stats.LONG_ARMS` this scan judges its looks by. On these Gamma laws the high
-# reading overcovers on both sides at every level, so ``both``, which only lengthens the short arm
-# further, is left out (counting it means rerunning the stored scan, about an hour on two cores).
-TILTED_ARMS: tuple[str, ...] = ("sample", "high")
+# the readings of the long arm this scan judges its looks by: every one of :data:`stats.LONG_ARMS`, so
+# the stored scan holds the verifier's rows whichever of them :data:`stats.LONG_ARM` names
+TILTED_ARMS: tuple[str, ...] = LONG_ARMS
 TILTED_CHUNK = coverage.DEEP_CHUNK  # values drawn at once
 
 
