@@ -61,6 +61,7 @@ from .sampling import derive_seed, generator
 from .stats import (
     HIGH_READING,
     LONG_ARM,
+    LONG_ARMS,
     SKEW_SALIENCE,
     Interval,
     fit_power_law,
@@ -465,6 +466,10 @@ SCAN_POINT: dict[str, Any] = {"d_k": 4, "n": 2, "dist": "gaussian"}
 SCAN_SIZES: tuple[int, ...] = tuple(round(64 * 2 ** (step / 2)) for step in range(15))  # 64 ... 8192
 SCAN_LEVELS: tuple[float, ...] = (0.95, 0.99, 0.999, 0.9999)
 SCAN_CHUNK = 2**20  # trials drawn at once
+# Every look of the first-look, rule and heavy scans is judged by each reading of the long arm on the
+# same values, one row per reading (``long_arm``): a stored scan holds the verifier's rows whichever
+# reading :data:`stats.LONG_ARM` names, and the others beside them (:func:`verifier_rows`).
+SCAN_ARMS: tuple[str, ...] = LONG_ARMS
 
 
 def _miss_rows(interval: str, point: str, trials: int, truth: float, levels: Sequence[float],
@@ -482,11 +487,46 @@ def _miss_rows(interval: str, point: str, trials: int, truth: float, levels: Seq
     return rows
 
 
+def _arm_rows(interval: str, point: str, trials: int, truth: float, levels: Sequence[float],
+              misses: np.ndarray, replicates: int, seconds: float, arms: Sequence[str],
+              per_row: Callable[[int, int], dict[str, Any]] = lambda arm, level: {},
+              **extra: Any) -> list[dict[str, Any]]:
+    """:func:`_miss_rows` of each reading of ``arms`` (``misses[arm, level] = (below, above)``), each
+    row with its ``long_arm`` and what ``per_row(arm, level)`` (indices) adds; reading by reading."""
+    rows = []
+    for a, arm in enumerate(arms):
+        scanned = _miss_rows(interval, point, trials, truth, levels, misses[a], replicates, seconds,
+                             long_arm=arm, **extra)
+        rows += [{**row, **per_row(a, i)} for i, row in enumerate(scanned)]
+    return rows
+
+
+ROW_KEYS: tuple[str, ...] = ("interval", "point", "trials", "nominal", "sizing")  # one look, one level
+
+
+def rows_read(rows: Sequence[dict[str, Any]], arm: str) -> list[dict[str, Any]]:
+    """The rows of a scan whose intervals read the long arm as ``arm`` (:data:`stats.LONG_ARMS`)."""
+    if arm not in LONG_ARMS:
+        raise ValueError(f"arm must be one of {', '.join(LONG_ARMS)}; got {arm!r}")
+    return [r for r in rows if r["long_arm"] == arm]
+
+
+def verifier_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of a counted scan (first-look, rule, heavy) judged by the verifier's reading of the
+    long arm (:data:`stats.LONG_ARM`), each with ``<arm>_covered``, the coverage count of every
+    other reading on the same replicates (the row with the same :data:`ROW_KEYS`)."""
+    key = lambda r: tuple(r.get(k) for k in ROW_KEYS)
+    others = {(r["long_arm"], key(r)): r["covered"] for r in rows if r["long_arm"] != LONG_ARM}
+    arms = sorted({arm for arm, _ in others})
+    return [{**r, **{f"{arm}_covered": others[arm, key(r)] for arm in arms}}
+            for r in rows_read(rows, LONG_ARM)]
+
+
 def _scan_size(size: int, replicates: int, seed: int, levels: Sequence[float]) -> list[dict[str, Any]]:
     """Rows of :func:`first_look_scan` for ratio intervals from ``size`` trials."""
     point = _point(SCAN_POINT["d_k"], SCAN_POINT["n"], SCAN_POINT["dist"], d_v=1)
     truth = _law(SCAN_POINT["dist"]).evaluate("snr", **point)
-    misses = np.zeros((len(levels), 2), dtype=int)  # [level, (interval below the truth, above it)]
+    misses = np.zeros((len(SCAN_ARMS), len(levels), 2), dtype=int)  # [arm, level, (below the truth, above)]
     others = np.zeros((len(levels), len(FIRST_LOOK_REFERENCES)), dtype=int)
     started = time.perf_counter()
     for index, count in enumerate(chunk_counts(replicates, max(1, SCAN_CHUNK // size))):
@@ -496,9 +536,8 @@ def _scan_size(size: int, replicates: int, seed: int, levels: Sequence[float]) -
         misses, others = misses + chunk[0], others + chunk[1]
     seconds = round(time.perf_counter() - started, 3)
     where = f"SNR, {SCAN_POINT['dist']} keys, d_k={SCAN_POINT['d_k']}, n={SCAN_POINT['n']}"
-    scanned = _miss_rows(RATIO_LABEL, where, size, truth, levels, misses, replicates, seconds)
-    return [{**row, **_covered_by(FIRST_LOOK_REFERENCES, others[i], replicates)}
-            for i, row in enumerate(scanned)]
+    return _arm_rows(RATIO_LABEL, where, size, truth, levels, misses, replicates, seconds, SCAN_ARMS,
+                     lambda a, i: _covered_by(FIRST_LOOK_REFERENCES, others[i], replicates))
 
 
 def first_look_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SCAN_SIZES,
@@ -506,8 +545,9 @@ def first_look_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = SCAN_
                     progress: bool = False) -> list[dict[str, Any]]:
     """Coverage of the ratio interval (:func:`stats.ratio_of_means_ci`) of the SNR at
     ``SCAN_POINT`` from each number of trials of ``sizes``, on ``replicates`` fresh replicates per
-    size, at ``levels`` (down to 99.99%), with the intervals of :data:`FIRST_LOOK_REFERENCES` on
-    the same replicates: the measurement :data:`engine.TRIALS_PER_SKEW2` is checked against
+    size, at ``levels`` (down to 99.99%), a row per reading of :data:`SCAN_ARMS`, with the intervals
+    of :data:`FIRST_LOOK_REFERENCES` on the same replicates: the measurement
+    :data:`engine.TRIALS_PER_SKEW2` is checked against
     (:func:`smallest_first_look`, :func:`calibration`). The interval contains the truth
     exactly where the test it inverts (:func:`stats.ratio_test`) accepts the truth, so a replicate
     costs one test per level, not a root search. With one stored pair and unit values the powers
@@ -583,14 +623,14 @@ def calibration(trials: int = 2**21, seed: int = 0, needed: int | None = None,
             "needed_sample": needed_sample, "sample_trials_per_skew2": implied(needed_sample)}
 
 
-def _miss(estimator: str, samples: tuple[np.ndarray, ...], truth: float, alpha: float) -> int:
-    """0 if the interval at level ``1 - alpha`` holds ``truth``, -1 if it lies below it, +1 above."""
+def _value_misses(estimator: str, values: tuple[np.ndarray, ...], truth: float, levels: Sequence[float],
+                  arms: Sequence[str]) -> np.ndarray:
+    """Misses ``[arm, level, (below the truth, above it)]`` of the verifier's interval of
+    ``estimator`` (``mean`` or ``ratio``) on the rows of ``values`` (one replicate per row, all of
+    one size), its long arm read as each of ``arms`` says."""
     if estimator == "ratio":
-        if ratio_test(samples[0], samples[1], truth, alpha) <= 0:
-            return 0
-        return -1 if samples[0].mean() / samples[1].mean() < truth else 1
-    ci = mean_ci(samples[0], alpha)
-    return 0 if ci.contains(truth) else (-1 if ci.hi < truth else 1)
+        return _ratio_misses(*values, truth, levels, (), arms)[0]
+    return _mean_misses(values[0], truth, levels, (), arms)[0]
 
 
 def _rule_params(where: dict[str, Any]) -> dict[str, Any]:
@@ -626,21 +666,21 @@ def _rule_values(where: dict[str, Any],
 
 def _rule_chunk(where: dict[str, Any], estimator: str, first: int, seed: int, index: int, count: int,
                 levels: tuple[float, ...]) -> tuple[np.ndarray, list[int], float]:
-    """Misses of ``count`` replicates (chunk ``index``) of the first look the skew rule sizes at one
-    point: per replicate an independent pilot, the chosen size and the interval of that many fresh
-    trials; with the chosen sizes and the chunk's seconds."""
+    """Misses ``[arm, level, side]`` (:data:`SCAN_ARMS`) of ``count`` replicates (chunk ``index``) of
+    the first look the skew rule sizes at one point: per replicate an independent pilot, the chosen
+    size and the interval of that many fresh trials (replicates of one size judged together); with
+    the chosen sizes and the chunk's seconds."""
     started = time.perf_counter()
     truth, draw_values = _rule_values(where, estimator)
     gen = generator(derive_seed(seed, "rule", where, estimator, first, index), "cpu")
     pilots = [x.reshape(count, PILOT_TRIALS) for x in draw_values(count * PILOT_TRIALS, gen)]
     chosen = [first_look(estimator, first, tuple(x[r] for x in pilots)) for r in range(count)]
     looks = [np.split(x, np.cumsum(chosen)[:-1]) for x in draw_values(sum(chosen), gen)]
-    misses = np.zeros((len(levels), 2), dtype=int)
-    for r in range(count):
-        for i, level in enumerate(levels):
-            side = _miss(estimator, tuple(x[r] for x in looks), truth, 1 - level)
-            if side:
-                misses[i, 0 if side < 0 else 1] += 1
+    misses = np.zeros((len(SCAN_ARMS), len(levels), 2), dtype=int)
+    for size in sorted(set(chosen)):
+        rows = [r for r, c in enumerate(chosen) if c == size]
+        values = tuple(np.stack([x[r] for r in rows]) for x in looks)
+        misses += _value_misses(estimator, values, truth, levels, SCAN_ARMS)
     return misses, chosen, time.perf_counter() - started
 
 
@@ -679,8 +719,9 @@ def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
     """Coverage of the first look the skew rule sizes (:func:`engine.first_look`, for a claim that
     asks for ``first`` trials) at each of ``points``: per replicate an independent pilot, the chosen
     size, and the interval of that many fresh trials, judged at the derived truth at ``levels``.
-    Rows as :func:`first_look_scan`'s, with the quartiles of the chosen sizes and each chunk's misses
-    (below, above), so one chunk can be rerun alone (:func:`rule_chunk_counts`); ``seconds`` is the
+    Rows as :func:`first_look_scan`'s (a row per reading of :data:`SCAN_ARMS`, point by point), with
+    the quartiles of the chosen sizes and each chunk's misses (below, above), so one chunk can be
+    rerun alone (:func:`rule_chunk_counts`); ``seconds`` is the
     sum of the point's chunks' seconds. The replicates of a point run in chunks of about ``chunk``
     pilot trials over 8; each chunk is seeded by its point and index, so ``workers`` processes give
     the same rows as one."""
@@ -702,10 +743,9 @@ def rule_scan(replicates: int, seed: int = 0, first: int = CASE_FIRST,
         kind = RATIO_LABEL if estimator == "ratio" else MEAN_LABEL
         at = (heavy_label(where["df"]) if where["dist"] == "student_t"
               else f"{label}, {where['dist']} keys, d_k={where['d_k']}, n={where['n']}")
-        scanned = _miss_rows(kind, at, first, truth, levels, misses, replicates, seconds,
-                             first_look_quartiles=quartiles)
-        rows += [{**row, "chunk_misses": [m[i].tolist() for m, _, _ in mine]}
-                 for i, row in enumerate(scanned)]
+        rows += _arm_rows(kind, at, first, truth, levels, misses, replicates, seconds, SCAN_ARMS,
+                          lambda a, i: {"chunk_misses": [m[a, i].tolist() for m, _, _ in mine]},
+                          first_look_quartiles=quartiles)
     return rows
 
 
@@ -766,7 +806,7 @@ def scan_config() -> dict[str, Any]:
             "heavy_point": HEAVY_POINT, "heavy_sizes": list(HEAVY_SIZES), "pilot_trials": PILOT_TRIALS,
             "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
             "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "mean_interval": MEAN_LABEL,
-            "ratio_interval": RATIO_LABEL, "unresolved_skew": UNRESOLVED_SKEW, "long_arm": LONG_ARM,
+            "ratio_interval": RATIO_LABEL, "unresolved_skew": UNRESOLVED_SKEW, "long_arms": list(SCAN_ARMS),
             "high_reading": HIGH_READING, "dtype": str(DTYPE), "heavy_references": list(HEAVY_REFERENCES),
             "heavy_rule_points": [[where, estimator] for where, estimator in HEAVY_RULE_POINTS]}
 
@@ -832,19 +872,22 @@ def mean_sides(x: np.ndarray, truth: float, alpha: float,
 
 
 def _mean_misses(x: np.ndarray, truth: float, levels: Sequence[float],
-                 references: Sequence[str] = ("plain",)) -> tuple[np.ndarray, np.ndarray]:
+                 references: Sequence[str] = ("plain",),
+                 arms: Sequence[str] = SCAN_ARMS) -> tuple[np.ndarray, np.ndarray]:
     """Misses of the mean interval the verifier uses (:func:`stats.mean_ci`, vectorised over the
-    rows of ``x``, one replicate per row) at each of ``levels``: ``(below, above)`` the truth per
-    level; beside them, one column per name of ``references`` (:data:`MEAN_REFERENCES`), the misses
-    of those intervals on the same rows."""
+    rows of ``x``, one replicate per row), its long arm read as each of ``arms`` says, at each of
+    ``levels``: ``[arm, level, (below, above) the truth]``; beside them, ``[level, name]`` for each
+    name of ``references`` (:data:`MEAN_REFERENCES`), the misses of those intervals on the same rows."""
     size = x.shape[1]
     centre, se = x.mean(1), x.std(1, ddof=1) / math.sqrt(size)
-    reading, salient = limit_skews(x), skewness_that_stands_out(x)
+    readings, salient = [limit_skews(x, long_arm=arm) for arm in arms], skewness_that_stands_out(x)
     used = [MEAN_REFERENCES[name](x, salient) for name in references]
-    misses = np.zeros((len(levels), 2), dtype=int)
+    misses = np.zeros((len(arms), len(levels), 2), dtype=int)
     others = np.zeros((len(levels), len(references)), dtype=int)
     for i, level in enumerate(levels):
-        misses[i] = [int(np.sum(side)) for side in _mean_sides(centre, se, reading, size, truth, 1 - level)]
+        for a, reading in enumerate(readings):
+            sides = _mean_sides(centre, se, reading, size, truth, 1 - level)
+            misses[a, i] = [int(np.sum(side)) for side in sides]
         for j, skew in enumerate(used):
             lo, hi = studentized_limits(centre, se, skew, size, 1 - level)
             others[i, j] = int(np.sum((hi < truth) | (lo > truth)))
@@ -862,7 +905,8 @@ def heavy_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = HEAVY_SIZE
     with ``plain_covered`` and ``always_corrected_covered``: the coverage of the plain Student-t
     interval, and of the interval corrected for whatever skewness the sample reads, on the same
     replicates; the latter shows what an unconditional correction costs on a symmetric law. Each
-    size is seeded on its own, so ``workers`` processes give the same rows as one."""
+    size is seeded on its own, so ``workers`` processes give the same rows as one. A row per reading
+    of :data:`SCAN_ARMS`, as the first-look scan's."""
     if replicates < MIN_REPLICATES:
         raise ValueError(f"replicates: expected at least {MIN_REPLICATES}, got {replicates}")
     return _by_size(_heavy_size, sizes, (replicates, seed, tuple(levels), df), replicates, workers, progress,
@@ -872,7 +916,7 @@ def heavy_scan(replicates: int, seed: int = 0, sizes: Sequence[int] = HEAVY_SIZE
 def _heavy_size(size: int, replicates: int, seed: int, levels: Sequence[float],
                 df: int) -> list[dict[str, Any]]:
     """Rows of :func:`heavy_scan` for intervals from ``size`` trials."""
-    misses = np.zeros((len(levels), 2), dtype=int)
+    misses = np.zeros((len(SCAN_ARMS), len(levels), 2), dtype=int)
     others = np.zeros((len(levels), len(HEAVY_REFERENCES)), dtype=int)
     started = time.perf_counter()
     for index, count in enumerate(chunk_counts(replicates, max(1, SCAN_CHUNK // size))):
@@ -881,8 +925,8 @@ def _heavy_size(size: int, replicates: int, seed: int, levels: Sequence[float],
         chunk = _mean_misses(x, 0.0, levels, HEAVY_REFERENCES)
         misses, others = misses + chunk[0], others + chunk[1]
     seconds = round(time.perf_counter() - started, 3)
-    scanned = _miss_rows(MEAN_LABEL, heavy_label(df), size, 0.0, levels, misses, replicates, seconds)
-    return [{**row, **_covered_by(HEAVY_REFERENCES, others[i], replicates)} for i, row in enumerate(scanned)]
+    return _arm_rows(MEAN_LABEL, heavy_label(df), size, 0.0, levels, misses, replicates, seconds, SCAN_ARMS,
+                     lambda a, i: _covered_by(HEAVY_REFERENCES, others[i], replicates))
 
 
 def _covered_by(references: Sequence[str], misses: np.ndarray, replicates: int) -> dict[str, int]:
@@ -982,19 +1026,17 @@ def _plain_delta_misses(num: np.ndarray, den: np.ndarray, truth: float, alpha: f
 
 # Per replicate (row), whether an interval counted beside the verifier's ratio interval misses the
 # truth, from the rows, the truth, ``alpha`` and the rows' :func:`stats.ratio_skew_reading`: the plain
-# delta-method interval; the interval before the widening; the verifier's with its long arm read
-# from the sample skewness alone (``long_arm="sample"``, the reading it had before it read it high).
+# delta-method interval; the interval before the widening. (The verifier's interval with its long
+# arm read another way has rows of its own, :data:`SCAN_ARMS`.)
 RATIO_REFERENCE_MISSES: dict[str, Callable[..., np.ndarray]] = {
     "plain": lambda num, den, truth, alpha, reading: _plain_delta_misses(num, den, truth, alpha),
     "salient_only": lambda num, den, truth, alpha, reading:
         _salient_only_ratio_excess(num, den, truth, alpha, reading[0]) > 0,
-    "sample": lambda num, den, truth, alpha, reading:
-        ratio_test(num, den, truth, alpha, reading, "sample") > 0,
 }
 # the intervals the deep ratio scan counts beside the verifier's (columns of ``_ratio_misses``)
 RATIO_REFERENCES = ("plain", "salient_only")
-# and those the first-look scan counts (the skew constant must grant what the sample reading needs)
-FIRST_LOOK_REFERENCES = (*RATIO_REFERENCES, "sample")
+# and those the first-look scan counts
+FIRST_LOOK_REFERENCES = RATIO_REFERENCES
 
 
 def ratio_sides(num: np.ndarray, den: np.ndarray, truth: float, alpha: float,
@@ -1010,16 +1052,20 @@ def ratio_sides(num: np.ndarray, den: np.ndarray, truth: float, alpha: float,
 
 
 def _ratio_misses(num: np.ndarray, den: np.ndarray, truth: float, levels: Sequence[float],
-                  references: Sequence[str] = RATIO_REFERENCES) -> tuple[np.ndarray, np.ndarray]:
+                  references: Sequence[str] = RATIO_REFERENCES,
+                  arms: Sequence[str] = SCAN_ARMS) -> tuple[np.ndarray, np.ndarray]:
     """Misses of the ratio interval the verifier uses (:func:`stats.ratio_of_means_ci`, through the
-    test it inverts, one replicate per row) at each of ``levels``, ``(below, above)`` the truth;
-    beside them, one column per name of ``references`` (:data:`RATIO_REFERENCE_MISSES`), the misses
-    of those intervals on the same rows."""
+    test it inverts, one replicate per row), its long arm read as each of ``arms`` says, at each of
+    ``levels``: ``[arm, level, (below, above) the truth]``; beside them, ``[level, name]`` for each
+    name of ``references`` (:data:`RATIO_REFERENCE_MISSES`), the misses of those intervals on the
+    same rows."""
     reading = ratio_skew_reading(num, den)
-    misses = np.zeros((len(levels), 2), dtype=int)
+    misses = np.zeros((len(arms), len(levels), 2), dtype=int)
     others = np.zeros((len(levels), len(references)), dtype=int)
     for i, level in enumerate(levels):
-        misses[i] = [int(np.sum(side)) for side in ratio_sides(num, den, truth, 1 - level, reading)]
+        for a, arm in enumerate(arms):
+            sides = ratio_sides(num, den, truth, 1 - level, reading, arm)
+            misses[a, i] = [int(np.sum(side)) for side in sides]
         others[i] = [int(np.sum(RATIO_REFERENCE_MISSES[name](num, den, truth, 1 - level, reading)))
                      for name in references]
     return misses, others
@@ -1028,6 +1074,16 @@ def _ratio_misses(num: np.ndarray, den: np.ndarray, truth: float, levels: Sequen
 # ---- what the two deep scans share
 
 DEEP_MEAN_REFERENCES = ("plain", "salient_only")  # counted beside the verifier's mean interval
+# The deep scans judge their looks by the verifier's reading of the long arm alone (their stored
+# rows predate the rows per reading of :data:`SCAN_ARMS`; they carry no ``long_arm``).
+DEEP_ARMS: tuple[str, ...] = (LONG_ARM,)
+
+
+def _deep_misses(found: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The misses of a deep scan's one reading (:data:`DEEP_ARMS`) and its references'."""
+    misses, others = found
+    return misses[0], others
+
 
 def _deep_point(estimator: str, shapes: tuple[float, ...]) -> dict[str, Any]:
     """How the deep scan of ``estimator`` (``mean``: one Gamma shape; ``ratio``: numerator and
@@ -1038,14 +1094,15 @@ def _deep_point(estimator: str, shapes: tuple[float, ...]) -> dict[str, Any]:
         return {"stream": ("deep", shape), "floor": deep_size(shape), "truth": shape, "label": MEAN_LABEL,
                 "where": f"synthetic Gamma({shape:g}), skewness {gamma_skewness(shape):.3g}",
                 "references": DEEP_MEAN_REFERENCES,
-                "misses": lambda values, truth, levels: _mean_misses(values[0], truth, levels,
-                                                                     DEEP_MEAN_REFERENCES)}
+                "misses": lambda values, truth, levels: _deep_misses(
+                    _mean_misses(values[0], truth, levels, DEEP_MEAN_REFERENCES, DEEP_ARMS))}
     skew, _ = ratio_moments(*shapes)
     return {"stream": ("deep ratio", tuple(shapes)), "floor": deep_ratio_size(*shapes),
             "truth": shapes[0] / shapes[1], "label": RATIO_LABEL,
             "where": f"synthetic Gamma({shapes[0]:g}) / Gamma({shapes[1]:g}) means, skewness {skew:.3g}",
             "references": RATIO_REFERENCES,
-            "misses": lambda values, truth, levels: _ratio_misses(*values, truth, levels)}
+            "misses": lambda values, truth, levels: _deep_misses(
+                _ratio_misses(*values, truth, levels, RATIO_REFERENCES, DEEP_ARMS))}
 
 
 def deep_look_sizes(estimator: str, shapes: tuple[float, ...], sizing: str, count: int, floor: int,
@@ -1183,7 +1240,9 @@ def _print_rows(rows: Sequence[dict[str, Any]], prefix: str = "") -> None:
     for r in rows:
         sides = f" ({r['misses_below']} below, {r['misses_above']} above)" if "misses_below" in r else ""
         chosen = f" looks {r['first_look_quartiles']}" if "first_look_quartiles" in r else ""
-        print(f"{prefix}{r['interval']:34s} {r['point']:58s} T={r['trials']:<5d}{chosen} {r['nominal']:.6g}: "
+        arm = f" [{r['long_arm']}]" if "long_arm" in r else ""
+        print(f"{prefix}{r['interval']:34s}{arm} {r['point']:58s} T={r['trials']:<5d}{chosen} "
+              f"{r['nominal']:.6g}: "
               f"{r['covered']}/{r['replicates']} = {r['coverage']:.4f} [{r['ci'][0]:.4f}, {r['ci'][1]:.4f}]"
               f"{sides} {r['verdict']} ({r['seconds']:.1f} s)")
 
@@ -1245,12 +1304,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.first_look:
         report["first_look"] = first_look_scan(args.first_look, args.seed, workers=args.workers,
                                                progress=True)
-        report["first_look_smallest"] = smallest_first_look(report["first_look"])
+        report["first_look_smallest"] = smallest_first_look(verifier_rows(report["first_look"]))
         _print_rows(report["first_look"], "first look: ")
         print(f"first look: smallest size with no undercoverage from it on: {report['first_look_smallest']}")
     if args.calibrate:
         scanned = report.get("first_look")
-        sample = smallest_by(scanned, "sample_covered") if scanned else None
+        sample = smallest_by(verifier_rows(scanned), "sample_covered") if scanned else None
         report["calibration"] = calibration(seed=args.seed, needed=report.get("first_look_smallest"),
                                             needed_sample=sample)
         found = report["calibration"]
@@ -1269,11 +1328,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_rows(report["rule"], "rule: ")
     if args.heavy:
         report["heavy"] = heavy_scan(args.heavy, args.seed, workers=args.workers, progress=True)
-        report["heavy_covering"] = first_covering(report["heavy"])
-        report["heavy_smallest"] = smallest_first_look(report["heavy"])
+        report["heavy_covering"] = first_covering(verifier_rows(report["heavy"]))
+        report["heavy_smallest"] = smallest_first_look(verifier_rows(report["heavy"]))
         _print_rows(report["heavy"], "heavy: ")
         kurt = heavy_kurtosis(HEAVY_POINT["df"])
-        earlier = covering_by(report["heavy"], "always_corrected_covered")
+        earlier = covering_by(verifier_rows(report["heavy"]), "always_corrected_covered")
         print(f"heavy: the verifier's interval undercovers at no level at {report['heavy_covering']} trials "
               f"and, from it on, at none from {report['heavy_smallest']}; the interval always corrected "
               f"(what TRIALS_PER_KURT is set from) at no level at {earlier} trials"

@@ -279,11 +279,7 @@ def combine(parts: Sequence[Sequence[float]]) -> list[float]:
     return [added(0), added(1), int(added(2)), float(max(p[3] for p in parts))]
 
 
-def rows_read(rows: Sequence[dict[str, Any]], arm: str) -> list[dict[str, Any]]:
-    """The rows of a tilted scan whose intervals read the long arm as ``arm`` (:data:`stats.LONG_ARMS`)."""
-    if arm not in LONG_ARMS:
-        raise ValueError(f"arm must be one of {', '.join(LONG_ARMS)}; got {arm!r}")
-    return [r for r in rows if r["long_arm"] == arm]
+rows_read = coverage.rows_read  # the rows of a tilted scan read as one arm, as those of a counted scan
 
 
 def verifier_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

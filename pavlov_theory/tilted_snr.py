@@ -50,7 +50,7 @@ import json
 import math
 import time
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -59,7 +59,7 @@ from scipy import optimize, special, stats
 from . import coverage, tilted
 from .engine import PILOT_TRIALS, first_look, look_for_moments
 from .sampling import derive_seed, generator
-from .stats import HIGH_READING, LONG_ARM, LONG_ARMS
+from .stats import HIGH_READING, LONG_ARMS
 
 SNR_LEVELS: tuple[float, ...] = (1 - 1e-4, 1 - 1e-6, 1 - 1e-8)
 QUADRATURE_NODES = 40  # per dimension; :func:`proposal` checks log Z against CHECK_NODES where it lands
@@ -424,8 +424,7 @@ def snr_tilted_config() -> dict[str, Any]:
             "case_first": coverage.CASE_FIRST, "trials_per_skew2": coverage.TRIALS_PER_SKEW2,
             "trials_per_kurt": coverage.TRIALS_PER_KURT, "skew_salience": coverage.SKEW_SALIENCE,
             "ratio_interval": coverage.RATIO_LABEL, "unresolved_skew": coverage.UNRESOLVED_SKEW,
-            "long_arms": list(LONG_ARMS), "long_arm": LONG_ARM, "high_reading": HIGH_READING,
-            "dtype": str(coverage.DTYPE)}
+            "long_arms": list(LONG_ARMS), "high_reading": HIGH_READING, "dtype": str(coverage.DTYPE)}
 
 
 def chunk_dispersion(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> dict[str, float]:
@@ -434,15 +433,31 @@ def chunk_dispersion(rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> 
     return tilted.dispersion(rows, lambda r: snr_counts(r["trials"], r["replicates"], config["chunk"]))
 
 
+# Entries a stored configuration may hold that its rows do not read: every reading of the long arm is
+# judged on the same looks, so which of them the verifier uses (:data:`stats.LONG_ARM`, recorded by
+# the first runs) leaves the rows as they are.
+UNREAD: tuple[str, ...] = ("long_arm",)
+CONFIGS: dict[str, Callable[[], dict[str, Any]]] = {"tilted_snr": snr_tilted_config,
+                                                    "tilted_snr_sizes": snr_sizes_config}
+
+
+def scan_current(report: dict[str, Any] | None, scan: str = "tilted_snr") -> bool:
+    """Whether ``report`` holds scan ``scan`` (``tilted_snr`` for the floor scan, ``tilted_snr_sizes``
+    for the sizes scan) run with the current configuration, in every entry but :data:`UNREAD`'s."""
+    if scan not in CONFIGS:
+        raise ValueError(f"scan must be one of {', '.join(CONFIGS)}; got {scan!r}")
+    if not report or f"{scan}_config" not in report:
+        return False
+    read = lambda config: {key: value for key, value in config.items() if key not in UNREAD}
+    return read(report[f"{scan}_config"]) == read(json.loads(json.dumps(CONFIGS[scan]())))
+
+
 def stored_rows(report: dict[str, Any] | None, scan: str = "tilted_snr") -> list[dict[str, Any]] | None:
     """The rows of a stored tilted SNR scan (``report``, as the CLI writes it; ``scan`` is
     ``tilted_snr`` for the floor scan, ``tilted_snr_sizes`` for the sizes scan) judged by the
     current rule (:func:`tilted.judge_row`); ``None`` where there is none or it was run with
     another configuration than the current one."""
-    configs = {"tilted_snr": snr_tilted_config, "tilted_snr_sizes": snr_sizes_config}
-    if scan not in configs:
-        raise ValueError(f"scan must be one of {', '.join(configs)}; got {scan!r}")
-    if not report or report.get(f"{scan}_config") != json.loads(json.dumps(configs[scan]())):
+    if not scan_current(report, scan):
         return None
     found = report[scan]
     return [tilted.judge_row(r) for r in (found if scan == "tilted_snr" else found["rows"])]

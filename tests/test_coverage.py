@@ -27,6 +27,7 @@ from pavlov_theory.engine import (
 from pavlov_theory.sampling import derive_seed, generator
 from pavlov_theory.stats import (
     HIGH_READING,
+    LONG_ARM,
     SKEW_SALIENCE,
     kurtosis_upper,
     limit_skews,
@@ -464,7 +465,9 @@ def test_symmetric_light_tailed_samples_keep_the_claims_first_look():
 
 def test_the_rule_scan_measures_the_synthetic_student_t_point_at_centre_zero():
     rows = coverage.rule_scan(coverage.MIN_REPLICATES, levels=(0.95,), points=coverage.HEAVY_RULE_POINTS)
-    assert [r["truth"] for r in rows] == [0.0] and "synthetic Student t" in rows[0]["point"]
+    assert [r["truth"] for r in rows] == [0.0] * len(coverage.SCAN_ARMS)
+    assert "synthetic Student t" in rows[0]["point"]
+    assert [r["long_arm"] for r in rows] == list(coverage.SCAN_ARMS)
     assert rows[0]["first_look_quartiles"][0] >= coverage.CASE_FIRST
 
 
@@ -479,8 +482,9 @@ def test_the_rule_scan_puts_each_points_chunks_together_on_one_worker_or_two():
                                    workers=w, chunk=chunk) for w in (1, 2))
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
     assert strip(one) == strip(two)
+    per_point = len(levels) * len(coverage.SCAN_ARMS)
     for p, (where, estimator) in enumerate(points):
-        rows = one[p * len(levels):(p + 1) * len(levels)]
+        rows = one[p * per_point:(p + 1) * per_point]
         alone = [coverage._rule_chunk(where, estimator, coverage.CASE_FIRST, 2, k, count, levels)
                  for k, count in enumerate(counts)]
         looks = [size for _, chosen, _ in alone for size in chosen]
@@ -488,9 +492,11 @@ def test_the_rule_scan_puts_each_points_chunks_together_on_one_worker_or_two():
         assert all(r["point"] == coverage.heavy_label(where["df"]) for r in rows)
         assert all(r["first_look_quartiles"] == [int(q) for q in np.quantile(looks, (.25, .5, .75))]
                    for r in rows)
-        for i, r in enumerate(rows):
-            assert r["chunk_misses"] == [m[i].tolist() for m, _, _ in alone]
-            assert [r["misses_below"], r["misses_above"]] == sum(m[i] for m, _, _ in alone).tolist()
+        for k, r in enumerate(rows):  # reading by reading, level by level
+            a, i = divmod(k, len(levels))
+            assert (r["long_arm"], r["nominal"]) == (coverage.SCAN_ARMS[a], levels[i])
+            assert r["chunk_misses"] == [m[a, i].tolist() for m, _, _ in alone]
+            assert [r["misses_below"], r["misses_above"]] == sum(m[a, i] for m, _, _ in alone).tolist()
     whole = coverage.rule_scan(coverage.MIN_REPLICATES, seed=2, levels=levels, points=points)
     assert strip(whole) != strip(one)  # the chunks are what is seeded: other chunks, other draws
 
@@ -501,7 +507,7 @@ def test_a_size_scan_gives_the_same_rows_on_one_worker_or_two_in_the_order_of_it
     one, two = (scan(coverage.MIN_REPLICATES, seed=2, sizes=sizes, levels=(0.9,), workers=w) for w in (1, 2))
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
     assert strip(one) == strip(two)
-    assert [r["trials"] for r in one] == list(sizes)
+    assert [(r["trials"], r["long_arm"]) for r in one] == [(z, a) for z in sizes for a in coverage.SCAN_ARMS]
     alone = [row for size in sizes
              for row in scan(coverage.MIN_REPLICATES, seed=2, sizes=(size,), levels=(0.9,))]
     assert strip(alone) == strip(one)
@@ -634,11 +640,14 @@ def test_the_vectorised_mean_misses_are_those_of_the_verifiers_mean_interval_row
     stands_out = skewness_that_stands_out(x) != 0
     assert 0 < stands_out.sum() < len(x)
     misses, others = coverage._mean_misses(x, truth, levels, ("plain", "salient_only"))
+    assert misses.shape == (len(coverage.SCAN_ARMS), len(levels), 2)
     for i, level in enumerate(levels):
-        cis = [mean_ci(row, 1 - level) for row in x]
-        below = sum(ci.hi < truth for ci in cis)
-        above = sum(ci.lo > truth for ci in cis)
-        assert misses[i].tolist() == [below, above] and below + above > 0
+        for a, arm in enumerate(coverage.SCAN_ARMS):
+            cis = [mean_ci(row, 1 - level, arm) for row in x]
+            below = sum(ci.hi < truth for ci in cis)
+            above = sum(ci.lo > truth for ci in cis)
+            assert misses[a, i].tolist() == [below, above] and below + above > 0
+        below, above = misses[coverage.SCAN_ARMS.index(LONG_ARM), i]
         plain = [coverage.plain_t_ci(row, 1 - level) for row in x]
         assert others[i, 0] == sum(not ci.contains(truth) for ci in plain)
         se = lambda row: row.std(ddof=1) / np.sqrt(row.size)
@@ -886,17 +895,17 @@ def test_the_vectorised_ratio_misses_are_those_of_the_verifiers_ratio_interval_r
     num, den = rng.gamma(1.0, size=(200, 40)), rng.gamma(4.0, size=(200, 40))
     truth, levels = 0.25, (0.9, 0.999)
     misses, others = coverage._ratio_misses(num, den, truth, levels, coverage.FIRST_LOOK_REFERENCES)
-    assert coverage.FIRST_LOOK_REFERENCES == ("plain", "salient_only", "sample")
-    assert coverage.RATIO_REFERENCES == coverage.FIRST_LOOK_REFERENCES[:2]
+    assert coverage.FIRST_LOOK_REFERENCES == coverage.RATIO_REFERENCES == ("plain", "salient_only")
+    verifier = coverage.SCAN_ARMS.index(LONG_ARM)
     for i, level in enumerate(levels):
-        cis = [ratio_of_means_ci(a, b, 1 - level) for a, b in zip(num, den)]
-        assert misses[i].tolist() == [sum(ci.hi < truth for ci in cis), sum(ci.lo > truth for ci in cis)]
+        for a, arm in enumerate(coverage.SCAN_ARMS):
+            cis = [ratio_of_means_ci(x, y, 1 - level, arm) for x, y in zip(num, den)]
+            sides = [sum(ci.hi < truth for ci in cis), sum(ci.lo > truth for ci in cis)]
+            assert misses[a, i].tolist() == sides
         deltas = [coverage.delta_ratio_ci(a, b, 1 - level) for a, b in zip(num, den)]
         assert others[i, 0] == sum(not ci.contains(truth) for ci in deltas)
-        assert others[i, 1] > misses[i].sum()  # the interval before the widening misses more
-        samples = [ratio_of_means_ci(a, b, 1 - level, "sample") for a, b in zip(num, den)]
-        assert others[i, 2] == sum(not ci.contains(truth) for ci in samples) >= misses[i].sum()
-    assert misses.sum() > 0
+        assert others[i, 1] > misses[verifier, i].sum()  # the interval before the widening misses more
+    assert misses[verifier].sum() > 0
 
 
 def test_the_ratio_test_before_the_widening_rejects_whatever_the_verifiers_test_rejects():
@@ -1007,8 +1016,49 @@ def test_judged_by_reads_a_reference_column_as_the_verdict_rule_does():
     assert row["covered"] == 19800 and row["verdict"] == "stored"  # the stored row is left as it was
 
 
+def _row(arm, trials, nominal, covered):
+    return {"interval": "i", "point": "p", "trials": trials, "nominal": nominal, "covered": covered,
+            "long_arm": arm}
+
+
+def test_the_verifier_rows_are_its_readings_with_the_other_readings_counts_of_the_same_look_and_level():
+    others = [a for a in coverage.SCAN_ARMS if a != LONG_ARM]
+    rows = [_row(arm, t, v, 100 * k + 10 * t + int(v > .95))
+            for k, arm in enumerate(coverage.SCAN_ARMS) for t in (1, 2) for v in (.95, .99)]
+    found = coverage.verifier_rows(rows)
+    assert [(r["long_arm"], r["trials"], r["nominal"]) for r in found] == \
+        [(LONG_ARM, t, v) for t in (1, 2) for v in (.95, .99)]
+    for r in found:
+        for arm in others:
+            k = coverage.SCAN_ARMS.index(arm)
+            assert r[f"{arm}_covered"] == 100 * k + 10 * r["trials"] + int(r["nominal"] > .95)
+        assert f"{LONG_ARM}_covered" not in r
+
+
+def test_rows_read_refuses_a_reading_that_does_not_exist():
+    with pytest.raises(ValueError, match="arm must be one of"):
+        coverage.rows_read([_row(LONG_ARM, 1, .95, 1)], "widest")
+
+
+def test_a_rule_chunk_counts_each_replicates_interval_by_each_reading_as_mean_ci_does():
+    """The rule scan judges replicates of one size together: its misses are those of
+    :func:`stats.mean_ci` on each replicate's look, for each reading of the long arm."""
+    where, levels, count = coverage.HEAVY_POINT, (0.9, 0.99), 60
+    misses, chosen, _ = coverage._rule_chunk(where, "mean", coverage.CASE_FIRST, 4, 0, count, levels)
+    gen = generator(derive_seed(4, "rule", where, "mean", coverage.CASE_FIRST, 0), "cpu")
+    coverage._student_t(where["df"], count * PILOT_TRIALS, gen)  # the pilots
+    looks = np.split(coverage._student_t(where["df"], sum(chosen), gen), np.cumsum(chosen)[:-1])
+    assert len(set(chosen)) > 1  # replicates of more than one size
+    for a, arm in enumerate(coverage.SCAN_ARMS):
+        for i, level in enumerate(levels):
+            cis = [mean_ci(x, 1 - level, arm) for x in looks]
+            assert misses[a, i].tolist() == [sum(ci.hi < 0 for ci in cis), sum(ci.lo > 0 for ci in cis)]
+    assert misses.sum() > 0
+
+
 def test_the_first_look_scan_counts_its_references_on_the_same_replicates():
-    rows = coverage.first_look_scan(coverage.MIN_REPLICATES, 5, sizes=(64,), levels=(0.95,))
+    scanned = coverage.first_look_scan(coverage.MIN_REPLICATES, 5, sizes=(64,), levels=(0.95,))
+    rows = coverage.verifier_rows(scanned)
     where = coverage.SCAN_POINT
     point = coverage._point(where["d_k"], where["n"], where["dist"], d_v=1)
     truth = coverage._law(where["dist"]).evaluate("snr", **point)
@@ -1102,7 +1152,7 @@ def _stored_rule_points(name: str = "rule"):
     rule points' (``rule``), or the synthetic Student-t point's (``heavy``)."""
     stored = _stored_scan(name)
     config, rows = stored["scan_config"], stored[name if name == "rule" else "heavy_rule"]
-    per_point = len(config["levels"])
+    per_point = len(config["levels"]) * len(config["long_arms"])
     run_at = config["rule_points"] if name == "rule" else [[config["heavy_point"], "mean"]]
     return stored, rows, [(where, estimator, rows[p * per_point:(p + 1) * per_point])
                           for p, (where, estimator) in enumerate(run_at)]
@@ -1128,10 +1178,11 @@ def test_a_stored_rule_scans_first_and_last_chunks_are_what_the_current_code_cou
     where, _, rows = min((p for p in points if p[1] == estimator), key=shortest)
     counts = coverage.rule_chunk_counts(rows[0]["replicates"])
     assert len(rows[0]["chunk_misses"]) == len(counts) > 1 and counts[-1] < counts[0]
+    levels = tuple(dict.fromkeys(r["nominal"] for r in rows))
     for index in (0, len(counts) - 1):
         misses, chosen, _ = coverage._rule_chunk(where, estimator, rows[0]["trials"], stored["seed"], index,
-                                                 counts[index], tuple(r["nominal"] for r in rows))
-        assert misses.tolist() == [r["chunk_misses"][index] for r in rows]
+                                                 counts[index], levels)
+        assert [m for per_arm in misses.tolist() for m in per_arm] == [r["chunk_misses"][index] for r in rows]
         assert min(chosen) >= rows[0]["trials"]
 
 
@@ -1139,7 +1190,8 @@ def test_the_stored_calibration_is_what_the_current_code_reads():
     stored = _stored_scan("first-look")
     found = stored["calibration"]
     again = coverage.calibration(found["trials"], stored["seed"], needed=stored["first_look_smallest"],
-                                 needed_sample=coverage.smallest_by(stored["first_look"], "sample_covered"))
+                                 needed_sample=coverage.smallest_by(coverage.verifier_rows(stored["first_look"]),
+                                                                    "sample_covered"))
     assert again == found
 
 
@@ -1150,7 +1202,8 @@ def test_the_skew_constant_grants_at_least_the_size_the_sample_reading_needs():
     the chapter and the comment above the constant say; not a calibration)."""
     stored = _stored_scan("first-look")
     found = stored["calibration"]
-    assert found["needed_sample"] == coverage.smallest_by(stored["first_look"], "sample_covered")
+    assert found["needed_sample"] == coverage.smallest_by(coverage.verifier_rows(stored["first_look"]),
+                                                          "sample_covered")
     assert coverage.margin(TRIALS_PER_SKEW2, found["needed_sample"], found["skewness"]) >= 1
 
 
@@ -1164,7 +1217,7 @@ def test_the_skew_constant_grants_at_least_the_size_the_verifiers_interval_needs
     """The verifier's interval (its long arm read high) undercovers at no scanned level from a size
     no larger than the constant grants at the scan point; that size is the one the report records."""
     stored = _stored_scan("first-look")
-    smallest = coverage.smallest_by(stored["first_look"])
+    smallest = coverage.smallest_by(coverage.verifier_rows(stored["first_look"]))
     assert smallest is not None and smallest == stored["first_look_smallest"]
     assert smallest <= TRIALS_PER_SKEW2 * stored["calibration"]["skewness"] ** 2
 
@@ -1175,7 +1228,7 @@ def test_the_kurtosis_constant_is_the_earlier_intervals_covering_size_over_the_e
     undercovers at no level at a size no larger than the constant grants there (undecided rows count as
     not undercovering), and at each size where it undercovers, plain t misses at least as often on the
     same replicates."""
-    stored = _stored_scan("heavy")["heavy"]
+    stored = coverage.verifier_rows(_stored_scan("heavy")["heavy"])
     kurtosis = coverage.heavy_kurtosis(coverage.HEAVY_POINT["df"])
     earlier = coverage.covering_by(stored, "always_corrected_covered")
     assert TRIALS_PER_KURT == int(np.ceil(earlier / kurtosis))

@@ -128,7 +128,8 @@ def test_the_estimate_agrees_with_the_counted_first_look_scan_where_counting_see
     side among 40000 fresh replicates; the tilted estimate from its own looks must agree with both."""
     counted = json.loads(FIRST_LOOK.read_text())
     assert coverage.scan_current("first_look", counted)
-    row = next(r for r in counted["first_look"] if r["trials"] == 4096 and r["nominal"] == 0.999)
+    row = next(r for r in coverage.verifier_rows(counted["first_look"])
+               if r["trials"] == 4096 and r["nominal"] == 0.999)
     size, level, replicates = 4096, 0.999, 1000
     mc_alpha /= len(tilted.SIDES)
     for side in tilted.SIDES:
@@ -185,7 +186,8 @@ def test_the_rule_looks_split_at_the_stored_rule_scans_quartiles(mc_alpha):
     noise from the pilots here and from the stored scan's replicates)."""
     report = json.loads(RULE.read_text())
     assert coverage.scan_current("rule", report)
-    row = next(r for r in report["rule"] if r["point"] == "SNR, gaussian keys, d_k=4, n=2")
+    row = next(r for r in coverage.verifier_rows(report["rule"])
+               if r["point"] == "SNR, gaussian keys, d_k=4, n=2")
     looks = tilted_snr.rule_looks(4000, 8)
     z = sps.norm.isf(mc_alpha / 6)
     for share, quartile in zip((0.25, 0.5, 0.75), row["first_look_quartiles"]):
@@ -229,8 +231,13 @@ def stored():
     return _read_stored(STORED)
 
 
+def _read(config):
+    return {key: value for key, value in config.items() if key not in tilted_snr.UNREAD}
+
+
 def test_the_stored_scan_has_the_current_configuration(stored):
-    assert stored["tilted_snr_config"] == json.loads(json.dumps(tilted_snr.snr_tilted_config()))
+    assert tilted_snr.scan_current(stored, "tilted_snr")
+    assert _read(stored["tilted_snr_config"]) == _read(json.loads(json.dumps(tilted_snr.snr_tilted_config())))
 
 
 def test_the_stored_scans_first_and_last_chunks_rerun_to_their_stored_sums(stored):
@@ -297,6 +304,16 @@ def test_the_stored_scans_chunks_spread_as_its_standard_errors_say(stored, arm):
     assert found["df"] > 100 and found["p"] > tilted.DISPERSION_TAIL / len(LONG_ARMS), found
 
 
+def test_a_configuration_is_current_but_for_entries_its_rows_do_not_read():
+    current = json.loads(json.dumps(tilted_snr.snr_tilted_config()))
+    assert tilted_snr.scan_current({"tilted_snr_config": {**current, "long_arm": "high"}})
+    assert tilted_snr.scan_current({"tilted_snr_config": current})
+    assert not tilted_snr.scan_current({"tilted_snr_config": {**current, "floor": current["floor"] + 1}})
+    assert not tilted_snr.scan_current({"tilted_snr_config": {**current, "long_arms": ["high"]}})
+    assert not tilted_snr.scan_current({"tilted_snr": []})
+    assert not tilted_snr.scan_current(None)
+
+
 def test_stored_rows_refuse_an_unknown_scan_by_name():
     with pytest.raises(ValueError, match="scan must be one of tilted_snr, tilted_snr_sizes"):
         tilted_snr.stored_rows({}, "tilted")
@@ -323,7 +340,9 @@ def stored_sizes():
 
 
 def test_the_stored_sizes_scan_has_the_current_configuration(stored_sizes):
-    assert stored_sizes["tilted_snr_sizes_config"] == json.loads(json.dumps(tilted_snr.snr_sizes_config()))
+    assert tilted_snr.scan_current(stored_sizes, "tilted_snr_sizes")
+    current = json.loads(json.dumps(tilted_snr.snr_sizes_config()))
+    assert _read(stored_sizes["tilted_snr_sizes_config"]) == _read(current)
     rows = tilted_snr.stored_rows(stored_sizes, "tilted_snr_sizes")
     assert sorted({r["trials"] for r in rows}) == list(tilted_snr.SNR_SIZES)
 
