@@ -73,8 +73,8 @@ from .stats import (
     ratio_test,
     sequential,
     skew_corrected_limits,
+    skew_readings,
     skewness,
-    skewness_that_stands_out,
     studentized_limits,
 )
 
@@ -466,9 +466,9 @@ SCAN_POINT: dict[str, Any] = {"d_k": 4, "n": 2, "dist": "gaussian"}
 SCAN_SIZES: tuple[int, ...] = tuple(round(64 * 2 ** (step / 2)) for step in range(15))  # 64 ... 8192
 SCAN_LEVELS: tuple[float, ...] = (0.95, 0.99, 0.999, 0.9999)
 SCAN_CHUNK = 2**20  # trials drawn at once
-# Every look of the first-look, rule and heavy scans is judged by each reading of the long arm on the
-# same values, one row per reading (``long_arm``): a stored scan holds the verifier's rows whichever
-# reading :data:`stats.LONG_ARM` names, and the others beside them (:func:`verifier_rows`).
+# Every look of the first-look, rule, heavy and deep scans is judged by each reading of the long arm on
+# the same values, one row per reading (``long_arm``): a stored scan holds the verifier's rows
+# whichever reading :data:`stats.LONG_ARM` names, and the others beside them (:func:`verifier_rows`).
 SCAN_ARMS: tuple[str, ...] = LONG_ARMS
 
 
@@ -512,7 +512,7 @@ def rows_read(rows: Sequence[dict[str, Any]], arm: str) -> list[dict[str, Any]]:
 
 
 def verifier_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows of a counted scan (first-look, rule, heavy) judged by the verifier's reading of the
+    """The rows of a counted scan (first-look, rule, heavy, deep) judged by the verifier's reading of the
     long arm (:data:`stats.LONG_ARM`), each with ``<arm>_covered``, the coverage count of every
     other reading on the same replicates (the row with the same :data:`ROW_KEYS`)."""
     key = lambda r: tuple(r.get(k) for k in ROW_KEYS)
@@ -880,7 +880,7 @@ def _mean_misses(x: np.ndarray, truth: float, levels: Sequence[float],
     name of ``references`` (:data:`MEAN_REFERENCES`), the misses of those intervals on the same rows."""
     size = x.shape[1]
     centre, se = x.mean(1), x.std(1, ddof=1) / math.sqrt(size)
-    readings, salient = [limit_skews(x, long_arm=arm) for arm in arms], skewness_that_stands_out(x)
+    salient, readings = skew_readings(x, arms)
     used = [MEAN_REFERENCES[name](x, salient) for name in references]
     misses = np.zeros((len(arms), len(levels), 2), dtype=int)
     others = np.zeros((len(levels), len(references)), dtype=int)
@@ -972,7 +972,7 @@ def deep_config() -> dict[str, Any]:
             "chunk": DEEP_CHUNK, "rule_chunks": DEEP_RULE_CHUNKS, "pilot_trials": PILOT_TRIALS,
             "case_first": CASE_FIRST, "trials_per_skew2": TRIALS_PER_SKEW2,
             "trials_per_kurt": TRIALS_PER_KURT, "skew_salience": SKEW_SALIENCE, "interval": MEAN_LABEL,
-            "unresolved_skew": UNRESOLVED_SKEW, "long_arm": LONG_ARM, "high_reading": HIGH_READING,
+            "unresolved_skew": UNRESOLVED_SKEW, "long_arms": list(SCAN_ARMS), "high_reading": HIGH_READING,
             "references": list(DEEP_MEAN_REFERENCES)}
 
 
@@ -1074,16 +1074,6 @@ def _ratio_misses(num: np.ndarray, den: np.ndarray, truth: float, levels: Sequen
 # ---- what the two deep scans share
 
 DEEP_MEAN_REFERENCES = ("plain", "salient_only")  # counted beside the verifier's mean interval
-# The deep scans judge their looks by the verifier's reading of the long arm alone (their stored
-# rows predate the rows per reading of :data:`SCAN_ARMS`; they carry no ``long_arm``).
-DEEP_ARMS: tuple[str, ...] = (LONG_ARM,)
-
-
-def _deep_misses(found: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The misses of a deep scan's one reading (:data:`DEEP_ARMS`) and its references'."""
-    misses, others = found
-    return misses[0], others
-
 
 def _deep_point(estimator: str, shapes: tuple[float, ...]) -> dict[str, Any]:
     """How the deep scan of ``estimator`` (``mean``: one Gamma shape; ``ratio``: numerator and
@@ -1094,15 +1084,14 @@ def _deep_point(estimator: str, shapes: tuple[float, ...]) -> dict[str, Any]:
         return {"stream": ("deep", shape), "floor": deep_size(shape), "truth": shape, "label": MEAN_LABEL,
                 "where": f"synthetic Gamma({shape:g}), skewness {gamma_skewness(shape):.3g}",
                 "references": DEEP_MEAN_REFERENCES,
-                "misses": lambda values, truth, levels: _deep_misses(
-                    _mean_misses(values[0], truth, levels, DEEP_MEAN_REFERENCES, DEEP_ARMS))}
+                "misses": lambda values, truth, levels: _mean_misses(values[0], truth, levels,
+                                                                     DEEP_MEAN_REFERENCES)}
     skew, _ = ratio_moments(*shapes)
     return {"stream": ("deep ratio", tuple(shapes)), "floor": deep_ratio_size(*shapes),
             "truth": shapes[0] / shapes[1], "label": RATIO_LABEL,
             "where": f"synthetic Gamma({shapes[0]:g}) / Gamma({shapes[1]:g}) means, skewness {skew:.3g}",
             "references": RATIO_REFERENCES,
-            "misses": lambda values, truth, levels: _deep_misses(
-                _ratio_misses(*values, truth, levels, RATIO_REFERENCES, DEEP_ARMS))}
+            "misses": lambda values, truth, levels: _ratio_misses(*values, truth, levels)}
 
 
 def deep_look_sizes(estimator: str, shapes: tuple[float, ...], sizing: str, count: int, floor: int,
@@ -1118,14 +1107,15 @@ def deep_look_sizes(estimator: str, shapes: tuple[float, ...], sizing: str, coun
 
 def _deep_chunk(estimator: str, shapes: tuple[float, ...], sizing: str, count: int, seed: int, index: int,
                 levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Misses of ``count`` replicates (chunk ``index``) of the interval of ``estimator`` on Gamma
-    values of ``shapes`` (:func:`_deep_point`), sized by ``sizing``; with the looks' sizes.
-    Replicates of one size are judged together."""
+    """Misses ``[arm, level, side]`` (:data:`SCAN_ARMS`) of ``count`` replicates (chunk ``index``)
+    of the interval of ``estimator`` on Gamma values of ``shapes`` (:func:`_deep_point`), sized by
+    ``sizing``, with its references' ``[level, name]``; and the looks' sizes. Replicates of one size
+    are judged together."""
     point = _deep_point(estimator, shapes)
     gen = generator(derive_seed(seed, *point["stream"], sizing, index), "cpu")
     draw = lambda rows, size: tuple(_gamma(k, rows, size, gen) for k in shapes)
     sizes = deep_look_sizes(estimator, shapes, sizing, count, point["floor"], gen)
-    misses = np.zeros((len(levels), 2), dtype=int)
+    misses = np.zeros((len(SCAN_ARMS), len(levels), 2), dtype=int)
     others = np.zeros((len(levels), len(point["references"])), dtype=int)
     for size, rows in zip(*np.unique(sizes, return_counts=True)):
         m, o = point["misses"](draw(int(rows), int(size)), point["truth"], levels)
@@ -1162,13 +1152,12 @@ def _deep_rows(estimator: str, shapes: tuple[float, ...], sizing: str, replicate
     looks = np.concatenate(sizes)
     quartiles = [int(q) for q in np.quantile(looks, (.25, .5, .75))]
     below = int(np.sum(looks < floor))
-    scanned = _miss_rows(point["label"], point["where"], int(np.median(looks)), point["truth"], levels,
-                         misses, replicates, seconds, sizing=sizing, first_look_quartiles=quartiles,
-                         below_floor=below)
-    return [{**row, **_covered_by(point["references"], others[i], replicates),
-             "chunk_misses": [m[i].tolist() for m, _, _ in results],
-             "chunk_references": [o[i].tolist() for _, o, _ in results]}
-            for i, row in enumerate(scanned)]
+    per_row = lambda a, i: {**_covered_by(point["references"], others[i], replicates),
+                            "chunk_misses": [m[a, i].tolist() for m, _, _ in results],
+                            "chunk_references": [o[i].tolist() for _, o, _ in results]}
+    return _arm_rows(point["label"], point["where"], int(np.median(looks)), point["truth"], levels, misses,
+                     replicates, seconds, SCAN_ARMS, per_row, sizing=sizing, first_look_quartiles=quartiles,
+                     below_floor=below)
 
 
 def _check_deep(replicates: int, sizings: Sequence[str]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from scipy import optimize, stats
@@ -218,12 +218,23 @@ def limit_skews(x: np.ndarray, salient: Any = None, long_arm: str = LONG_ARM) ->
     resolve its skewness, and taking it as 0 leaves the arm on the long-tail side too short in the
     deep tail (``coverage.deep_scan``): both arms are lengthened for the high reading. Floats for
     1-D samples, else one per row."""
-    d = _centred(x)
     if salient is None:
-        salient, upper = salience_and_upper(d)
-    else:
-        upper = skewness_upper(d)
-    return tuple(_per_row(v) for v in _reading(salient, skewness(d), upper, long_arm))
+        return skew_readings(x, (long_arm,))[1][0]
+    d = _centred(x)
+    return tuple(_per_row(v) for v in _reading(salient, skewness(d), skewness_upper(d), long_arm))
+
+
+def skew_readings(x: np.ndarray,
+                  long_arms: Sequence[str] = LONG_ARMS) -> tuple[Any, list[tuple[Any, Any, Any]]]:
+    """From one jackknife of i.i.d. samples along the last axis: the skewness that stands out (as
+    :func:`skewness_that_stands_out` reads it, from the centred samples) and the reading of
+    :func:`limit_skews` for each of ``long_arms`` (:data:`LONG_ARMS`). Floats for 1-D samples, else
+    one per row."""
+    d = _centred(x)
+    salient, upper = salience_and_upper(d)
+    g = skewness(d)
+    readings = [tuple(_per_row(v) for v in _reading(salient, g, upper, arm)) for arm in long_arms]
+    return _per_row(np.where(salient, g, 0.0)), readings
 
 
 def _check_long_arm(long_arm: str) -> None:

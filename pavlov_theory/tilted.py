@@ -442,8 +442,9 @@ def print_rows(rows: Sequence[dict[str, Any]]) -> None:
 def brute_force_pairs(rows: Sequence[dict[str, Any]],
                       counted: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """The rows of a tilted scan beside the rows of a deep scan (``counted``, judged by
-    :func:`coverage.judged_by`) that measured the same interval, point, look and level by counting."""
-    key = lambda r: (r["interval"], r["point"], r["sizing"], r["nominal"])
+    :func:`coverage.judged_by`) that measured the same interval, reading of the long arm, point, look
+    and level by counting."""
+    key = lambda r: (r["interval"], r["long_arm"], r["point"], r["sizing"], r["nominal"])
     found = {key(r): r for r in counted}
     return [(r, found[key(r)]) for r in rows if key(r) in found]
 

@@ -28,6 +28,7 @@ from pavlov_theory.sampling import derive_seed, generator
 from pavlov_theory.stats import (
     HIGH_READING,
     LONG_ARM,
+    LONG_ARMS,
     SKEW_SALIENCE,
     kurtosis_upper,
     limit_skews,
@@ -37,6 +38,7 @@ from pavlov_theory.stats import (
     ratio_test,
     salience_and_upper,
     skew_corrected_limits,
+    skew_readings,
     skewness,
     skewness_that_stands_out,
     skewness_upper,
@@ -697,12 +699,15 @@ def test_a_deep_scans_rows_are_its_chunks_rerun_alone_and_summed(estimator, shap
              for k, count in enumerate(counts)]
     looks = np.concatenate([z for _, _, z in alone])
     misses, others = sum(m for m, _, _ in alone), sum(o for _, o, _ in alone)
-    for i, r in enumerate(rows):
-        assert [r["misses_below"], r["misses_above"]] == misses[i].tolist()
+    assert len(rows) == len(coverage.SCAN_ARMS) * len(levels)
+    for k, r in enumerate(rows):  # reading by reading, level by level
+        a, i = divmod(k, len(levels))
+        assert (r["long_arm"], r["nominal"]) == (coverage.SCAN_ARMS[a], levels[i])
+        assert [r["misses_below"], r["misses_above"]] == misses[a, i].tolist()
         assert [r[f"{name}_covered"] for name in point["references"]] == (replicates - others[i]).tolist()
         assert r["first_look_quartiles"] == [int(q) for q in np.quantile(looks, (.25, .5, .75))]
         assert r["below_floor"] == int(np.sum(looks < floor))
-        assert r["chunk_misses"] == [m[i].tolist() for m, _, _ in alone]
+        assert r["chunk_misses"] == [m[a, i].tolist() for m, _, _ in alone]
         assert r["chunk_references"] == [o[i].tolist() for _, o, _ in alone]
     assert coverage.deep_chunk_counts(estimator, shapes, sizing, replicates, chunk) == counts
 
@@ -774,7 +779,7 @@ def test_the_deep_scan_rejects_a_wrong_truth():
     x = torch._standard_gamma(torch.full((2000, coverage.deep_size(16.0)), 16.0, dtype=torch.float64),
                               generator=generator(7, "cpu")).numpy()
     misses, _ = coverage._mean_misses(x, 16.0 * 1.02, (0.99,))
-    word, _ = coverage.verdict(2000 - int(misses.sum()), 2000, 0.99)
+    word, _ = coverage.verdict(2000 - int(misses[coverage.SCAN_ARMS.index(LONG_ARM)].sum()), 2000, 0.99)
     assert word == "undercovers"
 
 
@@ -813,9 +818,9 @@ def test_the_stored_deep_scan_matches_the_scan_the_code_would_run():
     stored = json.loads((Path(__file__).parents[1] / "book" / "measured" / "coverage-deep.json").read_text())
     rows = stored["deep"]
     assert stored["deep_config"] == coverage.deep_config()
-    expected = {(k, z, level) for k in coverage.DEEP_SHAPES for z in coverage.DEEP_SIZINGS
-                for level in coverage.DEEP_LEVELS}
-    assert {(r["truth"], r["sizing"], r["nominal"]) for r in rows} == expected
+    expected = [(k, z, arm, level) for k in coverage.DEEP_SHAPES for z in coverage.DEEP_SIZINGS
+                for arm in coverage.SCAN_ARMS for level in coverage.DEEP_LEVELS]
+    assert [(r["truth"], r["sizing"], r["long_arm"], r["nominal"]) for r in rows] == expected
     for r in rows:
         if r["sizing"] == "floor":
             assert r["first_look_quartiles"] == [coverage.deep_size(r["truth"])] * 3
@@ -850,8 +855,10 @@ def test_the_stored_deep_scans_first_last_and_most_missed_chunks_rerun_to_their_
     point = coverage._deep_point(estimator, shapes)
     rows = [r for r in stored[name.replace("-", "_")]
             if r["point"] == point["where"] and r["sizing"] == sizing]
-    levels = tuple(r["nominal"] for r in rows)
+    levels = tuple(dict.fromkeys(r["nominal"] for r in rows))
     assert levels == coverage.DEEP_LEVELS
+    assert [(r["long_arm"], r["nominal"]) for r in rows] == [(a, v) for a in coverage.SCAN_ARMS
+                                                             for v in levels]
     counts = coverage.deep_chunk_counts(estimator, shapes, sizing, rows[0]["replicates"])
     assert len(counts) > 1 and counts[-1] < counts[0]
     missed = np.sum([r["chunk_misses"] for r in rows], axis=(0, 2))  # per chunk, over levels and sides
@@ -859,8 +866,9 @@ def test_the_stored_deep_scans_first_last_and_most_missed_chunks_rerun_to_their_
     for index in sorted({0, len(counts) - 1, int(np.argmax(missed))}):
         misses, others, _ = coverage._deep_chunk(estimator, shapes, sizing, counts[index], stored["seed"],
                                                  index, levels)
-        for i, r in enumerate(rows):
-            assert r["chunk_misses"][index] == misses[i].tolist()
+        for k, r in enumerate(rows):
+            a, i = divmod(k, len(levels))
+            assert r["chunk_misses"][index] == misses[a, i].tolist()
             assert r["chunk_references"][index] == others[i].tolist()
 
 
@@ -955,7 +963,8 @@ def test_the_deep_ratio_scan_rejects_a_wrong_truth():
     num, den = (coverage._gamma(k, 2000, size, gen) for k in coverage.DEEP_RATIO_SHAPES)
     truth = coverage.DEEP_RATIO_SHAPES[0] / coverage.DEEP_RATIO_SHAPES[1]
     misses, _ = coverage._ratio_misses(num, den, truth * 1.03, (0.99,))
-    assert coverage.verdict(2000 - int(misses.sum()), 2000, 0.99)[0] == "undercovers"
+    missed = int(misses[coverage.SCAN_ARMS.index(LONG_ARM)].sum())
+    assert coverage.verdict(2000 - missed, 2000, 0.99)[0] == "undercovers"
 
 
 def test_the_stored_deep_ratio_scan_matches_the_scan_the_code_would_run():
@@ -967,8 +976,9 @@ def test_the_stored_deep_ratio_scan_matches_the_scan_the_code_would_run():
     assert stored["deep_ratio_config"] == coverage.deep_ratio_config()
     shapes = coverage.DEEP_RATIO_SHAPES
     rows = stored["deep_ratio"]
-    assert {(r["sizing"], r["nominal"]) for r in rows} == {
-        (z, level) for z in coverage.DEEP_SIZINGS for level in coverage.DEEP_LEVELS}
+    assert [(r["sizing"], r["long_arm"], r["nominal"]) for r in rows] == [
+        (z, arm, level) for z in coverage.DEEP_SIZINGS for arm in coverage.SCAN_ARMS
+        for level in coverage.DEEP_LEVELS]
     for r in rows:
         assert r["truth"] == shapes[0] / shapes[1] and r["interval"] == coverage.RATIO_LABEL
         if r["sizing"] == "floor":
@@ -1014,6 +1024,17 @@ def test_judged_by_reads_a_reference_column_as_the_verdict_rule_does():
     assert (plain["covered"], plain["coverage"], plain["ci"]) == (19766, 19766 / 20000, [ci.lo, ci.hi])
     assert coverage.verdict(19766, 20000, 0.99, confidence=0.99)[0] == "nominal"
     assert row["covered"] == 19800 and row["verdict"] == "stored"  # the stored row is left as it was
+
+
+def test_skew_readings_are_each_readings_limit_skews_and_the_skewness_that_stands_out_from_one_jackknife():
+    x = np.random.default_rng(9).gamma(2.0, size=(200, 40))
+    salient, readings = skew_readings(x, LONG_ARMS)
+    assert 0 < np.count_nonzero(salient) < len(x)
+    np.testing.assert_allclose(salient, skewness_that_stands_out(x), rtol=1e-12)
+    assert len(readings) == len(LONG_ARMS)
+    for arm, found in zip(LONG_ARMS, readings):
+        for mine, alone in zip(found, limit_skews(x, long_arm=arm)):
+            np.testing.assert_array_equal(mine, alone)
 
 
 def _row(arm, trials, nominal, covered):

@@ -15,7 +15,7 @@ from scipy import stats as sps
 from pavlov_theory import coverage, tilted
 from pavlov_theory.engine import PILOT_TRIALS, first_look
 from pavlov_theory.sampling import derive_seed, generator
-from pavlov_theory.stats import mean_ci, ratio_of_means_ci, studentized_limits
+from pavlov_theory.stats import LONG_ARMS, mean_ci, ratio_of_means_ci, studentized_limits
 
 STORED = Path(__file__).resolve().parents[1] / "book" / "measured" / "coverage-tilted.json"
 MEAN, RATIO = ("mean", (4.0,)), ("ratio", (4.0, 16.0))
@@ -381,6 +381,15 @@ def test_the_pooled_agreement_is_the_counted_against_the_predicted_misses():
     spread = math.sqrt(predicted + 0.1 ** 2 + 0.4 ** 2)
     assert found == pytest.approx({"pairs": 2, "counted": 60, "predicted": predicted, "z": 10 / spread})
     assert tilted.pooled_agreement(list(zip(rows, counted)), 0.9999)["pairs"] == 0
+
+
+def test_a_tilted_row_is_paired_with_the_counted_row_of_its_own_reading():
+    base = {"interval": "i", "point": "p", "sizing": "floor", "nominal": 0.999}
+    rows = [{**base, "long_arm": arm, "tilted": arm} for arm in LONG_ARMS]
+    counted = [{**base, "long_arm": arm, "counted": arm} for arm in reversed(LONG_ARMS)]
+    counted.append({**base, "nominal": 0.99, "long_arm": LONG_ARMS[0], "counted": "other level"})
+    pairs = tilted.brute_force_pairs(rows, counted)
+    assert [(r["tilted"], c["counted"]) for r, c in pairs] == [(arm, arm) for arm in LONG_ARMS]
 
 
 def test_the_stored_scan_agrees_with_the_counted_deep_scans_where_counting_is_sharp(stored):
