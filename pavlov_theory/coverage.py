@@ -515,11 +515,21 @@ def verifier_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of a counted scan (first-look, rule, heavy) judged by the verifier's reading of the
     long arm (:data:`stats.LONG_ARM`), each with ``<arm>_covered``, the coverage count of every
     other reading on the same replicates (the row with the same :data:`ROW_KEYS`)."""
+    if any("long_arm" not in r for r in rows):
+        raise ValueError("verifier_rows: a row without long_arm (a scan run before each reading had rows "
+                         "of its own: run it again)")
     key = lambda r: tuple(r.get(k) for k in ROW_KEYS)
-    others = {(r["long_arm"], key(r)): r["covered"] for r in rows if r["long_arm"] != LONG_ARM}
-    arms = sorted({arm for arm, _ in others})
-    return [{**r, **{f"{arm}_covered": others[arm, key(r)] for arm in arms}}
-            for r in rows_read(rows, LONG_ARM)]
+    found: dict[tuple, dict[str, Any]] = {}
+    for r in rows:
+        if (r["long_arm"], key(r)) in found:
+            raise ValueError(f"verifier_rows: two rows of reading {r['long_arm']!r} at {key(r)}")
+        found[r["long_arm"], key(r)] = r
+    mine = rows_read(rows, LONG_ARM)
+    arms = sorted({arm for arm, _ in found} - {LONG_ARM})
+    paired = all((arm, key(r)) in found for r in mine for arm in arms)
+    if len(found) != len(mine) * (1 + len(arms)) or not paired:
+        raise ValueError("verifier_rows: the readings were not judged on the same looks and levels")
+    return [{**r, **{f"{arm}_covered": found[arm, key(r)]["covered"] for arm in arms}} for r in mine]
 
 
 def _scan_size(size: int, replicates: int, seed: int, levels: Sequence[float]) -> list[dict[str, Any]]:

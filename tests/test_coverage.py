@@ -1036,6 +1036,33 @@ def test_the_verifier_rows_are_its_readings_with_the_other_readings_counts_of_th
         assert f"{LONG_ARM}_covered" not in r
 
 
+def test_the_verifier_rows_pair_rows_that_differ_only_in_point_or_sizing_with_their_own():
+    rows = [{**_row(arm, 1, .95, 10 * k + j), "point": point, "sizing": sizing}
+            for k, arm in enumerate(coverage.SCAN_ARMS)
+            for j, (point, sizing) in enumerate((("p", "floor"), ("p", "rule"), ("q", "floor")))]
+    found = coverage.verifier_rows(rows)
+    assert len(found) == 3
+    for r in found:
+        j = r["covered"] % 10
+        assert all(r[f"{arm}_covered"] == 10 * coverage.SCAN_ARMS.index(arm) + j
+                   for arm in coverage.SCAN_ARMS if arm != LONG_ARM)
+
+
+@pytest.mark.parametrize("change", ["duplicate", "missing", "unread"])
+def test_the_verifier_rows_refuse_rows_whose_readings_do_not_pair_one_to_one(change):
+    rows = [_row(arm, 1, .95, 1) for arm in coverage.SCAN_ARMS]
+    other = next(r for r in rows if r["long_arm"] != LONG_ARM)
+    if change == "duplicate":
+        rows.append(dict(other))
+    elif change == "missing":
+        rows.remove(other)
+        rows.append({**other, "trials": 2})
+    else:
+        del other["long_arm"]
+    with pytest.raises(ValueError, match="verifier_rows"):
+        coverage.verifier_rows(rows)
+
+
 def test_rows_read_refuses_a_reading_that_does_not_exist():
     with pytest.raises(ValueError, match="arm must be one of"):
         coverage.rows_read([_row(LONG_ARM, 1, .95, 1)], "widest")
