@@ -515,11 +515,21 @@ def verifier_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of a counted scan (first-look, rule, heavy, deep) judged by the verifier's reading of the
     long arm (:data:`stats.LONG_ARM`), each with ``<arm>_covered``, the coverage count of every
     other reading on the same replicates (the row with the same :data:`ROW_KEYS`)."""
+    if any("long_arm" not in r for r in rows):
+        raise ValueError("verifier_rows: a row without long_arm (a scan run before each reading had rows "
+                         "of its own: run it again)")
     key = lambda r: tuple(r.get(k) for k in ROW_KEYS)
-    others = {(r["long_arm"], key(r)): r["covered"] for r in rows if r["long_arm"] != LONG_ARM}
-    arms = sorted({arm for arm, _ in others})
-    return [{**r, **{f"{arm}_covered": others[arm, key(r)] for arm in arms}}
-            for r in rows_read(rows, LONG_ARM)]
+    found: dict[tuple, dict[str, Any]] = {}
+    for r in rows:
+        if (r["long_arm"], key(r)) in found:
+            raise ValueError(f"verifier_rows: two rows of reading {r['long_arm']!r} at {key(r)}")
+        found[r["long_arm"], key(r)] = r
+    mine = rows_read(rows, LONG_ARM)
+    arms = sorted({arm for arm, _ in found} - {LONG_ARM})
+    paired = all((arm, key(r)) in found for r in mine for arm in arms)
+    if len(found) != len(mine) * (1 + len(arms)) or not paired:
+        raise ValueError("verifier_rows: the readings were not judged on the same looks and levels")
+    return [{**r, **{f"{arm}_covered": found[arm, key(r)]["covered"] for arm in arms}} for r in mine]
 
 
 def _scan_size(size: int, replicates: int, seed: int, levels: Sequence[float]) -> list[dict[str, Any]]:
@@ -607,20 +617,15 @@ def margin(constant: float, needed: int | None, skew: float) -> float | None:
     return constant / per_skew2(needed, skew) if needed else None
 
 
-def calibration(trials: int = 2**21, seed: int = 0, needed: int | None = None,
-                needed_sample: int | None = None) -> dict[str, Any]:
+def calibration(trials: int = 2**21, seed: int = 0) -> dict[str, Any]:
     """The per-trial skewness of the values the ratio interval studentizes at ``SCAN_POINT``
-    (:func:`engine.studentized_values`), from ``trials`` trials, and where the trials a first-look
-    scan found the interval needs there are given, the trials per unit of squared skewness they
-    imply (:func:`per_skew2`; ``None`` without them): ``needed`` for the verifier's interval,
-    ``needed_sample`` for it with its long arm read from the sample skewness alone (what
-    :data:`engine.TRIALS_PER_SKEW2` grants over each: :func:`margin`)."""
+    (:func:`engine.studentized_values`), from ``trials`` trials: what turns the trials a first-look
+    scan finds a reading needs there into trials per unit of squared skewness (:func:`per_skew2`,
+    and what :data:`engine.TRIALS_PER_SKEW2` grants over them, :func:`margin`). A report stores
+    only this measurement; what each reading needs is read from the scan's rows."""
     point = _point(SCAN_POINT["d_k"], SCAN_POINT["n"], SCAN_POINT["dist"], d_v=1)
     samples = _signal_noise(point, trials, generator(derive_seed(seed, "calibration", trials), "cpu"))
-    skew = float(skewness(studentized_values("ratio", samples)))
-    implied = lambda needed: per_skew2(needed, skew) if needed else None
-    return {"skewness": skew, "trials": trials, "needed": needed, "trials_per_skew2": implied(needed),
-            "needed_sample": needed_sample, "sample_trials_per_skew2": implied(needed_sample)}
+    return {"skewness": float(skewness(studentized_values("ratio", samples))), "trials": trials}
 
 
 def _value_misses(estimator: str, values: tuple[np.ndarray, ...], truth: float, levels: Sequence[float],
@@ -1293,37 +1298,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.first_look:
         report["first_look"] = first_look_scan(args.first_look, args.seed, workers=args.workers,
                                                progress=True)
-        report["first_look_smallest"] = smallest_first_look(verifier_rows(report["first_look"]))
         _print_rows(report["first_look"], "first look: ")
-        print(f"first look: smallest size with no undercoverage from it on: {report['first_look_smallest']}")
     if args.calibrate:
-        scanned = report.get("first_look")
-        sample = smallest_by(verifier_rows(scanned), "sample_covered") if scanned else None
-        report["calibration"] = calibration(seed=args.seed, needed=report.get("first_look_smallest"),
-                                            needed_sample=sample)
-        found = report["calibration"]
-        # where no scanned size undercovers, the smallest scanned one bounds what is needed from above
-        bounded = "at most " if scanned and found["needed"] == min(r["trials"] for r in scanned) else ""
-        over_need = margin(TRIALS_PER_SKEW2, found["needed_sample"], found["skewness"])
-        print(f"calibration: skewness {found['skewness']:.4f} from {found['trials']} trials"
-              + (f"; the verifier's interval needs {bounded}{found['needed']} trials there, "
-                 f"{found['trials_per_skew2']:.1f} per unit of squared skewness" if found["needed"] else "")
-              + (f"; read from the sample skewness alone it needs {found['needed_sample']}, "
-                 f"{found['sample_trials_per_skew2']:.1f} per unit (engine.TRIALS_PER_SKEW2 is "
-                 f"{TRIALS_PER_SKEW2}, {over_need:.2f} times that)"
-                 if found["needed_sample"] else ""))
+        report["calibration"] = found = calibration(seed=args.seed)
+        print(f"calibration: skewness {found['skewness']:.4f} from {found['trials']} trials")
+    if report.get("first_look"):
+        # what each reading needs is read from the rows, never stored beside them
+        skew = report["calibration"]["skewness"] if args.calibrate else None
+        for arm in SCAN_ARMS:
+            needed = smallest_by(rows_read(report["first_look"], arm))
+            # where no scanned size undercovers, the smallest scanned one bounds what is needed from above
+            bounded = "at most " if needed == min(r["trials"] for r in report["first_look"]) else ""
+            print(f"first look, {arm}: smallest size with no undercoverage from it on: {bounded}{needed}"
+                  + (f", {per_skew2(needed, skew):.1f} trials per unit of squared skewness "
+                     f"(engine.TRIALS_PER_SKEW2 is {TRIALS_PER_SKEW2}, "
+                     f"{margin(TRIALS_PER_SKEW2, needed, skew):.2f} times that)" if needed and skew else ""))
     if args.rule:
         report["rule"] = rule_scan(args.rule, args.seed, workers=args.workers, progress=True)
         _print_rows(report["rule"], "rule: ")
     if args.heavy:
         report["heavy"] = heavy_scan(args.heavy, args.seed, workers=args.workers, progress=True)
-        report["heavy_covering"] = first_covering(verifier_rows(report["heavy"]))
-        report["heavy_smallest"] = smallest_first_look(verifier_rows(report["heavy"]))
         _print_rows(report["heavy"], "heavy: ")
         kurt = heavy_kurtosis(HEAVY_POINT["df"])
-        earlier = covering_by(verifier_rows(report["heavy"]), "always_corrected_covered")
-        print(f"heavy: the verifier's interval undercovers at no level at {report['heavy_covering']} trials "
-              f"and, from it on, at none from {report['heavy_smallest']}; the interval always corrected "
+        read = verifier_rows(report["heavy"])
+        earlier = covering_by(read, "always_corrected_covered")
+        print(f"heavy: the verifier's interval undercovers at no level at {covering_by(read)} trials "
+              f"and, from it on, at none from {smallest_by(read)}; the interval always corrected "
               f"(what TRIALS_PER_KURT is set from) at no level at {earlier} trials"
               + (f" ({earlier / kurt:.1f} per unit of excess kurtosis {kurt:g})" if earlier else ""))
         report["heavy_rule"] = rule_scan(args.heavy, args.seed, points=HEAVY_RULE_POINTS,

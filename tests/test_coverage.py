@@ -1056,6 +1056,33 @@ def test_the_verifier_rows_are_its_readings_with_the_other_readings_counts_of_th
         assert f"{LONG_ARM}_covered" not in r
 
 
+def test_the_verifier_rows_pair_rows_that_differ_only_in_point_or_sizing_with_their_own():
+    rows = [{**_row(arm, 1, .95, 10 * k + j), "point": point, "sizing": sizing}
+            for k, arm in enumerate(coverage.SCAN_ARMS)
+            for j, (point, sizing) in enumerate((("p", "floor"), ("p", "rule"), ("q", "floor")))]
+    found = coverage.verifier_rows(rows)
+    assert len(found) == 3
+    for r in found:
+        j = r["covered"] % 10
+        assert all(r[f"{arm}_covered"] == 10 * coverage.SCAN_ARMS.index(arm) + j
+                   for arm in coverage.SCAN_ARMS if arm != LONG_ARM)
+
+
+@pytest.mark.parametrize("change", ["duplicate", "missing", "unread"])
+def test_the_verifier_rows_refuse_rows_whose_readings_do_not_pair_one_to_one(change):
+    rows = [_row(arm, 1, .95, 1) for arm in coverage.SCAN_ARMS]
+    other = next(r for r in rows if r["long_arm"] != LONG_ARM)
+    if change == "duplicate":
+        rows.append(dict(other))
+    elif change == "missing":
+        rows.remove(other)
+        rows.append({**other, "trials": 2})
+    else:
+        del other["long_arm"]
+    with pytest.raises(ValueError, match="verifier_rows"):
+        coverage.verifier_rows(rows)
+
+
 def test_rows_read_refuses_a_reading_that_does_not_exist():
     with pytest.raises(ValueError, match="arm must be one of"):
         coverage.rows_read([_row(LONG_ARM, 1, .95, 1)], "widest")
@@ -1210,10 +1237,18 @@ def test_a_stored_rule_scans_first_and_last_chunks_are_what_the_current_code_cou
 def test_the_stored_calibration_is_what_the_current_code_reads():
     stored = _stored_scan("first-look")
     found = stored["calibration"]
-    again = coverage.calibration(found["trials"], stored["seed"], needed=stored["first_look_smallest"],
-                                 needed_sample=coverage.smallest_by(coverage.verifier_rows(stored["first_look"]),
-                                                                    "sample_covered"))
-    assert again == found
+    assert coverage.calibration(found["trials"], stored["seed"]) == found
+
+
+@pytest.mark.parametrize("name, kept", [("first-look", {"first_look", "calibration"}), ("rule", {"rule"}),
+                                        ("heavy", {"heavy", "heavy_rule"})])
+def test_a_stored_scan_keeps_no_summary_of_its_rows_beside_them(name, kept):
+    """What a reading needs is read from the rows, for whichever reading is the verifier's: a
+    summary stored beside them would go stale when stats.LONG_ARM changes."""
+    stored = _stored_scan(name)
+    assert set(stored) == kept | {"seed", "confidence", "torch", "scan_config", "workers"}
+    if "calibration" in stored:
+        assert set(stored["calibration"]) == {"skewness", "trials"}
 
 
 def test_the_skew_constant_grants_at_least_the_size_the_sample_reading_needs():
@@ -1223,9 +1258,9 @@ def test_the_skew_constant_grants_at_least_the_size_the_sample_reading_needs():
     the chapter and the comment above the constant say; not a calibration)."""
     stored = _stored_scan("first-look")
     found = stored["calibration"]
-    assert found["needed_sample"] == coverage.smallest_by(coverage.verifier_rows(stored["first_look"]),
-                                                          "sample_covered")
-    assert coverage.margin(TRIALS_PER_SKEW2, found["needed_sample"], found["skewness"]) >= 1
+    needed = coverage.smallest_by(coverage.rows_read(stored["first_look"], "sample"))
+    assert needed is not None
+    assert coverage.margin(TRIALS_PER_SKEW2, needed, found["skewness"]) >= 1
 
 
 def test_the_margin_is_the_trials_granted_over_the_trials_needed():
@@ -1239,7 +1274,7 @@ def test_the_skew_constant_grants_at_least_the_size_the_verifiers_interval_needs
     no larger than the constant grants at the scan point; that size is the one the report records."""
     stored = _stored_scan("first-look")
     smallest = coverage.smallest_by(coverage.verifier_rows(stored["first_look"]))
-    assert smallest is not None and smallest == stored["first_look_smallest"]
+    assert smallest is not None
     assert smallest <= TRIALS_PER_SKEW2 * stored["calibration"]["skewness"] ** 2
 
 

@@ -255,7 +255,7 @@ def test_the_stored_scans_first_and_last_chunks_rerun_to_their_stored_sums(store
 
 
 def _stored_checks(stored):
-    """Per level and side (the two readings share their looks): the mean trial weight with its
+    """Per level and side (every reading shares the looks): the mean trial weight with its
     standard error, and the share kept with its tilt."""
     rows = tilted.verifier_rows(stored["tilted_snr"])
     return [(r[f"trial_weight_{side}"], r[f"kept_{side}"], r[f"proposal_{side}"]) for r in rows
