@@ -990,9 +990,10 @@ def test_a_deep_floor_chunk_judges_its_own_draws_against_the_gamma_mean():
     misses, plain, _ = coverage._deep_chunk("mean", (shape,), "floor", count, 4, 1, levels)
     gen = generator(derive_seed(4, "deep", shape, "floor", 1), "cpu")
     x = coverage._gamma(shape, count, coverage.deep_size(shape), gen)
-    cis = [[mean_ci(row, 1 - level) for row in x] for level in levels]
-    assert misses.tolist() == [[sum(ci.hi < shape for ci in c), sum(ci.lo > shape for ci in c)] for c in cis]
-    assert misses.sum() > 0
+    for arm, found in zip(coverage.SCAN_ARMS, misses.tolist()):
+        cis = [[mean_ci(row, 1 - level, arm) for row in x] for level in levels]
+        assert found == [[sum(ci.hi < shape for ci in c), sum(ci.lo > shape for ci in c)] for c in cis]
+    assert misses.sum(axis=(1, 2)).min() > 0
 
 
 def test_a_deep_ratio_floor_chunk_judges_its_own_draws_against_the_ratio_of_the_shapes():
@@ -1001,9 +1002,10 @@ def test_a_deep_ratio_floor_chunk_judges_its_own_draws_against_the_ratio_of_the_
     gen = generator(derive_seed(4, "deep ratio", shapes, "floor", 1), "cpu")
     num, den = (coverage._gamma(k, count, coverage.deep_ratio_size(*shapes), gen) for k in shapes)
     truth = shapes[0] / shapes[1]
-    cis = [[ratio_of_means_ci(a, b, 1 - level) for a, b in zip(num, den)] for level in levels]
-    assert misses.tolist() == [[sum(ci.hi < truth for ci in c), sum(ci.lo > truth for ci in c)] for c in cis]
-    assert misses.sum() > 0
+    for arm, found in zip(coverage.SCAN_ARMS, misses.tolist()):
+        cis = [[ratio_of_means_ci(a, b, 1 - level, arm) for a, b in zip(num, den)] for level in levels]
+        assert found == [[sum(ci.hi < truth for ci in c), sum(ci.lo > truth for ci in c)] for c in cis]
+    assert misses.sum(axis=(1, 2)).min() > 0
 
 
 @pytest.mark.parametrize("flag", list(coverage.SCAN_FLAGS) + ["workers"])
