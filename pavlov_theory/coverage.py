@@ -525,7 +525,9 @@ def verifier_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             raise ValueError(f"verifier_rows: two rows of reading {r['long_arm']!r} at {key(r)}")
         found[r["long_arm"], key(r)] = r
     mine = rows_read(rows, LONG_ARM)
-    arms = sorted({arm for arm, _ in found} - {LONG_ARM})
+    if {arm for arm, _ in found} != set(SCAN_ARMS):
+        raise ValueError(f"verifier_rows: expected rows of every reading of {', '.join(SCAN_ARMS)}")
+    arms = [arm for arm in SCAN_ARMS if arm != LONG_ARM]
     paired = all((arm, key(r)) in found for r in mine for arm in arms)
     if len(found) != len(mine) * (1 + len(arms)) or not paired:
         raise ValueError("verifier_rows: the readings were not judged on the same looks and levels")
@@ -1307,12 +1309,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         skew = report["calibration"]["skewness"] if args.calibrate else None
         for arm in SCAN_ARMS:
             needed = smallest_by(rows_read(report["first_look"], arm))
-            # where no scanned size undercovers, the smallest scanned one bounds what is needed from above
-            bounded = "at most " if needed == min(r["trials"] for r in report["first_look"]) else ""
-            print(f"first look, {arm}: smallest size with no undercoverage from it on: {bounded}{needed}"
-                  + (f", {per_skew2(needed, skew):.1f} trials per unit of squared skewness "
-                     f"(engine.TRIALS_PER_SKEW2 is {TRIALS_PER_SKEW2}, "
-                     f"{margin(TRIALS_PER_SKEW2, needed, skew):.2f} times that)" if needed and skew else ""))
+            if needed is None:
+                print(f"first look, {arm}: undercovers even at the largest size scanned")
+                continue
+            # where no scanned size undercovers, the smallest scanned one bounds the need from above
+            bounded = needed == min(r["trials"] for r in report["first_look"])
+            print(f"first look, {arm}: no size from {needed} trials on undercovers, so it needs "
+                  f"{'at most ' if bounded else ''}{needed}"
+                  + (f", {per_skew2(needed, skew):.1f} trials per unit of squared skewness; "
+                     f"engine.TRIALS_PER_SKEW2 ({TRIALS_PER_SKEW2}) grants {'at least ' if bounded else ''}"
+                     f"{margin(TRIALS_PER_SKEW2, needed, skew):.2f} times that" if skew else ""))
     if args.rule:
         report["rule"] = rule_scan(args.rule, args.seed, workers=args.workers, progress=True)
         _print_rows(report["rule"], "rule: ")
@@ -1322,9 +1328,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         kurt = heavy_kurtosis(HEAVY_POINT["df"])
         read = verifier_rows(report["heavy"])
         earlier = covering_by(read, "always_corrected_covered")
-        print(f"heavy: the verifier's interval undercovers at no level at {covering_by(read)} trials "
-              f"and, from it on, at none from {smallest_by(read)}; the interval always corrected "
-              f"(what TRIALS_PER_KURT is set from) at no level at {earlier} trials"
+        size = lambda found: found or "no scanned size"
+        print(f"heavy: the verifier's interval undercovers at no level at {size(covering_by(read))} trials "
+              f"and, from it on, at none from {size(smallest_by(read))}; the interval always corrected "
+              f"(what TRIALS_PER_KURT is set from) at no level at {size(earlier)} trials"
               + (f" ({earlier / kurt:.1f} per unit of excess kurtosis {kurt:g})" if earlier else ""))
         report["heavy_rule"] = rule_scan(args.heavy, args.seed, points=HEAVY_RULE_POINTS,
                                          workers=args.workers, progress=True)

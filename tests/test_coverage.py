@@ -1070,11 +1070,13 @@ def test_the_verifier_rows_pair_rows_that_differ_only_in_point_or_sizing_with_th
                    for arm in coverage.SCAN_ARMS if arm != LONG_ARM)
 
 
-@pytest.mark.parametrize("change", ["duplicate", "missing", "unread"])
+@pytest.mark.parametrize("change", ["duplicate", "missing", "unread", "absent"])
 def test_the_verifier_rows_refuse_rows_whose_readings_do_not_pair_one_to_one(change):
     rows = [_row(arm, 1, .95, 1) for arm in coverage.SCAN_ARMS]
     other = next(r for r in rows if r["long_arm"] != LONG_ARM)
-    if change == "duplicate":
+    if change == "absent":  # a reading with no row at all
+        rows.remove(other)
+    elif change == "duplicate":
         rows.append(dict(other))
     elif change == "missing":
         rows.remove(other)
@@ -1273,7 +1275,7 @@ def test_the_margin_is_the_trials_granted_over_the_trials_needed():
 
 def test_the_skew_constant_grants_at_least_the_size_the_verifiers_interval_needs():
     """The verifier's interval (its long arm read high) undercovers at no scanned level from a size
-    no larger than the constant grants at the scan point; that size is the one the report records."""
+    no larger than the constant grants at the scan point (read from the rows, as the chapter reads it)."""
     stored = _stored_scan("first-look")
     smallest = coverage.smallest_by(coverage.verifier_rows(stored["first_look"]))
     assert smallest is not None
