@@ -226,10 +226,11 @@ def limit_skews(x: np.ndarray, salient: Any = None, long_arm: str = LONG_ARM) ->
 
 def skew_readings(x: np.ndarray,
                   long_arms: Sequence[str] = LONG_ARMS) -> tuple[Any, list[tuple[Any, Any, Any]]]:
-    """From one jackknife of i.i.d. samples along the last axis: the skewness that stands out (as
-    :func:`skewness_that_stands_out` reads it, from the centred samples) and the reading of
-    :func:`limit_skews` for each of ``long_arms`` (:data:`LONG_ARMS`). Floats for 1-D samples, else
-    one per row."""
+    """From one jackknife of i.i.d. samples along the last axis: the skewness that stands out and
+    the reading of :func:`limit_skews` for each of ``long_arms`` (:data:`LONG_ARMS`), both as
+    :func:`limit_skews` reads them (the first is :func:`skewness_that_stands_out`'s but for rounding:
+    that function centres the samples once, this one twice before it reads the salience). Floats for
+    1-D samples, else one per row."""
     d = _centred(x)
     salient, upper = salience_and_upper(d)
     g = skewness(d)
