@@ -824,14 +824,18 @@ UNREAD: dict[str, tuple[str, ...]] = {"first_look": (), "rule": ("scan_sizes", "
                                       "heavy": ("scan_sizes", "first_look_references")}
 
 
+def config_matches(stored: dict[str, Any], current: dict[str, Any], unread: Sequence[str] = ()) -> bool:
+    """Whether a stored configuration has the entries of ``current`` (as JSON reads it back) with the
+    same values, but for those named in ``unread``, which the stored rows do not read."""
+    read = lambda config: {key: value for key, value in config.items() if key not in unread}
+    return read(stored) == read(json.loads(json.dumps(current)))
+
+
 def scan_current(name: str, report: dict[str, Any]) -> bool:
     """Whether the stored ``report`` holding scan ``name`` (``first_look``, ``rule`` or ``heavy``) was
     run with the current :func:`scan_config`: the same entries, with the same values, but for
     :data:`UNREAD`'s (the safe side: a scan may read fewer than it is compared on)."""
-    current = json.loads(json.dumps(scan_config()))
-    stored = report.get("scan_config") or {}
-    read = lambda config: {key: value for key, value in config.items() if key not in UNREAD[name]}
-    return read(stored) == read(current)
+    return config_matches(report.get("scan_config") or {}, scan_config(), UNREAD[name])
 
 
 def heavy_label(df: int) -> str:

@@ -46,7 +46,6 @@ pavlov_theory.coverage --tilted-snr R`` (the floor) or ``--tilted-snr-sizes R``.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from functools import lru_cache
@@ -448,8 +447,7 @@ def scan_current(report: dict[str, Any] | None, scan: str = "tilted_snr") -> boo
         raise ValueError(f"scan must be one of {', '.join(CONFIGS)}; got {scan!r}")
     if not report or f"{scan}_config" not in report:
         return False
-    read = lambda config: {key: value for key, value in config.items() if key not in UNREAD}
-    return read(report[f"{scan}_config"]) == read(json.loads(json.dumps(CONFIGS[scan]())))
+    return coverage.config_matches(report[f"{scan}_config"], CONFIGS[scan](), UNREAD)
 
 
 def stored_rows(report: dict[str, Any] | None, scan: str = "tilted_snr") -> list[dict[str, Any]] | None:
