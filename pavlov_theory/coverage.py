@@ -20,8 +20,9 @@ Mean and ratio intervals are measured at the first look the engine grants a chec
 skewed points. The first-look scan (:func:`first_look_scan`) measures the ratio interval at the most
 skewed point by the number of trials, at levels down to 99.99%; :data:`engine.TRIALS_PER_SKEW2`
 times the point's squared skewness (:func:`calibration`) grants at least the size that interval
-needs there, whether its long arm is read high (the verifier's) or from the sample skewness alone
-(:func:`margin`), and :func:`rule_scan` measures the coverage the whole rule gives, pilot included.
+needs there, whichever way it reads a skewness that stands out (:data:`stats.LONG_ARMS`; the
+verifier's, :data:`stats.LONG_ARM`, lengthens both arms) (:func:`margin`), and :func:`rule_scan`
+measures the coverage the whole rule gives, pilot included.
 The skewness of a symmetric heavy-tailed law reads as noise, so the rule also sizes by the excess
 kurtosis: :func:`heavy_scan` measures the mean interval by size at a synthetic Student-t point
 (``HEAVY_POINT``, not a point the verifier meets), and that size, for the interval the constant was

@@ -82,10 +82,10 @@ def draw(ctx: Context, params: Mapping[str, Any], kernel: Kernel, trials: int, s
 # At the most skewed point of the coverage table (Gaussian keys, d_k = 4, n = 2) the first-look scan
 # (``python -m pavlov_theory.coverage --first-look R --calibrate``, sizes a factor of root 2 apart)
 # finds the smallest size from which on the ratio interval undercovers at no level from 95% to
-# 99.99%, both for the verifier's interval (its long arm read high) and for it with its long arm
-# read from the sample skewness alone (``long_arm="sample"``). The constant times the point's squared
-# skewness grants at least either size (tests hold it to that; the coverage chapter states by how
-# much): at the levels scanned it is a margin over both readings, not a calibration of either, and
+# 99.99%, for each reading of a skewness that stands out (:data:`stats.LONG_ARMS`: both arms
+# lengthened further, the verifier's; the long arm alone; neither arm). The constant times the point's squared
+# skewness grants at least each size (tests hold it to that; the coverage chapter states by how
+# much): at the levels scanned it is a margin over every reading, not a calibration of any, and
 # nothing here measures whether the deeper levels a run's looks use (miss rates below 1e-4) need
 # that much. A look gets ``TRIALS_PER_SKEW2 * skew^2`` trials at least, with the skew read high from
 # the pilot (:func:`stats.skewness_upper`); ``--rule`` measures the coverage this rule gives. Where
@@ -104,8 +104,8 @@ TRIALS_PER_SKEW2 = 512
 # for a skewness that does not stand out (:func:`stats.skew_corrected_limits`). The scans rerun on
 # the current intervals are stored in ``book/measured`` and shown in the coverage chapter, with the
 # earlier intervals counted beside on the same replicates; tests check that the skew constant
-# grants at least the size the current interval needs, with its long arm read high and from the
-# sample skewness alone, that the kurtosis constant grants at least the smallest size at which the
+# grants at least the size the current interval needs, whichever way it reads the skewness, that the
+# kurtosis constant grants at least the smallest size at which the
 # current interval undercovers at no level, and that it is what the earlier interval's column
 # gives. Both keep their values.
 TRIALS_PER_KURT = 171

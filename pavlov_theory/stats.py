@@ -88,9 +88,11 @@ HIGH_READING = 2.0  # jackknife standard errors a deliberately high reading adds
 # more than the sample skewness (Hall's shortening is less than its first-order term, so the arm
 # may end slightly past the Student-t arm): a sample that misses on the short side drew too many
 # values from the long tail, so its skewness reads high just where the short arm is shortened for
-# it (``tilted_snr``). ``LONG_ARM`` is the verifier's.
+# it (``tilted_snr``). ``LONG_ARM`` is the verifier's: at the verifier's most skewed SNR point the
+# high reading's short arm undercovers at per-look levels, and ``both`` undercovers in no row of a
+# stored coverage scan that another reading covers (tests hold it to that).
 LONG_ARMS: tuple[str, ...] = ("sample", "high", "both")
-LONG_ARM = "high"
+LONG_ARM = "both"
 
 
 def skewness_that_stands_out(x: np.ndarray, z: float = SKEW_SALIENCE) -> Any:
@@ -211,9 +213,9 @@ def limit_skews(x: np.ndarray, salient: Any = None, long_arm: str = LONG_ARM) ->
     (:func:`skew_corrected_limits` takes the reading): the skewness both limits correct for, and
     how much further skewness the lower and the upper arm are lengthened for. Where the skewness
     is ``salient`` (default: where it stands out, :func:`skewness_that_stands_out`) both limits
-    correct for the sample skewness :func:`skewness`; with ``long_arm="high"`` (the verifier's,
-    :data:`LONG_ARM`) the arm on its long side is lengthened further for the rest of its high
-    reading :func:`skewness_upper`, with ``"both"`` the short arm too, for as much but not past a
+    correct for the sample skewness :func:`skewness`; with ``long_arm="high"`` the arm on its long
+    side is lengthened further for the rest of its high reading :func:`skewness_upper`, with
+    ``"both"`` (the verifier's, :data:`LONG_ARM`) the short arm too, for as much but not past a
     skewness of 0, and with ``"sample"`` nothing more. Elsewhere the sample cannot
     resolve its skewness, and taking it as 0 leaves the arm on the long-tail side too short in the
     deep tail (``coverage.deep_scan``): both arms are lengthened for the high reading. Floats for

@@ -469,9 +469,10 @@ def undecided_estimates(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def unguarded_side() -> str:
-    """The side of the truth on which the interval lies when the arm that reading the long arm high
-    does not lengthen is too short: with a negative skewness of ``y`` the long arm is the lower one,
-    which guards misses above the truth, so the misses below are the unguarded ones."""
+    """The side of the truth on which the interval lies when the arm that the high reading does not
+    lengthen (the verifier's, :data:`stats.LONG_ARM`, lengthens it too) is too short: with a
+    negative skewness of ``y`` the long arm is the lower one, which guards misses above the truth,
+    so the misses below are the unguarded ones."""
     return "below" if float(derived()["skewness"]) < 0 else "above"
 
 
