@@ -84,6 +84,12 @@ MEAN_LABEL = "mean (t, skew corrected, widened where unresolved)"
 RATIO_LABEL = "ratio of means (corrected Fieller)"
 # how both intervals treat a skewness that does not stand out (part of what a stored scan depends on)
 UNRESOLVED_SKEW = "arms lengthened by the first-order shift at skewness_upper"
+# how the book names each reading of a skewness that stands out (stats.LONG_ARMS): a table column's
+# title, and the words that follow "with" in prose
+READING_TITLES: dict[str, str] = {"sample": "long arm from the sample", "high": "long arm alone lengthened",
+                                  "both": "both arms lengthened"}
+READING_WORDS: dict[str, str] = {"sample": "its long arm read from the sample skewness alone",
+                                 "high": "its long arm alone lengthened", "both": "both its arms lengthened"}
 CONFIDENCE = 0.95  # of the interval around an observed coverage
 MIN_REPLICATES = 400  # per case: fewer cannot tell a 95% interval from a 92% one
 CASE_FIRST = 64  # the first look the measured mean and ratio cases ask for (the skew rule sizes theirs)

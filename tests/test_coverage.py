@@ -1405,3 +1405,7 @@ def test_the_largest_undercovering_size_is_where_the_smallest_first_look_begins_
     assert coverage.smallest_first_look(rows) == 512
     assert coverage.largest_undercovering(rows[1:2]) is None
     assert coverage.smallest_first_look(rows[1:2]) == 128
+
+
+def test_the_book_names_every_reading_of_the_skewness_and_no_other():
+    assert set(coverage.READING_TITLES) == set(coverage.READING_WORDS) == set(LONG_ARMS)
