@@ -638,13 +638,15 @@ def calibration(trials: int = 2**21, seed: int = 0) -> dict[str, Any]:
 
 
 def _value_misses(estimator: str, values: tuple[np.ndarray, ...], truth: float, levels: Sequence[float],
-                  arms: Sequence[str]) -> np.ndarray:
+                  references: Sequence[str] = (),
+                  arms: Sequence[str] = SCAN_ARMS) -> tuple[np.ndarray, np.ndarray]:
     """Misses ``[arm, level, (below the truth, above it)]`` of the verifier's interval of
     ``estimator`` (``mean`` or ``ratio``) on the rows of ``values`` (one replicate per row, all of
-    one size), its long arm read as each of ``arms`` says."""
+    one size), its long arm read as each of ``arms`` says, and ``[level, name]`` of ``references``
+    (:func:`_mean_misses`, :func:`_ratio_misses`)."""
     if estimator == "ratio":
-        return _ratio_misses(*values, truth, levels, (), arms)[0]
-    return _mean_misses(values[0], truth, levels, (), arms)[0]
+        return _ratio_misses(*values, truth, levels, references, arms)
+    return _mean_misses(values[0], truth, levels, references, arms)
 
 
 def _rule_params(where: dict[str, Any]) -> dict[str, Any]:
@@ -694,7 +696,7 @@ def _rule_chunk(where: dict[str, Any], estimator: str, first: int, seed: int, in
     for size in sorted(set(chosen)):
         rows = [r for r, c in enumerate(chosen) if c == size]
         values = tuple(np.stack([x[r] for r in rows]) for x in looks)
-        misses += _value_misses(estimator, values, truth, levels, SCAN_ARMS)
+        misses += _value_misses(estimator, values, truth, levels)[0]
     return misses, chosen, time.perf_counter() - started
 
 
@@ -1102,14 +1104,15 @@ def _deep_point(estimator: str, shapes: tuple[float, ...]) -> dict[str, Any]:
         return {"stream": ("deep", shape), "floor": deep_size(shape), "truth": shape, "label": MEAN_LABEL,
                 "where": f"synthetic Gamma({shape:g}), skewness {gamma_skewness(shape):.3g}",
                 "references": DEEP_MEAN_REFERENCES,
-                "misses": lambda values, truth, levels: _mean_misses(values[0], truth, levels,
-                                                                     DEEP_MEAN_REFERENCES)}
+                "misses": lambda values, truth, levels: _value_misses(estimator, values, truth, levels,
+                                                                      DEEP_MEAN_REFERENCES)}
     skew, _ = ratio_moments(*shapes)
     return {"stream": ("deep ratio", tuple(shapes)), "floor": deep_ratio_size(*shapes),
             "truth": shapes[0] / shapes[1], "label": RATIO_LABEL,
             "where": f"synthetic Gamma({shapes[0]:g}) / Gamma({shapes[1]:g}) means, skewness {skew:.3g}",
             "references": RATIO_REFERENCES,
-            "misses": lambda values, truth, levels: _ratio_misses(*values, truth, levels)}
+            "misses": lambda values, truth, levels: _value_misses(estimator, values, truth, levels,
+                                                                  RATIO_REFERENCES)}
 
 
 def deep_look_sizes(estimator: str, shapes: tuple[float, ...], sizing: str, count: int, floor: int,
