@@ -646,7 +646,9 @@ def _value_misses(estimator: str, values: tuple[np.ndarray, ...], truth: float, 
     (:func:`_mean_misses`, :func:`_ratio_misses`)."""
     if estimator == "ratio":
         return _ratio_misses(*values, truth, levels, references, arms)
-    return _mean_misses(values[0], truth, levels, references, arms)
+    if estimator == "mean":
+        return _mean_misses(values[0], truth, levels, references, arms)
+    raise ValueError(f"estimator must be mean or ratio; got {estimator!r}")
 
 
 def _rule_params(where: dict[str, Any]) -> dict[str, Any]:

@@ -250,7 +250,9 @@ def _sides(estimator: str, values: tuple[np.ndarray, ...], truth: float, alpha: 
            long_arm: str) -> tuple[np.ndarray, np.ndarray]:
     if estimator == "mean":
         return coverage.mean_sides(values[0], truth, alpha, long_arm)
-    return coverage.ratio_sides(values[0], values[1], truth, alpha, long_arm=long_arm)
+    if estimator == "ratio":
+        return coverage.ratio_sides(values[0], values[1], truth, alpha, long_arm=long_arm)
+    raise ValueError(f"estimator must be mean or ratio; got {estimator!r}")
 
 
 def _tilted_chunk(estimator: str, shapes: tuple[float, ...], sizing: str, level: float, side: str,
@@ -368,9 +370,11 @@ def tilted_config() -> dict[str, Any]:
 
 
 # Entries a stored configuration may hold that the current one does not: the first runs described
-# one reading of the long arm in words. The readings are named in ``long_arms``, and the tests rerun
-# the stored scan's first and last chunks with its seed, every reading among them, so a change to
-# what a reading computes fails them whatever the configuration says.
+# one reading of the long arm in words. The readings are named in ``long_arms``; what each computes
+# is pinned by the unit tests of ``stats._reading``, and the tests rerun the stored scan's first and
+# last chunks at its deepest level with its seed (the mean at one shape from the floor look, the
+# ratio from both looks), every reading among them. No entry the current configuration records may
+# be listed here (a test checks), or a change to it would not mark a stored scan stale.
 UNREAD: tuple[str, ...] = ("long_arm_high",)
 
 

@@ -476,6 +476,24 @@ def unguarded_side() -> str:
     return "below" if float(derived()["skewness"]) < 0 else "above"
 
 
+def excess_side(row: dict[str, Any], confidence: float = coverage.CONFIDENCE) -> str | None:
+    """The side of the truth (``below`` or ``above``) on which a tilted row's misses exceed their
+    nominal share, half the nominal miss rate, while the other side's fall short of it: each side's
+    estimate (:func:`tilted.side_estimate`) with its normal interval at ``confidence``, the lower
+    limit of the one above the share and the upper limit of the other below it. ``None`` where the
+    row places no such excess on one side."""
+    share = (1 - row["nominal"]) / 2
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    limits = {}
+    for side in tilted.SIDES:
+        estimate, se = tilted.side_estimate(row[f"sums_{side}"], row["replicates"])
+        limits[side] = (estimate - z * se, estimate + z * se)
+    for side, other in (tilted.SIDES, tilted.SIDES[::-1]):
+        if limits[side][0] > share > limits[other][1]:
+            return side
+    return None
+
+
 def reading_words(rows: Sequence[dict[str, Any]]) -> str:
     """What judged rows (:func:`stored_rows`) of one reading say, level by level: the verdict and,
     where the row decides, its estimated miss rate over nominal (an undecided row bounds nothing)."""

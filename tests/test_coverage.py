@@ -1289,9 +1289,10 @@ def _undercovering(rows: list[dict]) -> set:
 def test_the_verifiers_reading_undercovers_in_no_stored_row_another_reading_covers(name, key):
     """In every stored scan, each row where the verifier's reading (stats.LONG_ARM) undercovers
     undercovers by every other reading too. For counted rows this follows from the containment of
-    the readings' intervals (tested above: the verifier's misses are a subset of the others' on the
-    same replicates); for the tilted rows, estimated from weights, it is a finding of its own."""
+    the readings' intervals and the vectorised misses agreeing with them (both tested above); for
+    the tilted rows, estimated from weights, it is a finding of its own."""
     judged = _judged_readings(name, key)
+    assert all(judged.values()), {arm: len(rows) for arm, rows in judged.items()}
     under = {arm: _undercovering(rows) for arm, rows in judged.items()}
     for arm in coverage.SCAN_ARMS:
         assert under[LONG_ARM] <= under[arm], (arm, under[LONG_ARM] - under[arm])
@@ -1299,20 +1300,17 @@ def test_the_verifiers_reading_undercovers_in_no_stored_row_another_reading_cove
 
 def test_reading_the_long_arm_alone_undercovers_at_the_snr_point_where_the_verifiers_reading_does_not():
     """The switch had a reason: at the verifier's most skewed SNR point, from its floor look, every
-    row of the stored tilted scan decides; the high reading undercovers in each, with the excess on
-    its short arm (the side :func:`tilted_snr.unguarded_side` names), and the verifier's reading in
-    none."""
-    from pavlov_theory import tilted, tilted_snr
+    row of the stored tilted scan decides for the high reading and the verifier's; the high reading
+    undercovers in each, with the excess on its short arm (the side :func:`tilted_snr.unguarded_side`
+    names, placed there by :func:`tilted_snr.excess_side`), and the verifier's reading in none."""
+    from pavlov_theory import tilted_snr
 
     judged = _judged_readings("tilted-snr", "tilted_snr")
+    assert judged["high"] and judged[LONG_ARM]
     assert all(r["verdict"] != "undecided" for arm in ("high", LONG_ARM) for r in judged[arm])
     assert all(r["verdict"] == "undercovers" for r in judged["high"])
     assert not _undercovering(judged[LONG_ARM])
-    short = tilted_snr.unguarded_side()
-    long = next(side for side in tilted.SIDES if side != short)
-    for r in judged["high"]:
-        nominal_half = (1 - r["nominal"]) / 2
-        assert r[f"miss_{short}"] > nominal_half >= r[f"miss_{long}"]
+    assert all(tilted_snr.excess_side(r) == tilted_snr.unguarded_side() for r in judged["high"])
 
 
 @pytest.mark.parametrize("arm", coverage.SCAN_ARMS)
@@ -1409,3 +1407,14 @@ def test_the_largest_undercovering_size_is_where_the_smallest_first_look_begins_
 
 def test_the_book_names_every_reading_of_the_skewness_and_no_other():
     assert set(coverage.READING_TITLES) == set(coverage.READING_WORDS) == set(LONG_ARMS)
+
+
+@pytest.mark.parametrize("estimator", ["proportion", "Mean", ""])
+def test_the_scans_refuse_an_estimator_they_do_not_judge(estimator):
+    from pavlov_theory import tilted
+
+    values = (np.ones((2, 8)), np.ones((2, 8)))
+    with pytest.raises(ValueError, match="estimator must be mean or ratio"):
+        coverage._value_misses(estimator, values, 1.0, (0.95,))
+    with pytest.raises(ValueError, match="estimator must be mean or ratio"):
+        tilted._sides(estimator, values, 1.0, 0.05, LONG_ARM)

@@ -303,6 +303,16 @@ def test_the_stored_scan_has_the_current_configuration(stored):
     assert tilted.scan_current(stored)
 
 
+def test_no_entry_of_a_current_configuration_is_left_unread():
+    """What UNREAD drops is never compared: an entry the current configuration records again must
+    leave it, or a change to it would not mark a stored scan stale."""
+    from pavlov_theory import tilted_snr
+
+    assert not set(tilted.UNREAD) & set(tilted.tilted_config())
+    for config in tilted_snr.CONFIGS.values():
+        assert not set(tilted_snr.UNREAD) & set(config())
+
+
 def test_a_tilted_configuration_is_current_but_for_entries_the_current_one_retired():
     current = json.loads(json.dumps(tilted.tilted_config()))
     assert tilted.scan_current({"tilted_config": current})

@@ -289,6 +289,28 @@ def test_the_unguarded_side_is_the_one_the_sample_and_high_readings_share(stored
         assert high[f"sums_{other}"] == both[f"sums_{other}"] != sample[f"sums_{other}"]
 
 
+def _row_with_sides(below: float, above: float, se: float, replicates: int = 10_000) -> dict:
+    """A tilted row whose sides estimate ``below`` and ``above`` with standard error ``se``: sums of
+    weights ``[total, squares, hits, largest]`` with that mean and spread over the replicates."""
+    def sums(mean):
+        variance = se * se * replicates
+        squares = (variance * (replicates - 1) / replicates + mean * mean) * replicates
+        return [mean * replicates, squares, 1, 1.0]
+    return {"nominal": 1 - 2e-4, "replicates": replicates,
+            "sums_below": sums(below), "sums_above": sums(above)}
+
+
+@pytest.mark.parametrize("below, above, found", [
+    (1.5e-4, 0.5e-4, "below"),   # each side's interval clear of the share (1e-4), on either side of it
+    (0.5e-4, 1.5e-4, "above"),
+    (1.5e-4, 0.95e-4, None),     # the other side within two standard errors of the share: not placed
+    (1.05e-4, 0.5e-4, None),     # the excess within two standard errors of the share: not placed
+    (1.5e-4, 1.5e-4, None),      # both sides over their share
+])
+def test_an_excess_is_placed_on_a_side_only_where_both_sides_intervals_say_so(below, above, found):
+    assert tilted_snr.excess_side(_row_with_sides(below, above, se=0.04e-4)) == found
+
+
 @pytest.mark.parametrize("arm", LONG_ARMS)
 def test_the_stored_scans_chunks_spread_as_its_standard_errors_say(stored, arm):
     """Pooled over every level and side of each reading, the chunks agree with one another and with
