@@ -1260,12 +1260,12 @@ def test_a_stored_scan_keeps_no_summary_of_its_rows_beside_them(name, kept):
 
 def _judged_readings(name: str, key: str) -> dict[str, list[dict]]:
     """The rows of one current stored scan, judged by the current verdict rules, reading by reading:
-    counted rows by :func:`coverage.verdict`, tilted ones by :func:`tilted.judge_row`."""
+    counted rows by :func:`coverage.judged_by`, tilted ones by :func:`tilted.judge_row`."""
     from pavlov_theory import tilted, tilted_snr
 
     stored = _stored_scan(name)
     if key in ("first_look", "rule", "heavy", "heavy_rule"):
-        current = coverage.scan_current(key.removesuffix("_rule") if key == "heavy_rule" else key, stored)
+        current = coverage.scan_current("heavy" if key == "heavy_rule" else key, stored)
     elif key in ("deep", "deep_ratio"):
         current = coverage.config_matches(stored[f"{key}_config"], getattr(coverage, f"{key}_config")())
     else:
@@ -1273,9 +1273,9 @@ def _judged_readings(name: str, key: str) -> dict[str, list[dict]]:
     assert current, f"the stored {name} scan is stale"
     found = stored[key]
     rows = found["rows"] if isinstance(found, dict) else found
-    judged = tilted.judge_row if name.startswith("tilted") else (
-        lambda r: {**r, "verdict": coverage.verdict(r["covered"], r["replicates"], r["nominal"])[0]})
-    return {arm: [judged(r) for r in coverage.rows_read(rows, arm)] for arm in coverage.SCAN_ARMS}
+    judged = coverage.judged_by if not name.startswith("tilted") else (
+        lambda rs: [tilted.judge_row(r) for r in rs])
+    return {arm: judged(coverage.rows_read(rows, arm)) for arm in coverage.SCAN_ARMS}
 
 
 def _undercovering(rows: list[dict]) -> set:
